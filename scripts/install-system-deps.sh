@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite drives (real BGP speakers, etcd, tshark, ...)
+# when they are missing. Idempotent; the daemons' own services are never started.
+set -euo pipefail
+PKGS=(bird2 gobgpd frr exabgp etcd-server etcd-client tshark openssl iproute2 python3 kubernetes-client)
+# kubectl may come from another package (e.g. Kubernetes' own repository); either is enough.
+command -v kubectl >/dev/null 2>&1 && PKGS=("${PKGS[@]/kubernetes-client}")
+missing=()
+for p in "${PKGS[@]}"; do
+  [[ -z "$p" ]] && continue
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]})) || exit 0
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-system-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "install-system-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+$SUDO apt-get update -q >&2
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+# On a host with systemd the packages start daemons that grab *:179 and 127.0.0.1:2379.
+if [[ -d /run/systemd/system ]]; then
+  for u in bird frr gobgpd exabgp etcd; do $SUDO systemctl disable --now "$u" >/dev/null 2>&1 || true; done
+fi

@@ -1,0 +1,23 @@
+// The BGP wire codec: pure functions over Buffers, no sockets, no timers.
+export * from "./attributes/index.js";
+export type { Capability, FamilyFlags } from "./capabilities.js";
+export * from "./constants.js";
+export { type CodecContext, DEFAULT_CONTEXT, makeContext } from "./context.js";
+export { BgpError, type BgpErrorInit, EncodeError, type Rfc7606Action, strongerAction } from "./errors.js";
+export { Framer } from "./framer.js";
+export { formatPrefix, parsePrefix } from "./ip.js";
+export {
+  type BgpMessage,
+  type DecodeResult,
+  decodeMessage,
+  encodeMessage,
+  KEEPALIVE,
+  type KeepaliveMessage,
+  type MessageTypeName,
+  maxLengthFor,
+} from "./message.js";
+export { decodeNlri, encodeNlri, type Nlri, nlriPrefix, scanIpv4Nlri } from "./nlri.js";
+export { describeError, type NotificationMessage, shutdownData } from "./notification.js";
+export type { OpenMessage } from "./open.js";
+export type { RouteRefreshMessage } from "./route-refresh.js";
+export { decodeUpdate, endOfRib, layoutUpdate, type UpdateLayout, type UpdateMessage } from "./update.js";

@@ -1,0 +1,139 @@
+// UPDATE, RFC 4271 §4.3:
+//   +-----------------------------------------------------+
+//   |   Withdrawn Routes Length (2 octets)                |
+//   |   Withdrawn Routes (variable)                       |
+//   |   Total Path Attribute Length (2 octets)            |
+//   |   Path Attributes (variable)                        |
+//   |   Network Layer Reachability Information (variable) |
+//   +-----------------------------------------------------+
+import { decodeAttributes, encodeAttributes } from "./attributes/block.js";
+import type { PathAttributes } from "./attributes/types.js";
+import { Afi, ErrorCode, Safi, UpdateSubcode } from "./constants.js";
+import type { CodecContext } from "./context.js";
+import { type BgpError, EncodeError, sessionReset } from "./errors.js";
+import { checkNlri, decodeNlri, encodeNlri, type Nlri } from "./nlri.js";
+
+export interface UpdateMessage {
+  type: "UPDATE";
+  /** IPv4 unicast withdrawn routes (other families: attributes.mpUnreach) */
+  withdrawn: Nlri[];
+  attributes: PathAttributes;
+  /** IPv4 unicast NLRI (other families: attributes.mpReach) */
+  nlri: Nlri[];
+  /** Set by the decoder when the message is an End-of-RIB marker (RFC 4724 §2); not encoded. */
+  endOfRib?: { afi: number; safi: number };
+}
+
+/** Where the three fields of an UPDATE body lie: offsets into the body. */
+export interface UpdateLayout {
+  withdrawnStart: number;
+  withdrawnEnd: number;
+  attributesStart: number;
+  attributesEnd: number;
+  nlriStart: number;
+  nlriEnd: number;
+}
+
+/** RFC 4271 §6.3: the two length fields must fit the message, or the session is reset (3/1). */
+export function layoutUpdate(body: Buffer): UpdateLayout | BgpError {
+  const malformed = (reason: string) =>
+    sessionReset(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason);
+  if (body.length < 4) return malformed("UPDATE shorter than its two length fields");
+  const withdrawnLength = body.readUInt16BE(0);
+  const withdrawnEnd = 2 + withdrawnLength;
+  if (withdrawnEnd + 2 > body.length)
+    return malformed(`withdrawn routes length ${withdrawnLength} overruns the message`);
+  const attributesLength = body.readUInt16BE(withdrawnEnd);
+  const attributesStart = withdrawnEnd + 2;
+  const attributesEnd = attributesStart + attributesLength;
+  if (attributesEnd > body.length) {
+    return malformed(`total path attribute length ${attributesLength} overruns the message`);
+  }
+  return {
+    withdrawnStart: 2,
+    withdrawnEnd,
+    attributesStart,
+    attributesEnd,
+    nlriStart: attributesEnd,
+    nlriEnd: body.length,
+  };
+}
+
+export interface UpdateDecode {
+  message?: UpdateMessage;
+  /** the RFC 7606 outcome when anything is malformed */
+  error?: BgpError;
+}
+
+export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateDecode {
+  const layout = layoutUpdate(body);
+  if (!("nlriEnd" in layout)) return { error: layout };
+  const { withdrawnStart, withdrawnEnd, attributesStart, attributesEnd, nlriStart, nlriEnd } = layout;
+  const addPath = ctx.addPath.ipv4;
+  // RFC 7606 §3(h), §3(j): the Withdrawn Routes and NLRI fields must parse, or the session goes.
+  for (const [start, end, field] of [
+    [withdrawnStart, withdrawnEnd, "withdrawn routes"],
+    [nlriStart, nlriEnd, "NLRI"],
+  ] as const) {
+    const fault = checkNlri(body, start, end, Afi.IPV4, addPath);
+    if (fault) {
+      return {
+        error: sessionReset(
+          ErrorCode.UPDATE_MESSAGE,
+          UpdateSubcode.INVALID_NETWORK_FIELD,
+          `${field}: ${fault}`,
+        ),
+      };
+    }
+  }
+  const { attrs, error } = decodeAttributes(
+    body.subarray(attributesStart, attributesEnd),
+    ctx,
+    nlriEnd - nlriStart,
+  );
+  const message: UpdateMessage = {
+    type: "UPDATE",
+    withdrawn: decodeNlri(body, withdrawnStart, withdrawnEnd, Afi.IPV4, addPath),
+    attributes: attrs,
+    nlri: decodeNlri(body, nlriStart, nlriEnd, Afi.IPV4, addPath),
+  };
+  const eor = endOfRibFamily(message, attributesEnd - attributesStart);
+  if (eor && !error) message.endOfRib = eor;
+  return error ? { message, error } : { message };
+}
+
+/** RFC 4724 §2: an empty UPDATE, or one whose only attribute is an empty MP_UNREACH_NLRI. */
+function endOfRibFamily(
+  m: UpdateMessage,
+  attributesLength: number,
+): { afi: number; safi: number } | undefined {
+  if (m.withdrawn.length > 0 || m.nlri.length > 0) return undefined;
+  if (attributesLength === 0) return { afi: Afi.IPV4, safi: Safi.UNICAST };
+  const keys = Object.keys(m.attributes).filter((k) => k !== "flags");
+  const un = m.attributes.mpUnreach;
+  if (keys.length === 1 && un && un.withdrawn.length === 0 && !un.withdrawnHex)
+    return { afi: un.afi, safi: un.safi };
+  return undefined;
+}
+
+export function encodeUpdate(m: UpdateMessage, ctx: CodecContext): Buffer {
+  const withdrawn = encodeNlri(m.withdrawn, Afi.IPV4, ctx.addPath.ipv4);
+  const attrs = encodeAttributes(m.attributes, ctx);
+  const nlri = encodeNlri(m.nlri, Afi.IPV4, ctx.addPath.ipv4);
+  if (withdrawn.length > 0xffff || attrs.length > 0xffff)
+    throw new EncodeError("UPDATE field longer than 65535 octets");
+  const out = Buffer.allocUnsafe(4 + withdrawn.length + attrs.length + nlri.length);
+  out.writeUInt16BE(withdrawn.length, 0);
+  withdrawn.copy(out, 2);
+  out.writeUInt16BE(attrs.length, 2 + withdrawn.length);
+  attrs.copy(out, 4 + withdrawn.length);
+  nlri.copy(out, 4 + withdrawn.length + attrs.length);
+  return out;
+}
+
+/** An End-of-RIB marker for a family (RFC 4724 §2). */
+export function endOfRib(afi: number, safi: number): UpdateMessage {
+  if (afi === Afi.IPV4 && safi === Safi.UNICAST)
+    return { type: "UPDATE", withdrawn: [], attributes: {}, nlri: [] };
+  return { type: "UPDATE", withdrawn: [], attributes: { mpUnreach: { afi, safi, withdrawn: [] } }, nlri: [] };
+}

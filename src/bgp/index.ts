@@ -21,3 +21,4 @@ export { describeError, type NotificationMessage, shutdownData } from "./notific
 export type { OpenMessage } from "./open.js";
 export type { RouteRefreshMessage } from "./route-refresh.js";
 export { decodeUpdate, endOfRib, layoutUpdate, type UpdateLayout, type UpdateMessage } from "./update.js";
+export { UpdateBatch } from "./update-builder.js";

@@ -86,11 +86,7 @@ export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateDecode {
       };
     }
   }
-  const { attrs, error } = decodeAttributes(
-    body.subarray(attributesStart, attributesEnd),
-    ctx,
-    nlriEnd - nlriStart,
-  );
+  const { attrs, error } = decodeAttributes(body, attributesStart, attributesEnd, ctx, nlriEnd - nlriStart);
   const message: UpdateMessage = {
     type: "UPDATE",
     withdrawn: decodeNlri(body, withdrawnStart, withdrawnEnd, Afi.IPV4, addPath),

@@ -7,12 +7,10 @@ import { AttrType } from "../constants.js";
 import { ipv4Bytes, ipv4ToString } from "../ip.js";
 import { type Aggregator, AttrFault, type AttributeCodec } from "./types.js";
 
-function decodeAggregator(value: Buffer, asnSize: 2 | 4, name: string): Aggregator {
-  if (value.length !== asnSize + 4) {
-    throw new AttrFault(5, `${name} length ${value.length}, expected ${asnSize + 4}`);
-  }
-  const asn = asnSize === 4 ? value.readUInt32BE(0) : value.readUInt16BE(0);
-  return { asn, id: ipv4ToString(value, asnSize) };
+function decodeAggregator(buf: Buffer, off: number, len: number, asnSize: 2 | 4, name: string): Aggregator {
+  if (len !== asnSize + 4) throw new AttrFault(5, `${name} length ${len}, expected ${asnSize + 4}`);
+  const asn = asnSize === 4 ? buf.readUInt32BE(off) : buf.readUInt16BE(off);
+  return { asn, id: ipv4ToString(buf, off + asnSize) };
 }
 
 function encodeAggregator(a: Aggregator, asnSize: 2 | 4): Buffer {
@@ -28,7 +26,7 @@ export const AGGREGATOR: AttributeCodec<"aggregator"> = {
   name: "AGGREGATOR",
   flags: 0xc0,
   malformed: "attribute-discard", // RFC 7606 §7.7
-  decode: (value, ctx) => decodeAggregator(value, ctx.asn4 ? 4 : 2, "AGGREGATOR"),
+  decode: (buf, off, len, ctx) => decodeAggregator(buf, off, len, ctx.asn4 ? 4 : 2, "AGGREGATOR"),
   encode: (a, ctx) => encodeAggregator(a, ctx.asn4 ? 4 : 2),
 };
 
@@ -39,6 +37,6 @@ export const AS4_AGGREGATOR: AttributeCodec<"as4Aggregator"> = {
   flags: 0xc0,
   malformed: "attribute-discard", // RFC 6793 §6
   oldSpeakerOnly: true,
-  decode: (value) => decodeAggregator(value, 4, "AS4_AGGREGATOR"),
+  decode: (buf, off, len) => decodeAggregator(buf, off, len, 4, "AS4_AGGREGATOR"),
   encode: (a) => encodeAggregator(a, 4),
 };

@@ -22,22 +22,29 @@ const SEGMENT_CODES: Readonly<Record<AsSegmentType, number>> = {
 };
 
 /** RFC 7606 §7.2: unknown segment type, zero-length segment, overrun or a lone trailing octet. */
-export function decodeAsPath(value: Buffer, asnSize: 2 | 4, name: string): AsSegment[] {
+export function decodeAsPath(
+  buf: Buffer,
+  start: number,
+  len: number,
+  asnSize: 2 | 4,
+  name: string,
+): AsSegment[] {
   const segments: AsSegment[] = [];
-  let off = 0;
-  while (off < value.length) {
-    if (off + 2 > value.length) throw new AttrFault(11, `${name}: one octet left after the last segment`);
-    const type = SEGMENT_TYPES[value[off]!];
-    const count = value[off + 1]!;
-    if (!type) throw new AttrFault(11, `${name}: undefined segment type ${value[off]}`);
+  const end = start + len;
+  let off = start;
+  while (off < end) {
+    if (off + 2 > end) throw new AttrFault(11, `${name}: one octet left after the last segment`);
+    const type = SEGMENT_TYPES[buf[off]!];
+    const count = buf[off + 1]!;
+    if (!type) throw new AttrFault(11, `${name}: undefined segment type ${buf[off]}`);
     if (count === 0) throw new AttrFault(11, `${name}: segment of length zero`);
     off += 2;
-    if (off + count * asnSize > value.length) {
+    if (off + count * asnSize > end) {
       throw new AttrFault(11, `${name}: segment of ${count} ASNs overruns the attribute`);
     }
     const asns = new Array<number>(count);
     for (let i = 0; i < count; i++, off += asnSize) {
-      asns[i] = asnSize === 4 ? value.readUInt32BE(off) : value.readUInt16BE(off);
+      asns[i] = asnSize === 4 ? buf.readUInt32BE(off) : buf.readUInt16BE(off);
     }
     segments.push({ type, asns });
   }
@@ -75,7 +82,7 @@ export const AS_PATH: AttributeCodec<"asPath"> = {
   name: "AS_PATH",
   flags: 0x40,
   malformed: "treat-as-withdraw", // RFC 7606 §7.2
-  decode: (value, ctx) => decodeAsPath(value, ctx.asn4 ? 4 : 2, "AS_PATH"),
+  decode: (buf, off, len, ctx) => decodeAsPath(buf, off, len, ctx.asn4 ? 4 : 2, "AS_PATH"),
   encode: (segments, ctx) => encodeAsPath(segments, ctx.asn4 ? 4 : 2),
 };
 
@@ -86,8 +93,8 @@ export const AS4_PATH: AttributeCodec<"as4Path"> = {
   flags: 0xc0,
   malformed: "attribute-discard", // RFC 6793 §6
   oldSpeakerOnly: true,
-  decode(value) {
-    const segments = decodeAsPath(value, 4, "AS4_PATH");
+  decode(buf, off, len) {
+    const segments = decodeAsPath(buf, off, len, 4, "AS4_PATH");
     // RFC 6793 §3: AS4_PATH carries no confederation segments.
     if (segments.some((s) => s.type === "AS_CONFED_SEQUENCE" || s.type === "AS_CONFED_SET")) {
       throw new AttrFault(9, "AS4_PATH carries a confederation segment");

@@ -29,38 +29,43 @@ export interface AttributesDecode {
 const OPTIONAL_TRANSITIVE = AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE;
 
 /**
- * Decodes a Path Attributes field. `nlriFieldLength` is the length of the UPDATE's own NLRI
- * field: NEXT_HOP is mandatory only when it is non-zero (RFC 4760 §3).
+ * Decodes the Path Attributes field at buf[start, end). `nlriFieldLength` is the length of the
+ * UPDATE's own NLRI field: NEXT_HOP is mandatory only when it is non-zero (RFC 4760 §3).
+ * This is the reflector's hot path: no views or names are made unless something is wrong.
  */
 export function decodeAttributes(
-  block: Buffer,
+  buf: Buffer,
+  start: number,
+  end: number,
   ctx: CodecContext,
   nlriFieldLength: number,
 ): AttributesDecode {
   const attrs: PathAttributes = {};
-  const problems: Problem[] = [];
-  const seen = new Set<number>();
+  const seen: number[] = [];
+  let problems: Problem[] | undefined;
   let framingError = false;
-  let off = 0;
-  while (off < block.length) {
-    const flags = block[off]!;
-    const code = block[off + 1];
+  let off = start;
+  while (off < end) {
+    const flags = buf[off]!;
     const header = flags & AttrFlag.EXTENDED_LENGTH ? 4 : 3;
     // RFC 7606 §4: too few octets for an attribute header, or a length that overruns the field.
-    if (code === undefined || off + header > block.length) {
+    if (off + header > end) {
       framingError = true;
       break;
     }
-    const length = header === 4 ? block.readUInt16BE(off + 2) : block[off + 2]!;
-    if (off + header + length > block.length) {
+    const length = header === 4 ? buf.readUInt16BE(off + 2) : buf[off + 2]!;
+    if (off + header + length > end) {
       framingError = true;
       break;
     }
-    const raw = block.subarray(off, off + header + length);
-    const value = raw.subarray(header);
+    const problem = decodeOne(attrs, seen, ctx, buf, off, header, length);
+    if (problem) {
+      problems ??= [];
+      problems.push(problem);
+    }
     off += header + length;
-    decodeOne(attrs, problems, seen, ctx, flags, code, value, raw);
   }
+  problems ??= [];
   if (framingError) {
     problems.push({
       action: "treat-as-withdraw",
@@ -69,100 +74,103 @@ export function decodeAttributes(
     });
   }
   // A malformed MP_REACH_NLRI still announces routes: its errors are handled per family.
-  const reachable = nlriFieldLength > 0 || seen.has(AttrType.MP_REACH_NLRI);
+  const reachable = nlriFieldLength > 0 || seen.includes(AttrType.MP_REACH_NLRI);
   if (reachable) checkMandatory(problems, seen, nlriFieldLength);
   checkFirstAs(attrs, problems, ctx);
   if (problems.length === 0) return { attrs };
   return { attrs, error: combine(problems, reachable, seen) };
 }
 
+/**
+ * Decodes one attribute into `attrs`, or returns what is wrong with it. `seen` holds the type
+ * codes met so far (a handful: a linear search beats a Set).
+ */
 function decodeOne(
   attrs: PathAttributes,
-  problems: Problem[],
-  seen: Set<number>,
+  seen: number[],
   ctx: CodecContext,
-  flags: number,
-  code: number,
-  value: Buffer,
-  raw: Buffer,
-): void {
-  const codec = BY_CODE.get(code);
-  const name = attributeName(code);
+  buf: Buffer,
+  off: number,
+  header: number,
+  length: number,
+): Problem | undefined {
+  const flags = buf[off]!;
+  const code = buf[off + 1]!;
+  const codec = BY_CODE[code];
+  const end = off + header + length;
   if (!codec) {
+    const name = attributeName(code);
     // RFC 4271 §6.3: an unrecognized well-known attribute.
     if (!(flags & AttrFlag.OPTIONAL)) {
-      problems.push({
+      return {
         action: "session-reset",
         subcode: 2,
         reason: `unrecognized well-known ${name}`,
-        data: raw,
-      });
-      return;
+        data: buf.subarray(off, end),
+      };
     }
-    if (seen.has(code)) {
-      problems.push({
-        action: "attribute-discard",
-        subcode: 1,
-        reason: `duplicate ${name}`,
-        discarded: name,
-      });
-      return;
+    if (seen.includes(code)) {
+      return { action: "attribute-discard", subcode: 1, reason: `duplicate ${name}`, discarded: name };
     }
-    seen.add(code);
+    seen.push(code);
     attrs.unknown ??= [];
-    attrs.unknown.push({ code, flags, valueHex: value.toString("hex").toUpperCase() });
-    return;
+    attrs.unknown.push({ code, flags, valueHex: buf.toString("hex", off + header, end).toUpperCase() });
+    return undefined;
   }
-  if (seen.has(code)) {
+  if (seen.includes(code)) {
     // RFC 7606 §3(g): a repeated MP_REACH/MP_UNREACH resets the session; other copies are discarded.
+    const reason = `duplicate ${codec.name}`;
     if (code === AttrType.MP_REACH_NLRI || code === AttrType.MP_UNREACH_NLRI) {
-      problems.push({ action: "session-reset", subcode: 1, reason: `duplicate ${name}` });
-    } else {
-      problems.push({
-        action: "attribute-discard",
-        subcode: 1,
-        reason: `duplicate ${name}`,
-        discarded: name,
-      });
+      return { action: "session-reset", subcode: 1, reason };
     }
-    return;
+    return { action: "attribute-discard", subcode: 1, reason, discarded: codec.name };
   }
-  seen.add(code);
-  const family = familyOf(code, value);
+  seen.push(code);
   // RFC 7606 §3(c): Optional/Transitive bits in conflict make the attribute malformed.
   if ((flags & OPTIONAL_TRANSITIVE) !== codec.flags) {
-    const reason = `${name} flags 0x${flags.toString(16)} conflict with 0x${codec.flags.toString(16)}`;
-    problems.push(malformed(codec.malformed, 4, reason, raw, name, family));
-    return;
+    const reason = `${codec.name} flags 0x${flags.toString(16)} conflict with 0x${codec.flags.toString(16)}`;
+    const family = familyOf(code, buf, off + header, length);
+    return malformed(codec.malformed, 4, reason, buf.subarray(off, end), codec.name, family);
   }
   if ((codec.ibgpOnly && ctx.ebgp) || (codec.oldSpeakerOnly && ctx.asn4)) {
     const why = codec.ibgpOnly ? "from an external peer" : "from a 4-octet AS speaker";
-    problems.push({
+    return {
       action: "attribute-discard",
       subcode: 0,
-      reason: `${name} ${why} disregarded`,
-      discarded: name,
-    });
-    return;
+      reason: `${codec.name} ${why} disregarded`,
+      discarded: codec.name,
+    };
   }
   try {
-    (attrs as Record<string, unknown>)[codec.key] = codec.decode(value, ctx);
+    (attrs as Record<string, unknown>)[codec.key] = codec.decode(buf, off + header, length, ctx);
   } catch (e) {
     if (!(e instanceof AttrFault)) throw e;
-    problems.push(malformed(e.action ?? codec.malformed, e.subcode, e.reason, raw, name, family));
-    return;
+    const family = familyOf(code, buf, off + header, length);
+    return malformed(
+      e.action ?? codec.malformed,
+      e.subcode,
+      e.reason,
+      buf.subarray(off, end),
+      codec.name,
+      family,
+    );
   }
-  const usual = codec.flags | (value.length > 255 ? AttrFlag.EXTENDED_LENGTH : 0);
+  const usual = codec.flags | (length > 255 ? AttrFlag.EXTENDED_LENGTH : 0);
   if (flags !== usual) {
     attrs.flags ??= {};
     attrs.flags[codec.key] = flags;
   }
+  return undefined;
 }
 
-function familyOf(code: number, value: Buffer): { afi: number; safi: number } | undefined {
-  if ((code !== AttrType.MP_REACH_NLRI && code !== AttrType.MP_UNREACH_NLRI) || value.length < 3)
-    return undefined;
-  return { afi: value.readUInt16BE(0), safi: value[2]! };
+function familyOf(
+  code: number,
+  buf: Buffer,
+  off: number,
+  len: number,
+): { afi: number; safi: number } | undefined {
+  if ((code !== AttrType.MP_REACH_NLRI && code !== AttrType.MP_UNREACH_NLRI) || len < 3) return undefined;
+  return { afi: buf.readUInt16BE(off), safi: buf[off + 2]! };
 }
 
 function malformed(
@@ -181,11 +189,11 @@ function malformed(
 }
 
 /** RFC 7606 §3(d): a missing well-known mandatory attribute means treat-as-withdraw. */
-function checkMandatory(problems: Problem[], seen: Set<number>, nlriFieldLength: number): void {
+function checkMandatory(problems: Problem[], seen: readonly number[], nlriFieldLength: number): void {
   const required: number[] = [AttrType.ORIGIN, AttrType.AS_PATH];
   if (nlriFieldLength > 0) required.push(AttrType.NEXT_HOP);
   for (const code of required) {
-    if (!seen.has(code)) {
+    if (!seen.includes(code)) {
       problems.push({
         action: "treat-as-withdraw",
         subcode: 3,
@@ -210,12 +218,12 @@ function checkFirstAs(attrs: PathAttributes, problems: Problem[], ctx: CodecCont
   }
 }
 
-function combine(problems: Problem[], reachable: boolean, seen: Set<number>): BgpError {
+function combine(problems: Problem[], reachable: boolean, seen: readonly number[]): BgpError {
   let action: Rfc7606Action = "attribute-discard";
   for (const p of problems) action = strongerAction(action, p.action);
   // RFC 7606 §5.2: attributes (other than MP_UNREACH_NLRI) but no reachable NLRI: we cannot be sure
   // the NLRI were parsed, so any error stronger than attribute-discard resets the session.
-  const onlyUnreach = seen.size === 1 && seen.has(AttrType.MP_UNREACH_NLRI);
+  const onlyUnreach = seen.length === 1 && seen[0] === AttrType.MP_UNREACH_NLRI;
   const missingNlri = !reachable && !onlyUnreach;
   if (missingNlri && action !== "attribute-discard") action = "session-reset";
   const lead =

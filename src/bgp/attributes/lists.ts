@@ -22,10 +22,10 @@ function listAttribute<K extends ListKey>(
   return {
     ...spec,
     malformed: "treat-as-withdraw",
-    decode(value) {
-      listLength(value, size, spec.name);
+    decode(buf, start, len) {
+      listLength(len, size, spec.name);
       const out: string[] = [];
-      for (let off = 0; off < value.length; off += size) out.push(item.decode(value, off));
+      for (let off = start; off < start + len; off += size) out.push(item.decode(buf, off));
       return out as NonNullable<PathAttributes[K]>;
     },
     encode(list) {

@@ -51,7 +51,8 @@ export const MP_REACH_NLRI: AttributeCodec<"mpReach"> = {
   name: "MP_REACH_NLRI",
   flags: 0x80,
   malformed: "afi-safi-disable", // RFC 7606 §7.11
-  decode(value, ctx) {
+  decode(buf, off, len, ctx) {
+    const value = buf.subarray(off, off + len);
     if (value.length < 5)
       throw new AttrFault(9, `MP_REACH_NLRI too short (${value.length})`, "session-reset");
     const afi = value.readUInt16BE(0);
@@ -98,7 +99,8 @@ export const MP_UNREACH_NLRI: AttributeCodec<"mpUnreach"> = {
   name: "MP_UNREACH_NLRI",
   flags: 0x80,
   malformed: "afi-safi-disable", // RFC 7606 §7.12
-  decode(value, ctx) {
+  decode(buf, off, len, ctx) {
+    const value = buf.subarray(off, off + len);
     if (value.length < 3)
       throw new AttrFault(9, `MP_UNREACH_NLRI too short (${value.length})`, "session-reset");
     const afi = value.readUInt16BE(0);

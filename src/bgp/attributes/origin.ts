@@ -12,10 +12,10 @@ export const ORIGIN: AttributeCodec<"origin"> = {
   name: "ORIGIN",
   flags: 0x40,
   malformed: "treat-as-withdraw", // RFC 7606 §7.1
-  decode(value) {
-    fixedLength(value, 1, "ORIGIN");
-    const origin = ORIGINS[value[0]!];
-    if (!origin) throw new AttrFault(6, `undefined ORIGIN value ${value[0]}`);
+  decode(buf, off, len) {
+    fixedLength(len, 1, "ORIGIN");
+    const origin = ORIGINS[buf[off]!];
+    if (!origin) throw new AttrFault(6, `undefined ORIGIN value ${buf[off]}`);
     return origin;
   },
   encode(origin) {

@@ -14,9 +14,9 @@ export const NEXT_HOP: AttributeCodec<"nextHop"> = {
   name: "NEXT_HOP",
   flags: 0x40,
   malformed: "treat-as-withdraw", // RFC 7606 §7.3
-  decode(value) {
-    fixedLength(value, 4, "NEXT_HOP");
-    return ipv4ToString(value, 0);
+  decode(buf, off, len) {
+    fixedLength(len, 4, "NEXT_HOP");
+    return ipv4ToString(buf, off);
   },
   encode: (nh) => ipv4Bytes(nh),
 };
@@ -27,9 +27,9 @@ export const MULTI_EXIT_DISC: AttributeCodec<"med"> = {
   name: "MULTI_EXIT_DISC",
   flags: 0x80,
   malformed: "treat-as-withdraw", // RFC 7606 §7.4
-  decode(value) {
-    fixedLength(value, 4, "MULTI_EXIT_DISC");
-    return value.readUInt32BE(0);
+  decode(buf, off, len) {
+    fixedLength(len, 4, "MULTI_EXIT_DISC");
+    return buf.readUInt32BE(off);
   },
   encode: u32,
 };
@@ -41,9 +41,9 @@ export const LOCAL_PREF: AttributeCodec<"localPref"> = {
   flags: 0x40,
   malformed: "treat-as-withdraw", // RFC 7606 §7.5
   ibgpOnly: true,
-  decode(value) {
-    fixedLength(value, 4, "LOCAL_PREF");
-    return value.readUInt32BE(0);
+  decode(buf, off, len) {
+    fixedLength(len, 4, "LOCAL_PREF");
+    return buf.readUInt32BE(off);
   },
   encode: u32,
 };
@@ -54,8 +54,8 @@ export const ATOMIC_AGGREGATE: AttributeCodec<"atomicAggregate"> = {
   name: "ATOMIC_AGGREGATE",
   flags: 0x40,
   malformed: "attribute-discard", // RFC 7606 §7.6
-  decode(value) {
-    fixedLength(value, 0, "ATOMIC_AGGREGATE");
+  decode(_buf, _off, len) {
+    fixedLength(len, 0, "ATOMIC_AGGREGATE");
     return true;
   },
   encode: () => Buffer.alloc(0),
@@ -68,9 +68,9 @@ export const ORIGINATOR_ID: AttributeCodec<"originatorId"> = {
   flags: 0x80,
   malformed: "treat-as-withdraw", // RFC 7606 §7.9
   ibgpOnly: true,
-  decode(value) {
-    fixedLength(value, 4, "ORIGINATOR_ID");
-    return ipv4ToString(value, 0);
+  decode(buf, off, len) {
+    fixedLength(len, 4, "ORIGINATOR_ID");
+    return ipv4ToString(buf, off);
   },
   encode: (id) => ipv4Bytes(id),
 };

@@ -35,10 +35,12 @@ const ALL: readonly AnyCodec[] = [
   LARGE_COMMUNITY,
 ];
 
-/** The codec of each known attribute, looked up by type code. */
-export const BY_CODE: ReadonlyMap<number, AttributeCodec<KnownAttrKey>> = new Map(
-  ALL.map((c) => [c.code, c as unknown as AttributeCodec<KnownAttrKey>]),
-);
+/** The codec of each known attribute, indexed by type code (an array: this is the hot path). */
+export const BY_CODE: ReadonlyArray<AttributeCodec<KnownAttrKey> | undefined> = (() => {
+  const table = new Array<AttributeCodec<KnownAttrKey> | undefined>(256).fill(undefined);
+  for (const c of ALL) table[c.code] = c as unknown as AttributeCodec<KnownAttrKey>;
+  return table;
+})();
 
 /** The codec of each known attribute, looked up by its PathAttributes key. */
 export const BY_KEY: ReadonlyMap<string, AttributeCodec<KnownAttrKey>> = new Map(
@@ -46,5 +48,5 @@ export const BY_KEY: ReadonlyMap<string, AttributeCodec<KnownAttrKey>> = new Map
 );
 
 export function attributeName(code: number): string {
-  return BY_CODE.get(code)?.name ?? `ATTR_${code}`;
+  return BY_CODE[code]?.name ?? `ATTR_${code}`;
 }

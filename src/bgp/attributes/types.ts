@@ -90,20 +90,19 @@ export interface AttributeCodec<K extends KnownAttrKey> {
   readonly ibgpOnly?: boolean;
   /** RFC 6793 §4.1: AS4_* attributes are disregarded from a NEW (4-octet) speaker. */
   readonly oldSpeakerOnly?: boolean;
-  decode(value: Buffer, ctx: CodecContext): NonNullable<PathAttributes[K]>;
+  /** Decodes the value that lies at buf[off, off + len). */
+  decode(buf: Buffer, off: number, len: number, ctx: CodecContext): NonNullable<PathAttributes[K]>;
   encode(value: NonNullable<PathAttributes[K]>, ctx: CodecContext): Buffer;
 }
 
-export function fixedLength(value: Buffer, length: number, name: string): void {
-  if (value.length !== length) {
-    throw new AttrFault(5, `${name} length ${value.length}, expected ${length}`);
-  }
+export function fixedLength(len: number, expected: number, name: string): void {
+  if (len !== expected) throw new AttrFault(5, `${name} length ${len}, expected ${expected}`);
 }
 
 /** RFC 7606: lists are malformed unless their length is a non-zero multiple of the item size. */
-export function listLength(value: Buffer, item: number, name: string): void {
-  if (value.length === 0 || value.length % item !== 0) {
-    throw new AttrFault(5, `${name} length ${value.length} is not a non-zero multiple of ${item}`);
+export function listLength(len: number, item: number, name: string): void {
+  if (len === 0 || len % item !== 0) {
+    throw new AttrFault(5, `${name} length ${len} is not a non-zero multiple of ${item}`);
   }
 }
 

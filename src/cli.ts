@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// The routereflector command.
+import { readFileSync } from "node:fs";
+import { CODEC_USAGE, decodeCommand, encodeCommand, UsageError } from "./cli/codec-commands.js";
+
+const USAGE = `usage: routereflector <command> [options]
+commands:
+  decode     decode BGP messages given as hex into JSON, one object per message
+  encode     encode JSON messages (one per line on stdin) into hex
+  version    print the version
+Run 'routereflector <command> --help' for a command's options.
+
+${CODEC_USAGE}`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const printError = (line: string) => process.stderr.write(`${line}\n`);
+  switch (command) {
+    case "decode":
+      return decodeCommand(rest, print);
+    case "encode":
+      return encodeCommand(rest, print, printError);
+    case "run":
+      // The reflector itself (sessions, reflection, datastores) lands with the issues after the codec.
+      printError(
+        "routereflector run: not in this build yet; it has the codec commands only (decode, encode)",
+      );
+      return 1;
+    case "version":
+    case "--version":
+      print(version());
+      return 0;
+    case "help":
+    case "--help":
+    case "-h":
+      print(USAGE);
+      return 0;
+    default:
+      printError(
+        command === undefined
+          ? USAGE
+          : `routereflector: unknown command ${JSON.stringify(command)}\n\n${USAGE}`,
+      );
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`routereflector: ${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  },
+);

@@ -1,6 +1,6 @@
 // The BGP wire codec: pure functions over Buffers, no sockets, no timers.
 export * from "./attributes/index.js";
-export type { Capability, FamilyFlags } from "./capabilities.js";
+export { type Capability, encodeCapability, type FamilyFlags } from "./capabilities.js";
 export * from "./constants.js";
 export { type CodecContext, DEFAULT_CONTEXT, makeContext } from "./context.js";
 export { BgpError, type BgpErrorInit, EncodeError, type Rfc7606Action, strongerAction } from "./errors.js";

@@ -1,0 +1,180 @@
+// OPEN: what we announce, and what the peer's OPEN leaves us with (RFC 4271 §6.2, RFC 5492,
+// RFC 4760, RFC 6793, RFC 7911, RFC 4724, RFC 8654, RFC 2918/7313).
+import {
+  AS_TRANS,
+  BgpError,
+  type Capability,
+  CapabilityCode,
+  ErrorCode,
+  encodeCapability,
+  makeContext,
+  type OpenMessage,
+  OpenSubcode,
+} from "../bgp/index.js";
+import type { Family, GracefulRestartInfo, Negotiated, SessionConfig } from "./types.js";
+
+const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
+const familyOf = (afi: number, safi: number): Family | undefined =>
+  safi !== 1 ? undefined : afi === 1 ? "ipv4" : afi === 2 ? "ipv6" : undefined;
+
+const ADD_PATH_MODE = { receive: 1, send: 2, both: 3 } as const;
+
+export function localCapabilities(cfg: SessionConfig): Capability[] {
+  const caps: Capability[] = cfg.families.map((f) => ({
+    code: 1,
+    name: "multiprotocol",
+    afi: AFI[f],
+    safi: 1,
+  }));
+  caps.push({ code: 2, name: "route-refresh" }, { code: 70, name: "enhanced-route-refresh" });
+  caps.push({ code: 65, name: "four-octet-as", asn: cfg.localAs });
+  if (cfg.gracefulRestart) {
+    // Receiving-speaker role: the capability with no families (RFC 4724 §3), N bit per RFC 8538.
+    caps.push({
+      code: 64,
+      name: "graceful-restart",
+      restartFlags: cfg.gracefulRestart.notification ? 0x4 : 0,
+      restartTime: cfg.gracefulRestart.restartTime,
+      families: [],
+    });
+  }
+  const addPath = Object.entries(cfg.addPath ?? {}).filter(([f]) => cfg.families.includes(f as Family));
+  if (addPath.length) {
+    caps.push({
+      code: 69,
+      name: "add-path",
+      families: addPath.map(([f, mode]) => ({
+        afi: AFI[f as Family],
+        safi: 1,
+        sendReceive: ADD_PATH_MODE[mode!],
+      })),
+    });
+  }
+  if (cfg.extendedMessage) caps.push({ code: 6, name: "extended-message" });
+  return caps;
+}
+
+export function buildOpen(cfg: SessionConfig): OpenMessage {
+  return {
+    type: "OPEN",
+    version: 4,
+    myAs: cfg.localAs > 0xffff ? AS_TRANS : cfg.localAs,
+    holdTime: cfg.holdTime,
+    bgpId: cfg.routerId,
+    capabilities: localCapabilities(cfg),
+  };
+}
+
+const openError = (subcode: number, reason: string, data?: Buffer) =>
+  new BgpError({
+    action: "session-reset",
+    code: ErrorCode.OPEN_MESSAGE,
+    subcode,
+    reason,
+    ...(data ? { data } : {}),
+  });
+
+function find<N extends Capability["name"]>(caps: Capability[], name: N): Extract<Capability, { name: N }>[] {
+  return caps.filter((c) => c.name === name) as Extract<Capability, { name: N }>[];
+}
+
+/** Settles the session from the peer's OPEN, or says which NOTIFICATION answers it. */
+export function negotiate(cfg: SessionConfig, open: OpenMessage): Negotiated | BgpError {
+  const received = open.capabilities;
+  const announced = localCapabilities(cfg);
+  const as4 = find(received, "four-octet-as")[0];
+  // RFC 6793 §4.1: a NEW speaker's AS is in the capability; My AS is then AS_TRANS if it is large.
+  const peerAs = as4 ? as4.asn : open.myAs;
+  if (peerAs !== cfg.peerAs) {
+    const data = Buffer.alloc(2);
+    data.writeUInt16BE(open.myAs);
+    return openError(OpenSubcode.BAD_PEER_AS, `peer AS ${peerAs}, expected ${cfg.peerAs}`, data);
+  }
+  // RFC 6286 §2.2: on iBGP the identifiers must differ.
+  if (peerAs === cfg.localAs && open.bgpId === cfg.routerId) {
+    return openError(OpenSubcode.BAD_BGP_IDENTIFIER, `peer uses our BGP identifier ${open.bgpId}`);
+  }
+  for (const code of cfg.requiredCapabilities ?? []) {
+    if (!received.some((c) => c.code === code)) {
+      // RFC 5492 §5: the data carries the capability we require.
+      const required = announced.find((c) => c.code === code);
+      const data = required ? encodeCapability(required) : Buffer.from([code, 0]);
+      return openError(OpenSubcode.UNSUPPORTED_CAPABILITY, `peer lacks required capability ${code}`, data);
+    }
+  }
+  // RFC 4760 §8: no multiprotocol capability means IPv4 unicast only.
+  const mp = find(received, "multiprotocol");
+  const offered = mp.length ? mp.map((c) => familyOf(c.afi, c.safi)) : ["ipv4"];
+  const families = cfg.families.filter((f) => offered.includes(f));
+  // RFC 4271 §4.2: the smaller Hold Time; keepalives at a third of it.
+  const holdTime = Math.min(cfg.holdTime, open.holdTime);
+  const asn4 = as4 !== undefined;
+  const { receive, send } = addPathModes(cfg, find(received, "add-path")[0], families);
+  const extendedMessage = Boolean(cfg.extendedMessage) && find(received, "extended-message").length > 0;
+  const ebgp = peerAs !== cfg.localAs;
+  const ctx = (addPath: Family[]) =>
+    makeContext({
+      asn4,
+      addPath: { ipv4: addPath.includes("ipv4"), ipv6: addPath.includes("ipv6") },
+      extendedMessage,
+      ebgp,
+      peerAs,
+    });
+  const n: Negotiated = {
+    peerAs,
+    peerId: open.bgpId,
+    holdTime,
+    keepaliveTime: Math.floor(holdTime / 3),
+    families,
+    asn4,
+    routeRefresh: received.some(
+      (c) => c.code === CapabilityCode.ROUTE_REFRESH || c.code === CapabilityCode.ROUTE_REFRESH_CISCO,
+    ),
+    enhancedRouteRefresh: received.some((c) => c.code === CapabilityCode.ENHANCED_ROUTE_REFRESH),
+    extendedMessage,
+    addPathReceive: receive,
+    addPathSend: send,
+    rx: ctx(receive),
+    tx: ctx(send),
+    announced,
+    received,
+  };
+  const gr = gracefulRestartOf(cfg, find(received, "graceful-restart")[0]);
+  if (gr) n.gracefulRestart = gr;
+  return n;
+}
+
+/** RFC 7911 §4: we receive paths where we offered receive and the peer offered send, and so on. */
+function addPathModes(
+  cfg: SessionConfig,
+  peer: Extract<Capability, { name: "add-path" }> | undefined,
+  families: Family[],
+): { receive: Family[]; send: Family[] } {
+  const receive: Family[] = [];
+  const send: Family[] = [];
+  for (const f of families) {
+    const ours = cfg.addPath?.[f];
+    const theirs = peer?.families.find((p) => familyOf(p.afi, p.safi) === f)?.sendReceive ?? 0;
+    if ((ours === "receive" || ours === "both") && theirs & 2) receive.push(f);
+    if ((ours === "send" || ours === "both") && theirs & 1) send.push(f);
+  }
+  return { receive, send };
+}
+
+function gracefulRestartOf(
+  cfg: SessionConfig,
+  peer: Extract<Capability, { name: "graceful-restart" }> | undefined,
+): GracefulRestartInfo | undefined {
+  if (!cfg.gracefulRestart || !peer) return undefined;
+  const families: GracefulRestartInfo["families"] = [];
+  for (const f of peer.families) {
+    const family = familyOf(f.afi, f.safi);
+    if (family && cfg.families.includes(family))
+      families.push({ family, forwarding: (f.flags & 0x80) !== 0 });
+  }
+  return {
+    restartTime: peer.restartTime,
+    families,
+    notification: Boolean(cfg.gracefulRestart.notification) && (peer.restartFlags & 0x4) !== 0,
+  };
+}

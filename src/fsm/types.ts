@@ -1,0 +1,115 @@
+// The session layer's data: configuration, what an OPEN exchange negotiated, and the state the
+// RFC 4271 §8 machine keeps. Times in the state are absolute milliseconds from the `now` the
+// caller passes in; durations in configuration are seconds, as BGP configures them.
+import type {
+  BgpError,
+  BgpMessage,
+  Capability,
+  CodecContext,
+  NotificationMessage,
+  OpenMessage,
+} from "../bgp/index.js";
+
+export type FsmStateName = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
+
+/** An address family this session can carry: IPv4 or IPv6 unicast. */
+export type Family = "ipv4" | "ipv6";
+
+export interface SessionConfig {
+  localAs: number;
+  /** our BGP Identifier */
+  routerId: string;
+  peerAs: number;
+  /** proposed Hold Time: 0, or 3 and more (RFC 4271 §4.2) */
+  holdTime: number;
+  connectRetryTime: number;
+  /** never connect out; wait for the peer */
+  passive: boolean;
+  /** damping of flapping peers: first IdleHold wait after a failure, doubled per failure up to the max */
+  idleHoldTime: number;
+  maxIdleHoldTime: number;
+  families: Family[];
+  /** RFC 7911: what we offer per family */
+  addPath?: Partial<Record<Family, "receive" | "send" | "both">>;
+  /** RFC 4724 receiving-speaker role: announce the capability with this restart time */
+  gracefulRestart?: { restartTime: number; notification?: boolean };
+  extendedMessage?: boolean;
+  /** capability codes without which we refuse the session (2/7 Unsupported Capability) */
+  requiredCapabilities?: number[];
+}
+
+export interface GracefulRestartInfo {
+  restartTime: number;
+  /** families the peer keeps forwarding state for across a restart (F bit) */
+  families: { family: Family; forwarding: boolean }[];
+  /** RFC 8538: both sides set the N bit, so GR also covers NOTIFICATIONs (but Hard Reset) */
+  notification: boolean;
+}
+
+/** What the OPEN exchange settled, computed once (RFC 5492: announced, received, negotiated). */
+export interface Negotiated {
+  peerAs: number;
+  peerId: string;
+  holdTime: number;
+  keepaliveTime: number;
+  families: Family[];
+  asn4: boolean;
+  routeRefresh: boolean;
+  enhancedRouteRefresh: boolean;
+  extendedMessage: boolean;
+  addPathReceive: Family[];
+  addPathSend: Family[];
+  /** the peer's graceful restart capability, if it sent one */
+  gracefulRestart?: GracefulRestartInfo;
+  /** codec context for what the peer sends us, and for what we send */
+  rx: CodecContext;
+  tx: CodecContext;
+  announced: Capability[];
+  received: Capability[];
+}
+
+export interface FsmState {
+  state: FsmStateName;
+  connectRetryCounter: number;
+  connectRetryAt?: number;
+  holdAt?: number;
+  keepaliveAt?: number;
+  idleHoldAt?: number;
+  /** current IdleHold wait, seconds */
+  idleHold: number;
+  establishedAt?: number;
+  negotiated?: Negotiated;
+  peerOpen?: OpenMessage;
+  /** why the session last went down, for status output */
+  lastError?: string;
+}
+
+export type FsmInput =
+  /** ManualStart / AutomaticStart (RFC 4271 Events 1 and 3; passive: Events 4 and 5) */
+  | { type: "Start" }
+  /** ManualStop (Event 2): a Cease, Administrative Shutdown unless told otherwise */
+  | { type: "Stop"; notification?: NotificationMessage }
+  /** a local reason to reset the session (maximum prefixes, a disabled family): damped */
+  | { type: "Close"; notification: NotificationMessage; reason: string }
+  /** TcpConnectionConfirmed / Tcp_CR_Acked (Events 16, 17) */
+  | { type: "TcpUp" }
+  /** TcpConnectionFails (Event 18) */
+  | { type: "TcpFailed" }
+  /** octets arrived from the peer: the hold timer is restarted */
+  | { type: "Received" }
+  | { type: "Message"; message: Exclude<BgpMessage, { type: "UPDATE" }> }
+  /** UpdateMsg (Event 27); the body goes to the RIB without passing through the machine */
+  | { type: "Update" }
+  /** a message that resets the session (Events 21, 22, 28) */
+  | { type: "Error"; error: BgpError }
+  /** time passed: expired timers fire (Events 9, 10, 11, 13) */
+  | { type: "Tick" };
+
+export type FsmAction =
+  | { type: "Connect" }
+  | { type: "Send"; message: Exclude<BgpMessage, { type: "UPDATE" }> }
+  | { type: "Disconnect" }
+  | { type: "Established"; negotiated: Negotiated }
+  /** the session left Established; gracefulRestart: keep the peer's routes as stale */
+  | { type: "Down"; reason: string; gracefulRestart: boolean }
+  | { type: "RouteRefresh"; afi: number; safi: number; subtype: number };

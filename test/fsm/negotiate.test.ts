@@ -1,0 +1,95 @@
+// OPEN negotiation: what the peer's OPEN leaves the session with.
+import { describe, expect, it } from "vitest";
+import { AS_TRANS, decodeMessage, encodeMessage, makeContext } from "../../src/bgp/index.js";
+import { buildOpen, negotiate } from "../../src/fsm/negotiate.js";
+import type { Negotiated } from "../../src/fsm/types.js";
+import { CFG, peerOpen } from "./helpers.js";
+
+const ok = (n: ReturnType<typeof negotiate>) => {
+  if (!("peerId" in n)) throw n;
+  return n as Negotiated;
+};
+
+describe("OPEN negotiation", () => {
+  it("our OPEN announces our families, route refresh, 4-octet AS and GR, and decodes cleanly", () => {
+    const open = buildOpen({ ...CFG, localAs: 4200000001, peerAs: 4200000001 });
+    expect(open.myAs).toBe(AS_TRANS);
+    expect(open.capabilities.map((c) => c.code)).toEqual([1, 1, 2, 70, 65, 64]);
+    expect(decodeMessage(encodeMessage(open, makeContext()), makeContext()).error).toBeUndefined();
+  });
+
+  it("takes a 4-octet peer AS from the capability when My AS is AS_TRANS (RFC 6793 §4.1)", () => {
+    const cfg = { ...CFG, peerAs: 4200000002 };
+    const n = ok(
+      negotiate(
+        cfg,
+        peerOpen({ myAs: AS_TRANS, capabilities: [{ code: 65, name: "four-octet-as", asn: 4200000002 }] }),
+      ),
+    );
+    expect([n.peerAs, n.asn4, n.rx.ebgp]).toEqual([4200000002, true, true]);
+  });
+
+  it("a 2-octet peer (no capability) gets 2-octet AS_PATHs", () => {
+    const n = ok(negotiate(CFG, peerOpen({ capabilities: [] })));
+    expect([n.asn4, n.rx.asn4, n.tx.asn4]).toEqual([false, false, false]);
+    expect(n.families).toEqual(["ipv4"]); // RFC 4760 §8: no MP capability means IPv4 unicast
+  });
+
+  it("carries only the families both sides announced", () => {
+    const n = ok(
+      negotiate(CFG, peerOpen({ capabilities: [{ code: 1, name: "multiprotocol", afi: 2, safi: 1 }] })),
+    );
+    expect(n.families).toEqual(["ipv6"]);
+  });
+
+  it("ADD-PATH applies per direction: we receive where we offered receive and the peer offered send", () => {
+    const cfg = { ...CFG, addPath: { ipv4: "both" as const, ipv6: "receive" as const } };
+    const n = ok(
+      negotiate(
+        cfg,
+        peerOpen({
+          capabilities: [
+            { code: 1, name: "multiprotocol", afi: 1, safi: 1 },
+            { code: 1, name: "multiprotocol", afi: 2, safi: 1 },
+            {
+              code: 69,
+              name: "add-path",
+              families: [
+                { afi: 1, safi: 1, sendReceive: 1 },
+                { afi: 2, safi: 1, sendReceive: 3 },
+              ],
+            },
+          ],
+        }),
+      ),
+    );
+    expect([n.addPathReceive, n.addPathSend]).toEqual([["ipv6"], ["ipv4"]]);
+    expect([n.rx.addPath, n.tx.addPath]).toEqual([
+      { ipv4: false, ipv6: true },
+      { ipv4: true, ipv6: false },
+    ]);
+  });
+
+  it("a missing required capability gets Unsupported Capability carrying that capability (RFC 5492 §5)", () => {
+    const e = negotiate({ ...CFG, requiredCapabilities: [65] }, peerOpen({ capabilities: [] }));
+    expect(e).toMatchObject({ code: 2, subcode: 7 });
+    expect((e as { data: Buffer }).data).toEqual(Buffer.from([65, 4, 0, 0, 0xfc, 0]));
+  });
+
+  it("the peer's graceful restart capability is kept with its restart time and forwarding bits", () => {
+    const n = ok(negotiate(CFG, peerOpen()));
+    expect(n.gracefulRestart).toEqual({
+      restartTime: 90,
+      families: [{ family: "ipv4", forwarding: true }],
+      notification: false,
+    });
+  });
+
+  it("extended messages only when both sides announce them (RFC 8654)", () => {
+    const caps = [{ code: 6, name: "extended-message" } as const];
+    expect(ok(negotiate(CFG, peerOpen({ capabilities: caps }))).extendedMessage).toBe(false);
+    expect(
+      ok(negotiate({ ...CFG, extendedMessage: true }, peerOpen({ capabilities: caps }))).rx.extendedMessage,
+    ).toBe(true);
+  });
+});

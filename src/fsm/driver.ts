@@ -18,7 +18,15 @@ import {
   shutdownData,
 } from "../bgp/index.js";
 import { initialState, nextDeadline, notification, step } from "./machine.js";
-import type { FsmAction, FsmInput, FsmState, FsmStateName, Negotiated, SessionConfig } from "./types.js";
+import type {
+  FsmAction,
+  FsmInput,
+  FsmState,
+  FsmStateName,
+  GracefulRestartInfo,
+  Negotiated,
+  SessionConfig,
+} from "./types.js";
 
 export interface PeerConfig extends SessionConfig {
   peerAddress: string;
@@ -30,7 +38,8 @@ export interface PeerConfig extends SessionConfig {
 export interface SessionEvents {
   stateChange?(from: FsmStateName, to: FsmStateName, reason?: string): void;
   established?(negotiated: Negotiated): void;
-  down?(reason: string, gracefulRestart: boolean): void;
+  /** with gracefulRestart, the peer's routes are to be kept as stale (RFC 4724) */
+  down?(reason: string, gracefulRestart?: GracefulRestartInfo): void;
   /** An UPDATE (whole message, a view valid until return). Return an error to act on per RFC 7606. */
   update?(frame: Buffer, negotiated: Negotiated): BgpError | undefined;
   routeRefresh?(afi: number, safi: number, subtype: number): void;

@@ -60,7 +60,10 @@ function fail(
   out: FsmAction[],
   gr = false,
 ): void {
-  if (s.state === "Established") out.push({ type: "Down", reason, gracefulRestart: gr });
+  if (s.state === "Established") {
+    const gracefulRestart = gr ? s.negotiated?.gracefulRestart : undefined;
+    out.push(gracefulRestart ? { type: "Down", reason, gracefulRestart } : { type: "Down", reason });
+  }
   const stable = s.establishedAt !== undefined && now - s.establishedAt > secs(cfg.maxIdleHoldTime);
   s.idleHold = stable
     ? cfg.idleHoldTime
@@ -187,7 +190,7 @@ export function step(s: FsmState, cfg: SessionConfig, input: FsmInput, now: numb
       const n = input.notification ?? notification(ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN);
       if (s.state === "OpenSent" || s.state === "OpenConfirm" || s.state === "Established")
         out.push({ type: "Send", message: n });
-      if (s.state === "Established") out.push({ type: "Down", reason: "stopped", gracefulRestart: false });
+      if (s.state === "Established") out.push({ type: "Down", reason: "stopped" });
       if (s.state !== "Idle") out.push({ type: "Disconnect" });
       clearTimers(s);
       s.idleHoldAt = undefined;

@@ -110,6 +110,6 @@ export type FsmAction =
   | { type: "Send"; message: Exclude<BgpMessage, { type: "UPDATE" }> }
   | { type: "Disconnect" }
   | { type: "Established"; negotiated: Negotiated }
-  /** the session left Established; gracefulRestart: keep the peer's routes as stale */
-  | { type: "Down"; reason: string; gracefulRestart: boolean }
+  /** the session left Established; with gracefulRestart, the peer's routes are kept as stale */
+  | { type: "Down"; reason: string; gracefulRestart?: GracefulRestartInfo }
   | { type: "RouteRefresh"; afi: number; safi: number; subtype: number };

@@ -369,18 +369,18 @@ describe("graceful restart (receiving speaker, RFC 4724)", () => {
   it("keeps the routes of a GR-capable peer whose connection drops", () => {
     const h = Harness.in("Established");
     const down = h.feed({ type: "TcpFailed" }).find((a) => a.type === "Down");
-    expect(down).toMatchObject({ gracefulRestart: true });
+    expect(down).toHaveProperty("gracefulRestart.restartTime", 90);
   });
 
   it("keeps them when the hold timer expires", () => {
     const h = Harness.in("Established");
     const down = h.advance(31).find((a) => a.type === "Down");
-    expect(down).toMatchObject({ gracefulRestart: true });
+    expect(down).toHaveProperty("gracefulRestart.restartTime", 90);
   });
 
   it("does not keep them on a NOTIFICATION without the N bit (RFC 8538)", () => {
     const h = Harness.in("Established");
-    expect(h.feed(NOTIF).find((a) => a.type === "Down")).toMatchObject({ gracefulRestart: false });
+    expect(h.feed(NOTIF).find((a) => a.type === "Down")).not.toHaveProperty("gracefulRestart");
   });
 
   it("keeps them on a NOTIFICATION when both sides set the N bit, but not on Hard Reset", () => {
@@ -395,11 +395,10 @@ describe("graceful restart (receiving speaker, RFC 4724)", () => {
       const h = Harness.in("OpenSent", cfg);
       h.feed({ type: "Message", message: open });
       h.feed(KEEPALIVE);
-      expect(
-        h.feed({ type: "Message", message: notification(6, subcode) }).find((a) => a.type === "Down"),
-      ).toMatchObject({
-        gracefulRestart: kept,
-      });
+      const down = h
+        .feed({ type: "Message", message: notification(6, subcode) })
+        .find((a) => a.type === "Down");
+      expect(down !== undefined && "gracefulRestart" in down).toBe(kept);
     }
   });
 
@@ -410,8 +409,8 @@ describe("graceful restart (receiving speaker, RFC 4724)", () => {
       message: peerOpen({ capabilities: [{ code: 65, name: "four-octet-as", asn: 64512 }] }),
     });
     h.feed(KEEPALIVE);
-    expect(h.feed({ type: "TcpFailed" }).find((a) => a.type === "Down")).toMatchObject({
-      gracefulRestart: false,
-    });
+    expect(h.feed({ type: "TcpFailed" }).find((a) => a.type === "Down")).not.toHaveProperty(
+      "gracefulRestart",
+    );
   });
 });

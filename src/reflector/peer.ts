@@ -1,0 +1,171 @@
+// One configured peer: its session, its Adj-RIB-In, and the rules that join them: RFC 7606
+// outcomes, graceful restart in the receiving-speaker role (RFC 4724 §4.2), enhanced route
+// refresh (RFC 7313), maximum prefixes (RFC 4486 §4).
+import { CeaseSubcode, decodeMessage, ErrorCode, encodeMessage, type UpdateMessage } from "../bgp/index.js";
+import type { GracefulRestartInfo, Negotiated } from "../fsm/index.js";
+import { type Connector, notification, type PeerConfig, Session, tcpConnector } from "../fsm/index.js";
+import { AdjRibIn, type Family, type RibChange } from "../rib/index.js";
+
+const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
+const familyOf = (afi: number, safi: number): Family | undefined =>
+  safi !== 1 ? undefined : afi === 1 ? "ipv4" : afi === 2 ? "ipv6" : undefined;
+
+export interface PeerOptions extends PeerConfig {
+  /** RFC 4486 §4: reset the session above this many prefixes per family */
+  maxPrefixes?: number;
+  /** upper bound on how long a restarting peer's routes are kept (Calico's maxRestartTime) */
+  maxRestartTime?: number;
+  /** how long stale routes wait for End-of-RIB once the peer is back */
+  staleTime?: number;
+}
+
+export interface PeerEvents {
+  changed?(peer: Peer, change: RibChange): void;
+  established?(peer: Peer, negotiated: Negotiated): void;
+  down?(peer: Peer, reason: string, gracefulRestart: boolean): void;
+  routeRefresh?(peer: Peer, family: Family): void;
+}
+
+export class Peer {
+  readonly session: Session;
+  readonly rib = new AdjRibIn();
+  /** families whose routes are stale after a restart, waiting for End-of-RIB */
+  private readonly restarting = new Set<Family>();
+  private grTimer: NodeJS.Timeout | undefined;
+  updatesIn = 0;
+  /** End-of-RIB markers received, per family, in this and earlier sessions */
+  readonly endOfRib: Record<Family, number> = { ipv4: 0, ipv6: 0 };
+
+  constructor(
+    readonly options: PeerOptions,
+    private readonly events: PeerEvents = {},
+    connector: Connector = tcpConnector,
+  ) {
+    this.session = new Session(
+      options,
+      {
+        established: (n) => this.onEstablished(n),
+        down: (reason, gr) => this.onDown(reason, gr),
+        update: (frame, n) => this.onUpdate(frame, n),
+        routeRefresh: (afi, safi, subtype) => this.onRouteRefresh(afi, safi, subtype),
+      },
+      connector,
+    );
+  }
+
+  get address(): string {
+    return this.options.peerAddress;
+  }
+
+  start(): void {
+    this.session.start();
+  }
+
+  stop(message?: string): void {
+    this.session.stop(message);
+    this.clearGr();
+    this.emit(this.rib.clear());
+  }
+
+  /** Asks the peer to send its routes of a family again (RFC 2918). */
+  requestRefresh(family: Family): boolean {
+    if (!this.session.negotiated?.routeRefresh) return false;
+    const m = encodeMessage(
+      { type: "ROUTE-REFRESH", afi: AFI[family], safi: 1, subtype: 0 },
+      this.session.negotiated.tx,
+    );
+    return this.session.write(m);
+  }
+
+  private emit(change: RibChange): void {
+    if (change.announced.length || change.withdrawn.length) this.events.changed?.(this, change);
+  }
+
+  private onUpdate(frame: Buffer, n: Negotiated) {
+    this.updatesIn++;
+    const { message, error } = decodeMessage(frame, n.rx);
+    if (error?.action === "session-reset" || error?.action === "afi-safi-disable") return error;
+    const m = message as UpdateMessage;
+    const eor = m.endOfRib && familyOf(m.endOfRib.afi, m.endOfRib.safi);
+    if (eor) {
+      this.endOfRib[eor]++;
+      if (this.restarting.delete(eor)) this.emit(this.rib.sweep(eor));
+      if (this.restarting.size === 0) this.clearGr();
+      return undefined;
+    }
+    this.emit(this.rib.apply(m, error?.action === "treat-as-withdraw"));
+    const max = this.options.maxPrefixes;
+    if (max !== undefined) {
+      for (const family of n.families) {
+        if (this.rib.count(family) > max) {
+          // RFC 4486 §4: data is AFI (2), SAFI (1), the limit (4).
+          const data = Buffer.alloc(7);
+          data.writeUInt16BE(AFI[family], 0);
+          data[2] = 1;
+          data.writeUInt32BE(max, 3);
+          this.session.close(
+            notification(ErrorCode.CEASE, CeaseSubcode.MAXIMUM_PREFIXES_REACHED, data),
+            `more than ${max} ${family} prefixes`,
+          );
+          break;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private onEstablished(n: Negotiated): void {
+    this.clearGr();
+    // RFC 4724 §4.2: families the peer no longer keeps forwarding state for lose their stale routes now.
+    for (const family of [...this.restarting]) {
+      const kept = n.gracefulRestart?.families.find((f) => f.family === family)?.forwarding;
+      if (!kept) {
+        this.restarting.delete(family);
+        this.emit(this.rib.sweep(family));
+      }
+    }
+    if (this.restarting.size) this.armGr(this.options.staleTime ?? 360);
+    this.events.established?.(this, n);
+  }
+
+  private onDown(reason: string, gr: GracefulRestartInfo | undefined): void {
+    const families = gr ? gr.families.map((f) => f.family) : [];
+    for (const family of ["ipv4", "ipv6"] as Family[]) {
+      if (families.includes(family)) {
+        this.rib.markStale(family);
+        this.restarting.add(family);
+      } else {
+        this.restarting.delete(family);
+        this.emit(this.rib.clear(family));
+      }
+    }
+    if (this.restarting.size && gr) {
+      this.armGr(Math.min(gr.restartTime, this.options.maxRestartTime ?? Number.POSITIVE_INFINITY));
+    }
+    this.events.down?.(this, reason, this.restarting.size > 0);
+  }
+
+  private onRouteRefresh(afi: number, safi: number, subtype: number): void {
+    const family = familyOf(afi, safi);
+    if (!family) return;
+    // RFC 7313 §4: BoRR marks the family stale, EoRR removes what was not re-sent.
+    if (subtype === 1) this.rib.markStale(family);
+    else if (subtype === 2) this.emit(this.rib.sweep(family));
+    else this.events.routeRefresh?.(this, family);
+  }
+
+  private armGr(seconds: number): void {
+    this.clearGr();
+    this.grTimer = setTimeout(() => {
+      this.grTimer = undefined;
+      for (const family of this.restarting) this.emit(this.rib.sweep(family));
+      this.restarting.clear();
+    }, seconds * 1000);
+    this.grTimer.unref?.();
+  }
+
+  private clearGr(): void {
+    if (this.grTimer) clearTimeout(this.grTimer);
+    this.grTimer = undefined;
+  }
+}

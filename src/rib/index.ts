@@ -1,0 +1,1 @@
+export { AdjRibIn, type Family, type RibChange, type Route } from "./adj-rib-in.js";

@@ -1,0 +1,204 @@
+// Real BGP speakers for interop tests, started by the test on loopback addresses and stopped by
+// PID. BIRD configs are generated here (for options the lab scripts do not take); GoBGP, FRR and
+// ExaBGP go through ../shared/lab's start scripts.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Listener } from "../../src/fsm/index.js";
+import { Peer, type PeerEvents, type PeerOptions } from "../../src/reflector/peer.js";
+import { sharedPath } from "./shared.js";
+
+export function workdir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `rr-${name}-`));
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface BirdOptions {
+  addr: string;
+  port?: number;
+  routerId?: string;
+  asn?: number;
+  peer: { addr: string; port: number; asn: number };
+  passive?: boolean;
+  holdTime?: number;
+  as4?: boolean;
+  gracefulRestart?: boolean;
+  password?: string;
+  routes?: string[];
+  routesFile?: string;
+  nextHop?: string;
+}
+
+export class Bird {
+  private proc: ChildProcess | undefined;
+  constructor(
+    readonly dir: string,
+    readonly options: BirdOptions,
+  ) {}
+
+  config(): string {
+    const o = this.options;
+    const v6 = o.addr.includes(":");
+    const af = v6 ? "ipv6" : "ipv4";
+    const nh = o.nextHop ?? (v6 ? "2001:db8:ffff::11" : `203.0.113.${o.addr.split(".")[3]}`);
+    const routes = (o.routes ?? [])
+      .map((r) => `  route ${r} unreachable { bgp_next_hop = ${nh}; };`)
+      .join("\n");
+    const file = o.routesFile ? `  include "${o.routesFile}";` : "";
+    return `log "${this.dir}/bird.log" all;
+router id ${o.routerId ?? o.addr};
+protocol device { scan time 60; }
+protocol static st { ${af};
+${routes}
+${file}
+}
+protocol bgp ours {
+  local ${o.addr} port ${o.port ?? 179} as ${o.asn ?? 64512};
+  neighbor ${o.peer.addr} port ${o.peer.port} as ${o.peer.asn};
+  strict bind yes;
+  hold time ${o.holdTime ?? 90}; connect delay time 1; connect retry time 2; error wait time 1, 2;
+${o.passive ? "  passive on;" : ""}
+${o.as4 === false ? "  enable as4 off;" : ""}
+${o.gracefulRestart ? "  graceful restart on;" : ""}
+${o.password ? `  password "${o.password}";` : ""}
+  ${af} { import all; export all; };
+}
+`;
+  }
+
+  start(): void {
+    writeFileSync(join(this.dir, "bird.conf"), this.config());
+    const log = openSync(join(this.dir, "bird.out"), "a");
+    this.proc = spawn(
+      "bird",
+      [
+        "-f",
+        "-c",
+        join(this.dir, "bird.conf"),
+        "-s",
+        join(this.dir, "bird.ctl"),
+        "-P",
+        join(this.dir, "bird.pid"),
+      ],
+      { stdio: ["ignore", log, log] },
+    );
+  }
+
+  birdc(...args: string[]): string {
+    return execFileSync("birdc", ["-s", join(this.dir, "bird.ctl"), ...args], { encoding: "utf8" });
+  }
+
+  /** Stops BIRD by its PID: TERM (BIRD sends Cease), or KILL (the connection just drops). */
+  stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (!p || p.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      p.once("exit", () => resolve());
+      p.kill(signal);
+    });
+  }
+
+  log(): string {
+    try {
+      return readFileSync(join(this.dir, "bird.log"), "utf8");
+    } catch {
+      return "";
+    }
+  }
+}
+
+export async function startBird(name: string, o: BirdOptions): Promise<Bird> {
+  const b = new Bird(workdir(name), o);
+  b.start();
+  await waitFor(
+    () => {
+      try {
+        b.birdc("show", "status");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    "BIRD's control socket",
+  );
+  return b;
+}
+
+/** A lab start script (start-gobgp-rr.sh, start-frr-rr.sh, start-exabgp.sh): start, and stop by PID. */
+export class LabSpeaker {
+  constructor(
+    readonly script: string,
+    readonly addr: string,
+    readonly dir: string,
+  ) {}
+
+  static start(script: string, addr: string, env: Record<string, string>): LabSpeaker {
+    const dir = workdir(script.replace(/\.sh$/, ""));
+    execFileSync("bash", [sharedPath("lab", script), addr, dir], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 30_000,
+    });
+    return new LabSpeaker(script, addr, dir);
+  }
+
+  run(cli: string, ...args: string[]): string {
+    return execFileSync(join(this.dir, cli), args, { encoding: "utf8", timeout: 10_000 });
+  }
+
+  stop(): void {
+    execFileSync("bash", [sharedPath("lab", this.script), "stop", this.dir], {
+      stdio: "ignore",
+      timeout: 20_000,
+    });
+  }
+}
+
+/** Our side: a listener on `addr` and one Peer per configured neighbour. */
+export class Ours {
+  readonly listener: Listener;
+  readonly peers = new Map<string, Peer>();
+
+  constructor(readonly addr: string) {
+    this.listener = new Listener((remote) => this.peers.get(remote)?.session);
+  }
+
+  add(options: Omit<PeerOptions, "localAddress">, events: PeerEvents = {}): Peer {
+    const p = new Peer({ ...options, localAddress: this.addr }, events);
+    this.peers.set(options.peerAddress, p);
+    p.start();
+    return p;
+  }
+
+  async listen(port = 179): Promise<void> {
+    await this.listener.listen(port, this.addr);
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.peers.values()) p.stop("test finished");
+    await this.listener.close();
+  }
+}
+
+export const BASE = {
+  localAs: 64512,
+  peerAs: 64512,
+  holdTime: 90,
+  connectRetryTime: 2,
+  passive: false,
+  idleHoldTime: 1,
+  maxIdleHoldTime: 5,
+  families: ["ipv4", "ipv6"] as ("ipv4" | "ipv6")[],
+  peerPort: 179,
+  gracefulRestart: { restartTime: 120 },
+};

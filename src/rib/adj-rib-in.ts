@@ -118,11 +118,12 @@ export class AdjRibIn {
   }
 
   clear(family?: Family): RibChange {
-    for (const r of this.routes.values()) if (!family || r.family === family) r.stale = true;
     const change: RibChange = { announced: [], withdrawn: [] };
-    for (const f of family ? [family] : (["ipv4", "ipv6"] as Family[])) {
-      const s = this.sweep(f);
-      change.withdrawn.push(...s.withdrawn);
+    for (const [k, r] of this.routes) {
+      if (family && r.family !== family) continue;
+      this.routes.delete(k);
+      this.counts[r.family]--;
+      change.withdrawn.push({ family: r.family, prefix: r.prefix, pathId: r.pathId });
     }
     return change;
   }

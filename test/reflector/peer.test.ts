@@ -139,3 +139,18 @@ describe("peer rules", () => {
     expect(peer.session.state).toBe("Established");
   });
 });
+
+describe("Adj-RIB-In", () => {
+  it("clears 200,000 routes in one go", async () => {
+    const { AdjRibIn } = await import("../../src/rib/index.js");
+    const rib = new AdjRibIn();
+    const nlri = Array.from(
+      { length: 200_000 },
+      (_, i) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`,
+    );
+    rib.apply({ ...announce([]), nlri });
+    expect(rib.count("ipv4")).toBe(200_000);
+    expect(rib.clear().withdrawn).toHaveLength(200_000);
+    expect(rib.count("ipv4")).toBe(0);
+  });
+});

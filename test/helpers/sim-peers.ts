@@ -4,7 +4,14 @@
 //   -> {type:"ready"} once every session is Established
 //   <- {type:"report"} -> {type:"report", established, notifications, maxGapMs}
 import net from "node:net";
-import { DEFAULT_CONTEXT, decodeMessage, encodeMessage, Framer, KEEPALIVE } from "../../src/bgp/index.js";
+import {
+  DEFAULT_CONTEXT,
+  decodeMessage,
+  encodeMessage,
+  Framer,
+  KEEPALIVE,
+  type OpenMessage,
+} from "../../src/bgp/index.js";
 
 const [target, port, first, count, hold, asn] = process.argv.slice(2);
 const base = first!.split(".").map(Number);
@@ -26,13 +33,13 @@ function start(i: number): void {
   const framer = new Framer();
   socket.setNoDelay(true);
   socket.on("connect", () => {
-    const open = {
-      type: "OPEN" as const,
+    const open: OpenMessage = {
+      type: "OPEN",
       version: 4,
       myAs: Number(asn),
       holdTime,
       bgpId: local,
-      capabilities: [{ code: 65, name: "four-octet-as" as const, asn: Number(asn) }],
+      capabilities: [{ code: 65, name: "four-octet-as", asn: Number(asn) }],
     };
     socket.write(encodeMessage(open, DEFAULT_CONTEXT));
     setInterval(() => socket.write(KEEPALIVE), (holdTime * 1000) / 3);

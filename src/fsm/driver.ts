@@ -18,6 +18,7 @@ import {
   shutdownData,
 } from "../bgp/index.js";
 import { initialState, nextDeadline, notification, step } from "./machine.js";
+import { connectWith, md5Before, setTtlFd } from "./sockopt.js";
 import type {
   FsmAction,
   FsmInput,
@@ -33,6 +34,10 @@ export interface PeerConfig extends SessionConfig {
   peerPort: number;
   localAddress?: string;
   localPort?: number;
+  /** RFC 2385 TCP MD5 signature key */
+  password?: string;
+  /** outgoing IP TTL / hop limit */
+  ttl?: number;
 }
 
 export interface SessionEvents {
@@ -63,13 +68,21 @@ interface Connection {
 
 export type Connector = (cfg: PeerConfig) => Duplex;
 
-export const tcpConnector: Connector = (cfg) =>
-  net.connect({
+export const tcpConnector: Connector = (cfg) => {
+  const options = {
     host: cfg.peerAddress,
     port: cfg.peerPort,
     ...(cfg.localAddress ? { localAddress: cfg.localAddress } : {}),
     ...(cfg.localPort ? { localPort: cfg.localPort } : {}),
+  };
+  if (cfg.password === undefined && cfg.ttl === undefined) return net.connect(options);
+  // Options the SYN must already carry are set between Node's bind and connect.
+  const md5 = cfg.password === undefined ? undefined : md5Before(cfg.peerAddress, cfg.password);
+  return connectWith(options, (fd, v6) => {
+    md5?.(fd, v6);
+    if (cfg.ttl !== undefined) setTtlFd(fd, v6, cfg.ttl);
   });
+};
 
 export class Session {
   /** the machine that owns the session; while no connection is up it waits in Idle/Connect/Active */

@@ -1,6 +1,7 @@
 // The BGP listener: accepts connections only from configured peers, matched by remote address.
 // Anyone else is closed before any OPEN is sent, and counted.
 import net from "node:net";
+import { setMd5Key } from "./sockopt.js";
 
 export interface Acceptor {
   accept(socket: net.Socket): void;
@@ -50,8 +51,8 @@ export class Listener {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  /** The listening socket (for socket options such as TCP MD5 keys). */
-  get handle(): net.Server {
-    return this.server;
+  /** RFC 2385: connections from `peer` must be signed with `key` (an empty key removes it). */
+  setMd5Key(peer: string, key: string): void {
+    setMd5Key(this.server, peer, key);
   }
 }

@@ -173,7 +173,9 @@ export class Ours {
     this.listener = new Listener((remote) => this.peers.get(remote)?.session);
   }
 
+  /** Call after listen(): a peer with a password gets its TCP MD5 key on the listening socket. */
   add(options: Omit<PeerOptions, "localAddress">, events: PeerEvents = {}): Peer {
+    if (options.password !== undefined) this.listener.setMd5Key(options.peerAddress, options.password);
     const p = new Peer({ ...options, localAddress: this.addr }, events);
     this.peers.set(options.peerAddress, p);
     p.start();

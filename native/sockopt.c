@@ -1,0 +1,40 @@
+/*
+ * setsockopt(2) with a byte buffer as the option value, for the socket options Node does not
+ * expose: TCP_MD5SIG (RFC 2385, a struct tcp_md5sig), IP_TTL / IPV6_UNICAST_HOPS and
+ * IP_MINTTL (RFC 5082). The option values are built in TypeScript (src/fsm/sockopt.ts).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <node_api.h>
+
+static napi_value set_sockopt(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t fd, level, name;
+  void *data;
+  size_t length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &level) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &name) != napi_ok ||
+      napi_get_buffer_info(env, argv[3], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setsockopt(fd, level, name, buffer)");
+    return NULL;
+  }
+  if (setsockopt(fd, level, name, data, (socklen_t)length) != 0) {
+    int e = errno;
+    char code[32];
+    snprintf(code, sizeof code, "errno %d", e);
+    napi_throw_error(env, code, strerror(e));
+  }
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "setsockopt", NAPI_AUTO_LENGTH, set_sockopt, NULL, &fn);
+  napi_set_named_property(env, exports, "setsockopt", fn);
+  return exports;
+}

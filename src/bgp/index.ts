@@ -20,5 +20,12 @@ export { decodeNlri, encodeNlri, type Nlri, nlriPrefix, scanIpv4Nlri } from "./n
 export { describeError, type NotificationMessage, shutdownData } from "./notification.js";
 export type { OpenMessage } from "./open.js";
 export type { RouteRefreshMessage } from "./route-refresh.js";
-export { decodeUpdate, endOfRib, layoutUpdate, type UpdateLayout, type UpdateMessage } from "./update.js";
+export {
+  attributeKey,
+  decodeUpdate,
+  endOfRib,
+  layoutUpdate,
+  type UpdateLayout,
+  type UpdateMessage,
+} from "./update.js";
 export { UpdateBatch } from "./update-builder.js";

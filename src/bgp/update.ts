@@ -133,3 +133,37 @@ export function endOfRib(afi: number, safi: number): UpdateMessage {
     return { type: "UPDATE", withdrawn: [], attributes: {}, nlri: [] };
   return { type: "UPDATE", withdrawn: [], attributes: { mpUnreach: { afi, safi, withdrawn: [] } }, nlri: [] };
 }
+
+/**
+ * The octets that identify a path's attributes for interning: the Path Attributes field of an
+ * UPDATE (whole message), without MP_UNREACH_NLRI and without the NLRI inside MP_REACH_NLRI
+ * (its next hop stays: it belongs to the path). Latin-1 text, so it can key a Map.
+ */
+export function attributeKey(frame: Buffer): string {
+  const body = frame.subarray(19);
+  const layout = layoutUpdate(body);
+  if (!("nlriEnd" in layout)) return "";
+  const { attributesStart: start, attributesEnd: end } = layout;
+  let key = "";
+  let from = start;
+  let off = start;
+  while (off + 3 <= end) {
+    const flags = body[off]!;
+    const code = body[off + 1]!;
+    const header = flags & 0x10 ? 4 : 3;
+    if (off + header > end) break;
+    const length = header === 4 ? body.readUInt16BE(off + 2) : body[off + 2]!;
+    const next = off + header + length;
+    if (next > end) break;
+    if (code === 15) {
+      key += body.toString("latin1", from, off);
+      from = next;
+    } else if (code === 14 && length >= 5) {
+      const nlri = off + header + 4 + body[off + header + 3]! + 1;
+      key += body.toString("latin1", from, Math.min(nlri, next));
+      from = next;
+    }
+    off = next;
+  }
+  return key + body.toString("latin1", from, end);
+}

@@ -1,10 +1,18 @@
 // One configured peer: its session, its Adj-RIB-In, and the rules that join them: RFC 7606
 // outcomes, graceful restart in the receiving-speaker role (RFC 4724 §4.2), enhanced route
 // refresh (RFC 7313), maximum prefixes (RFC 4486 §4).
-import { CeaseSubcode, decodeMessage, ErrorCode, encodeMessage, type UpdateMessage } from "../bgp/index.js";
+import {
+  attributeKey,
+  CeaseSubcode,
+  decodeMessage,
+  ErrorCode,
+  encodeMessage,
+  type UpdateMessage,
+} from "../bgp/index.js";
 import type { GracefulRestartInfo, Negotiated } from "../fsm/index.js";
 import { type Connector, notification, type PeerConfig, Session, tcpConnector } from "../fsm/index.js";
-import { AdjRibIn, type Family, type RibChange } from "../rib/index.js";
+import { AdjRibIn, AttrTable, type Family, type RibChange } from "../rib/index.js";
+import { inboundAttributes } from "./rules.js";
 
 const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
 const familyOf = (afi: number, safi: number): Family | undefined =>
@@ -28,7 +36,7 @@ export interface PeerEvents {
 
 export class Peer {
   readonly session: Session;
-  readonly rib = new AdjRibIn();
+  readonly rib: AdjRibIn;
   /** families whose routes are stale after a restart, waiting for End-of-RIB */
   private readonly restarting = new Set<Family>();
   private grTimer: NodeJS.Timeout | undefined;
@@ -40,7 +48,10 @@ export class Peer {
     readonly options: PeerOptions,
     private readonly events: PeerEvents = {},
     connector: Connector = tcpConnector,
+    /** shared with the other peers, so equal attribute blocks are stored once */
+    readonly attrTable: AttrTable = new AttrTable(),
   ) {
+    this.rib = new AdjRibIn(attrTable);
     this.session = new Session(
       options,
       {
@@ -93,7 +104,16 @@ export class Peer {
       if (this.restarting.size === 0) this.clearGr();
       return undefined;
     }
-    this.emit(this.rib.apply(m, error?.action === "treat-as-withdraw"));
+    const withdraw = error?.action === "treat-as-withdraw";
+    const reaches = m.nlri.length > 0 || (m.attributes.mpReach?.nlri.length ?? 0) > 0;
+    const attrs =
+      reaches && !withdraw
+        ? this.attrTable.intern(`${n.rx.asn4 ? 4 : 2}${n.rx.ebgp ? "e" : "i"}${attributeKey(frame)}`, () => {
+            const a = inboundAttributes(m.attributes, n.rx.asn4);
+            return a.mpReach ? { ...a, mpReach: { ...a.mpReach, nlri: [] } } : a;
+          })
+        : undefined;
+    this.emit(this.rib.apply(m, attrs, withdraw));
     const max = this.options.maxPrefixes;
     if (max !== undefined) {
       for (const family of n.families) {

@@ -1,6 +1,8 @@
 // Adj-RIB-In: the routes one peer announced, with implicit withdraw (RFC 4271 §3.1) and stale
 // marking for graceful restart (RFC 4724 §4.2) and enhanced route refresh (RFC 7313 §4).
-import { type Nlri, nlriPrefix, type PathAttributes, type UpdateMessage } from "../bgp/index.js";
+// Routes point at interned attribute sets (attr-table.ts).
+import type { Nlri, UpdateMessage } from "../bgp/index.js";
+import type { AttrSet, AttrTable } from "./attr-table.js";
 
 export type Family = "ipv4" | "ipv6";
 
@@ -8,26 +10,33 @@ export interface Route {
   family: Family;
   prefix: string;
   pathId: number;
-  /** shared by every route of the UPDATE that carried it */
-  attributes: PathAttributes;
+  attrs: AttrSet;
   stale: boolean;
+}
+
+export interface Withdrawal {
+  family: Family;
+  prefix: string;
+  pathId: number;
 }
 
 export interface RibChange {
   announced: Route[];
-  withdrawn: { family: Family; prefix: string; pathId: number }[];
+  withdrawn: Withdrawal[];
 }
 
 const familyOfAfi = (afi: number): Family | undefined =>
   afi === 1 ? "ipv4" : afi === 2 ? "ipv6" : undefined;
 
-function key(family: Family, n: Nlri): string {
-  return typeof n === "string" ? `${family} ${n}` : `${family} ${n.prefix} ${n.pathId}`;
+function split(n: Nlri): [string, number] {
+  return typeof n === "string" ? [n, 0] : [n.prefix, n.pathId];
 }
 
 export class AdjRibIn {
   private readonly routes = new Map<string, Route>();
   private readonly counts: Record<Family, number> = { ipv4: 0, ipv6: 0 };
+
+  constructor(private readonly table: AttrTable) {}
 
   count(family: Family): number {
     return this.counts[family];
@@ -42,55 +51,52 @@ export class AdjRibIn {
   }
 
   /**
-   * Applies a decoded UPDATE. With `treatAsWithdraw` (RFC 7606), what it announces is withdrawn
-   * instead. Attributes other than MP_REACH/MP_UNREACH are what the announced routes carry.
+   * Applies a decoded UPDATE whose announcements carry `attrs`. With `treatAsWithdraw`
+   * (RFC 7606), what it announces is withdrawn instead.
    */
-  apply(m: UpdateMessage, treatAsWithdraw = false): RibChange {
+  apply(m: UpdateMessage, attrs: AttrSet | undefined, treatAsWithdraw = false): RibChange {
     const change: RibChange = { announced: [], withdrawn: [] };
-    const { mpReach, mpUnreach, ...rest } = m.attributes;
-    const withdraw = (family: Family, list: Nlri[]) => {
-      for (const n of list) this.remove(family, n, change);
+    const { mpReach, mpUnreach } = m.attributes;
+    for (const n of m.withdrawn) this.remove("ipv4", n, change);
+    const unreach = mpUnreach?.safi === 1 ? familyOfAfi(mpUnreach.afi) : undefined;
+    if (unreach) for (const n of mpUnreach!.withdrawn) this.remove(unreach, n, change);
+    const reach = mpReach?.safi === 1 ? familyOfAfi(mpReach.afi) : undefined;
+    const announce = (family: Family, list: Nlri[]) => {
+      for (const n of list) {
+        if (treatAsWithdraw || !attrs) this.remove(family, n, change);
+        else this.add(family, n, attrs, change);
+      }
     };
-    withdraw("ipv4", m.withdrawn);
-    const unreachFamily = mpUnreach && familyOfAfi(mpUnreach.afi);
-    if (mpUnreach && unreachFamily && mpUnreach.safi === 1) withdraw(unreachFamily, mpUnreach.withdrawn);
-    const reachFamily = mpReach && mpReach.safi === 1 ? familyOfAfi(mpReach.afi) : undefined;
-    if (treatAsWithdraw) {
-      withdraw("ipv4", m.nlri);
-      if (reachFamily) withdraw(reachFamily, mpReach!.nlri);
-      return change;
-    }
-    if (m.nlri.length) this.add("ipv4", m.nlri, rest, change);
-    if (reachFamily && mpReach!.nlri.length) {
-      const attributes: PathAttributes = { ...rest, mpReach: { ...mpReach!, nlri: [] } };
-      this.add(reachFamily, mpReach!.nlri, attributes, change);
-    }
+    announce("ipv4", m.nlri);
+    if (reach) announce(reach, mpReach!.nlri);
     return change;
   }
 
-  private add(family: Family, list: Nlri[], attributes: PathAttributes, change: RibChange): void {
-    for (const n of list) {
-      const k = key(family, n);
-      const route: Route = {
-        family,
-        prefix: nlriPrefix(n),
-        pathId: typeof n === "string" ? 0 : n.pathId,
-        attributes,
-        stale: false,
-      };
-      if (!this.routes.has(k)) this.counts[family]++; // otherwise an implicit withdraw
-      this.routes.set(k, route);
-      change.announced.push(route);
-    }
+  private add(family: Family, n: Nlri, attrs: AttrSet, change: RibChange): void {
+    const [prefix, pathId] = split(n);
+    const k = `${family} ${prefix} ${pathId}`;
+    const old = this.routes.get(k);
+    if (old)
+      this.table.release(old.attrs); // implicit withdraw
+    else this.counts[family]++;
+    this.table.retain(attrs);
+    const route: Route = { family, prefix, pathId, attrs, stale: false };
+    this.routes.set(k, route);
+    change.announced.push(route);
   }
 
   private remove(family: Family, n: Nlri, change: RibChange): void {
-    const k = key(family, n);
+    const [prefix, pathId] = split(n);
+    const k = `${family} ${prefix} ${pathId}`;
     const r = this.routes.get(k);
-    if (!r) return;
+    if (r) this.drop(k, r, change);
+  }
+
+  private drop(k: string, r: Route, change: RibChange): void {
     this.routes.delete(k);
-    this.counts[family]--;
-    change.withdrawn.push({ family, prefix: r.prefix, pathId: r.pathId });
+    this.counts[r.family]--;
+    this.table.release(r.attrs);
+    change.withdrawn.push({ family: r.family, prefix: r.prefix, pathId: r.pathId });
   }
 
   markStale(family: Family): number {
@@ -107,24 +113,13 @@ export class AdjRibIn {
   /** Removes the family's routes still marked stale. */
   sweep(family: Family): RibChange {
     const change: RibChange = { announced: [], withdrawn: [] };
-    for (const [k, r] of this.routes) {
-      if (r.family === family && r.stale) {
-        this.routes.delete(k);
-        this.counts[family]--;
-        change.withdrawn.push({ family, prefix: r.prefix, pathId: r.pathId });
-      }
-    }
+    for (const [k, r] of this.routes) if (r.family === family && r.stale) this.drop(k, r, change);
     return change;
   }
 
   clear(family?: Family): RibChange {
     const change: RibChange = { announced: [], withdrawn: [] };
-    for (const [k, r] of this.routes) {
-      if (family && r.family !== family) continue;
-      this.routes.delete(k);
-      this.counts[r.family]--;
-      change.withdrawn.push({ family: r.family, prefix: r.prefix, pathId: r.pathId });
-    }
+    for (const [k, r] of this.routes) if (!family || r.family === family) this.drop(k, r, change);
     return change;
   }
 }

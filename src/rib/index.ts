@@ -1,1 +1,3 @@
-export { AdjRibIn, type Family, type RibChange, type Route } from "./adj-rib-in.js";
+export { AdjRibIn, type Family, type RibChange, type Route, type Withdrawal } from "./adj-rib-in.js";
+export { type AttrSet, AttrTable } from "./attr-table.js";
+export { addressKey, type Candidate, compare, explain, type Step, selectBest } from "./decision.js";

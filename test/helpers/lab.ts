@@ -37,6 +37,12 @@ export interface BirdOptions {
   nextHop?: string;
 }
 
+/** Every process started here, killed by PID if the test run exits without stopping them. */
+const started = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const p of started) if (p.exitCode === null) p.kill("SIGKILL");
+});
+
 export class Bird {
   private proc: ChildProcess | undefined;
   constructor(
@@ -90,6 +96,7 @@ ${o.password ? `  password "${o.password}";` : ""}
       ],
       { stdio: ["ignore", log, log] },
     );
+    started.add(this.proc);
   }
 
   birdc(...args: string[]): string {

@@ -38,7 +38,7 @@ describe("BIRD 2", () => {
       routeRefresh: true,
     });
     const r = [...peer.rib.entries("ipv4")].find((x) => x.prefix === "198.18.11.0/24")!;
-    expect(r.attributes).toMatchObject({ origin: "igp", nextHop: "203.0.113.11", asPath: [] });
+    expect(r.attrs.attributes).toMatchObject({ origin: "igp", nextHop: "203.0.113.11", asPath: [] });
     expect(birds[0]!.birdc("show", "protocols", "all", "ours")).toMatch(/Established/);
   });
 
@@ -96,6 +96,7 @@ describe("BIRD 2", () => {
       routes: ["198.18.15.0/24", "198.18.16.0/24"],
     };
     let bird = await startBird("gr", opts);
+    birds.push(bird);
     await waitFor(() => peer.rib.count("ipv4") === 2, 20_000, "two routes from BIRD");
     expect(peer.session.negotiated?.gracefulRestart).toBeDefined();
     await bird.stop("SIGKILL");
@@ -139,7 +140,7 @@ describe("BIRD 2", () => {
     await waitFor(() => peer.rib.count("ipv6") === 1, 20_000, "an IPv6 route from BIRD");
     const r = [...peer.rib.entries("ipv6")][0]!;
     expect(r.prefix).toBe("2001:db8:16::/48");
-    expect(r.attributes.mpReach?.nextHop[0]).toBe("2001:db8:ffff::16");
+    expect(r.attrs.attributes.mpReach?.nextHop[0]).toBe("2001:db8:ffff::16");
   });
 });
 

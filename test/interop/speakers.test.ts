@@ -60,7 +60,7 @@ for (const kind of KINDS) {
         expect(peer.session.negotiated).toMatchObject({ holdTime: 9, asn4: true });
         const route = [...peer.rib.entries("ipv4")][0]!;
         expect(route.prefix).toBe("198.18.21.0/24");
-        expect(route.attributes.nextHop).toBe(`203.0.113.${kind.addr.split(".")[3]}`);
+        expect(route.attrs.attributes.nextHop).toBe(`203.0.113.${kind.addr.split(".")[3]}`);
       });
     }
 

@@ -142,15 +142,20 @@ describe("peer rules", () => {
 
 describe("Adj-RIB-In", () => {
   it("clears 200,000 routes in one go", async () => {
-    const { AdjRibIn } = await import("../../src/rib/index.js");
-    const rib = new AdjRibIn();
+    const { AdjRibIn, AttrTable } = await import("../../src/rib/index.js");
+    const table = new AttrTable();
+    const rib = new AdjRibIn(table);
     const nlri = Array.from(
       { length: 200_000 },
       (_, i) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`,
     );
-    rib.apply({ ...announce([]), nlri });
+    rib.apply(
+      { ...announce([]), nlri },
+      table.intern("k", () => ({})),
+    );
     expect(rib.count("ipv4")).toBe(200_000);
     expect(rib.clear().withdrawn).toHaveLength(200_000);
     expect(rib.count("ipv4")).toBe(0);
+    expect(table.size).toBe(0); // the attribute set went with its last route
   });
 });

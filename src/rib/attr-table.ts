@@ -1,0 +1,39 @@
+// Interned attribute sets (after BIRD's rta cache and OpenBGPD's rde_attr): one object per
+// distinct attribute block, keyed by its octets, shared by every route that carries it, freed
+// when the last route lets go. The reflector caches encoded outbound forms on it.
+import type { PathAttributes } from "../bgp/index.js";
+
+export interface AttrSet {
+  readonly key: string;
+  /** decoded once; RFC 6793 reconciled; MP_REACH_NLRI kept for its next hop, without NLRI */
+  readonly attributes: PathAttributes;
+  refs: number;
+  /** encoded outbound forms, by receiver kind (filled by the reflector) */
+  readonly outbound: Map<string, Buffer | PathAttributes>;
+}
+
+export class AttrTable {
+  private readonly sets = new Map<string, AttrSet>();
+
+  get size(): number {
+    return this.sets.size;
+  }
+
+  /** The shared set for these octets; `decode` runs only when the octets are new. */
+  intern(key: string, decode: () => PathAttributes): AttrSet {
+    let set = this.sets.get(key);
+    if (!set) {
+      set = { key, attributes: decode(), refs: 0, outbound: new Map() };
+      this.sets.set(key, set);
+    }
+    return set;
+  }
+
+  retain(set: AttrSet): void {
+    set.refs++;
+  }
+
+  release(set: AttrSet): void {
+    if (--set.refs <= 0) this.sets.delete(set.key);
+  }
+}

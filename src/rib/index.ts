@@ -1,3 +1,4 @@
 export { AdjRibIn, type Family, type RibChange, type Route, type Withdrawal } from "./adj-rib-in.js";
 export { type AttrSet, AttrTable } from "./attr-table.js";
 export { addressKey, type Candidate, compare, explain, type Step, selectBest } from "./decision.js";
+export { candidateOf, type Dest, ipv4Number, LocRib, type Path, type PeerRef } from "./loc-rib.js";

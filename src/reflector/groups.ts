@@ -1,0 +1,226 @@
+// Update groups (after FRR's update-groups and BIRD's buckets): peers with the same outbound
+// fingerprint share one encoded UPDATE stream; the same Buffers are written to every member.
+// Prefixes that share an attribute set are packed together. A member that cannot keep up is
+// not written to; it remembers which prefixes changed and catches up from the Loc-RIB.
+import {
+  type CodecContext,
+  EncodeError,
+  encodeAttributes,
+  encodeMessage,
+  endOfRib,
+  maxLengthFor,
+  type Nlri,
+  type PathAttributes,
+  UpdateBatch,
+} from "../bgp/index.js";
+import type { Dest, Family, Path } from "../rib/index.js";
+import type { Peer } from "./peer.js";
+import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
+
+/** A member whose socket holds more than this is behind: no more writes until it drains. */
+export const HIGH_WATER = 16 * 1024 * 1024;
+
+export interface Member {
+  peer: Peer;
+  group: Group;
+  /** has had the full table and End-of-RIB */
+  synced: boolean;
+  behind: boolean;
+  /** prefixes that changed while behind */
+  missed: Set<Dest>;
+}
+
+const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
+
+export class Group {
+  readonly members = new Set<Member>();
+  readonly maxLength: number;
+  /** the full table, encoded once and written to every member that joins until something changes */
+  private snapshot: Buffer[] | undefined;
+  bytesEncoded = 0;
+  bytesWritten = 0;
+
+  constructor(
+    readonly key: string,
+    readonly receiver: Receiver,
+    readonly families: Family[],
+    readonly tx: CodecContext,
+    private readonly clientToClient: boolean,
+  ) {
+    this.maxLength = maxLengthFor(tx);
+  }
+
+  invalidate(): void {
+    this.snapshot = undefined;
+  }
+
+  /** The paths of a prefix this group advertises: the best, or with ADD-PATH every eligible one. */
+  paths(d: Dest): Path[] {
+    const ok = (p: Path) => mayAdvertise(p.peer.role as Role, this.receiver.role, this.clientToClient);
+    if (this.tx.addPath[d.family]) return d.paths.filter(ok);
+    return d.best && ok(d.best) ? [d.best] : [];
+  }
+
+  /** The table of these families, then End-of-RIB for each (RFC 4724 §2). */
+  fullTable(dests: () => Iterable<Dest>): Buffer[] {
+    if (!this.snapshot) {
+      const all = [...dests()].filter((d) => this.families.includes(d.family));
+      this.snapshot = [
+        ...this.encode(all, false),
+        ...this.families.map((f) => encodeMessage(endOfRib(AFI[f], 1), this.tx)),
+      ];
+    }
+    return this.snapshot;
+  }
+
+  /** UPDATEs for the current state of these prefixes; with withdrawals, for changes. */
+  encode(dests: Iterable<Dest>, withdrawals: boolean): Buffer[] {
+    const batch = new UpdateBatch(this.maxLength);
+    const v4 = new Map<Buffer, number[]>();
+    const v4Withdrawn: number[] = [];
+    const v6 = new Map<PathAttributes, Nlri[]>();
+    const v6Withdrawn: Nlri[] = [];
+    for (const d of dests) {
+      if (!this.families.includes(d.family)) continue;
+      const addPath = this.tx.addPath[d.family];
+      const paths = this.paths(d);
+      for (const p of paths) {
+        const id = addPath ? p.id : 0;
+        if (d.family === "ipv4") push(v4, this.outbound4(p), id, d.addr, d.bits);
+        else pushList(v6, this.outbound6(p), addPath ? { pathId: id, prefix: d.prefix } : d.prefix);
+      }
+      if (!withdrawals) continue;
+      const gone = addPath ? d.removed : paths.length === 0 ? [0] : [];
+      for (const id of gone) {
+        if (d.family === "ipv4") v4Withdrawn.push(id, d.addr, d.bits);
+        else v6Withdrawn.push(addPath ? { pathId: id, prefix: d.prefix } : d.prefix);
+      }
+    }
+    if (v4Withdrawn.length) batch.withdrawIpv4(v4Withdrawn, this.tx.addPath.ipv4);
+    for (const [attrs, triples] of v4) batch.announceIpv4(attrs, triples, this.tx.addPath.ipv4);
+    if (v6Withdrawn.length) this.withdraw6(batch, v6Withdrawn);
+    for (const [attrs, nlri] of v6) this.announce6(batch, attrs, nlri);
+    const chunks = batch.finish();
+    for (const c of chunks) this.bytesEncoded += c.length;
+    return chunks;
+  }
+
+  /** The encoded attribute block of a path for this group, cached on its attribute set. */
+  private outbound4(p: Path): Buffer {
+    const key = `${this.key}|${p.attrs.attributes.originatorId ? "" : p.peer.routerId}|${p.peer.role}`;
+    let block = p.attrs.outbound.get(key) as Buffer | undefined;
+    if (!block) {
+      const { mpReach, mpUnreach, ...rest } = this.transform(p);
+      block = encodeAttributes(rest, this.tx);
+      p.attrs.outbound.set(key, block);
+    }
+    return block;
+  }
+
+  private outbound6(p: Path): PathAttributes {
+    const key = `${this.key}|${p.attrs.attributes.originatorId ? "" : p.peer.routerId}|${p.peer.role}|6`;
+    let out = p.attrs.outbound.get(key) as PathAttributes | undefined;
+    if (!out) {
+      out = this.transform(p);
+      p.attrs.outbound.set(key, out);
+    }
+    return out;
+  }
+
+  private transform(p: Path): PathAttributes {
+    return outboundAttributes(
+      p.attrs.attributes,
+      { role: p.peer.role as Role, routerId: p.peer.routerId },
+      this.receiver,
+    );
+  }
+
+  private announce6(batch: UpdateBatch, attrs: PathAttributes, nlri: Nlri[]): void {
+    const mp = attrs.mpReach;
+    if (!mp) return; // an IPv6 path without a next hop cannot be sent
+    this.chunked(batch, nlri, (part) => ({
+      type: "UPDATE",
+      withdrawn: [],
+      attributes: { ...attrs, mpReach: { afi: 2, safi: 1, nextHop: mp.nextHop, nlri: part } },
+      nlri: [],
+    }));
+  }
+
+  private withdraw6(batch: UpdateBatch, nlri: Nlri[]): void {
+    this.chunked(batch, nlri, (part) => ({
+      type: "UPDATE",
+      withdrawn: [],
+      attributes: { mpUnreach: { afi: 2, safi: 1, withdrawn: part } },
+      nlri: [],
+    }));
+  }
+
+  /** Encodes `nlri` in as many messages as the size limit needs, halving a part that is too big. */
+  private chunked(
+    batch: UpdateBatch,
+    nlri: Nlri[],
+    message: (part: Nlri[]) => Parameters<typeof encodeMessage>[0],
+  ): void {
+    let size = 200;
+    for (let i = 0; i < nlri.length; ) {
+      const part = nlri.slice(i, i + size);
+      try {
+        batch.append(encodeMessage(message(part), this.tx));
+        i += part.length;
+      } catch (e) {
+        if (!(e instanceof EncodeError) || size === 1) throw e;
+        size = Math.max(1, size >> 1);
+      }
+    }
+  }
+
+  /** Writes to every synced member that keeps up; the others note what they missed. */
+  send(chunks: Buffer[], changed: Iterable<Dest>): void {
+    for (const m of this.members) {
+      if (!m.synced) continue;
+      if (m.behind) {
+        for (const d of changed) m.missed.add(d);
+        continue;
+      }
+      this.write(m, chunks);
+    }
+  }
+
+  write(m: Member, chunks: Buffer[]): void {
+    for (const c of chunks) {
+      m.peer.session.write(c);
+      this.bytesWritten += c.length;
+    }
+    if (m.peer.session.writableLength > HIGH_WATER && !m.behind) {
+      m.behind = true;
+      m.peer.session.onDrain(() => this.catchUp(m));
+    }
+  }
+
+  /** A member that drained gets the current state of what changed while it was behind. */
+  private catchUp(m: Member): void {
+    if (!this.members.has(m)) return;
+    m.behind = false;
+    const missed = [...m.missed];
+    m.missed.clear();
+    this.write(m, this.encode(missed, true));
+  }
+}
+
+function push(map: Map<Buffer, number[]>, key: Buffer, id: number, addr: number, bits: number): void {
+  let list = map.get(key);
+  if (!list) {
+    list = [];
+    map.set(key, list);
+  }
+  list.push(id, addr, bits);
+}
+
+function pushList<K>(map: Map<K, Nlri[]>, key: K, n: Nlri): void {
+  let list = map.get(key);
+  if (!list) {
+    list = [];
+    map.set(key, list);
+  }
+  list.push(n);
+}

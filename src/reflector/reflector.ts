@@ -1,0 +1,212 @@
+// The route reflector: peers in, Loc-RIB, update groups out. Changes are coalesced and flushed
+// once per turn of the event loop.
+import { encodeMessage } from "../bgp/index.js";
+import { type Connector, type Negotiated, tcpConnector } from "../fsm/index.js";
+import {
+  AttrTable,
+  addressKey,
+  type Dest,
+  type Family,
+  LocRib,
+  type PeerRef,
+  type RibChange,
+} from "../rib/index.js";
+import { Group, type Member } from "./groups.js";
+import { Peer, type PeerOptions } from "./peer.js";
+import { isLooped, type Role } from "./rules.js";
+
+export interface ReflectorConfig {
+  routerId: string;
+  localAs: number;
+  /** RFC 4456 §7: the cluster ID (the router ID when not set) */
+  clusterId?: string;
+  /** reflect between clients (off when clients are fully meshed among themselves) */
+  clientToClient?: boolean;
+}
+
+export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> {
+  /** for iBGP peers: a route-reflector client (the default) or not */
+  client?: boolean;
+  /** a per-peer cluster ID (RFC 4456 §7) */
+  clusterId?: string;
+  /** advertise this address as NEXT_HOP to the peer */
+  nextHopSelf?: string;
+}
+
+interface Neighbour {
+  peer: Peer;
+  settings: PeerSettings;
+  ref: PeerRef;
+  clusterId: string;
+  member: Member | undefined;
+}
+
+export class Reflector {
+  readonly attrTable = new AttrTable();
+  readonly rib = new LocRib();
+  private readonly neighbours = new Map<string, Neighbour>();
+  private readonly groups = new Map<string, Group>();
+  private flushing = false;
+  private readonly clusterId: string;
+
+  constructor(
+    readonly config: ReflectorConfig,
+    private readonly connector: Connector = tcpConnector,
+  ) {
+    this.clusterId = config.clusterId ?? config.routerId;
+  }
+
+  get peers(): Peer[] {
+    return [...this.neighbours.values()].map((n) => n.peer);
+  }
+
+  peer(address: string): Peer | undefined {
+    return this.neighbours.get(address)?.peer;
+  }
+
+  /** The groups and their members, for status output and tests. */
+  get updateGroups(): Group[] {
+    return [...this.groups.values()];
+  }
+
+  addPeer(settings: PeerSettings): Peer {
+    const ebgp = settings.peerAs !== this.config.localAs;
+    const role: Role = ebgp ? "ebgp" : settings.client === false ? "non-client" : "client";
+    const n: Neighbour = {
+      settings,
+      clusterId: settings.clusterId ?? this.clusterId,
+      member: undefined,
+      ref: {
+        address: settings.peerAddress,
+        addressKey: addressKey(settings.peerAddress),
+        routerId: "0.0.0.0",
+        ebgp,
+        role,
+      },
+      peer: undefined as unknown as Peer,
+    };
+    n.peer = new Peer(
+      { ...settings, localAs: this.config.localAs, routerId: this.config.routerId },
+      {
+        changed: (_p, change) => this.onChanged(n, change),
+        established: (_p, negotiated) => this.onEstablished(n, negotiated),
+        down: () => this.onDown(n),
+        routeRefresh: (_p, family) => this.onRouteRefresh(n, family),
+      },
+      this.connector,
+      this.attrTable,
+    );
+    this.neighbours.set(settings.peerAddress, n);
+    n.peer.start();
+    return n.peer;
+  }
+
+  removePeer(address: string, message?: string): void {
+    const n = this.neighbours.get(address);
+    if (!n) return;
+    n.peer.stop(message);
+    this.leave(n);
+    this.neighbours.delete(address);
+  }
+
+  stop(message?: string): void {
+    for (const address of [...this.neighbours.keys()]) this.removePeer(address, message);
+  }
+
+  private onChanged(n: Neighbour, change: RibChange): void {
+    for (const w of change.withdrawn) this.rib.remove(n.ref, w.family, w.prefix, w.pathId);
+    for (const r of change.announced) {
+      // RFC 4456 §8: a looped path is ineligible, as if withdrawn.
+      if (isLooped(r.attrs.attributes, n.clusterId, this.config.routerId)) {
+        this.rib.remove(n.ref, r.family, r.prefix, r.pathId);
+      } else {
+        this.rib.upsert(n.ref, r.family, r.prefix, r.pathId, r.attrs);
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  private onEstablished(n: Neighbour, negotiated: Negotiated): void {
+    n.ref.routerId = negotiated.peerId;
+    this.leave(n);
+    const receiver = {
+      role: n.ref.role as Role,
+      localAs: this.config.localAs,
+      clusterId: n.clusterId,
+      asn4: negotiated.asn4,
+      ...(n.settings.nextHopSelf ? { nextHopSelf: n.settings.nextHopSelf } : {}),
+    };
+    const tx = negotiated.tx;
+    const key = [
+      receiver.role,
+      receiver.clusterId,
+      receiver.nextHopSelf ?? "",
+      negotiated.families.join(","),
+      tx.asn4,
+      tx.addPath.ipv4,
+      tx.addPath.ipv6,
+      tx.extendedMessage,
+    ].join("/");
+    let group = this.groups.get(key);
+    if (!group) {
+      group = new Group(key, receiver, negotiated.families, tx, this.config.clientToClient ?? true);
+      this.groups.set(key, group);
+    }
+    const member: Member = { peer: n.peer, group, synced: false, behind: false, missed: new Set() };
+    group.members.add(member);
+    n.member = member;
+    // Changes not yet flushed go out first, so the table below is the current one and nothing
+    // the member needs comes after its End-of-RIB.
+    this.flush();
+    // RFC 4724 §2: the whole table, then End-of-RIB for each family.
+    group.write(
+      member,
+      group.fullTable(() => this.rib.all()),
+    );
+    member.synced = true;
+  }
+
+  private onDown(n: Neighbour): void {
+    this.leave(n);
+  }
+
+  private leave(n: Neighbour): void {
+    const m = n.member;
+    if (!m) return;
+    m.group.members.delete(m);
+    if (m.group.members.size === 0) this.groups.delete(m.group.key);
+    n.member = undefined;
+  }
+
+  /** RFC 2918: send the table again; RFC 7313: between BoRR and EoRR when the peer speaks it. */
+  private onRouteRefresh(n: Neighbour, family: Family): void {
+    const m = n.member;
+    const negotiated = n.peer.session.negotiated;
+    if (!m || !negotiated?.families.includes(family)) return;
+    const afi = family === "ipv4" ? 1 : 2;
+    const marker = (subtype: number) =>
+      encodeMessage({ type: "ROUTE-REFRESH", afi, safi: 1, subtype }, negotiated.tx);
+    const dests = [...this.rib.all()].filter((d) => d.family === family);
+    const chunks = m.group.encode(dests, false);
+    m.group.write(m, negotiated.enhancedRouteRefresh ? [marker(1), ...chunks, marker(2)] : chunks);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Sends what changed since the last flush to every group. */
+  flush(): void {
+    this.flushing = false;
+    const dirty: Dest[] = [...this.rib.dirty];
+    this.rib.dirty.clear();
+    if (dirty.length === 0) return;
+    for (const g of this.groups.values()) {
+      g.invalidate();
+      if ([...g.members].some((m) => m.synced)) g.send(g.encode(dirty, true), dirty);
+    }
+    for (const d of dirty) this.rib.settle(d);
+  }
+}

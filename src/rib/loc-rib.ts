@@ -1,0 +1,130 @@
+// Loc-RIB: every eligible path of every prefix, and the best of each by the decision process.
+// Changed prefixes are collected in `dirty` for the outbound side to take in batches.
+import { asPathLength } from "../bgp/index.js";
+import type { Family } from "./adj-rib-in.js";
+import type { AttrSet } from "./attr-table.js";
+import { type Candidate, selectBest } from "./decision.js";
+
+/** What the decision process needs to know of the peer a path came from. */
+export interface PeerRef {
+  address: string;
+  /** addressKey(address): sorts like the address */
+  addressKey: string;
+  /** the peer's BGP identifier */
+  routerId: string;
+  ebgp: boolean;
+  role: string;
+}
+
+export interface Path {
+  peer: PeerRef;
+  /** the Path Identifier the peer gave it (ADD-PATH receive), else 0 */
+  pathId: number;
+  attrs: AttrSet;
+  /** our Path Identifier for it, when we send ADD-PATH */
+  id: number;
+}
+
+export interface Dest {
+  family: Family;
+  prefix: string;
+  /** IPv4 prefixes as numbers, for the packed UPDATE writer */
+  addr: number;
+  bits: number;
+  paths: Path[];
+  best: Path | undefined;
+  /** our Path Identifiers of paths removed since the last flush (ADD-PATH withdrawals) */
+  removed: number[];
+}
+
+const ORIGIN = { igp: 0, egp: 1, incomplete: 2 } as const;
+
+export function ipv4Number(text: string): number {
+  let n = 0;
+  for (const o of text.split(".")) n = n * 256 + Number(o);
+  return n;
+}
+
+export function candidateOf(p: Path): Candidate {
+  const a = p.attrs.attributes;
+  const first = a.asPath?.find((s) => s.type === "AS_SEQUENCE");
+  return {
+    localPref: a.localPref ?? 100,
+    asPathLength: asPathLength(a.asPath ?? []),
+    origin: ORIGIN[a.origin ?? "incomplete"],
+    med: a.med ?? 0,
+    neighborAs: first?.asns[0] ?? 0,
+    ebgp: p.peer.ebgp,
+    clusterListLength: a.clusterList?.length ?? 0,
+    routerId: ipv4Number(a.originatorId ?? p.peer.routerId),
+    peerAddress: p.peer.addressKey,
+  };
+}
+
+export class LocRib {
+  private readonly dests = new Map<string, Dest>();
+  readonly dirty = new Set<Dest>();
+  private nextId = 1;
+
+  get size(): number {
+    return this.dests.size;
+  }
+
+  get(family: Family, prefix: string): Dest | undefined {
+    return this.dests.get(`${family} ${prefix}`);
+  }
+
+  *all(): IterableIterator<Dest> {
+    yield* this.dests.values();
+  }
+
+  /** Adds a path, or replaces the one the peer had under the same Path Identifier. */
+  upsert(peer: PeerRef, family: Family, prefix: string, pathId: number, attrs: AttrSet): void {
+    const d = this.dest(family, prefix);
+    const i = d.paths.findIndex((p) => p.peer === peer && p.pathId === pathId);
+    const path: Path = { peer, pathId, attrs, id: i >= 0 ? d.paths[i]!.id : this.nextId++ };
+    if (i >= 0) d.paths[i] = path;
+    else d.paths.push(path);
+    this.reselect(d);
+  }
+
+  remove(peer: PeerRef, family: Family, prefix: string, pathId: number): void {
+    const d = this.dests.get(`${family} ${prefix}`);
+    if (!d) return;
+    const i = d.paths.findIndex((p) => p.peer === peer && p.pathId === pathId);
+    if (i < 0) return;
+    d.removed.push(d.paths[i]!.id);
+    d.paths.splice(i, 1);
+    this.reselect(d);
+  }
+
+  /** After the outbound side took a dirty prefix: forget withdrawals, drop empty prefixes. */
+  settle(d: Dest): void {
+    d.removed.length = 0;
+    if (d.paths.length === 0) this.dests.delete(`${d.family} ${d.prefix}`);
+  }
+
+  private dest(family: Family, prefix: string): Dest {
+    const key = `${family} ${prefix}`;
+    let d = this.dests.get(key);
+    if (!d) {
+      const [addr, bits] = prefix.split("/");
+      d = {
+        family,
+        prefix,
+        addr: family === "ipv4" ? ipv4Number(addr!) : 0,
+        bits: Number(bits),
+        paths: [],
+        best: undefined,
+        removed: [],
+      };
+      this.dests.set(key, d);
+    }
+    return d;
+  }
+
+  private reselect(d: Dest): void {
+    d.best = selectBest(d.paths, candidateOf);
+    this.dirty.add(d);
+  }
+}

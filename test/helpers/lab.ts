@@ -35,6 +35,8 @@ export interface BirdOptions {
   routes?: string[];
   routesFile?: string;
   nextHop?: string;
+  /** BIRD filter statements applied to the routes BIRD exports to us, e.g. "bgp_med = 10;" */
+  exportAttrs?: string;
 }
 
 /** Every process started here, killed by PID if the test run exits without stopping them. */
@@ -75,13 +77,17 @@ ${o.passive ? "  passive on;" : ""}
 ${o.as4 === false ? "  enable as4 off;" : ""}
 ${o.gracefulRestart ? "  graceful restart on;" : ""}
 ${o.password ? `  password "${o.password}";` : ""}
-  ${af} { import all; export all; };
+  ${af} { import all; export ${o.exportAttrs ? `filter { ${o.exportAttrs} accept; }` : "all"}; };
 }
 `;
   }
 
   start(): void {
     writeFileSync(join(this.dir, "bird.conf"), this.config());
+    // The same wrapper the lab scripts write, so lab-check.py can read BIRD's routes.
+    writeFileSync(join(this.dir, "birdc"), `#!/bin/sh\nexec birdc -s "${this.dir}/bird.ctl" "$@"\n`, {
+      mode: 0o755,
+    });
     const log = openSync(join(this.dir, "bird.out"), "a");
     this.proc = spawn(
       "bird",
@@ -139,6 +145,23 @@ export async function startBird(name: string, o: BirdOptions): Promise<Bird> {
     "BIRD's control socket",
   );
   return b;
+}
+
+export interface LabRoute {
+  prefix: string;
+  next_hop: string | null;
+  originator_id: string | null;
+  cluster_list: string[];
+  as_path: string;
+}
+
+/** ../shared/lab/lab-check.py: the routes a speaker holds, read back the same way for every kind. */
+export function labRoutes(kind: "bird" | "gobgp" | "frr" | "exabgp", dir: string, af = "ipv4"): LabRoute[] {
+  const out = execFileSync("python3", [sharedPath("lab", "lab-check.py"), "routes", kind, dir, af], {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  return JSON.parse(out) as LabRoute[];
 }
 
 /** A lab start script (start-gobgp-rr.sh, start-frr-rr.sh, start-exabgp.sh): start, and stop by PID. */

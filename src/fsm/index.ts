@@ -2,6 +2,7 @@
 export { type Connector, type PeerConfig, Session, type SessionEvents, tcpConnector } from "./driver.js";
 export { type Acceptor, Listener, normaliseAddress } from "./listener.js";
 export { initialState, LARGE_HOLD_TIME, nextDeadline, notification, step } from "./machine.js";
+export { socketPair } from "./memory-transport.js";
 export { buildOpen, localCapabilities, negotiate } from "./negotiate.js";
 export { md5sig, setMd5Key, setTtl } from "./sockopt.js";
 export type * from "./types.js";

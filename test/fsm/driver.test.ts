@@ -2,9 +2,8 @@
 // against another of our sessions. Time is faked: hold and keepalive timers run in milliseconds.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { encodeMessage, makeContext, type OpenMessage } from "../../src/bgp/index.js";
-import { type PeerConfig, Session } from "../../src/fsm/index.js";
+import { type PeerConfig, Session, socketPair } from "../../src/fsm/index.js";
 import { RawPeer } from "../helpers/raw-peer.js";
-import { socketPair } from "../helpers/socket-pair.js";
 import { CFG, peerOpen } from "./helpers.js";
 
 const PEER: PeerConfig = { ...CFG, peerAddress: "127.0.0.2", peerPort: 179, holdTime: 9, passive: true };

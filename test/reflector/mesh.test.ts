@@ -3,10 +3,10 @@
 // equal cluster IDs the second reflector finds its own ID and drops the route.
 import { afterEach, describe, expect, it } from "vitest";
 import { makeContext, type UpdateMessage } from "../../src/bgp/index.js";
+import { socketPair } from "../../src/fsm/index.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { waitFor } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
-import { socketPair } from "../helpers/socket-pair.js";
 
 const COMMON = {
   peerAs: 64512,

@@ -2,11 +2,11 @@
 // End-of-RIB, enhanced route refresh, maximum prefixes, RFC 7606 treat-as-withdraw.
 import { afterEach, describe, expect, it } from "vitest";
 import type { Capability, OpenMessage, UpdateMessage } from "../../src/bgp/index.js";
+import { socketPair } from "../../src/fsm/index.js";
 import { Peer, type PeerOptions } from "../../src/reflector/peer.js";
 import { peerOpen } from "../fsm/helpers.js";
 import { waitFor } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
-import { socketPair } from "../helpers/socket-pair.js";
 
 const OPTIONS: PeerOptions = {
   localAs: 64512,

@@ -8,10 +8,10 @@ import {
   type PathAttributes,
   type UpdateMessage,
 } from "../../src/bgp/index.js";
+import { socketPair } from "../../src/fsm/index.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { waitFor } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
-import { socketPair } from "../helpers/socket-pair.js";
 
 const RR = { routerId: "203.0.113.254", localAs: 64512, clusterId: "203.0.113.250" };
 const COMMON = {

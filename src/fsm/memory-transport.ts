@@ -1,4 +1,5 @@
-// An in-memory connected socket pair: what one end writes, the other reads.
+// An in-memory connected socket pair: what one end writes, the other reads. Sessions run over
+// it unchanged, for tests and for benchmarks beyond the open-file limit of real TCP.
 import { Duplex } from "node:stream";
 
 class End extends Duplex {

@@ -13,11 +13,11 @@ import {
   type PathAttributes,
   UpdateBatch,
 } from "../bgp/index.js";
-import type { Dest, Family, Path } from "../rib/index.js";
+import { candidateOf, type Dest, type Family, type Path, selectBest } from "../rib/index.js";
 import type { Peer } from "./peer.js";
 import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
 
-/** A member whose socket holds more than this is behind: no more writes until it drains. */
+/** By default, a member whose socket holds more than this is behind: no more writes until it drains. */
 export const HIGH_WATER = 16 * 1024 * 1024;
 
 export interface Member {
@@ -26,8 +26,8 @@ export interface Member {
   /** has had the full table and End-of-RIB */
   synced: boolean;
   behind: boolean;
-  /** prefixes that changed while behind */
-  missed: Set<Dest>;
+  /** prefixes that changed while behind, with the ADD-PATH identifiers withdrawn meanwhile */
+  missed: Map<Dest, number[]>;
 }
 
 const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
@@ -37,6 +37,10 @@ export class Group {
   readonly maxLength: number;
   /** the full table, encoded once and written to every member that joins until something changes */
   private snapshot: Buffer[] | undefined;
+  /** with ADD-PATH: the path identifiers advertised for each prefix (per group, not per peer) */
+  private readonly advertised = new Map<Dest, number[]>();
+  /** the ADD-PATH identifiers the last encode withdrew, for members that were not written to */
+  private lastWithdrawn = new Map<Dest, number[]>();
   bytesEncoded = 0;
   bytesWritten = 0;
 
@@ -46,6 +50,9 @@ export class Group {
     readonly families: Family[],
     readonly tx: CodecContext,
     private readonly clientToClient: boolean,
+    /** ADD-PATH: send at most this many paths per prefix (RFC 7911 leaves the choice to us) */
+    private readonly addPathMax = Number.POSITIVE_INFINITY,
+    private readonly highWater = HIGH_WATER,
   ) {
     this.maxLength = maxLengthFor(tx);
   }
@@ -54,11 +61,13 @@ export class Group {
     this.snapshot = undefined;
   }
 
-  /** The paths of a prefix this group advertises: the best, or with ADD-PATH every eligible one. */
+  /** The paths of a prefix this group advertises: the best, or with ADD-PATH the best N eligible. */
   paths(d: Dest): Path[] {
     const ok = (p: Path) => mayAdvertise(p.peer.role as Role, this.receiver.role, this.clientToClient);
-    if (this.tx.addPath[d.family]) return d.paths.filter(ok);
-    return d.best && ok(d.best) ? [d.best] : [];
+    if (!this.tx.addPath[d.family]) return d.best && ok(d.best) ? [d.best] : [];
+    const eligible = d.paths.filter(ok);
+    if (eligible.length <= this.addPathMax) return eligible;
+    return rank(eligible).slice(0, this.addPathMax);
   }
 
   /** The table of these families, then End-of-RIB for each (RFC 4724 §2). */
@@ -73,8 +82,12 @@ export class Group {
     return this.snapshot;
   }
 
-  /** UPDATEs for the current state of these prefixes; with withdrawals, for changes. */
-  encode(dests: Iterable<Dest>, withdrawals: boolean): Buffer[] {
+  /**
+   * UPDATEs for the current state of these prefixes; with withdrawals, for changes. `behind`:
+   * the ADD-PATH identifiers a member that fell behind still holds, instead of the group's.
+   */
+  encode(dests: Iterable<Dest>, withdrawals: boolean, behind?: Map<Dest, number[]>): Buffer[] {
+    this.lastWithdrawn = new Map();
     const batch = new UpdateBatch(this.maxLength);
     const v4 = new Map<Buffer, number[]>();
     const v4Withdrawn: number[] = [];
@@ -89,8 +102,20 @@ export class Group {
         if (d.family === "ipv4") push(v4, this.outbound4(p), id, d.addr, d.bits);
         else pushList(v6, this.outbound6(p), addPath ? { pathId: id, prefix: d.prefix } : d.prefix);
       }
+      let gone: number[] = [];
+      if (addPath) {
+        const ids = paths.map((p) => p.id);
+        const before = behind ? (behind.get(d) ?? []) : (this.advertised.get(d) ?? []);
+        gone = before.filter((id) => !ids.includes(id));
+        if (!behind) {
+          if (ids.length) this.advertised.set(d, ids);
+          else this.advertised.delete(d);
+          if (gone.length) this.lastWithdrawn.set(d, gone);
+        }
+      } else if (paths.length === 0) {
+        gone = [0];
+      }
       if (!withdrawals) continue;
-      const gone = addPath ? d.removed : paths.length === 0 ? [0] : [];
       for (const id of gone) {
         if (d.family === "ipv4") v4Withdrawn.push(id, d.addr, d.bits);
         else v6Withdrawn.push(addPath ? { pathId: id, prefix: d.prefix } : d.prefix);
@@ -179,7 +204,10 @@ export class Group {
     for (const m of this.members) {
       if (!m.synced) continue;
       if (m.behind) {
-        for (const d of changed) m.missed.add(d);
+        for (const d of changed) {
+          const ids = m.missed.get(d) ?? [];
+          m.missed.set(d, [...ids, ...(this.lastWithdrawn.get(d) ?? [])]);
+        }
         continue;
       }
       this.write(m, chunks);
@@ -191,7 +219,7 @@ export class Group {
       m.peer.session.write(c);
       this.bytesWritten += c.length;
     }
-    if (m.peer.session.writableLength > HIGH_WATER && !m.behind) {
+    if (m.peer.session.writableLength > this.highWater && !m.behind) {
       m.behind = true;
       m.peer.session.onDrain(() => this.catchUp(m));
     }
@@ -201,10 +229,22 @@ export class Group {
   private catchUp(m: Member): void {
     if (!this.members.has(m)) return;
     m.behind = false;
-    const missed = [...m.missed];
+    const missed = new Map(m.missed);
     m.missed.clear();
-    this.write(m, this.encode(missed, true));
+    this.write(m, this.encode(missed.keys(), true, missed));
   }
+}
+
+/** Paths in the order of the decision process: the best, then the best of the rest, ... */
+function rank(paths: Path[]): Path[] {
+  const left = [...paths];
+  const out: Path[] = [];
+  while (left.length) {
+    const best = selectBest(left, candidateOf)!;
+    out.push(best);
+    left.splice(left.indexOf(best), 1);
+  }
+  return out;
 }
 
 function push(map: Map<Buffer, number[]>, key: Buffer, id: number, addr: number, bits: number): void {

@@ -22,6 +22,8 @@ export interface ReflectorConfig {
   clusterId?: string;
   /** reflect between clients (off when clients are fully meshed among themselves) */
   clientToClient?: boolean;
+  /** octets queued to a peer above which it counts as slow and is caught up later (16 MiB) */
+  highWater?: number;
 }
 
 export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> {
@@ -31,6 +33,8 @@ export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> 
   clusterId?: string;
   /** advertise this address as NEXT_HOP to the peer */
   nextHopSelf?: string;
+  /** with ADD-PATH send: at most this many paths per prefix (default: all) */
+  addPathMax?: number;
 }
 
 interface Neighbour {
@@ -146,13 +150,22 @@ export class Reflector {
       tx.addPath.ipv4,
       tx.addPath.ipv6,
       tx.extendedMessage,
+      n.settings.addPathMax ?? "all",
     ].join("/");
     let group = this.groups.get(key);
     if (!group) {
-      group = new Group(key, receiver, negotiated.families, tx, this.config.clientToClient ?? true);
+      group = new Group(
+        key,
+        receiver,
+        negotiated.families,
+        tx,
+        this.config.clientToClient ?? true,
+        n.settings.addPathMax,
+        this.config.highWater,
+      );
       this.groups.set(key, group);
     }
-    const member: Member = { peer: n.peer, group, synced: false, behind: false, missed: new Set() };
+    const member: Member = { peer: n.peer, group, synced: false, behind: false, missed: new Map() };
     group.members.add(member);
     n.member = member;
     // Changes not yet flushed go out first, so the table below is the current one and nothing

@@ -33,8 +33,6 @@ export interface Dest {
   bits: number;
   paths: Path[];
   best: Path | undefined;
-  /** our Path Identifiers of paths removed since the last flush (ADD-PATH withdrawals) */
-  removed: number[];
 }
 
 const ORIGIN = { igp: 0, egp: 1, incomplete: 2 } as const;
@@ -93,14 +91,12 @@ export class LocRib {
     if (!d) return;
     const i = d.paths.findIndex((p) => p.peer === peer && p.pathId === pathId);
     if (i < 0) return;
-    d.removed.push(d.paths[i]!.id);
     d.paths.splice(i, 1);
     this.reselect(d);
   }
 
-  /** After the outbound side took a dirty prefix: forget withdrawals, drop empty prefixes. */
+  /** After the outbound side took a dirty prefix: an empty one is dropped. */
   settle(d: Dest): void {
-    d.removed.length = 0;
     if (d.paths.length === 0) this.dests.delete(`${d.family} ${d.prefix}`);
   }
 
@@ -116,7 +112,6 @@ export class LocRib {
         bits: Number(bits),
         paths: [],
         best: undefined,
-        removed: [],
       };
       this.dests.set(key, d);
     }

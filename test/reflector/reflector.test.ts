@@ -49,7 +49,7 @@ function open(id: string, asn = 64512, extra: Capability[] = []): OpenMessage {
 async function join(
   address: string,
   id: string,
-  opts: { asn?: number; client?: boolean; addPath?: boolean } = {},
+  opts: { asn?: number; client?: boolean; addPath?: boolean; addPathMax?: number } = {},
 ) {
   const asn = opts.asn ?? 64512;
   rr.addPeer({
@@ -58,6 +58,7 @@ async function join(
     peerAs: asn,
     ...(opts.client === false ? { client: false } : {}),
     ...(opts.addPath ? { addPath: { ipv4: "send" as const } } : {}),
+    ...(opts.addPathMax ? { addPathMax: opts.addPathMax } : {}),
   });
   const [ours, theirs] = socketPair();
   rr.peer(address)!.session.accept(ours);
@@ -236,6 +237,29 @@ describe("route reflection through the core", () => {
     expect(ids.size).toBe(2);
     await waitFor(() => held(plain, "198.18.8.0/26") !== undefined, 2000, "the best path");
     expect(held(plain, "198.18.8.0/26")!.nextHop).toBe("203.0.113.11"); // lower originator ID wins
+  });
+
+  it("ADD-PATH best N: with N = 1 the best path only, and the next one when the best goes", async () => {
+    rr = new Reflector(RR);
+    const a = await join("127.0.0.11", "203.0.113.11");
+    const b = await join("127.0.0.12", "203.0.113.12");
+    const ap = await join("127.0.0.15", "203.0.113.15", { addPath: true, addPathMax: 1 });
+    a.send(announce(["198.18.10.0/26"], "203.0.113.11"));
+    b.send(announce(["198.18.10.0/26"], "203.0.113.12"));
+    await waitFor(() => rr.rib.get("ipv4", "198.18.10.0/26")?.paths.length === 2, 2000, "two paths");
+    await new Promise((r) => setTimeout(r, 50));
+    /** The path identifiers the client holds now, replaying announcements and withdrawals. */
+    const heldIds = () => {
+      const ids = new Map<number, string>();
+      for (const u of updates(ap)) {
+        for (const w of u.withdrawn) if (typeof w !== "string") ids.delete(w.pathId);
+        for (const n of u.nlri) if (typeof n !== "string") ids.set(n.pathId, u.attributes.nextHop!);
+      }
+      return [...ids.values()];
+    };
+    expect(heldIds()).toEqual(["203.0.113.11"]);
+    a.send({ type: "UPDATE", withdrawn: ["198.18.10.0/26"], attributes: {}, nlri: [] });
+    await waitFor(() => heldIds().join() === "203.0.113.12", 2000, "the second path in place of the first");
   });
 
   it("reflects IPv6 routes", async () => {

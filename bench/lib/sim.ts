@@ -3,18 +3,8 @@
 import type { Duplex } from "node:stream";
 import { DEFAULT_CONTEXT, encodeMessage, Framer, KEEPALIVE, type OpenMessage } from "../../src/bgp/index.js";
 import { socketPair } from "../../src/fsm/index.js";
+import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import type { Reflector } from "../../src/reflector/reflector.js";
-
-export const PEER_DEFAULTS = {
-  peerAs: 64512,
-  holdTime: 90,
-  connectRetryTime: 5,
-  passive: true,
-  idleHoldTime: 1,
-  maxIdleHoldTime: 5,
-  families: ["ipv4"] as "ipv4"[],
-  peerPort: 179,
-};
 
 export class SimPeer {
   bytes = 0;
@@ -28,7 +18,7 @@ export class SimPeer {
     id: string,
     parse = false,
   ) {
-    rr.addPeer({ ...PEER_DEFAULTS, peerAddress: address });
+    rr.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, passive: true, families: ["ipv4"], peerAddress: address });
     const [ours, theirs] = socketPair();
     this.socket = theirs;
     this.framer = parse ? new Framer() : undefined;

@@ -6,6 +6,7 @@ import { mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Listener } from "../../src/fsm/index.js";
+import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Peer, type PeerEvents, type PeerOptions } from "../../src/reflector/peer.js";
 import { sharedPath } from "./shared.js";
 
@@ -222,15 +223,11 @@ export class Ours {
   }
 }
 
+/** Peer settings for interop tests: quick retries, so sessions come up fast. */
 export const BASE = {
+  ...PEER_DEFAULTS,
   localAs: 64512,
   peerAs: 64512,
-  holdTime: 90,
   connectRetryTime: 2,
-  passive: false,
-  idleHoldTime: 1,
   maxIdleHoldTime: 5,
-  families: ["ipv4", "ipv6"] as ("ipv4" | "ipv6")[],
-  peerPort: 179,
-  gracefulRestart: { restartTime: 120 },
 };

@@ -4,20 +4,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { makeContext, type UpdateMessage } from "../../src/bgp/index.js";
 import { socketPair } from "../../src/fsm/index.js";
+import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
+import type { Family } from "../../src/rib/index.js";
 import { waitFor } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 
-const COMMON = {
-  peerAs: 64512,
-  holdTime: 90,
-  connectRetryTime: 5,
-  passive: true,
-  idleHoldTime: 1,
-  maxIdleHoldTime: 5,
-  families: ["ipv4"] as "ipv4"[],
-  peerPort: 179,
-};
+const COMMON = { ...PEER_DEFAULTS, peerAs: 64512, passive: true, families: ["ipv4"] as Family[] };
 
 let rrs: Reflector[] = [];
 afterEach(() => {
@@ -57,6 +50,13 @@ async function mesh(cluster1: string, cluster2: string): Promise<[Reflector, Ref
   return [rr1, rr2];
 }
 
+const announce = (prefix: string): UpdateMessage => ({
+  type: "UPDATE",
+  withdrawn: [],
+  attributes: { origin: "igp", asPath: [], nextHop: "203.0.113.11", localPref: 100 },
+  nlri: [prefix],
+});
+
 const routesOf = (p: RawPeer) =>
   p.received.filter((m): m is UpdateMessage => m.type === "UPDATE" && m.nlri.length > 0);
 
@@ -65,12 +65,7 @@ describe("two reflectors meshed", () => {
     const [rr1, rr2] = await mesh("203.0.113.251", "203.0.113.252");
     const a = await client(rr1, "127.0.0.11", "203.0.113.11");
     const b = await client(rr2, "127.0.0.12", "203.0.113.12");
-    a.send({
-      type: "UPDATE",
-      withdrawn: [],
-      attributes: { origin: "igp", asPath: [], nextHop: "203.0.113.11", localPref: 100 },
-      nlri: ["198.18.40.0/26"],
-    });
+    a.send(announce("198.18.40.0/26"));
     await waitFor(() => routesOf(b).length > 0, 2000, "the route in the other cluster");
     expect(routesOf(b)[0]!.attributes).toMatchObject({
       originatorId: "203.0.113.11",
@@ -82,12 +77,7 @@ describe("two reflectors meshed", () => {
     const [rr1, rr2] = await mesh("203.0.113.250", "203.0.113.250");
     const a = await client(rr1, "127.0.0.11", "203.0.113.11");
     const b = await client(rr2, "127.0.0.12", "203.0.113.12");
-    a.send({
-      type: "UPDATE",
-      withdrawn: [],
-      attributes: { origin: "igp", asPath: [], nextHop: "203.0.113.11", localPref: 100 },
-      nlri: ["198.18.41.0/26"],
-    });
+    a.send(announce("198.18.41.0/26"));
     await waitFor(() => rr2.peer("rr1")!.rib.count("ipv4") === 1, 2000, "the route at the second reflector");
     await new Promise((r) => setTimeout(r, 100));
     expect(rr2.rib.size).toBe(0); // ineligible: CLUSTER_LIST carries its own cluster ID

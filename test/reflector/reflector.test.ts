@@ -9,21 +9,13 @@ import {
   type UpdateMessage,
 } from "../../src/bgp/index.js";
 import { socketPair } from "../../src/fsm/index.js";
+import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { waitFor } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 
 const RR = { routerId: "203.0.113.254", localAs: 64512, clusterId: "203.0.113.250" };
-const COMMON = {
-  peerAs: 64512,
-  holdTime: 90,
-  connectRetryTime: 5,
-  passive: true,
-  idleHoldTime: 1,
-  maxIdleHoldTime: 5,
-  families: ["ipv4", "ipv6"] as ("ipv4" | "ipv6")[],
-  peerPort: 179,
-};
+const COMMON = { ...PEER_DEFAULTS, peerAs: 64512, passive: true };
 
 let rr: Reflector;
 afterEach(() => rr?.stop());

@@ -15,22 +15,22 @@ import {
   type UpdateMessage,
 } from "../../src/bgp/index.js";
 import { Listener } from "../../src/fsm/index.js";
+import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
+import type { Family } from "../../src/rib/index.js";
 import { waitFor } from "../helpers/lab.js";
 
 const US = "127.0.33.1";
 const PORT = 1791;
 const ROUTES = 100_000;
 const HIGH_WATER = 256 * 1024;
+// No keepalives: the slow client must not be dropped by a hold timer here.
 const COMMON = {
+  ...PEER_DEFAULTS,
   peerAs: 64512,
-  holdTime: 0, // no keepalives: the slow client must not be dropped by a hold timer here
-  connectRetryTime: 5,
+  holdTime: 0,
   passive: true,
-  idleHoldTime: 1,
-  maxIdleHoldTime: 5,
-  families: ["ipv4"] as "ipv4"[],
-  peerPort: 179,
+  families: ["ipv4"] as Family[],
 };
 
 /** A TCP client that keeps the table it receives (prefix -> present). */

@@ -1,0 +1,16 @@
+// The settings a peer gets when its configuration says nothing else. Timers in seconds.
+import type { Family } from "../rib/index.js";
+
+export const PEER_DEFAULTS = {
+  /** RFC 4271 §10 suggests 90 s */
+  holdTime: 90,
+  connectRetryTime: 5,
+  passive: false,
+  /** first IdleHold wait after a failure; doubled per failure up to the maximum */
+  idleHoldTime: 1,
+  maxIdleHoldTime: 60,
+  families: ["ipv4", "ipv6"] as Family[],
+  peerPort: 179,
+  /** receiving-speaker graceful restart (RFC 4724), announced with this restart time */
+  gracefulRestart: { restartTime: 120 },
+};

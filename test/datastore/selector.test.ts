@@ -1,0 +1,156 @@
+// The Calico selector language. The first table is Calico's own
+// (projectcalico/calico libcalico-go/lib/selector/parser/parser_test.go: selectorTests,
+// badSelectors), so our semantics are Calico's.
+import { describe, expect, it } from "vitest";
+import { parseSelector, SelectorError } from "../../src/datastore/selector.js";
+
+type L = Record<string, string>;
+const CALICO_SELECTOR_TESTS: [string, L[], L[]][] = [
+  [`a == "b"`, [{ a: "b" }, { a: "b", c: "d" }], [{}, { a: "c" }, { c: "d" }]],
+  [
+    `a == "b" && c == "d"`,
+    [{ a: "b", c: "d" }],
+    [{}, { a: "b", c: "e" }, { a: "c", c: "d" }, { c: "d" }, { a: "b" }],
+  ],
+  [
+    `a == "b" || c == "d"`,
+    [{ a: "b", c: "d" }, { a: "b" }, { c: "d" }],
+    [{}, { a: "e", c: "e" }, { c: "e" }, { a: "e" }],
+  ],
+  [`a in {"'", '"', "c"}`, [{ a: "c" }, { a: `"` }, { a: `'` }], [{}, { a: "e" }]],
+  [`a not in {"'", '"', "c"}`, [{}, { a: "e" }], [{ a: "c" }, { a: `"` }, { a: `'` }]],
+  [`a == 'a'`, [{ a: "a" }], []],
+  [`a == "a"`, [{ a: "a" }], []],
+  [`a != "b"`, [{ a: "a" }], []],
+  [`a != "a"`, [{}], []],
+  [`a contains "a"`, [{ a: "a" }, { a: "bab" }, { a: "aaa", b: "c" }], [{}, { a: "b" }, { b: "aaa" }]],
+  [
+    `a starts with "a"`,
+    [{ a: "a" }, { a: "abb" }, { a: "aaa", b: "c" }],
+    [{}, { a: "b" }, { a: "baa" }, { b: "aaa" }],
+  ],
+  [
+    `a ends with "a"`,
+    [{ a: "a" }, { a: "bba" }, { a: "aaa", b: "c" }],
+    [{}, { a: "b" }, { a: "aab" }, { b: "aaa" }],
+  ],
+  [`a in {"a"}`, [{ a: "a" }], []],
+  [`!a in {"a"}`, [{ a: "b" }], []],
+  [`a in {"a", "b"}`, [{ a: "a" }], []],
+  [`a in {"a", "b"}`, [{ a: "b" }], []],
+  [`a not in {"d", "e"}`, [{ a: "a" }], []],
+  [`has(a)`, [{ a: "b" }], []],
+  [`!has(a)`, [{ b: "b" }], []],
+  [``, [{}], []],
+  [` `, [{}], []],
+  [``, [{ a: "b" }], []],
+  [`all()`, [{}], []],
+  [` all()`, [{}], []],
+  [` all()`, [{ a: "b" }], []],
+  [`global()`, [{}], []],
+  [` global()`, [{}], []],
+  [` global()`, [{ a: "b" }], []],
+  [`a == 'a'`, [], [{ a: "b" }]],
+  [`a == 'a'`, [], [{}]],
+  [`a != "a"`, [], [{ a: "a" }]],
+  [`a != 'a'`, [], [{ a: "a" }]],
+  [`a in {"a"}`, [], [{ a: "b" }]],
+  [`a not in {"a"}`, [], [{ a: "a" }]],
+  [`a in {"a", "b"}`, [], [{ a: "c" }]],
+  [`has(b)`, [], [{ a: "b" }]],
+  [`!!has(b)`, [], [{ a: "b" }]],
+  [`! has(a)`, [], [{ a: "b" }]],
+  [`!has(a)`, [], [{ a: "b" }]],
+  [`!!! has(a)`, [], [{ a: "b" }]],
+  [`!!!has(a)`, [], [{ a: "b" }]],
+  [`!! ! has(a)`, [], [{ a: "b" }]],
+  [`! !!has(a)`, [], [{ a: "b" }]],
+  [`a == 'a1' && b == 'b1'`, [{ a: "a1", b: "b1" }], []],
+  [`a == 'a1' && b != 'b1'`, [], [{ a: "a1", b: "b1" }]],
+  [`a != 'a1' && b == 'b1'`, [], [{ a: "a1", b: "b1" }]],
+  [`a != 'a1' && b != 'b1'`, [], [{ a: "a1", b: "b1" }]],
+  [`a != 'a1' && !b == 'b1'`, [], [{ a: "a1", b: "b1" }]],
+  [`!a == 'a1' && b == 'b1'`, [], [{ a: "a1", b: "b1" }]],
+  [`has(a) && !has(b)`, [{ a: "a" }], []],
+  [`!has(b) && has(a)`, [{ a: "a" }], []],
+  [`!(!has(a) || has(b))`, [{ a: "a" }], []],
+  [`!(has(b) || !has(a))`, [{ a: "a" }], []],
+  [`a == 'a1' || b == 'b1'`, [{ a: "a1", b: "b1" }], []],
+  [`a == 'a1' || b != 'b1'`, [{ a: "a1", b: "b1" }], []],
+  [`a != 'a1' || b == 'b1'`, [{ a: "a1", b: "b1" }], []],
+  [`a != 'a1' || b != 'b1'`, [], [{ a: "a1", b: "b1" }]],
+  [`! a == 'a1' || ! b == 'b1'`, [], [{ a: "a1", b: "b1" }]],
+];
+
+const CALICO_BAD_SELECTORS = [
+  "b == b",
+  "b contains b",
+  "b starts with b",
+  "b ends with b",
+  "'b1' == b",
+  "b",
+  "a b",
+  "!",
+  `foo == "bar" &`,
+  `foo == "bar" |`,
+  `foo != ||`,
+  `foo in {"", ||`,
+  `foo in ""`,
+  `"FOO`,
+  `"FOO'`,
+  `'FOO`,
+  `(`,
+  `(a == "foo"`,
+  `)`,
+  `()`,
+  `%`,
+  `a == "b" && %`,
+  `a == "b" || %`,
+  `a `,
+  `has(foo) &&`,
+];
+
+describe("Calico's selector examples", () => {
+  for (const [sel, yes, no] of CALICO_SELECTOR_TESTS) {
+    it(`${JSON.stringify(sel)} matches ${JSON.stringify(yes)} and not ${JSON.stringify(no)}`, () => {
+      const s = parseSelector(sel);
+      for (const labels of yes) expect(s.matches(labels), JSON.stringify(labels)).toBe(true);
+      for (const labels of no) expect(s.matches(labels), JSON.stringify(labels)).toBe(false);
+    });
+  }
+
+  for (const sel of CALICO_BAD_SELECTORS) {
+    it(`rejects ${JSON.stringify(sel)} with an error naming it`, () => {
+      expect(() => parseSelector(sel)).toThrow(SelectorError);
+      expect(() => parseSelector(sel)).toThrow(JSON.stringify(sel));
+    });
+  }
+});
+
+describe("selectors in Calico's route reflector recipes", () => {
+  it("the one-word spellings startswith, endswith and notin are accepted", () => {
+    expect(parseSelector(`a startswith "x"`).matches({ a: "xy" })).toBe(true);
+    expect(parseSelector(`a endswith "y"`).matches({ a: "xy" })).toBe(true);
+    expect(parseSelector(`a notin {"x"}`).matches({})).toBe(true);
+  });
+
+  it("route-reflector == 'true' and its negation split nodes into reflectors and clients", () => {
+    const rr = parseSelector("route-reflector == 'true'");
+    const clients = parseSelector("!has(route-reflector)");
+    expect([
+      rr.matches({ "route-reflector": "true" }),
+      clients.matches({ "route-reflector": "true" }),
+    ]).toEqual([true, false]);
+    expect([
+      rr.matches({ "kubernetes.io/hostname": "n1" }),
+      clients.matches({ "kubernetes.io/hostname": "n1" }),
+    ]).toEqual([false, true]);
+  });
+
+  it("precedence: ! over && over ||, with parentheses", () => {
+    const s = parseSelector(`has(a) || has(b) && !has(c)`);
+    expect(s.matches({ a: "", c: "" })).toBe(true);
+    expect(s.matches({ b: "", c: "" })).toBe(false);
+    expect(parseSelector(`(has(a) || has(b)) && !has(c)`).matches({ a: "", c: "" })).toBe(false);
+  });
+});

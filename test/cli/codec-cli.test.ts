@@ -74,7 +74,7 @@ describe("routereflector encode", () => {
   it("names the line and the problem for input it cannot encode, and exits 1", () => {
     const r = runCli(
       ["encode"],
-      '{"type":"KEEPALIVE"}\n{"type":"UPDATE","withdrawn":["10.0.0.0/33"],"attributes":{},"nlri":[]}\nnot json\n',
+      '{"type":"KEEPALIVE"}\n{"type":"UPDATE","withdrawn":["198.18.0.0/33"],"attributes":{},"nlri":[]}\nnot json\n',
     );
     expect(r.status).toBe(1);
     expect(r.stdout.trim()).toBe("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF001304");

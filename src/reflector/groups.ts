@@ -32,6 +32,12 @@ export interface Member {
 
 const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
 
+/** Encoded UPDATEs, and the ADD-PATH identifiers they withdrew per prefix. */
+export interface Encoded {
+  chunks: Buffer[];
+  withdrawn: Map<Dest, number[]>;
+}
+
 export class Group {
   readonly members = new Set<Member>();
   readonly maxLength: number;
@@ -39,8 +45,6 @@ export class Group {
   private snapshot: Buffer[] | undefined;
   /** with ADD-PATH: the path identifiers advertised for each prefix (per group, not per peer) */
   private readonly advertised = new Map<Dest, number[]>();
-  /** the ADD-PATH identifiers the last encode withdrew, for members that were not written to */
-  private lastWithdrawn = new Map<Dest, number[]>();
   bytesEncoded = 0;
   bytesWritten = 0;
 
@@ -75,7 +79,7 @@ export class Group {
     if (!this.snapshot) {
       const all = [...dests()].filter((d) => this.families.includes(d.family));
       this.snapshot = [
-        ...this.encode(all, false),
+        ...this.encode(all, false).chunks,
         ...this.families.map((f) => encodeMessage(endOfRib(AFI[f], 1), this.tx)),
       ];
     }
@@ -86,8 +90,8 @@ export class Group {
    * UPDATEs for the current state of these prefixes; with withdrawals, for changes. `behind`:
    * the ADD-PATH identifiers a member that fell behind still holds, instead of the group's.
    */
-  encode(dests: Iterable<Dest>, withdrawals: boolean, behind?: Map<Dest, number[]>): Buffer[] {
-    this.lastWithdrawn = new Map();
+  encode(dests: Iterable<Dest>, withdrawals: boolean, behind?: Map<Dest, number[]>): Encoded {
+    const withdrawn = new Map<Dest, number[]>();
     const batch = new UpdateBatch(this.maxLength);
     const v4 = new Map<Buffer, number[]>();
     const v4Withdrawn: number[] = [];
@@ -110,7 +114,7 @@ export class Group {
         if (!behind) {
           if (ids.length) this.advertised.set(d, ids);
           else this.advertised.delete(d);
-          if (gone.length) this.lastWithdrawn.set(d, gone);
+          if (gone.length) withdrawn.set(d, gone);
         }
       } else if (paths.length === 0) {
         gone = [0];
@@ -127,27 +131,36 @@ export class Group {
     for (const [attrs, nlri] of v6) this.announce6(batch, attrs, nlri);
     const chunks = batch.finish();
     for (const c of chunks) this.bytesEncoded += c.length;
-    return chunks;
+    return { chunks, withdrawn };
+  }
+
+  /**
+   * What outbound attributes depend on besides the attribute set: this group, and the sender
+   * (its role, and its identifier when it becomes the ORIGINATOR_ID).
+   */
+  private outboundKey(p: Path): string {
+    return `${this.key}|${p.attrs.attributes.originatorId ? "" : p.peer.routerId}|${p.peer.role}`;
   }
 
   /** The encoded attribute block of a path for this group, cached on its attribute set. */
   private outbound4(p: Path): Buffer {
-    const key = `${this.key}|${p.attrs.attributes.originatorId ? "" : p.peer.routerId}|${p.peer.role}`;
-    let block = p.attrs.outbound.get(key) as Buffer | undefined;
+    const key = this.outboundKey(p);
+    let block = p.attrs.outbound4.get(key);
     if (!block) {
       const { mpReach, mpUnreach, ...rest } = this.transform(p);
       block = encodeAttributes(rest, this.tx);
-      p.attrs.outbound.set(key, block);
+      p.attrs.outbound4.set(key, block);
     }
     return block;
   }
 
+  /** IPv6: the outbound attributes, encoded with each message's NLRI inside MP_REACH_NLRI. */
   private outbound6(p: Path): PathAttributes {
-    const key = `${this.key}|${p.attrs.attributes.originatorId ? "" : p.peer.routerId}|${p.peer.role}|6`;
-    let out = p.attrs.outbound.get(key) as PathAttributes | undefined;
+    const key = this.outboundKey(p);
+    let out = p.attrs.outbound6.get(key);
     if (!out) {
       out = this.transform(p);
-      p.attrs.outbound.set(key, out);
+      p.attrs.outbound6.set(key, out);
     }
     return out;
   }
@@ -200,13 +213,13 @@ export class Group {
   }
 
   /** Writes to every synced member that keeps up; the others note what they missed. */
-  send(chunks: Buffer[], changed: Iterable<Dest>): void {
+  send({ chunks, withdrawn }: Encoded, changed: Iterable<Dest>): void {
     for (const m of this.members) {
       if (!m.synced) continue;
       if (m.behind) {
         for (const d of changed) {
           const ids = m.missed.get(d) ?? [];
-          m.missed.set(d, [...ids, ...(this.lastWithdrawn.get(d) ?? [])]);
+          m.missed.set(d, [...ids, ...(withdrawn.get(d) ?? [])]);
         }
         continue;
       }
@@ -231,7 +244,7 @@ export class Group {
     m.behind = false;
     const missed = new Map(m.missed);
     m.missed.clear();
-    this.write(m, this.encode(missed.keys(), true, missed));
+    this.write(m, this.encode(missed.keys(), true, missed).chunks);
   }
 }
 

@@ -200,7 +200,7 @@ export class Reflector {
     const marker = (subtype: number) =>
       encodeMessage({ type: "ROUTE-REFRESH", afi, safi: 1, subtype }, negotiated.tx);
     const dests = [...this.rib.all()].filter((d) => d.family === family);
-    const chunks = m.group.encode(dests, false);
+    const { chunks } = m.group.encode(dests, false);
     m.group.write(m, negotiated.enhancedRouteRefresh ? [marker(1), ...chunks, marker(2)] : chunks);
   }
 

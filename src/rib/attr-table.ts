@@ -8,8 +8,9 @@ export interface AttrSet {
   /** decoded once; RFC 6793 reconciled; MP_REACH_NLRI kept for its next hop, without NLRI */
   readonly attributes: PathAttributes;
   refs: number;
-  /** encoded outbound forms, by receiver kind (filled by the reflector) */
-  readonly outbound: Map<string, Buffer | PathAttributes>;
+  /** outbound forms, by receiver kind (filled by the reflector): IPv4 encoded, IPv6 decoded */
+  readonly outbound4: Map<string, Buffer>;
+  readonly outbound6: Map<string, PathAttributes>;
 }
 
 export class AttrTable {
@@ -23,7 +24,7 @@ export class AttrTable {
   intern(key: string, decode: () => PathAttributes): AttrSet {
     let set = this.sets.get(key);
     if (!set) {
-      set = { key, attributes: decode(), refs: 0, outbound: new Map() };
+      set = { key, attributes: decode(), refs: 0, outbound4: new Map(), outbound6: new Map() };
       this.sets.set(key, set);
     }
     return set;

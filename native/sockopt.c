@@ -1,7 +1,7 @@
 /*
  * setsockopt(2) with a byte buffer as the option value, for the socket options Node does not
- * expose: TCP_MD5SIG (RFC 2385, a struct tcp_md5sig), IP_TTL / IPV6_UNICAST_HOPS and
- * IP_MINTTL (RFC 5082). The option values are built in TypeScript (src/fsm/sockopt.ts).
+ * expose: TCP_MD5SIG (RFC 2385, a struct tcp_md5sig) and IP_TTL / IPV6_UNICAST_HOPS.
+ * The option values are built in TypeScript (src/fsm/sockopt.ts).
  */
 #include <errno.h>
 #include <stdio.h>

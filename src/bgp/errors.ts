@@ -52,11 +52,6 @@ export class BgpError extends Error {
     this.safi = init.safi;
     this.internal = init.internal ?? false;
   }
-
-  /** A NOTIFICATION is sent for this error (the session is reset). */
-  get resetsSession(): boolean {
-    return this.action === "session-reset";
-  }
 }
 
 /** Shorthand for the errors that reset the session. */

@@ -59,10 +59,6 @@ export function decodeNlri(buf: Buffer, start: number, end: number, afi: number,
   return out;
 }
 
-export function nlriFamily(n: Nlri): number {
-  return parsePrefix(nlriPrefix(n)).afi;
-}
-
 export function encodeNlri(list: readonly Nlri[], afi: number, addPath: boolean): Buffer {
   const parts: Buffer[] = [];
   for (const n of list) {

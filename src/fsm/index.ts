@@ -4,5 +4,5 @@ export { type Acceptor, Listener, normaliseAddress } from "./listener.js";
 export { initialState, LARGE_HOLD_TIME, nextDeadline, notification, step } from "./machine.js";
 export { socketPair } from "./memory-transport.js";
 export { buildOpen, localCapabilities, negotiate } from "./negotiate.js";
-export { md5sig, setMd5Key, setTtl } from "./sockopt.js";
+export { md5sig, setMd5Key } from "./sockopt.js";
 export type * from "./types.js";

@@ -1,5 +1,5 @@
 // Socket options Node does not expose, through a small native addon (native/sockopt.c):
-// TCP MD5 signatures (RFC 2385) and the IP TTL / minimum TTL of GTSM (RFC 5082). Linux values.
+// TCP MD5 signatures (RFC 2385) and the IP TTL. Linux values.
 import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
@@ -10,9 +10,7 @@ const IPPROTO_TCP = 6;
 const IPPROTO_IPV6 = 41;
 const TCP_MD5SIG = 14;
 const IP_TTL = 2;
-const IP_MINTTL = 21;
 const IPV6_UNICAST_HOPS = 16;
-const IPV6_MINHOPCOUNT = 73;
 const AF_INET = 2;
 const AF_INET6 = 10;
 /** linux/tcp.h: struct tcp_md5sig is a 128-octet sockaddr_storage, flags, prefix length, key length, ifindex, key[80] */
@@ -80,15 +78,9 @@ export function setMd5Key(s: net.Socket | net.Server, peer: string, key: string)
   addon().setsockopt(fdOf(s), IPPROTO_TCP, TCP_MD5SIG, md5sig(peer, key, isV6(s)));
 }
 
-/** Outgoing TTL (hop limit), and with GTSM the minimum accepted (RFC 5082 §3). */
-export function setTtl(s: net.Socket, ttl: number, minTtl?: number): void {
-  setTtlFd(fdOf(s), isV6(s), ttl, minTtl);
-}
-
-export function setTtlFd(fd: number, v6: boolean, ttl: number, minTtl?: number): void {
+/** The outgoing IP TTL (IPv6 hop limit) of a socket. */
+export function setTtlFd(fd: number, v6: boolean, ttl: number): void {
   setInt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL, ttl);
-  if (minTtl !== undefined)
-    setInt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MINHOPCOUNT : IP_MINTTL, minTtl);
 }
 
 /**

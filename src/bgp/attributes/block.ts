@@ -99,17 +99,17 @@ function decodeOne(
   const codec = BY_CODE[code];
   const end = off + header + length;
   if (!codec) {
-    const name = attributeName(code);
     // RFC 4271 §6.3: an unrecognized well-known attribute.
     if (!(flags & AttrFlag.OPTIONAL)) {
       return {
         action: "session-reset",
         subcode: 2,
-        reason: `unrecognized well-known ${name}`,
+        reason: `unrecognized well-known ${attributeName(code)}`,
         data: buf.subarray(off, end),
       };
     }
     if (seen.includes(code)) {
+      const name = attributeName(code);
       return { action: "attribute-discard", subcode: 1, reason: `duplicate ${name}`, discarded: name };
     }
     seen.push(code);

@@ -2,9 +2,11 @@
 // The routereflector command.
 import { readFileSync } from "node:fs";
 import { CODEC_USAGE, decodeCommand, encodeCommand, UsageError } from "./cli/codec-commands.js";
+import { runCommand } from "./cli/run.js";
 
-const USAGE = `usage: routereflector <command> [options]
+const USAGE = `usage: routereflector [command] [options]
 commands:
+  run        run the route reflector (the default; 'routereflector run --help' lists its settings)
   decode     decode BGP messages given as hex into JSON, one object per message
   encode     encode JSON messages (one per line on stdin) into hex
   version    print the version
@@ -28,12 +30,9 @@ async function main(argv: string[]): Promise<number> {
       return decodeCommand(rest, print);
     case "encode":
       return encodeCommand(rest, print, printError);
+    case undefined:
     case "run":
-      // The reflector itself (sessions, reflection, datastores) lands with the issues after the codec.
-      printError(
-        "routereflector run: not in this build yet; it has the codec commands only (decode, encode)",
-      );
-      return 1;
+      return runCommand(rest, printError);
     case "version":
     case "--version":
       print(version());
@@ -44,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
       print(USAGE);
       return 0;
     default:
+      if (command.startsWith("--")) return runCommand(argv, printError);
       printError(
         command === undefined
           ? USAGE

@@ -414,11 +414,12 @@ function legacyMode(c: Cluster, id: Identity): Peerings {
     const mine = ours[family];
     if (!address || !mine || address === mine) return;
     const as = p.asNumber ?? c.globalAs;
+    const port = c.nodePort(n);
     out.push({
-      name: protocolName(kind, address, 0),
+      name: protocolName(kind, address, port),
       type: kind === "Global" ? "global" : "node specific",
       address,
-      port: BGP_PORT,
+      port: port || BGP_PORT,
       peerAs: as,
       localAs: as,
       rrClient: true,

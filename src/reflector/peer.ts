@@ -7,9 +7,10 @@ import {
   decodeMessage,
   ErrorCode,
   encodeMessage,
+  type NotificationMessage,
   type UpdateMessage,
 } from "../bgp/index.js";
-import type { GracefulRestartInfo, Negotiated } from "../fsm/index.js";
+import type { FsmStateName, GracefulRestartInfo, Negotiated } from "../fsm/index.js";
 import { type Connector, notification, type PeerConfig, Session, tcpConnector } from "../fsm/index.js";
 import { AdjRibIn, AttrTable, type Family, type RibChange } from "../rib/index.js";
 import { inboundAttributes } from "./rules.js";
@@ -32,6 +33,9 @@ export interface PeerEvents {
   established?(peer: Peer, negotiated: Negotiated): void;
   down?(peer: Peer, reason: string, gracefulRestart: boolean): void;
   routeRefresh?(peer: Peer, family: Family): void;
+  /** for logs and metrics */
+  stateChange?(peer: Peer, from: FsmStateName, to: FsmStateName, reason?: string): void;
+  notification?(peer: Peer, direction: "sent" | "received", n: NotificationMessage): void;
 }
 
 export class Peer {
@@ -59,6 +63,9 @@ export class Peer {
         down: (reason, gr) => this.onDown(reason, gr),
         update: (frame, n) => this.onUpdate(frame, n),
         routeRefresh: (afi, safi, subtype) => this.onRouteRefresh(afi, safi, subtype),
+        stateChange: (from, to, reason) => this.events.stateChange?.(this, from, to, reason),
+        notificationSent: (n) => this.events.notification?.(this, "sent", n),
+        notificationReceived: (n) => this.events.notification?.(this, "received", n),
       },
       connector,
     );
@@ -72,8 +79,9 @@ export class Peer {
     this.session.start();
   }
 
-  stop(message?: string): void {
-    this.session.stop(message);
+  /** Cease with an RFC 8203 message; Administrative Shutdown unless another RFC 4486 subcode is given. */
+  stop(message?: string, subcode?: number): void {
+    this.session.stop(message, subcode);
     this.clearGr();
     this.emit(this.rib.clear());
   }

@@ -12,7 +12,7 @@ import {
   type RibChange,
 } from "../rib/index.js";
 import { Group, type Member } from "./groups.js";
-import { Peer, type PeerOptions } from "./peer.js";
+import { Peer, type PeerEvents, type PeerOptions } from "./peer.js";
 import { isLooped, type Role } from "./rules.js";
 
 export interface ReflectorConfig {
@@ -27,6 +27,8 @@ export interface ReflectorConfig {
 }
 
 export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> {
+  /** our AS towards this peer (default: the reflector's) */
+  localAs?: number;
   /** for iBGP peers: a route-reflector client (the default) or not */
   client?: boolean;
   /** a per-peer cluster ID (RFC 4456 §7) */
@@ -39,6 +41,7 @@ export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> 
 
 interface Neighbour {
   peer: Peer;
+  localAs: number;
   settings: PeerSettings;
   ref: PeerRef;
   clusterId: string;
@@ -56,6 +59,8 @@ export class Reflector {
   constructor(
     readonly config: ReflectorConfig,
     private readonly connector: Connector = tcpConnector,
+    /** session transitions and NOTIFICATIONs of every peer, for logs and metrics */
+    private readonly observer: Pick<PeerEvents, "stateChange" | "notification"> = {},
   ) {
     this.clusterId = config.clusterId ?? config.routerId;
   }
@@ -74,10 +79,12 @@ export class Reflector {
   }
 
   addPeer(settings: PeerSettings): Peer {
-    const ebgp = settings.peerAs !== this.config.localAs;
+    const localAs = settings.localAs ?? this.config.localAs;
+    const ebgp = settings.peerAs !== localAs;
     const role: Role = ebgp ? "ebgp" : settings.client === false ? "non-client" : "client";
     const n: Neighbour = {
       settings,
+      localAs,
       clusterId: settings.clusterId ?? this.clusterId,
       member: undefined,
       ref: {
@@ -90,12 +97,13 @@ export class Reflector {
       peer: undefined as unknown as Peer,
     };
     n.peer = new Peer(
-      { ...settings, localAs: this.config.localAs, routerId: this.config.routerId },
+      { ...settings, localAs, routerId: this.config.routerId },
       {
         changed: (_p, change) => this.onChanged(n, change),
         established: (_p, negotiated) => this.onEstablished(n, negotiated),
         down: () => this.onDown(n),
         routeRefresh: (_p, family) => this.onRouteRefresh(n, family),
+        ...this.observer,
       },
       this.connector,
       this.attrTable,
@@ -105,10 +113,10 @@ export class Reflector {
     return n.peer;
   }
 
-  removePeer(address: string, message?: string): void {
+  removePeer(address: string, message?: string, subcode?: number): void {
     const n = this.neighbours.get(address);
     if (!n) return;
-    n.peer.stop(message);
+    n.peer.stop(message, subcode);
     this.leave(n);
     this.neighbours.delete(address);
   }
@@ -135,7 +143,7 @@ export class Reflector {
     this.leave(n);
     const receiver = {
       role: n.ref.role as Role,
-      localAs: this.config.localAs,
+      localAs: n.localAs,
       clusterId: n.clusterId,
       asn4: negotiated.asn4,
       ...(n.settings.nextHopSelf ? { nextHopSelf: n.settings.nextHopSelf } : {}),
@@ -143,6 +151,7 @@ export class Reflector {
     const tx = negotiated.tx;
     const key = [
       receiver.role,
+      receiver.localAs,
       receiver.clusterId,
       receiver.nextHopSelf ?? "",
       negotiated.families.join(","),

@@ -1,0 +1,219 @@
+// The configuration contract: the calico/routereflector image's environment variables, kept exactly,
+// plus our own. Every variable has a command-line flag (--ip, --etcd-endpoints, ...) that wins over
+// it. A missing or invalid value stops start-up with a message naming the variable.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseAddress } from "../datastore/resources.js";
+
+export type DatastoreType = "file" | "etcdv3" | "kubernetes";
+
+export interface EtcdTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+export interface Config {
+  ip?: string;
+  ip6?: string;
+  nodeName?: string;
+  clusterId?: string;
+  datastoreType: DatastoreType;
+  datastoreFile: string;
+  /** true when DATASTORE_FILE was not given: the embedded default */
+  embeddedDefault: boolean;
+  etcdEndpoints: string[];
+  etcdTls: EtcdTls;
+  kubeconfig?: string;
+  /** namespace of the Secrets that hold BGP passwords (calico/node's NAMESPACE) */
+  namespace: string;
+  logLevel: string;
+  /** host:port of the HTTP endpoint, or undefined when off */
+  httpListen?: { host: string; port: number };
+}
+
+/** A variable, its flag, its default and what it is for: the configuration reference. */
+export const VARIABLES = [
+  ["IP", "--ip", "", "IPv4 address: router ID and the address BGP listens and connects on"],
+  ["IP6", "--ip6", "", "IPv6 address for IPv6 sessions"],
+  ["NODENAME", "--nodename", "", "run as this Calico Node (node mode)"],
+  ["CLUSTER_ID", "--cluster-id", "the router ID", "route reflector cluster ID in legacy mode (dotted quad)"],
+  [
+    "DATASTORE_TYPE",
+    "--datastore-type",
+    "etcdv3 when ETCD_ENDPOINTS is set, else file",
+    "file, etcdv3 or kubernetes",
+  ],
+  [
+    "DATASTORE_FILE",
+    "--datastore-file",
+    "the embedded default",
+    "YAML file of Calico resources (file datastore)",
+  ],
+  ["ETCD_ENDPOINTS", "--etcd-endpoints", "http://127.0.0.1:2379", "comma-separated etcd URLs"],
+  ["ETCD_CA_CERT_FILE", "--etcd-ca-cert-file", "", "CA certificate to verify etcd (PEM)"],
+  ["ETCD_CERT_FILE", "--etcd-cert-file", "", "client certificate for etcd (PEM)"],
+  ["ETCD_KEY_FILE", "--etcd-key-file", "", "client key for etcd (PEM)"],
+  ["KUBECONFIG", "--kubeconfig", "in-cluster service account", "kubeconfig file (kubernetes datastore)"],
+  ["NAMESPACE", "--namespace", "kube-system", "namespace of the Secrets that hold BGP passwords"],
+  ["LOG_LEVEL", "--log-level", "info", "trace, debug, info, warn, error, fatal or silent"],
+  [
+    "HTTP_LISTEN",
+    "--http-listen",
+    "127.0.0.1:9179",
+    "host:port for /metrics, /livez, /readyz and status; off to disable",
+  ],
+] as const;
+
+export type VariableName = (typeof VARIABLES)[number][0];
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`${variable}: ${reason}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** The embedded default configuration: runs with no datastore, no root and no setup. */
+export const EMBEDDED_DEFAULT = fileURLToPath(new URL("../../config/default.yaml", import.meta.url));
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+/** Variables from the environment, overridden by flags (`--ip 1.2.3.4` or `--ip=1.2.3.4`). */
+export function readVariables(env: NodeJS.ProcessEnv, argv: readonly string[]): Map<VariableName, string> {
+  const values = new Map<VariableName, string>();
+  for (const [name] of VARIABLES) {
+    const v = env[name];
+    if (v !== undefined && v !== "") values.set(name, v);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const eq = arg.indexOf("=");
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const def = VARIABLES.find(([, f]) => f === flag);
+    if (!def) throw new ConfigError(arg, "unknown option (see --help)");
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(flag, "needs a value");
+    values.set(def[0], value);
+  }
+  return values;
+}
+
+function address(values: Map<VariableName, string>, name: VariableName, family: 4 | 6): string | undefined {
+  const v = values.get(name);
+  if (v === undefined) return undefined;
+  const ip = parseAddress(v);
+  if (ip?.family !== family) throw new ConfigError(name, `not an IPv${family} address: ${JSON.stringify(v)}`);
+  return ip.text;
+}
+
+function pem(values: Map<VariableName, string>, name: VariableName): Buffer | undefined {
+  const path = values.get(name);
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(
+      name,
+      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+}
+
+function endpoints(text: string): string[] {
+  return text.split(",").map((raw) => {
+    const e = raw.trim();
+    let url: URL;
+    try {
+      url = new URL(e);
+    } catch {
+      throw new ConfigError("ETCD_ENDPOINTS", `not a URL: ${JSON.stringify(e)}`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new ConfigError("ETCD_ENDPOINTS", `${JSON.stringify(e)}: scheme must be http or https`);
+    }
+    return e;
+  });
+}
+
+function httpListen(text: string): { host: string; port: number } | undefined {
+  if (text === "off") return undefined;
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!host || !parseAddress(host) || !(port > 0 && port < 65536)) {
+    throw new ConfigError("HTTP_LISTEN", `not host:port or off: ${JSON.stringify(text)}`);
+  }
+  return { host, port };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Config {
+  const values = readVariables(env, argv);
+  const typeText = values.get("DATASTORE_TYPE") ?? (values.has("ETCD_ENDPOINTS") ? "etcdv3" : "file");
+  if (typeText !== "file" && typeText !== "etcdv3" && typeText !== "kubernetes") {
+    throw new ConfigError("DATASTORE_TYPE", `${JSON.stringify(typeText)} is not file, etcdv3 or kubernetes`);
+  }
+  const datastoreFile = values.get("DATASTORE_FILE");
+  const config: Config = {
+    datastoreType: typeText,
+    datastoreFile: datastoreFile ?? EMBEDDED_DEFAULT,
+    embeddedDefault: typeText === "file" && datastoreFile === undefined,
+    etcdEndpoints: endpoints(values.get("ETCD_ENDPOINTS") ?? "http://127.0.0.1:2379"),
+    etcdTls: {},
+    namespace: values.get("NAMESPACE") ?? "kube-system",
+    logLevel: values.get("LOG_LEVEL") ?? "info",
+  };
+  const ip = address(values, "IP", 4);
+  const ip6 = address(values, "IP6", 6);
+  const clusterId = address(values, "CLUSTER_ID", 4);
+  const nodeName = values.get("NODENAME");
+  const kubeconfig = values.get("KUBECONFIG");
+  if (ip) config.ip = ip;
+  if (ip6) config.ip6 = ip6;
+  if (clusterId) config.clusterId = clusterId;
+  if (nodeName) config.nodeName = nodeName;
+  if (kubeconfig) config.kubeconfig = kubeconfig;
+  if (!LOG_LEVELS.includes(config.logLevel)) {
+    throw new ConfigError(
+      "LOG_LEVEL",
+      `${JSON.stringify(config.logLevel)} is not one of ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+  const http = httpListen(values.get("HTTP_LISTEN") ?? "127.0.0.1:9179");
+  if (http) config.httpListen = http;
+  if (config.datastoreType === "etcdv3") {
+    const tls: EtcdTls = {};
+    const ca = pem(values, "ETCD_CA_CERT_FILE");
+    const cert = pem(values, "ETCD_CERT_FILE");
+    const key = pem(values, "ETCD_KEY_FILE");
+    if (ca) tls.ca = ca;
+    if (cert) tls.cert = cert;
+    if (key) tls.key = key;
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new ConfigError(
+        cert ? "ETCD_KEY_FILE" : "ETCD_CERT_FILE",
+        "ETCD_CERT_FILE and ETCD_KEY_FILE go together",
+      );
+    }
+    config.etcdTls = tls;
+  }
+  if (config.kubeconfig !== undefined && config.datastoreType === "kubernetes") {
+    try {
+      readFileSync(config.kubeconfig);
+    } catch (e) {
+      throw new ConfigError(
+        "KUBECONFIG",
+        `cannot read ${config.kubeconfig}: ${(e as NodeJS.ErrnoException).code}`,
+      );
+    }
+  }
+  // Legacy mode needs our address; node mode can take it from the Node.
+  if (!config.ip && !config.ip6 && !config.nodeName && !config.embeddedDefault) {
+    throw new ConfigError("IP", "required (or NODENAME, to take the address from that Calico Node)");
+  }
+  if (config.embeddedDefault && !config.ip) config.ip = "127.0.0.1";
+  return config;
+}

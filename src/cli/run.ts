@@ -1,0 +1,245 @@
+// `routereflector run`: the datastore feeds the store; once it is synced, the peerings it yields
+// become sessions. The BGP side (reflector and listeners) is built from what the datastore says
+// (router ID, cluster ID, listen port) and rebuilt only when one of those changes.
+import type { Logger } from "pino";
+import { describeError } from "../bgp/index.js";
+import { EtcdSource } from "../datastore/etcd.js";
+import { FileSource } from "../datastore/file.js";
+import { computePeerings, type Peerings } from "../datastore/peerings.js";
+import { Store } from "../datastore/store.js";
+import { Listener } from "../fsm/index.js";
+import { Reconciler } from "../reflector/reconciler.js";
+import { Reflector } from "../reflector/reflector.js";
+import { type Config, ConfigError, loadConfig, VARIABLES } from "./config.js";
+import { createLogger } from "./log.js";
+
+/** A datastore source: fills the store, keeps it current. */
+export interface Source {
+  start(): void | Promise<void>;
+  /** read everything again (SIGHUP) */
+  reload?(): Promise<void>;
+  stop(): void | Promise<void>;
+}
+
+interface Bgp {
+  key: string;
+  reflector: Reflector;
+  reconciler: Reconciler;
+  listeners: { address: string; listener: Listener }[];
+}
+
+export class Daemon {
+  readonly store = new Store();
+  private bgp: Bgp | undefined;
+  private warnings = new Set<string>();
+  peerings: Peerings | undefined;
+  /** the BGP port is bound */
+  listening = false;
+  private stopping = false;
+
+  constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    private readonly makeSource: (store: Store) => Source,
+  ) {}
+
+  private source: Source | undefined;
+
+  async start(): Promise<void> {
+    this.store.on("change", () => void this.update().catch((e: unknown) => this.fatal(e)));
+    this.source = this.makeSource(this.store);
+    await this.source.start();
+  }
+
+  reload(): Promise<void> {
+    this.log.info("reload requested");
+    return this.source?.reload?.() ?? Promise.resolve();
+  }
+
+  get reflector(): Reflector | undefined {
+    return this.bgp?.reflector;
+  }
+
+  get reconciler(): Reconciler | undefined {
+    return this.bgp?.reconciler;
+  }
+
+  private fatal(e: unknown): void {
+    this.log.fatal({ err: (e as Error).message }, "stopping");
+    void this.stop("fatal error").finally(() => process.exit(1));
+  }
+
+  private async update(): Promise<void> {
+    if (!this.store.synced || this.stopping) return;
+    const c = this.config;
+    const identity = {
+      ...(c.ip ? { ip: c.ip } : {}),
+      ...(c.ip6 ? { ip6: c.ip6 } : {}),
+      ...(c.nodeName ? { nodeName: c.nodeName } : {}),
+      ...(c.clusterId ? { clusterId: c.clusterId } : {}),
+    };
+    const p = computePeerings(this.store.snapshot(), identity, this.store.secret);
+    this.peerings = p;
+    const warnings = new Set(p.warnings);
+    for (const w of warnings) if (!this.warnings.has(w)) this.log.warn(w);
+    this.warnings = warnings;
+
+    const routerId = p.routerId ?? c.ip;
+    if (!routerId) {
+      this.log.error(
+        { node: p.node },
+        "no router ID: set IP, or give the Calico Node an IPv4 address; no sessions until then",
+      );
+      return;
+    }
+    const addresses = p.bindAddress
+      ? [p.bindAddress]
+      : [c.ip ?? p.routerId, c.ip6].filter((a) => a !== undefined);
+    const key = JSON.stringify([routerId, p.clusterId, p.localAs, p.listenPort, addresses]);
+    if (this.bgp && this.bgp.key !== key) {
+      this.log.info("router ID, cluster ID, AS or listen address changed: restarting every session");
+      await this.stopBgp("reflector configuration changed");
+    }
+    if (!this.bgp) {
+      this.bgp = await this.startBgp(key, routerId, p, addresses as string[]);
+    }
+    const r = this.bgp.reconciler.apply(p.peers);
+    for (const s of r.added)
+      this.log.info({ peer: s.address, name: s.name, type: s.type, from: s.from }, "peer added");
+    for (const s of r.changed)
+      this.log.info({ peer: s.address, name: s.name, from: s.from }, "peer changed: session reset");
+    for (const s of r.removed) this.log.info({ peer: s.address, name: s.name }, "peer removed");
+  }
+
+  private async startBgp(key: string, routerId: string, p: Peerings, addresses: string[]): Promise<Bgp> {
+    const log = this.log;
+    const reflector = new Reflector(
+      { routerId, localAs: p.localAs, ...(p.clusterId ? { clusterId: p.clusterId } : {}) },
+      undefined,
+      {
+        // Established and leaving it are news; the Connect/Active retry cycle is debug detail.
+        stateChange: (peer, from, to, reason) =>
+          log[from === "Established" || to === "Established" ? "info" : "debug"](
+            { peer: peer.address, from, to, ...(reason ? { reason } : {}) },
+            "session state",
+          ),
+        notification: (peer, direction, n) =>
+          log.warn(
+            {
+              peer: peer.address,
+              error: describeError(n.code, n.subcode),
+              ...(n.shutdownCommunication ? { message: n.shutdownCommunication } : {}),
+            },
+            `NOTIFICATION ${direction}`,
+          ),
+      },
+    );
+    const listeners = addresses.map((address) => ({
+      address,
+      listener: new Listener(
+        (remote) => reflector.peer(remote)?.session,
+        (remote) => log.warn({ peer: remote }, "connection from an unconfigured address closed"),
+      ),
+    }));
+    for (const l of listeners) {
+      try {
+        await l.listener.listen(p.listenPort, l.address);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        const hint = code === "EACCES" ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : "";
+        throw new Error(`cannot listen on ${l.address} port ${p.listenPort}: ${code}${hint}`);
+      }
+    }
+    this.listening = true;
+    const family = (a: string) => a.includes(":");
+    const reconciler = new Reconciler(
+      reflector,
+      (peer) => listeners.find((l) => family(l.address) === family(peer))?.listener,
+    );
+    log.info(
+      {
+        mode: p.mode,
+        ...(p.node ? { node: p.node } : {}),
+        routerId,
+        as: p.localAs,
+        clusterId: p.clusterId ?? routerId,
+        listen: addresses.map((a) => (a.includes(":") ? `[${a}]:${p.listenPort}` : `${a}:${p.listenPort}`)),
+        expecting: p.peers.map((s) => `${s.address} (${s.type}, AS ${s.peerAs})`),
+      },
+      `BGP listening on ${addresses.join(", ")} port ${p.listenPort}; expecting ${p.peers.length} peers`,
+    );
+    return { key, reflector, reconciler, listeners };
+  }
+
+  private async stopBgp(message: string): Promise<void> {
+    const bgp = this.bgp;
+    if (!bgp) return;
+    this.bgp = undefined;
+    bgp.reconciler.stopAll(message);
+    this.listening = false;
+    await Promise.all(bgp.listeners.map((l) => l.listener.close()));
+  }
+
+  /** Cease / Administrative Shutdown with `message` to every peer, then stop watching. */
+  async stop(message: string): Promise<void> {
+    this.stopping = true;
+    await this.source?.stop();
+    await this.stopBgp(message);
+  }
+}
+
+export const RUN_USAGE = `usage: routereflector [run] [--flag value ...]
+Runs the route reflector. Every setting is an environment variable or its flag (the flag wins):
+${VARIABLES.map(([name, flag, dflt, what]) => `  ${flag.padEnd(22)}${name.padEnd(19)}${what}${dflt ? ` (default: ${dflt})` : ""}`).join("\n")}`;
+
+function makeSource(config: Config, store: Store, log: Logger): Source {
+  switch (config.datastoreType) {
+    case "file":
+      return new FileSource(config.datastoreFile, store, log.child({ datastore: "file" }));
+    case "etcdv3":
+      return new EtcdSource(config.etcdEndpoints, config.etcdTls, store, log.child({ datastore: "etcdv3" }));
+    case "kubernetes":
+      throw new ConfigError("DATASTORE_TYPE", "kubernetes is not in this build yet");
+  }
+}
+
+/** Runs until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code. */
+export async function runCommand(argv: string[], printError: (line: string) => void): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`${RUN_USAGE}\n`);
+    return 0;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env, argv);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    printError(`routereflector: ${e.message}`);
+    return 2;
+  }
+  const log = createLogger(config.logLevel);
+  const daemon = new Daemon(config, log, (store) => makeSource(config, store, log));
+  try {
+    await daemon.start();
+  } catch (e) {
+    printError(`routereflector: ${(e as Error).message}`);
+    await daemon.stop("start-up failed");
+    return 1;
+  }
+  return new Promise((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, "shutting down");
+      const deadline = setTimeout(() => resolve(0), 5000);
+      void daemon.stop(`route reflector shutting down (${signal})`).then(() => {
+        // Let the NOTIFICATIONs leave before the process ends.
+        setTimeout(() => {
+          clearTimeout(deadline);
+          resolve(0);
+        }, 200);
+      });
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+    process.on("SIGHUP", () => void daemon.reload());
+  });
+}

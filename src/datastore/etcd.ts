@@ -1,0 +1,229 @@
+// The etcd v3 datastore, where calicoctl writes Calico resources (shared/calico-datamodel.md §2):
+// list the prefixes at one revision, then watch from the next with previous values, as
+// libcalico-go's etcdv3 watcher does. The etcd3 client reconnects with backoff and fails over
+// between endpoints; a watch that etcd cancels (compaction) makes us list again and apply only
+// the differences. While etcd is away nothing changes here: sessions and routes stay as they are.
+import { rootCertificates } from "node:tls";
+import { Etcd3, type IKeyValue, type Watcher } from "etcd3";
+import type { Logger } from "pino";
+import type { EtcdTls } from "../cli/config.js";
+import { parseObject } from "./objects.js";
+import {
+  parseAddress,
+  parseReflectorEntry,
+  type Resource,
+  ResourceError,
+  type ResourceKind,
+} from "./resources.js";
+import type { Store } from "./store.js";
+
+const V3 = "/calico/resources/v3/projectcalico.org/";
+
+/** What we read from etcd, and what each prefix holds. */
+const PREFIXES: readonly { prefix: string; kind: ResourceKind; family?: 4 | 6 }[] = [
+  { prefix: `${V3}nodes/`, kind: "Node" },
+  { prefix: `${V3}bgppeers/`, kind: "BGPPeer" },
+  { prefix: `${V3}bgpconfigurations/`, kind: "BGPConfiguration" },
+  { prefix: "/calico/bgp/v1/rr_v4/", kind: "ReflectorEntry", family: 4 },
+  { prefix: "/calico/bgp/v1/rr_v6/", kind: "ReflectorEntry", family: 6 },
+];
+const KINDS = [...new Set(PREFIXES.map((p) => p.kind))];
+
+/** Parses one etcd value; the kind and name come from the key. */
+function parseKv(key: string, value: string): Resource {
+  const where = PREFIXES.find((p) => key.startsWith(p.prefix));
+  if (!where) throw new ResourceError(key, "(key)", "not a key we read");
+  let obj: unknown;
+  try {
+    obj = JSON.parse(value);
+  } catch {
+    throw new ResourceError(key, "(value)", "not JSON");
+  }
+  if (where.family) return parseReflectorEntry(obj, key, where.family);
+  const r = parseObject(obj, key);
+  if (r.kind !== where.kind) throw new ResourceError(key, "kind", `${r.kind} under the ${where.kind} prefix`);
+  return r;
+}
+
+const nameOf = (key: string, prefix: string) => key.slice(prefix.length);
+
+export class EtcdSource {
+  private readonly client: Etcd3;
+  private watchers: Watcher[] = [];
+  private stopped = false;
+  private retry: NodeJS.Timeout | undefined;
+  private backoff = 1000;
+  private reachable = true;
+  /** the revision the store reflects */
+  revision = 0;
+
+  constructor(
+    readonly endpoints: string[],
+    tls: EtcdTls,
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {
+    const https = endpoints.some((e) => e.startsWith("https:"));
+    this.client = new Etcd3({
+      hosts: endpoints,
+      dialTimeout: 5000,
+      ...(https || tls.ca
+        ? {
+            credentials: {
+              rootCertificate: tls.ca ?? Buffer.from(rootCertificates.join("\n")),
+              ...(tls.key ? { privateKey: tls.key } : {}),
+              ...(tls.cert ? { certChain: tls.cert } : {}),
+            },
+          }
+        : {}),
+    });
+  }
+
+  /** Starts listing in the background; the store says when it is synced. */
+  start(): void {
+    void this.sync();
+  }
+
+  /** Lists everything again and applies the differences (SIGHUP). */
+  async reload(): Promise<void> {
+    await this.resync("reload");
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    await this.cancelWatchers();
+    this.client.close();
+  }
+
+  private async cancelWatchers(): Promise<void> {
+    const watchers = this.watchers;
+    this.watchers = [];
+    await Promise.all(watchers.map((w) => w.cancel().catch(() => {})));
+  }
+
+  private async resync(reason: string): Promise<void> {
+    this.log.info({ reason }, "listing etcd again");
+    await this.cancelWatchers();
+    await this.sync();
+  }
+
+  /** List, then watch; on failure try again with backoff (1 s doubling to 30 s). */
+  private async sync(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const revision = await this.list();
+      await this.watch(revision);
+      this.backoff = 1000;
+      if (!this.reachable) this.log.info({ endpoints: this.endpoints }, "etcd reachable again");
+      this.reachable = true;
+    } catch (e) {
+      if (this.stopped) return;
+      if (this.reachable) {
+        this.log.error(
+          { endpoints: this.endpoints, err: (e as Error).message },
+          "etcd unreachable; sessions and routes stay as they are, retrying",
+        );
+      }
+      this.reachable = false;
+      await this.cancelWatchers();
+      this.retry = setTimeout(() => void this.sync(), this.backoff);
+      this.backoff = Math.min(this.backoff * 2, 30_000);
+    }
+  }
+
+  /** Reads every prefix at one revision into the store; returns that revision. */
+  private async list(): Promise<number> {
+    const first = await this.client
+      .getAll()
+      .prefix(PREFIXES[0]?.prefix as string)
+      .exec();
+    const revision = Number(first.header.revision);
+    const responses = [first];
+    for (const p of PREFIXES.slice(1)) {
+      responses.push(await this.client.getAll().prefix(p.prefix).revision(revision).exec());
+    }
+    const resources: Resource[] = [];
+    const keep = new Set<string>();
+    for (const res of responses) {
+      for (const kv of res.kvs) {
+        const key = kv.key.toString();
+        const r = this.parse(key, kv.value.toString());
+        if (r) resources.push(r);
+        else keep.add(this.storeKey(key));
+      }
+    }
+    this.store.replace(KINDS, resources, keep);
+    this.revision = revision;
+    this.store.markSynced();
+    this.log.info({ revision, objects: resources.length }, "etcd listed");
+    return revision;
+  }
+
+  private async watch(revision: number): Promise<void> {
+    for (const { prefix } of PREFIXES) {
+      const w = await this.client
+        .watch()
+        .prefix(prefix)
+        .startRevision(String(revision + 1))
+        .withPreviousKV()
+        .create();
+      this.watchers.push(w);
+      w.on("put", (kv) => this.onPut(kv));
+      w.on("delete", (kv) => this.onDelete(kv, prefix));
+      w.on("disconnected", (err) => {
+        if (this.reachable) {
+          this.log.warn(
+            { err: err.message },
+            "etcd watch disconnected; sessions and routes stay as they are",
+          );
+        }
+        this.reachable = false;
+      });
+      w.on("connected", () => {
+        if (!this.reachable) this.log.info("etcd watch resumed");
+        this.reachable = true;
+      });
+      // A watch etcd cancels (its start revision was compacted away): list again.
+      w.on("error", (err) => void this.resync(`watch canceled: ${err.message}`));
+    }
+  }
+
+  private onPut(kv: IKeyValue): void {
+    const key = kv.key.toString();
+    this.revision = Math.max(this.revision, Number(kv.mod_revision));
+    const r = this.parse(key, kv.value.toString());
+    if (r) this.store.put(r);
+  }
+
+  private onDelete(kv: IKeyValue, prefix: string): void {
+    const key = kv.key.toString();
+    const where = PREFIXES.find((p) => p.prefix === prefix);
+    if (!where) return;
+    this.revision = Math.max(this.revision, Number(kv.mod_revision));
+    const name = nameOf(key, prefix);
+    this.store.delete(where.kind, where.family ? (parseAddress(name)?.text ?? name) : name);
+    this.log.debug({ key }, "etcd delete");
+  }
+
+  private parse(key: string, value: string): Resource | undefined {
+    try {
+      const r = parseKv(key, value);
+      // The key names the object (libcalico-go keys are <plural>/<name>).
+      const where = PREFIXES.find((p) => key.startsWith(p.prefix));
+      if (where && !where.family && r.name !== nameOf(key, where.prefix)) {
+        throw new ResourceError(key, "metadata.name", `${JSON.stringify(r.name)} differs from the key`);
+      }
+      return r;
+    } catch (e) {
+      if (!(e instanceof ResourceError)) throw e;
+      this.log.error({ key, err: e.message }, "invalid object skipped");
+      return undefined;
+    }
+  }
+
+  private storeKey(key: string): string {
+    const where = PREFIXES.find((p) => key.startsWith(p.prefix));
+    return where ? `${where.kind}/${nameOf(key, where.prefix)}` : key;
+  }
+}

@@ -1,0 +1,133 @@
+// The file datastore: a YAML file of Calico resources, the documents calicoctl takes (Node, BGPPeer,
+// BGPConfiguration; `kind: List` with items; Kubernetes v1 Nodes and Secrets too). Read at start,
+// again when the file changes and on reload() (SIGHUP). A file that does not parse leaves the last
+// good state in place; an invalid object is logged with its place and skipped.
+import { type FSWatcher, watch as fsWatch, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import type { Logger } from "pino";
+import { parseAllDocuments } from "yaml";
+import { claimedIdentity, parseObject } from "./objects.js";
+import { type Resource, ResourceError } from "./resources.js";
+import type { Store } from "./store.js";
+
+export class FileError extends Error {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+    this.name = "FileError";
+  }
+}
+
+interface Parsed {
+  resources: Resource[];
+  secrets: Map<string, Record<string, string>>;
+  /** keys of invalid objects whose last good version stays */
+  keep: Set<string>;
+  /** invalid objects: where they are and why */
+  invalid: { key: string; reason: string }[];
+}
+
+/** Parses the file's text; throws FileError when it is not YAML at all. */
+export function parseFile(path: string, text: string): Parsed {
+  const out: Parsed = { resources: [], secrets: new Map(), keep: new Set(), invalid: [] };
+  const docs = parseAllDocuments(text, { prettyErrors: true });
+  const list = Array.isArray(docs) ? docs : [docs];
+  list.forEach((doc, i) => {
+    const [error] = doc.errors;
+    if (error) throw new FileError(path, `invalid YAML in document ${i + 1}: ${error.message}`);
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) return;
+    const v = value as { kind?: unknown; items?: unknown };
+    const objects =
+      typeof v.kind === "string" && v.kind.endsWith("List") && Array.isArray(v.items) ? v.items : [value];
+    objects.forEach((obj: unknown, j: number) => {
+      const where = `${path}: document ${i + 1}${objects.length > 1 || obj !== value ? ` item ${j + 1}` : ""}`;
+      try {
+        const r = parseObject(obj, where);
+        if (r.kind === "Secret") out.secrets.set(r.name, r.data);
+        else out.resources.push(r);
+      } catch (e) {
+        if (!(e instanceof ResourceError)) throw e;
+        out.invalid.push({ key: where, reason: e.message.slice(where.length + 2) });
+        const id = claimedIdentity(obj);
+        if (id) out.keep.add(`${id.kind}/${id.name}`);
+      }
+    });
+  });
+  return out;
+}
+
+const KINDS = ["Node", "BGPPeer", "BGPConfiguration", "ReflectorEntry"] as const;
+
+export class FileSource {
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastText: string | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  /** Reads the file once, synchronously: a missing or unreadable file stops start-up. */
+  start(): void {
+    let text: string;
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch (e) {
+      throw new FileError(this.path, (e as NodeJS.ErrnoException).message);
+    }
+    this.apply(text);
+    this.store.markSynced();
+    // Editors replace files by rename, so watch the directory and match the name.
+    this.watcher = fsWatch(dirname(this.path), (_event, name) => {
+      if (name === null || name === basename(this.path)) this.schedule();
+    });
+  }
+
+  /** Reads the file again (SIGHUP). */
+  async reload(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (e) {
+      this.log.error(
+        { key: this.path, err: (e as Error).message },
+        "cannot read the datastore file; keeping the last good state",
+      );
+      return;
+    }
+    try {
+      this.apply(text);
+    } catch (e) {
+      this.log.error(
+        { key: this.path, err: (e as Error).message },
+        "datastore file not applied; keeping the last good state",
+      );
+    }
+  }
+
+  stop(): void {
+    this.watcher?.close();
+    clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.reload(), 100);
+  }
+
+  private apply(text: string): void {
+    if (text === this.lastText) return;
+    const parsed = parseFile(this.path, text);
+    this.lastText = text;
+    for (const bad of parsed.invalid) this.log.error(bad, "invalid object skipped");
+    this.store.replace(KINDS, parsed.resources, parsed.keep);
+    this.store.replaceSecrets(parsed.secrets);
+    this.log.info({ key: this.path, objects: parsed.resources.length }, "datastore file loaded");
+  }
+}

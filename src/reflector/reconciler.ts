@@ -1,0 +1,103 @@
+// Turns the desired peerings into sessions. Only sessions whose spec changed are touched: a new
+// peer starts, a removed one gets Cease / Peer De-configured, a changed one (AS, password, address,
+// timers...) is reset with Cease / Other Configuration Change; nothing else moves (RFC 4486 §4).
+import { CeaseSubcode } from "../bgp/index.js";
+import type { PeerSpec } from "../datastore/peerings.js";
+import type { Family } from "../rib/index.js";
+import { PEER_DEFAULTS } from "./defaults.js";
+import type { PeerSettings, Reflector } from "./reflector.js";
+
+/** Where incoming connections arrive: the reconciler sets TCP MD5 keys on them. */
+export interface KeyedListener {
+  setMd5Key(peer: string, key: string): void;
+}
+
+export interface ReconcileResult {
+  added: PeerSpec[];
+  removed: PeerSpec[];
+  changed: PeerSpec[];
+}
+
+/** The session settings for a peering. */
+export function settingsFor(spec: PeerSpec, routerId: string): PeerSettings {
+  const family: Family = spec.address.includes(":") ? "ipv6" : "ipv4";
+  const ebgp = spec.peerAs !== spec.localAs;
+  // BIRD: next hop self towards eBGP peers unless told to keep it; iBGP keeps it unless told Self.
+  const nextHopSelf = spec.nextHopMode === "Self" || (ebgp && spec.nextHopMode === "Auto");
+  return {
+    ...PEER_DEFAULTS,
+    families: [family],
+    peerAddress: spec.address,
+    peerPort: spec.port,
+    peerAs: spec.peerAs,
+    localAs: spec.localAs,
+    passive: spec.passive,
+    client: spec.rrClient,
+    gracefulRestart: { restartTime: spec.restartTime ?? PEER_DEFAULTS.gracefulRestart.restartTime },
+    ...(spec.clusterId ? { clusterId: spec.clusterId } : {}),
+    ...(spec.sourceAddress ? { localAddress: spec.sourceAddress } : {}),
+    ...(spec.password ? { password: spec.password } : {}),
+    ...(spec.keepaliveTime ? { holdTime: spec.keepaliveTime * 3 } : {}),
+    // RFC 5082 §3: GTSM sends with TTL 255
+    ...(spec.ttlSecurity ? { ttl: 255 } : {}),
+    ...(nextHopSelf && family === "ipv4" ? { nextHopSelf: spec.sourceAddress ?? routerId } : {}),
+    ...(nextHopSelf && family === "ipv6" && spec.sourceAddress ? { nextHopSelf: spec.sourceAddress } : {}),
+  };
+}
+
+const same = (a: PeerSpec, b: PeerSpec): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+export class Reconciler {
+  private readonly current = new Map<string, PeerSpec>();
+
+  constructor(
+    private readonly reflector: Reflector,
+    /** the listener a peer's connections arrive on, for its TCP MD5 key */
+    private readonly listenerFor: (address: string) => KeyedListener | undefined = () => undefined,
+  ) {}
+
+  /** The peerings now running, by address. */
+  get specs(): ReadonlyMap<string, PeerSpec> {
+    return this.current;
+  }
+
+  apply(desired: readonly PeerSpec[]): ReconcileResult {
+    const result: ReconcileResult = { added: [], removed: [], changed: [] };
+    const next = new Map(desired.map((s) => [s.address, s]));
+    for (const [address, spec] of this.current) {
+      if (next.has(address)) continue;
+      this.stop(spec, "peer removed from the configuration", CeaseSubcode.PEER_DECONFIGURED);
+      result.removed.push(spec);
+    }
+    for (const [address, spec] of next) {
+      const old = this.current.get(address);
+      if (old && same(old, spec)) continue;
+      if (old) {
+        this.stop(old, "peer configuration changed", CeaseSubcode.OTHER_CONFIGURATION_CHANGE);
+        result.changed.push(spec);
+      } else {
+        result.added.push(spec);
+      }
+      this.start(spec);
+    }
+    return result;
+  }
+
+  /** Every session ends with this message (shutdown). */
+  stopAll(message: string): void {
+    for (const spec of [...this.current.values()])
+      this.stop(spec, message, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN);
+  }
+
+  private start(spec: PeerSpec): void {
+    if (spec.password) this.listenerFor(spec.address)?.setMd5Key(spec.address, spec.password);
+    this.reflector.addPeer(settingsFor(spec, this.reflector.config.routerId));
+    this.current.set(spec.address, spec);
+  }
+
+  private stop(spec: PeerSpec, message: string, subcode: number): void {
+    this.reflector.removePeer(spec.address, message, subcode);
+    if (spec.password) this.listenerFor(spec.address)?.setMd5Key(spec.address, "");
+    this.current.delete(spec.address);
+  }
+}

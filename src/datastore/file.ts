@@ -40,6 +40,20 @@ export function parseFile(path: string, text: string): Parsed {
     if (error) throw new FileError(path, `invalid YAML in document ${i + 1}: ${error.message}`);
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) return;
+    // `nodeSelector: !has(x)` unquoted is a YAML tag, and its value an empty string: the peer
+    // would silently become global. Refuse the document instead.
+    const tag = doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
+    if (tag) {
+      const where = `${path}: document ${i + 1}`;
+      const line = tag.linePos?.[0];
+      out.invalid.push({
+        key: where,
+        reason: `unknown YAML tag${line ? ` at line ${line.line} column ${line.col}` : ""}; quote selectors that start with "!"`,
+      });
+      const id = claimedIdentity(value);
+      if (id) out.keep.add(`${id.kind}/${id.name}`);
+      return;
+    }
     const v = value as { kind?: unknown; items?: unknown };
     const objects =
       typeof v.kind === "string" && v.kind.endsWith("List") && Array.isArray(v.items) ? v.items : [value];

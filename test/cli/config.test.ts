@@ -1,0 +1,123 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, EMBEDDED_DEFAULT, loadConfig } from "../../src/cli/config.js";
+
+function errorOf(env: NodeJS.ProcessEnv, argv: string[] = []): string {
+  try {
+    loadConfig(env, argv);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  throw new Error("no error");
+}
+
+describe("configuration contract", () => {
+  it("nothing given: the embedded default on 127.0.0.1", () => {
+    expect(loadConfig({}, [])).toMatchObject({
+      datastoreType: "file",
+      datastoreFile: EMBEDDED_DEFAULT,
+      embeddedDefault: true,
+      ip: "127.0.0.1",
+      logLevel: "info",
+      httpListen: { host: "127.0.0.1", port: 9179 },
+    });
+  });
+
+  it("the old image's variables: etcdv3 when ETCD_ENDPOINTS is set", () => {
+    const c = loadConfig(
+      {
+        IP: "100.64.0.1",
+        IP6: "2001:DB8::1",
+        ETCD_ENDPOINTS: "http://127.0.0.1:2379,http://127.0.0.2:2379",
+        CLUSTER_ID: "224.0.0.1",
+      },
+      [],
+    );
+    expect(c).toMatchObject({
+      datastoreType: "etcdv3",
+      ip: "100.64.0.1",
+      ip6: "2001:db8::1",
+      clusterId: "224.0.0.1",
+      etcdEndpoints: ["http://127.0.0.1:2379", "http://127.0.0.2:2379"],
+      embeddedDefault: false,
+    });
+  });
+
+  it("flags win over the environment, in both forms", () => {
+    const c = loadConfig({ IP: "100.64.0.1", LOG_LEVEL: "warn" }, [
+      "--ip",
+      "100.64.0.2",
+      "--log-level=debug",
+      "--http-listen",
+      "off",
+    ]);
+    expect(c).toMatchObject({ ip: "100.64.0.2", logLevel: "debug" });
+    expect(c.httpListen).toBeUndefined();
+  });
+
+  it("certificates are read once; cert and key go together", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rr-cfg-"));
+    writeFileSync(join(dir, "ca.pem"), "CA");
+    const c = loadConfig(
+      { IP: "100.64.0.1", ETCD_ENDPOINTS: "https://127.0.0.1:2379", ETCD_CA_CERT_FILE: join(dir, "ca.pem") },
+      [],
+    );
+    expect(c.etcdTls.ca?.toString()).toBe("CA");
+    expect(
+      errorOf({
+        IP: "100.64.0.1",
+        ETCD_ENDPOINTS: "https://127.0.0.1:2379",
+        ETCD_CERT_FILE: join(dir, "ca.pem"),
+      }),
+    ).toBe("ETCD_KEY_FILE: ETCD_CERT_FILE and ETCD_KEY_FILE go together");
+  });
+
+  it.each([
+    [{ DATASTORE_TYPE: "consul" }, [], 'DATASTORE_TYPE: "consul" is not file, etcdv3 or kubernetes'],
+    [{ IP: "100.64.0" }, [], 'IP: not an IPv4 address: "100.64.0"'],
+    [{ IP: "2001:db8::1" }, [], 'IP: not an IPv4 address: "2001:db8::1"'],
+    [{ IP6: "100.64.0.1", IP: "100.64.0.1" }, [], 'IP6: not an IPv6 address: "100.64.0.1"'],
+    [{ IP: "100.64.0.1", CLUSTER_ID: "one" }, [], 'CLUSTER_ID: not an IPv4 address: "one"'],
+    [
+      { ETCD_ENDPOINTS: "127.0.0.1:2379", IP: "100.64.0.1" },
+      [],
+      'ETCD_ENDPOINTS: not a URL: "127.0.0.1:2379"',
+    ],
+    [
+      { ETCD_ENDPOINTS: "ftp://127.0.0.1:2379", IP: "100.64.0.1" },
+      [],
+      'ETCD_ENDPOINTS: "ftp://127.0.0.1:2379": scheme must be http or https',
+    ],
+    [
+      { ETCD_ENDPOINTS: "http://127.0.0.1:2379", ETCD_CA_CERT_FILE: "/nonexistent/ca.pem", IP: "100.64.0.1" },
+      [],
+      "ETCD_CA_CERT_FILE: cannot read /nonexistent/ca.pem: ENOENT",
+    ],
+    [
+      { DATASTORE_TYPE: "kubernetes", KUBECONFIG: "/nonexistent/kubeconfig", IP: "100.64.0.1" },
+      [],
+      "KUBECONFIG: cannot read /nonexistent/kubeconfig: ENOENT",
+    ],
+    [
+      { DATASTORE_TYPE: "etcdv3" },
+      [],
+      "IP: required (or NODENAME, to take the address from that Calico Node)",
+    ],
+    [
+      { DATASTORE_FILE: "/etc/calico.yaml" },
+      [],
+      "IP: required (or NODENAME, to take the address from that Calico Node)",
+    ],
+    [
+      { LOG_LEVEL: "loud" },
+      [],
+      'LOG_LEVEL: "loud" is not one of trace, debug, info, warn, error, fatal, silent',
+    ],
+    [{ HTTP_LISTEN: "9179" }, [], 'HTTP_LISTEN: not host:port or off: "9179"'],
+    [{}, ["--bogus"], "--bogus: unknown option (see --help)"],
+    [{}, ["--ip"], "--ip: needs a value"],
+  ])("%j %j: %s", (env, argv, message) => expect(errorOf(env, argv)).toBe(message));
+});

@@ -1,0 +1,131 @@
+import { describe, expect, it } from "vitest";
+import { CeaseSubcode } from "../../src/bgp/index.js";
+import type { PeerSpec } from "../../src/datastore/peerings.js";
+import { Reconciler, settingsFor } from "../../src/reflector/reconciler.js";
+import type { PeerSettings, Reflector } from "../../src/reflector/reflector.js";
+
+/** Records what the reconciler asks of the reflector and the listener. */
+function fakes() {
+  const calls: string[] = [];
+  const reflector = {
+    config: { routerId: "100.64.0.1", localAs: 64512 },
+    addPeer: (s: PeerSettings) => calls.push(`add ${s.peerAddress} as${s.peerAs}`),
+    removePeer: (a: string, _m: string, subcode: number) => calls.push(`remove ${a} cease/${subcode}`),
+  } as unknown as Reflector;
+  const listener = {
+    setMd5Key: (peer: string, key: string) => calls.push(`md5 ${peer} ${key ? "set" : "cleared"}`),
+  };
+  return { calls, reconciler: new Reconciler(reflector, () => listener) };
+}
+
+const spec = (address: string, extra: Partial<PeerSpec> = {}): PeerSpec => ({
+  name: `Node_${address}`,
+  type: "node specific",
+  address,
+  port: 179,
+  peerAs: 64512,
+  localAs: 64512,
+  rrClient: true,
+  passive: false,
+  nextHopMode: "Auto",
+  from: "bgppeers/x",
+  ...extra,
+});
+
+describe("Reconciler", () => {
+  it("touches only the sessions whose spec changed", () => {
+    const { calls, reconciler } = fakes();
+    reconciler.apply([spec("100.64.1.1"), spec("100.64.1.2"), spec("100.64.1.3", { password: "pw" })]);
+    expect(calls.splice(0)).toEqual([
+      "add 100.64.1.1 as64512",
+      "add 100.64.1.2 as64512",
+      "md5 100.64.1.3 set",
+      "add 100.64.1.3 as64512",
+    ]);
+    // same specs: nothing
+    expect(
+      reconciler.apply([spec("100.64.1.1"), spec("100.64.1.2"), spec("100.64.1.3", { password: "pw" })]),
+    ).toEqual({
+      added: [],
+      removed: [],
+      changed: [],
+    });
+    expect(calls).toEqual([]);
+    // AS change on .2, password removed on .3, .1 gone, .4 new
+    const r = reconciler.apply([
+      spec("100.64.1.2", { peerAs: 65000 }),
+      spec("100.64.1.3"),
+      spec("100.64.1.4"),
+    ]);
+    expect(calls).toEqual([
+      `remove 100.64.1.1 cease/${CeaseSubcode.PEER_DECONFIGURED}`,
+      `remove 100.64.1.2 cease/${CeaseSubcode.OTHER_CONFIGURATION_CHANGE}`,
+      "add 100.64.1.2 as65000",
+      `remove 100.64.1.3 cease/${CeaseSubcode.OTHER_CONFIGURATION_CHANGE}`,
+      "md5 100.64.1.3 cleared",
+      "add 100.64.1.3 as64512",
+      "add 100.64.1.4 as64512",
+    ]);
+    expect(r.removed.map((s) => s.address)).toEqual(["100.64.1.1"]);
+    expect(r.changed.map((s) => s.address)).toEqual(["100.64.1.2", "100.64.1.3"]);
+    expect(r.added.map((s) => s.address)).toEqual(["100.64.1.4"]);
+    expect([...reconciler.specs.keys()]).toEqual(["100.64.1.2", "100.64.1.3", "100.64.1.4"]);
+  });
+
+  it("stopAll ends every session with Administrative Shutdown", () => {
+    const { calls, reconciler } = fakes();
+    reconciler.apply([spec("100.64.1.1"), spec("100.64.1.2")]);
+    calls.length = 0;
+    reconciler.stopAll("bye");
+    expect(calls).toEqual([
+      `remove 100.64.1.1 cease/${CeaseSubcode.ADMINISTRATIVE_SHUTDOWN}`,
+      `remove 100.64.1.2 cease/${CeaseSubcode.ADMINISTRATIVE_SHUTDOWN}`,
+    ]);
+    expect(reconciler.specs.size).toBe(0);
+  });
+});
+
+describe("settingsFor", () => {
+  it("maps a peering onto session settings", () => {
+    const s = settingsFor(
+      spec("2001:db8::9", {
+        peerAs: 65001,
+        rrClient: false,
+        sourceAddress: "2001:db8::1",
+        password: "pw",
+        restartTime: 60,
+        keepaliveTime: 10,
+        ttlSecurity: 1,
+        passive: true,
+      }),
+      "100.64.0.1",
+    );
+    expect(s).toMatchObject({
+      families: ["ipv6"],
+      peerAddress: "2001:db8::9",
+      peerPort: 179,
+      peerAs: 65001,
+      localAs: 64512,
+      client: false,
+      passive: true,
+      localAddress: "2001:db8::1",
+      password: "pw",
+      holdTime: 30,
+      ttl: 255,
+      gracefulRestart: { restartTime: 60 },
+      // eBGP with next hop Auto: next hop self, as BIRD does
+      nextHopSelf: "2001:db8::1",
+    });
+  });
+
+  it.each([
+    ["Auto", 64512, undefined],
+    ["Self", 64512, "100.64.0.1"],
+    ["Keep", 65001, undefined],
+    ["Auto", 65001, "100.64.0.1"],
+  ] as const)("next hop %s towards AS %d: %s", (mode, peerAs, nextHopSelf) => {
+    expect(settingsFor(spec("100.64.1.1", { nextHopMode: mode, peerAs }), "100.64.0.1").nextHopSelf).toBe(
+      nextHopSelf,
+    );
+  });
+});

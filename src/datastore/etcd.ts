@@ -96,16 +96,27 @@ export class EtcdSource {
     this.client.close();
   }
 
+  /** Cancels our watches; one etcd already canceled gets no answer, so wait 2 s at most. */
   private async cancelWatchers(): Promise<void> {
     const watchers = this.watchers;
     this.watchers = [];
-    await Promise.all(watchers.map((w) => w.cancel().catch(() => {})));
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
+    await Promise.race([Promise.all(watchers.map((w) => w.cancel().catch(() => {}))), timeout]);
   }
 
-  private async resync(reason: string): Promise<void> {
+  private resyncing: Promise<void> | undefined;
+
+  /** Lists again and watches from there; concurrent requests share one. */
+  private resync(reason: string): Promise<void> {
+    if (this.resyncing) return this.resyncing;
     this.log.info({ reason }, "listing etcd again");
-    await this.cancelWatchers();
-    await this.sync();
+    this.resyncing = (async () => {
+      await this.cancelWatchers();
+      await this.sync();
+    })().finally(() => {
+      this.resyncing = undefined;
+    });
+    return this.resyncing;
   }
 
   /** List, then watch; on failure try again with backoff (1 s doubling to 30 s). */
@@ -160,7 +171,7 @@ export class EtcdSource {
     return revision;
   }
 
-  private async watch(revision: number): Promise<void> {
+  protected async watch(revision: number): Promise<void> {
     for (const { prefix } of PREFIXES) {
       const w = await this.client
         .watch()
@@ -185,7 +196,10 @@ export class EtcdSource {
         this.reachable = true;
       });
       // A watch etcd cancels (its start revision was compacted away): list again.
-      w.on("error", (err) => void this.resync(`watch canceled: ${err.message}`));
+      w.on("error", (err) => {
+        this.watchers = this.watchers.filter((x) => x !== w);
+        void this.resync(`watch canceled by etcd (compaction or permissions): ${err.message}`);
+      });
     }
   }
 

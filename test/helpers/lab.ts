@@ -231,3 +231,71 @@ export const BASE = {
   connectRetryTime: 2,
   maxIdleHoldTime: 5,
 };
+
+/** A single-member etcd 3.4 on a loopback address, through ../shared/lab/start-etcd.sh. */
+export class Etcd {
+  readonly dir: string;
+  constructor(
+    readonly addr: string,
+    readonly tls = false,
+  ) {
+    this.dir = workdir(`etcd-${addr}`);
+  }
+
+  get endpoint(): string {
+    return `${this.tls ? "https" : "http"}://${this.addr}:2379`;
+  }
+
+  /** certificates made by the start script: ca.pem, client.pem, client-key.pem, ... */
+  pki(file: string): string {
+    return join(this.dir, "pki", file);
+  }
+
+  /** Starts (or restarts, keeping the data) and waits until it answers. */
+  start(): void {
+    execFileSync(sharedPath("lab/start-etcd.sh"), ["start", this.addr, this.dir], {
+      env: { ...process.env, TLS: this.tls ? "1" : "0", KEEP_DATA: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  }
+
+  stop(): void {
+    execFileSync(sharedPath("lab/start-etcd.sh"), ["stop", this.dir], { stdio: "ignore" });
+  }
+
+  /** etcdctl with the endpoint and certificates preset (ETCDCTL_API=3). */
+  ctl(...args: string[]): string {
+    return execFileSync(join(this.dir, "etcdctl"), args, { encoding: "utf8" });
+  }
+
+  /** Writes a resource the way calicoctl does: JSON of the whole v3 object under its key. */
+  putResource(plural: string, obj: { kind: string; metadata: { name: string }; spec?: object }): void {
+    // Go's TypeMeta puts kind before apiVersion
+    const value = {
+      kind: obj.kind,
+      apiVersion: "projectcalico.org/v3",
+      metadata: {
+        uid: `uid-${obj.metadata.name}`,
+        creationTimestamp: "2026-11-21T00:00:00Z",
+        ...obj.metadata,
+      },
+      spec: obj.spec ?? {},
+    };
+    this.ctl(
+      "put",
+      `/calico/resources/v3/projectcalico.org/${plural}/${obj.metadata.name}`,
+      JSON.stringify(value),
+    );
+  }
+
+  deleteResource(plural: string, name: string): void {
+    this.ctl("del", `/calico/resources/v3/projectcalico.org/${plural}/${name}`);
+  }
+
+  revision(): number {
+    const out = JSON.parse(this.ctl("endpoint", "status", "-w", "json")) as {
+      Status: { header: { revision: number } };
+    }[];
+    return out[0]?.Status.header.revision ?? 0;
+  }
+}

@@ -1,5 +1,5 @@
 // Runs the built command line (dist/cli.js), as a user would.
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { REPO_ROOT } from "./shared.js";
@@ -10,4 +10,39 @@ export function runCli(args: string[], input?: string): { status: number; stdout
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' first`);
   const r = spawnSync(process.execPath, [CLI, ...args], { input: input ?? "", encoding: "utf8" });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The built reflector running as a child process, its JSON log lines collected. */
+export class Daemon {
+  readonly proc: ChildProcess;
+  readonly lines: Record<string, unknown>[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(env: Record<string, string>, args: string[] = []) {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' first`);
+    this.proc = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? "", HTTP_LISTEN: "off", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let partial = "";
+    this.proc.stdout?.on("data", (d: Buffer) => {
+      partial += d.toString();
+      const parts = partial.split("\n");
+      partial = parts.pop() ?? "";
+      for (const p of parts) if (p) this.lines.push(JSON.parse(p) as Record<string, unknown>);
+    });
+    this.proc.stderr?.on("data", (d: Buffer) => this.stderr.push(d.toString()));
+    this.exited = new Promise((resolve) => this.proc.once("exit", (code) => resolve(code)));
+  }
+
+  logged(msg: string, fields: Record<string, unknown> = {}): Record<string, unknown>[] {
+    return this.lines.filter((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v));
+  }
+
+  /** Stops it by its PID; resolves with the exit code. */
+  stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    if (this.proc.exitCode === null) this.proc.kill(signal);
+    return this.exited;
+  }
 }

@@ -1,0 +1,120 @@
+// End to end, as the old calico/routereflector was used: the built reflector reads its peers from a
+// real etcd 3.4, real BIRD 2 clients come and go with their Calico Nodes, and etcd goes away for
+// 30 s without any session noticing. Addresses 127.0.41.x.
+import { afterAll, describe, expect, it } from "vitest";
+import { Daemon } from "../helpers/cli.js";
+import { type Bird, Etcd, labRoutes, startBird, waitFor } from "../helpers/lab.js";
+
+const RR = "127.0.41.1";
+const A = "127.0.41.2";
+const B = "127.0.41.3";
+const C = "127.0.41.4";
+
+const node = (name: string, ip: string) => ({
+  kind: "Node",
+  metadata: { name },
+  spec: { bgp: { ipv4Address: `${ip}/32` } },
+});
+
+/** BIRD's view of its session with us: state and since (changes on every reset). */
+function session(b: Bird): { state: string; since: string; info: string } {
+  const line =
+    b
+      .birdc("show", "protocols", "ours")
+      .split("\n")
+      .find((l) => l.startsWith("ours")) ?? "";
+  const [, , , state = "", since = "", ...info] = line.trim().split(/\s+/);
+  return { state, since, info: info.join(" ") };
+}
+
+const hasRoute = (b: Bird, prefix: string) => labRoutes("bird", b.dir).some((r) => r.prefix === prefix);
+
+const cleanup: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+describe("etcd v3 datastore end to end with BIRD 2 clients", () => {
+  it("peers appear and go with their Nodes; etcd down for 30 s drops nothing", async () => {
+    const etcd = new Etcd("127.0.41.10");
+    cleanup.push(() => etcd.stop());
+    etcd.start();
+    etcd.putResource("bgpconfigurations", {
+      kind: "BGPConfiguration",
+      metadata: { name: "default" },
+      spec: { nodeToNodeMeshEnabled: false, asNumber: 64512 },
+    });
+    // legacy mode: a global BGPPeer at the reflector's IP makes every node a client
+    etcd.putResource("bgppeers", {
+      kind: "BGPPeer",
+      metadata: { name: "peer-with-rr" },
+      spec: { peerIP: RR, asNumber: 64512 },
+    });
+    etcd.putResource("nodes", node("bird-a", A));
+
+    const rr = new Daemon({
+      DATASTORE_TYPE: "etcdv3",
+      ETCD_ENDPOINTS: etcd.endpoint,
+      IP: RR,
+      LOG_LEVEL: "debug",
+    });
+    cleanup.push(() => rr.stop("SIGKILL"));
+    await waitFor(() => rr.logged("peer added", { peer: A }).length === 1, 15_000, "peer a from etcd");
+
+    const peerOf = { addr: RR, port: 179, asn: 64512 };
+    const a = await startBird("e2e-a", { addr: A, peer: peerOf, routes: ["198.18.41.0/24"] });
+    const b = await startBird("e2e-b", { addr: B, peer: peerOf, routes: ["198.18.42.0/24"] });
+    cleanup.push(
+      () => a.stop(),
+      () => b.stop(),
+    );
+    await waitFor(() => session(a).info === "Established", 20_000, "bird a Established");
+    // b is not a Calico Node yet: its connections are closed before OPEN
+    await waitFor(
+      () => rr.logged("connection from an unconfigured address closed", { peer: B }).length > 0,
+      10_000,
+      "b refused",
+    );
+    expect(session(b).info).not.toBe("Established");
+
+    etcd.putResource("nodes", node("bird-b", B));
+    await waitFor(() => session(b).info === "Established", 20_000, "bird b Established");
+    await waitFor(
+      () => hasRoute(b, "198.18.41.0/24") && hasRoute(a, "198.18.42.0/24"),
+      20_000,
+      "routes reflected",
+    );
+    const before = { a: session(a).since, b: session(b).since };
+
+    // etcd away for 30 s: nothing moves
+    etcd.stop();
+    await waitFor(
+      () => rr.lines.some((l) => String(l.msg).includes("sessions and routes stay as they are")),
+      20_000,
+      "outage noticed",
+    );
+    await new Promise((r) => setTimeout(r, 30_000));
+    expect(session(a)).toMatchObject({ info: "Established", since: before.a });
+    expect(session(b)).toMatchObject({ info: "Established", since: before.b });
+    etcd.start();
+    // a change made once it is back applies: the watch resumed
+    etcd.putResource("nodes", node("bird-c", C));
+    await waitFor(() => rr.logged("peer added", { peer: C }).length === 1, 30_000, "peer c after the outage");
+    expect(session(a).since).toBe(before.a);
+    expect(session(b).since).toBe(before.b);
+
+    // deleting bird-a from etcd closes exactly its session
+    etcd.deleteResource("nodes", "bird-a");
+    await waitFor(() => rr.logged("peer removed", { peer: A }).length === 1, 10_000, "a removed");
+    await waitFor(() => !hasRoute(b, "198.18.41.0/24"), 10_000, "a's route withdrawn from b");
+    await waitFor(() => a.log().includes("Peer de-configured"), 10_000, "bird a told why");
+    expect(session(b)).toMatchObject({ info: "Established", since: before.b });
+    expect(rr.logged("peer removed")).toHaveLength(1);
+    expect(rr.logged("peer changed: session reset")).toHaveLength(0);
+
+    // SIGTERM: an administrative shutdown with our message, and a clean exit
+    expect(await rr.stop("SIGTERM")).toBe(0);
+    await waitFor(() => /Administrative shutdown/i.test(b.log()), 10_000, "bird b sees the shutdown");
+    expect(b.log()).toMatch(/route reflector shutting down \(SIGTERM\)/);
+  }, 150_000);
+});

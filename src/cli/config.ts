@@ -25,6 +25,7 @@ export interface Config {
   etcdEndpoints: string[];
   etcdTls: EtcdTls;
   kubeconfig?: string;
+  apiGroup?: string;
   /** namespace of the Secrets that hold BGP passwords (calico/node's NAMESPACE) */
   namespace: string;
   logLevel: string;
@@ -56,6 +57,12 @@ export const VARIABLES = [
   ["ETCD_KEY_FILE", "--etcd-key-file", "", "client key for etcd (PEM)"],
   ["KUBECONFIG", "--kubeconfig", "in-cluster service account", "kubeconfig file (kubernetes datastore)"],
   ["NAMESPACE", "--namespace", "kube-system", "namespace of the Secrets that hold BGP passwords"],
+  [
+    "CALICO_API_GROUP",
+    "--calico-api-group",
+    "discovered",
+    "crd.projectcalico.org/v1 or projectcalico.org/v3 (kubernetes datastore)",
+  ],
   ["LOG_LEVEL", "--log-level", "info", "trace, debug, info, warn, error, fatal or silent"],
   [
     "HTTP_LISTEN",
@@ -176,6 +183,16 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
   if (clusterId) config.clusterId = clusterId;
   if (nodeName) config.nodeName = nodeName;
   if (kubeconfig) config.kubeconfig = kubeconfig;
+  const apiGroup = values.get("CALICO_API_GROUP");
+  if (apiGroup !== undefined) {
+    if (apiGroup !== "crd.projectcalico.org/v1" && apiGroup !== "projectcalico.org/v3") {
+      throw new ConfigError(
+        "CALICO_API_GROUP",
+        `${JSON.stringify(apiGroup)} is not crd.projectcalico.org/v1 or projectcalico.org/v3`,
+      );
+    }
+    config.apiGroup = apiGroup;
+  }
   if (!LOG_LEVELS.includes(config.logLevel)) {
     throw new ConfigError(
       "LOG_LEVEL",
@@ -209,6 +226,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
         `cannot read ${config.kubeconfig}: ${(e as NodeJS.ErrnoException).code}`,
       );
     }
+  }
+  if (config.datastoreType === "kubernetes" && !config.kubeconfig && !env.KUBERNETES_SERVICE_HOST) {
+    throw new ConfigError("KUBECONFIG", "required outside a Kubernetes pod (no in-cluster service account)");
   }
   // Legacy mode needs our address; node mode can take it from the Node.
   if (!config.ip && !config.ip6 && !config.nodeName && !config.embeddedDefault) {

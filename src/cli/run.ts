@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { describeError } from "../bgp/index.js";
 import { EtcdSource } from "../datastore/etcd.js";
 import { FileSource } from "../datastore/file.js";
+import { KubernetesSource } from "../datastore/kubernetes.js";
 import { computePeerings, type Peerings } from "../datastore/peerings.js";
 import { Store } from "../datastore/store.js";
 import { Listener } from "../fsm/index.js";
@@ -199,7 +200,15 @@ function makeSource(config: Config, store: Store, log: Logger): Source {
     case "etcdv3":
       return new EtcdSource(config.etcdEndpoints, config.etcdTls, store, log.child({ datastore: "etcdv3" }));
     case "kubernetes":
-      throw new ConfigError("DATASTORE_TYPE", "kubernetes is not in this build yet");
+      return new KubernetesSource(
+        {
+          namespace: config.namespace,
+          ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+          ...(config.apiGroup ? { apiGroup: config.apiGroup } : {}),
+        },
+        store,
+        log.child({ datastore: "kubernetes" }),
+      );
   }
 }
 

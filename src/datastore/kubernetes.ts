@@ -1,0 +1,277 @@
+// The Kubernetes datastore (shared/calico-datamodel.md §3): v1 Nodes (Calico's annotations and
+// labels), the BGPPeer and BGPConfiguration custom resources (crd.projectcalico.org/v1, or
+// projectcalico.org/v3 where the cluster serves only that), and the Secrets in NAMESPACE that hold
+// BGP passwords.
+//
+// Each collection is listed, then watched from the list's resourceVersion with bookmarks. The
+// client library's informer has neither bookmarks nor a "synced" signal, so the loop is ours; the
+// HTTP watch stream is the library's. A watch that ends is resumed from the last resourceVersion;
+// 410 Gone means that version is too old: list again and apply the difference.
+import {
+  ApisApi,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type KubernetesObject,
+  Watch,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { parseSecret } from "./objects.js";
+import {
+  parseKubernetesNode,
+  parseResource,
+  type Resource,
+  ResourceError,
+  type ResourceKind,
+} from "./resources.js";
+import type { Store } from "./store.js";
+
+export interface KubernetesOptions {
+  kubeconfig?: string;
+  namespace: string;
+  /** CALICO_API_GROUP: "crd.projectcalico.org/v1" or "projectcalico.org/v3"; discovered when unset */
+  apiGroup?: string;
+}
+
+interface ListResult {
+  metadata?: { resourceVersion?: string };
+  items: KubernetesObject[];
+}
+
+interface Collection {
+  name: string;
+  path: string;
+  list(): Promise<ListResult>;
+  /** the object as the store holds it */
+  apply(obj: KubernetesObject | undefined, name: string): void;
+  /** needed for sync: without it we have no peers (Secrets are optional: no passwords) */
+  required: boolean;
+}
+
+const GONE = 410;
+
+/** list, then watch from its resourceVersion, forever; relist on 410 Gone. */
+class ListWatch {
+  private resourceVersion = "";
+  private names = new Set<string>();
+  private abort: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private backoff = 1000;
+  private stopped = false;
+  listed = false;
+
+  constructor(
+    private readonly c: Collection,
+    private readonly watch: Watch,
+    private readonly log: Logger,
+    private readonly onListed: () => void,
+  ) {}
+
+  start(): void {
+    void this.run();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.abort?.abort();
+  }
+
+  private async run(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (!this.resourceVersion) await this.relist();
+      this.abort = await this.watch.watch(
+        this.c.path,
+        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true },
+        (type, obj: KubernetesObject & { code?: number }) => this.onEvent(type, obj),
+        (err: (Error & { statusCode?: number }) | null) => this.onDone(err),
+      );
+    } catch (e) {
+      this.retry(e as Error & { statusCode?: number; code?: number });
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const list = await this.c.list();
+    const seen = new Set<string>();
+    for (const obj of list.items) {
+      const name = obj.metadata?.name ?? "";
+      seen.add(name);
+      this.c.apply(obj, name);
+    }
+    for (const name of this.names) if (!seen.has(name)) this.c.apply(undefined, name);
+    this.names = seen;
+    this.resourceVersion = list.metadata?.resourceVersion ?? "";
+    this.backoff = 1000;
+    this.log.info(
+      { collection: this.c.name, resourceVersion: this.resourceVersion, objects: seen.size },
+      "listed",
+    );
+    if (!this.listed) {
+      this.listed = true;
+      this.onListed();
+    }
+  }
+
+  private onEvent(type: string, obj: KubernetesObject & { code?: number }): void {
+    if (type === "ERROR") {
+      // A Status object; 410 Gone: our resourceVersion is too old.
+      if (obj.code === GONE) this.resourceVersion = "";
+      this.log.info({ collection: this.c.name, code: obj.code }, "watch error event");
+      return;
+    }
+    const rv = obj.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+    if (type === "BOOKMARK") return;
+    const name = obj.metadata?.name ?? "";
+    if (type === "DELETED") {
+      this.names.delete(name);
+      this.c.apply(undefined, name);
+    } else {
+      this.names.add(name);
+      this.c.apply(obj, name);
+    }
+  }
+
+  private onDone(err: (Error & { statusCode?: number; code?: number }) | null): void {
+    if (this.stopped) return;
+    if (err && (err.statusCode === GONE || err.code === GONE)) {
+      this.resourceVersion = "";
+    } else if (err && err.name !== "AbortError") {
+      this.retry(err);
+      return;
+    }
+    // The stream ended (servers end watches now and then): resume, or relist after 410.
+    void this.run();
+  }
+
+  private retry(err: Error & { statusCode?: number; code?: number }): void {
+    if (this.stopped) return;
+    if (err.statusCode === GONE || err.code === GONE) this.resourceVersion = "";
+    this.log.error(
+      { collection: this.c.name, err: err.message, status: err.statusCode, retryIn: this.backoff },
+      "Kubernetes API unreachable or refused; sessions and routes stay as they are",
+    );
+    this.timer = setTimeout(() => void this.run(), this.backoff);
+    this.backoff = Math.min(this.backoff * 2, 30_000);
+  }
+}
+
+export class KubernetesSource {
+  private readonly kc = new KubeConfig();
+  private loops: ListWatch[] = [];
+
+  constructor(
+    private readonly options: KubernetesOptions,
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {
+    try {
+      if (options.kubeconfig) this.kc.loadFromFile(options.kubeconfig);
+      else this.kc.loadFromCluster();
+    } catch (e) {
+      throw new Error(`KUBECONFIG ${options.kubeconfig}: ${(e as Error).message}`);
+    }
+    if (!this.kc.getCurrentCluster()?.server) {
+      throw new Error(`KUBECONFIG ${options.kubeconfig ?? "(in-cluster)"}: no current cluster with a server`);
+    }
+  }
+
+  async start(): Promise<void> {
+    const [group, version] = (await this.apiGroup()).split("/") as [string, string];
+    this.log.info(
+      { apiGroup: `${group}/${version}`, namespace: this.options.namespace },
+      "Kubernetes datastore",
+    );
+    const core = this.kc.makeApiClient(CoreV1Api);
+    const custom = this.kc.makeApiClient(CustomObjectsApi);
+    const resource = (plural: string, kind: ResourceKind): Collection => ({
+      name: plural,
+      path: `/apis/${group}/${version}/${plural}`,
+      list: () => custom.listClusterCustomObject({ group, version, plural }) as Promise<ListResult>,
+      apply: (obj, name) =>
+        this.apply(kind, name, `${plural}/${name}`, obj, (o, key) => parseResource({ kind, ...o }, key)),
+      required: true,
+    });
+    const ns = this.options.namespace;
+    const collections: Collection[] = [
+      {
+        name: "nodes",
+        path: "/api/v1/nodes",
+        list: () => core.listNode() as Promise<ListResult>,
+        apply: (obj, name) => this.apply("Node", name, `nodes/${name}`, obj, parseKubernetesNode),
+        required: true,
+      },
+      resource("bgppeers", "BGPPeer"),
+      resource("bgpconfigurations", "BGPConfiguration"),
+      {
+        name: "secrets",
+        path: `/api/v1/namespaces/${ns}/secrets`,
+        list: () => core.listNamespacedSecret({ namespace: ns }) as Promise<ListResult>,
+        apply: (obj, name) => this.applySecret(name, obj),
+        required: false,
+      },
+    ];
+    const watch = new Watch(this.kc);
+    this.loops = collections.map(
+      (c) =>
+        new ListWatch(c, watch, this.log.child({ collection: c.name }), () => {
+          if (this.loops.every((l, i) => l.listed || !collections[i]?.required)) this.store.markSynced();
+        }),
+    );
+    for (const l of this.loops) l.start();
+  }
+
+  stop(): void {
+    for (const l of this.loops) l.stop();
+  }
+
+  /** CALICO_API_GROUP, else crd.projectcalico.org/v1 when served, else projectcalico.org/v3 (discovery.go). */
+  private async apiGroup(): Promise<string> {
+    if (this.options.apiGroup) return this.options.apiGroup;
+    try {
+      const groups = await this.kc.makeApiClient(ApisApi).getAPIVersions();
+      const names = new Set(groups.groups.map((g) => g.name));
+      if (!names.has("crd.projectcalico.org") && names.has("projectcalico.org"))
+        return "projectcalico.org/v3";
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, "API discovery failed; using crd.projectcalico.org/v1");
+    }
+    return "crd.projectcalico.org/v1";
+  }
+
+  private apply(
+    kind: ResourceKind,
+    name: string,
+    key: string,
+    obj: KubernetesObject | undefined,
+    parse: (obj: object, key: string) => Resource,
+  ): void {
+    if (!obj) {
+      this.store.delete(kind, name);
+      return;
+    }
+    try {
+      this.store.put(parse(obj, key));
+    } catch (e) {
+      if (!(e instanceof ResourceError)) throw e;
+      // the last good version, if any, stays
+      this.log.error({ key, err: e.message }, "invalid object skipped");
+    }
+  }
+
+  private applySecret(name: string, obj: KubernetesObject | undefined): void {
+    if (!obj) {
+      this.store.deleteSecret(name);
+      return;
+    }
+    try {
+      const s = parseSecret(obj as Record<string, unknown>, `secrets/${name}`);
+      this.store.putSecret(s.name, s.data);
+    } catch (e) {
+      if (!(e instanceof ResourceError)) throw e;
+      this.log.error({ key: `secrets/${name}`, err: e.message }, "invalid object skipped");
+    }
+  }
+}

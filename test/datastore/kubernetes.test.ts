@@ -1,0 +1,228 @@
+// The Kubernetes source against the API server stand-in, and the stand-in against the real kubectl
+// (so the stand-in is honest). Addresses 127.0.42.x.
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KubernetesSource } from "../../src/datastore/kubernetes.js";
+import { Store } from "../../src/datastore/store.js";
+import { KubeApiServer } from "../helpers/kube-apiserver.js";
+import { waitFor, workdir } from "../helpers/lab.js";
+
+const k8sNode = (
+  name: string,
+  ip: string,
+  labels: Record<string, string> = {},
+  annotations: Record<string, string> = {},
+) => ({
+  metadata: { name, labels, annotations: { "projectcalico.org/IPv4Address": `${ip}/24`, ...annotations } },
+  spec: {},
+  status: {},
+});
+
+let api: KubeApiServer;
+let kubeconfig: string;
+const dir = workdir("kube");
+
+beforeAll(async () => {
+  api = new KubeApiServer("127.0.42.1");
+  await api.listen();
+  kubeconfig = join(dir, "kubeconfig");
+  writeFileSync(kubeconfig, api.kubeconfig());
+});
+afterAll(() => api.close());
+
+// Asynchronous: the stand-in runs in this process and must answer while kubectl waits.
+const run = promisify(execFile);
+const kubectl = async (...args: string[]) =>
+  (await run("kubectl", ["--kubeconfig", kubeconfig, ...args])).stdout;
+
+describe("the API server stand-in, checked with the real kubectl", () => {
+  it("kubectl get nodes lists what the server holds", async () => {
+    api.put("nodes", k8sNode("kube-a", "100.64.5.1"));
+    api.put("nodes", k8sNode("kube-b", "100.64.5.2"));
+    const out = await kubectl("get", "nodes", "-o", "name");
+    expect(out.trim().split("\n")).toEqual(["node/kube-a", "node/kube-b"]);
+    // the human table: kubectl asks for a Table and prints the list it gets
+    expect(await kubectl("get", "nodes")).toMatch(/^NAME\s.*\nkube-a\s.*\nkube-b\s/s);
+    const json = JSON.parse(await kubectl("get", "node", "kube-a", "-o", "json")) as {
+      metadata: { annotations: Record<string, string> };
+    };
+    expect(json.metadata.annotations["projectcalico.org/IPv4Address"]).toBe("100.64.5.1/24");
+  });
+
+  it("kubectl apply creates and then patches a BGPPeer; kubectl delete removes it", async () => {
+    const file = join(dir, "peer.yaml");
+    const peer = (asNumber: number) => `apiVersion: crd.projectcalico.org/v1
+kind: BGPPeer
+metadata:
+  name: edge-router
+spec:
+  peerIP: 203.0.113.7
+  asNumber: ${asNumber}
+  node: kube-a
+`;
+    writeFileSync(file, peer(65007));
+    expect(await kubectl("apply", "--validate=false", "-f", file)).toMatch(
+      /bgppeer.crd.projectcalico.org\/edge-router created/,
+    );
+    writeFileSync(file, peer(65008));
+    expect(await kubectl("apply", "--validate=false", "-f", file)).toMatch(/edge-router configured/);
+    const got = JSON.parse(
+      await kubectl("get", "bgppeers.crd.projectcalico.org", "edge-router", "-o", "json"),
+    ) as {
+      spec: { asNumber: number };
+    };
+    expect(got.spec.asNumber).toBe(65008);
+    expect(
+      api.requests.some((r) => r.startsWith("PATCH /apis/crd.projectcalico.org/v1/bgppeers/edge-router")),
+    ).toBe(true);
+    expect(await kubectl("delete", "bgppeers.crd.projectcalico.org", "edge-router")).toMatch(/deleted/);
+    await expect(kubectl("get", "bgppeers.crd.projectcalico.org", "edge-router")).rejects.toThrow(
+      /NotFound|not found/,
+    );
+  });
+
+  it("a watch streams the changes after a resourceVersion, and 410 Gone once compacted", async () => {
+    const rv = api.resourceVersion;
+    api.put("nodes", k8sNode("kube-c", "100.64.5.3"));
+    const res = await api.get(`/api/v1/nodes?watch=true&resourceVersion=${rv}`);
+    expect(res.headers["transfer-encoding"]).toBe("chunked");
+    const first = await new Promise<string>((resolve) =>
+      res.once("data", (d: Buffer) => resolve(d.toString())),
+    );
+    expect(JSON.parse(first.split("\n")[0] as string)).toMatchObject({
+      type: "ADDED",
+      object: { metadata: { name: "kube-c" } },
+    });
+    res.destroy();
+    api.compact();
+    const gone = await api.get(`/api/v1/nodes?watch=true&resourceVersion=${rv}`);
+    const text = await new Promise<string>((resolve) => {
+      let t = "";
+      gone.on("data", (d: Buffer) => {
+        t += d.toString();
+      });
+      gone.on("end", () => resolve(t));
+    });
+    expect(JSON.parse(text.trim())).toMatchObject({
+      type: "ERROR",
+      object: { code: 410, reason: "Expired" },
+    });
+  });
+});
+
+describe("Kubernetes source", () => {
+  it("lists and watches Nodes, BGPPeers, BGPConfigurations and Secrets; resumes, follows bookmarks, relists on 410", async () => {
+    api.put(
+      "nodes",
+      k8sNode(
+        "rr-1",
+        "100.64.6.1",
+        { "route-reflector": "true" },
+        { "projectcalico.org/RouteReflectorClusterID": "224.0.0.1" },
+      ),
+    );
+    api.put(
+      "nodes",
+      k8sNode("worker-1", "100.64.6.11", {}, { "projectcalico.org/labels": JSON.stringify({ rack: "r1" }) }),
+    );
+    api.put("bgpconfigurations", {
+      metadata: { name: "default" },
+      spec: { nodeToNodeMeshEnabled: false, asNumber: 64513 },
+    });
+    api.put("bgppeers", {
+      metadata: { name: "peer-with-route-reflectors" },
+      spec: { nodeSelector: "all()", peerSelector: "route-reflector == 'true'" },
+    });
+    api.put("bgppeers", { metadata: { name: "broken" }, spec: { peerIP: "nonsense", asNumber: 1 } });
+    api.put(
+      "secrets",
+      { metadata: { name: "bgp-passwords" }, data: { edge: Buffer.from("s3cret").toString("base64") } },
+      "kube-system",
+    );
+
+    const store = new Store();
+    const lines: string[] = [];
+    const src = new KubernetesSource(
+      { kubeconfig, namespace: "kube-system" },
+      store,
+      pino({ level: "debug" }, { write: (l: string) => lines.push(l) }),
+    );
+    await src.start();
+    try {
+      await waitFor(() => store.synced, 10_000, "synced");
+      const snap = store.snapshot();
+      expect(snap.nodes.get("rr-1")).toMatchObject({
+        ipv4: "100.64.6.1",
+        clusterId: "224.0.0.1",
+        labels: { "route-reflector": "true" },
+      });
+      expect(snap.nodes.get("worker-1")?.labels).toEqual({ rack: "r1" });
+      expect(snap.configs.get("default")?.asNumber).toBe(64513);
+      expect([...snap.peers.keys()]).toEqual(["peer-with-route-reflectors"]);
+      expect(store.secret({ name: "bgp-passwords", key: "edge" })).toBe("s3cret");
+      expect(lines.some((l) => l.includes("invalid object skipped") && l.includes("bgppeers/broken"))).toBe(
+        true,
+      );
+      expect(
+        api.requests.some((r) => r.includes("/api/v1/nodes?") && r.includes("allowWatchBookmarks=true")),
+      ).toBe(true);
+
+      // live changes
+      api.put("nodes", k8sNode("worker-2", "100.64.6.12"));
+      api.remove("bgppeers", "peer-with-route-reflectors");
+      api.put(
+        "secrets",
+        { metadata: { name: "bgp-passwords" }, stringData: { edge: "changed" } },
+        "kube-system",
+      );
+      await waitFor(
+        () =>
+          store.snapshot().nodes.has("worker-2") &&
+          store.snapshot().peers.size === 0 &&
+          store.secret({ name: "bgp-passwords", key: "edge" }) === "changed",
+        5000,
+        "watch events",
+      );
+
+      // a bookmark moves the resourceVersion; a closed watch resumes from it without a list
+      const lists = () =>
+        api.requests.filter((r) => r.startsWith("GET /api/v1/nodes") && !r.includes("watch=")).length;
+      const listsBefore = lists();
+      api.put("secrets", { metadata: { name: "other" }, stringData: { a: "b" } }, "kube-system");
+      api.bookmark();
+      const bookmarked = api.resourceVersion;
+      await new Promise((r) => setTimeout(r, 200));
+      api.closeWatches();
+      await waitFor(
+        () =>
+          api.requests.some(
+            (r) => r.startsWith("GET /api/v1/nodes?") && r.includes(`resourceVersion=${bookmarked}`),
+          ),
+        5000,
+        "nodes watch resumed from the bookmark",
+      );
+      api.put("nodes", k8sNode("worker-3", "100.64.6.13"));
+      await waitFor(() => store.snapshot().nodes.has("worker-3"), 5000, "event after resume");
+      expect(lists()).toBe(listsBefore);
+
+      // changes, then compaction: resuming gets 410 Gone, the source lists again and applies the difference
+      api.closeWatches();
+      api.remove("nodes", "worker-1");
+      api.put("nodes", k8sNode("worker-4", "100.64.6.14"));
+      api.compact();
+      await waitFor(
+        () => !store.snapshot().nodes.has("worker-1") && store.snapshot().nodes.has("worker-4"),
+        10_000,
+        "relist after 410",
+      );
+      expect(lists()).toBeGreaterThan(listsBefore);
+      expect(lines.some((l) => l.includes('"code":410'))).toBe(true);
+    } finally {
+      src.stop();
+    }
+  });
+});

@@ -1,0 +1,382 @@
+// A Kubernetes API server stand-in that speaks the real list/watch protocol for the collections the
+// reflector reads: Nodes, Secrets, and the crd.projectcalico.org/v1 BGPPeers and
+// BGPConfigurations. One resourceVersion counter for everything (as etcd's revision); lists carry
+// it; `?watch=true&resourceVersion=N` streams the events after N as chunked JSON lines, then live
+// ones; BOOKMARKs when asked for; a version older than the compaction point gets 410 Gone. Enough
+// discovery, get, create, merge-patch and delete for the real kubectl (checked in the tests).
+// HTTPS with a throw-away self-signed certificate and a bearer token, as kubectl sends tokens only
+// over TLS.
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, request, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+type Obj = {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; [k: string]: unknown };
+  [k: string]: unknown;
+};
+
+interface Kind {
+  /** collection path without the namespace part */
+  group: string; // "" for core
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+const KINDS: Kind[] = [
+  { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false },
+  { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true },
+  { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false },
+  { group: "crd.projectcalico.org", version: "v1", plural: "bgppeers", kind: "BGPPeer", namespaced: false },
+  {
+    group: "crd.projectcalico.org",
+    version: "v1",
+    plural: "bgpconfigurations",
+    kind: "BGPConfiguration",
+    namespaced: false,
+  },
+];
+
+interface Event {
+  rv: number;
+  collection: string;
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  object: Obj;
+}
+
+interface WatchStream {
+  collection: string;
+  res: ServerResponse;
+  bookmarks: boolean;
+}
+
+const apiVersionOf = (k: Kind) => (k.group ? `${k.group}/${k.version}` : k.version);
+
+export class KubeApiServer {
+  private readonly server: Server;
+  private rv = 1;
+  /** collection key ("nodes", "secrets/kube-system", ...) → name → object */
+  private readonly store = new Map<string, Map<string, Obj>>();
+  private readonly history: Event[] = [];
+  private compactedTo = 0;
+  private readonly watches = new Set<WatchStream>();
+  readonly token = randomUUID();
+  /** requests seen, "METHOD path?query", for the tests */
+  readonly requests: string[] = [];
+
+  private readonly cert: Buffer;
+
+  constructor(readonly host: string) {
+    const dir = mkdtempSync(join(tmpdir(), "rr-apiserver-"));
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
+        .concat(["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-subj", "/CN=stand-in"])
+        .concat(["-addext", `subjectAltName=IP:${host}`]),
+      { stdio: "ignore" },
+    );
+    this.cert = readFileSync(join(dir, "cert.pem"));
+    this.server = createServer({ cert: this.cert, key: readFileSync(join(dir, "key.pem")) }, (req, res) =>
+      this.handle(req, res),
+    );
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, this.host, resolve));
+    return this.url;
+  }
+
+  get url(): string {
+    return `https://${this.host}:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** A kubeconfig for this server, with a bearer token. */
+  kubeconfig(): string {
+    return `apiVersion: v1
+kind: Config
+clusters: [{name: stand-in, cluster: {server: "${this.url}", certificate-authority-data: ${this.cert.toString("base64")}}}]
+users: [{name: tester, user: {token: "${this.token}"}}]
+contexts: [{name: stand-in, context: {cluster: stand-in, user: tester}}]
+current-context: stand-in
+`;
+  }
+
+  /** GET with our token and CA, for tests that look at the raw protocol. */
+  get(path: string): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      request(
+        `${this.url}${path}`,
+        { ca: this.cert, headers: { authorization: `Bearer ${this.token}` } },
+        resolve,
+      )
+        .on("error", reject)
+        .end();
+    });
+  }
+
+  close(): Promise<void> {
+    this.closeWatches();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  // --- test controls -----------------------------------------------------------------------
+
+  put(plural: string, obj: Obj, namespace?: string): Obj {
+    const kind = KINDS.find((k) => k.plural === plural) as Kind;
+    return this.write(kind, namespace, obj);
+  }
+
+  remove(plural: string, name: string, namespace?: string): void {
+    const kind = KINDS.find((k) => k.plural === plural) as Kind;
+    this.delete(kind, namespace, name);
+  }
+
+  /** Ends every watch stream, as an API server does on restart or timeout. */
+  closeWatches(): void {
+    for (const w of this.watches) w.res.end();
+    this.watches.clear();
+  }
+
+  /** Forgets history: watching from any version before now answers 410 Gone. */
+  compact(): void {
+    this.compactedTo = this.rv;
+    this.history.length = 0;
+  }
+
+  /** Sends a BOOKMARK with the current version to every watch that asked for them. */
+  bookmark(): void {
+    for (const w of this.watches) {
+      if (!w.bookmarks) continue;
+      const kind = KINDS.find((k) => w.collection.startsWith(k.plural)) as Kind;
+      this.send(w, {
+        type: "BOOKMARK",
+        object: {
+          kind: kind.kind,
+          apiVersion: apiVersionOf(kind),
+          metadata: { resourceVersion: String(this.rv) },
+        },
+      });
+    }
+  }
+
+  get resourceVersion(): number {
+    return this.rv;
+  }
+
+  // --- storage -------------------------------------------------------------------------------
+
+  private key(kind: Kind, namespace: string | undefined): string {
+    return kind.namespaced ? `${kind.plural}/${namespace ?? "default"}` : kind.plural;
+  }
+
+  private collection(key: string): Map<string, Obj> {
+    let c = this.store.get(key);
+    if (!c) {
+      c = new Map();
+      this.store.set(key, c);
+    }
+    return c;
+  }
+
+  private write(kind: Kind, namespace: string | undefined, obj: Obj): Obj {
+    const key = this.key(kind, namespace);
+    const c = this.collection(key);
+    const old = c.get(obj.metadata.name);
+    const stored: Obj = {
+      ...obj,
+      apiVersion: apiVersionOf(kind),
+      kind: kind.kind,
+      metadata: {
+        ...obj.metadata,
+        ...(kind.namespaced ? { namespace: namespace ?? "default" } : {}),
+        uid: (old?.metadata.uid as string | undefined) ?? randomUUID(),
+        creationTimestamp: old?.metadata.creationTimestamp ?? new Date().toISOString(),
+        resourceVersion: String(++this.rv),
+      },
+    };
+    c.set(obj.metadata.name, stored);
+    this.emit({ rv: this.rv, collection: key, type: old ? "MODIFIED" : "ADDED", object: stored });
+    return stored;
+  }
+
+  private delete(kind: Kind, namespace: string | undefined, name: string): Obj | undefined {
+    const key = this.key(kind, namespace);
+    const old = this.store.get(key)?.get(name);
+    if (!old) return undefined;
+    this.store.get(key)?.delete(name);
+    const gone = { ...old, metadata: { ...old.metadata, resourceVersion: String(++this.rv) } };
+    this.emit({ rv: this.rv, collection: key, type: "DELETED", object: gone });
+    return gone;
+  }
+
+  private emit(e: Event): void {
+    this.history.push(e);
+    for (const w of this.watches)
+      if (w.collection === e.collection) this.send(w, { type: e.type, object: e.object });
+  }
+
+  private send(w: WatchStream, event: unknown): void {
+    w.res.write(`${JSON.stringify(event)}\n`);
+  }
+
+  // --- HTTP ----------------------------------------------------------------------------------
+
+  private handle(req: IncomingMessage, res: ServerResponse): unknown {
+    const url = new URL(req.url ?? "/", this.url);
+    this.requests.push(`${req.method} ${url.pathname}${url.search}`);
+    const json = (code: number, body: unknown) => {
+      res.writeHead(code, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    const status = (code: number, reason: string, message: string) =>
+      json(code, {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message,
+        reason,
+        code,
+      });
+    if (req.headers.authorization !== `Bearer ${this.token}`)
+      return status(401, "Unauthorized", "Unauthorized");
+
+    const path = url.pathname.replace(/\/$/, "");
+    if (path === "/api")
+      return json(200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] });
+    if (path === "/apis") {
+      return json(200, {
+        kind: "APIGroupList",
+        apiVersion: "v1",
+        groups: [
+          {
+            name: "crd.projectcalico.org",
+            versions: [{ groupVersion: "crd.projectcalico.org/v1", version: "v1" }],
+            preferredVersion: { groupVersion: "crd.projectcalico.org/v1", version: "v1" },
+          },
+        ],
+      });
+    }
+    if (path === "/version") return json(200, { major: "1", minor: "32", gitVersion: "v1.32.0-stand-in" });
+    const groupList = /^\/(?:api\/v1|apis\/([^/]+)\/([^/]+))$/.exec(path);
+    if (groupList) {
+      const group = groupList[1] ?? "";
+      const kinds = KINDS.filter((k) => k.group === group && (group === "" || k.version === groupList[2]));
+      if (!kinds.length) return status(404, "NotFound", "no such group");
+      return json(200, {
+        kind: "APIResourceList",
+        apiVersion: "v1",
+        groupVersion: group ? `${group}/${groupList[2]}` : "v1",
+        resources: kinds.map((k) => ({
+          name: k.plural,
+          singularName: k.kind.toLowerCase(),
+          namespaced: k.namespaced,
+          kind: k.kind,
+          verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
+        })),
+      });
+    }
+    const m = /^\/(?:api\/v1|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?$/.exec(
+      path,
+    );
+    const kind = m && KINDS.find((k) => k.plural === m[4] && k.group === (m[1] ?? ""));
+    if (!m || !kind)
+      return status(404, "NotFound", `the server could not find the requested resource (${path})`);
+    const namespace = m[3];
+    const name = m[5];
+    const key = this.key(kind, namespace);
+
+    let body = "";
+    req.on("data", (d: Buffer) => {
+      body += d.toString();
+    });
+    req.on("end", () => {
+      const item = name ? this.store.get(key)?.get(name) : undefined;
+      const notFound = () => status(404, "NotFound", `${kind.plural} "${name}" not found`);
+      switch (req.method) {
+        case "GET":
+          if (name) return item ? json(200, item) : notFound();
+          if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
+            return this.watch(res, key, url.searchParams);
+          }
+          return json(200, {
+            kind: `${kind.kind}List`,
+            apiVersion: apiVersionOf(kind),
+            metadata: { resourceVersion: String(this.rv) },
+            items: [...(this.store.get(key)?.values() ?? [])],
+          });
+        case "POST": {
+          const obj = JSON.parse(body) as Obj;
+          if (this.store.get(key)?.has(obj.metadata.name)) {
+            return status(409, "AlreadyExists", `${kind.plural} "${obj.metadata.name}" already exists`);
+          }
+          return json(201, this.write(kind, namespace, obj));
+        }
+        case "PUT":
+          if (!item) return notFound();
+          return json(200, this.write(kind, namespace, JSON.parse(body) as Obj));
+        case "PATCH":
+          // JSON merge patch (RFC 7386); kubectl sends it for custom resources.
+          if (!item) return notFound();
+          return json(200, this.write(kind, namespace, mergePatch(item, JSON.parse(body)) as Obj));
+        case "DELETE": {
+          const gone = name ? this.delete(kind, namespace, name) : undefined;
+          return gone ? json(200, gone) : notFound();
+        }
+        default:
+          return status(405, "MethodNotAllowed", "method not allowed");
+      }
+    });
+  }
+
+  private watch(res: ServerResponse, collection: string, q: URLSearchParams): void {
+    const from = Number(q.get("resourceVersion") ?? "0");
+    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    const w: WatchStream = { collection, res, bookmarks: q.get("allowWatchBookmarks") === "true" };
+    if (from && from < this.compactedTo) {
+      // What a real API server sends for a resourceVersion compacted away.
+      this.send(w, {
+        type: "ERROR",
+        object: {
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Failure",
+          message: `too old resource version: ${from} (${this.compactedTo})`,
+          reason: "Expired",
+          code: 410,
+        },
+      });
+      res.end();
+      return;
+    }
+    // resourceVersion 0 or absent: the current state as ADDED events first
+    const backlog = from
+      ? this.history.filter((e) => e.collection === collection && e.rv > from)
+      : [...(this.store.get(collection)?.values() ?? [])].map((object) => ({ type: "ADDED", object }));
+    for (const e of backlog) this.send(w, { type: e.type, object: e.object });
+    this.watches.add(w);
+    res.on("close", () => this.watches.delete(w));
+  }
+}
+
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    typeof target === "object" && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}

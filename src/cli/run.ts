@@ -236,14 +236,19 @@ export async function runCommand(argv: string[], printError: (line: string) => v
     return 1;
   }
   return new Promise((resolve) => {
+    // The process ends here, whatever the libraries still hold open (keep-alive sockets, watches).
+    const exit = (code: number) => {
+      resolve(code);
+      setImmediate(() => process.exit(code));
+    };
     const shutdown = (signal: string) => {
       log.info({ signal }, "shutting down");
-      const deadline = setTimeout(() => resolve(0), 5000);
+      const deadline = setTimeout(() => exit(0), 5000);
       void daemon.stop(`route reflector shutting down (${signal})`).then(() => {
         // Let the NOTIFICATIONs leave before the process ends.
         setTimeout(() => {
           clearTimeout(deadline);
-          resolve(0);
+          exit(0);
         }, 200);
       });
     };

@@ -1,0 +1,125 @@
+// End to end on the Kubernetes datastore in node mode: the reflector is the Calico Node rr-1 (a
+// routeReflectorClusterID), BIRD 2 clients are Nodes selected by a BGPPeer whose password is a
+// Secret (TCP MD5). Watches closed and answered with 410 Gone disturb no session. Addresses
+// 127.0.43.x.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Daemon } from "../helpers/cli.js";
+import { KubeApiServer } from "../helpers/kube-apiserver.js";
+import { type Bird, labRoutes, startBird, waitFor, workdir } from "../helpers/lab.js";
+
+const RR = "127.0.43.1";
+const A = "127.0.43.2";
+const B = "127.0.43.3";
+const PASSWORD = "kdd-s3cret";
+
+const node = (
+  name: string,
+  ip: string,
+  labels: Record<string, string> = {},
+  extra: Record<string, string> = {},
+) => ({
+  metadata: { name, labels, annotations: { "projectcalico.org/IPv4Address": `${ip}/32`, ...extra } },
+});
+
+function session(b: Bird): { info: string; since: string } {
+  const line =
+    b
+      .birdc("show", "protocols", "ours")
+      .split("\n")
+      .find((l) => l.startsWith("ours")) ?? "";
+  const [, , , , since = "", ...info] = line.trim().split(/\s+/);
+  return { since, info: info.join(" ") };
+}
+
+const cleanup: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+describe("Kubernetes datastore end to end, node mode", () => {
+  it("the reflector node peers with the selected nodes, with the password from a Secret", async () => {
+    const api = new KubeApiServer("127.0.43.10");
+    await api.listen();
+    cleanup.push(() => api.close());
+    const kubeconfig = join(workdir("kdd-e2e"), "kubeconfig");
+    writeFileSync(kubeconfig, api.kubeconfig());
+
+    api.put(
+      "nodes",
+      node(
+        "rr-1",
+        RR,
+        { "route-reflector": "true" },
+        { "projectcalico.org/RouteReflectorClusterID": "224.0.0.43" },
+      ),
+    );
+    api.put("nodes", node("bird-a", A));
+    api.put("nodes", node("bird-b", B));
+    api.put("bgpconfigurations", { metadata: { name: "default" }, spec: { nodeToNodeMeshEnabled: false } });
+    api.put("bgppeers", {
+      metadata: { name: "peer-with-route-reflectors" },
+      spec: {
+        nodeSelector: "!has(route-reflector)",
+        peerSelector: "has(route-reflector)",
+        password: { secretKeyRef: { name: "bgp-secrets", key: "rr" } },
+      },
+    });
+    api.put("secrets", { metadata: { name: "bgp-secrets" }, stringData: { rr: PASSWORD } }, "kube-system");
+
+    const rr = new Daemon({ DATASTORE_TYPE: "kubernetes", KUBECONFIG: kubeconfig, NODENAME: "rr-1" });
+    cleanup.push(() => rr.stop("SIGKILL"));
+    const peerOf = { addr: RR, port: 179, asn: 64512 };
+    const a = await startBird("kdd-a", {
+      addr: A,
+      peer: peerOf,
+      password: PASSWORD,
+      routes: ["198.18.43.0/24"],
+    });
+    const b = await startBird("kdd-b", {
+      addr: B,
+      peer: peerOf,
+      password: PASSWORD,
+      routes: ["198.18.44.0/24"],
+    });
+    cleanup.push(
+      () => a.stop(),
+      () => b.stop(),
+    );
+    await waitFor(
+      () => session(a).info === "Established" && session(b).info === "Established",
+      30_000,
+      "both Established",
+    );
+    const started = rr.logged("BGP listening on 127.0.43.1 port 179; expecting 2 peers");
+    expect(started).toHaveLength(1);
+    expect(started[0]).toMatchObject({ mode: "node", node: "rr-1", clusterId: "224.0.0.43" });
+    // no password in any log line
+    expect(JSON.stringify(rr.lines)).not.toContain(PASSWORD);
+
+    await waitFor(
+      () => labRoutes("bird", b.dir).some((r) => r.prefix === "198.18.43.0/24"),
+      20_000,
+      "a's route at b",
+    );
+    const route = labRoutes("bird", b.dir).find((r) => r.prefix === "198.18.43.0/24");
+    expect(route).toMatchObject({ originator_id: A, cluster_list: ["224.0.0.43"] });
+
+    // the API server ends its watches, forgets history, answers 410 Gone: sessions untouched
+    const before = { a: session(a).since, b: session(b).since };
+    // in one turn of the event loop, so the reflector cannot resume before the compaction
+    api.closeWatches();
+    api.put("nodes", node("bird-c", "127.0.43.4"));
+    api.compact();
+    await waitFor(
+      () => rr.logged("peer added", { peer: "127.0.43.4" }).length === 1,
+      20_000,
+      "bird-c after the relist",
+    );
+    expect(rr.logged("listed", { collection: "nodes" }).length).toBe(2);
+    expect(session(a)).toMatchObject({ info: "Established", since: before.a });
+    expect(session(b)).toMatchObject({ info: "Established", since: before.b });
+    expect(await rr.stop()).toBe(0);
+  }, 120_000);
+});

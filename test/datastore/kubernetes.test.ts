@@ -226,3 +226,33 @@ describe("Kubernetes source", () => {
     }
   });
 });
+
+describe("projectcalico.org/v3 clusters", () => {
+  it("discovers the v3 group when crd.projectcalico.org is not served", async () => {
+    const v3 = new KubeApiServer("127.0.42.2", "projectcalico.org/v3");
+    await v3.listen();
+    const file = join(dir, "kubeconfig-v3");
+    writeFileSync(file, v3.kubeconfig());
+    v3.put("bgppeers", {
+      apiVersion: "projectcalico.org/v3",
+      kind: "BGPPeer",
+      metadata: { name: "v3-peer" },
+      spec: { peerIP: "203.0.113.9", asNumber: 65009 },
+    });
+    const store = new Store();
+    const src = new KubernetesSource(
+      { kubeconfig: file, namespace: "kube-system" },
+      store,
+      pino({ level: "silent" }),
+    );
+    await src.start();
+    try {
+      await waitFor(() => store.synced, 10_000, "synced");
+      expect(store.snapshot().peers.get("v3-peer")?.asNumber).toBe(65009);
+      expect(v3.requests.some((r) => r.startsWith("GET /apis/projectcalico.org/v3/bgppeers"))).toBe(true);
+    } finally {
+      src.stop();
+      await v3.close();
+    }
+  });
+});

@@ -31,19 +31,17 @@ interface Kind {
   namespaced: boolean;
 }
 
-const KINDS: Kind[] = [
-  { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false },
-  { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true },
-  { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false },
-  { group: "crd.projectcalico.org", version: "v1", plural: "bgppeers", kind: "BGPPeer", namespaced: false },
-  {
-    group: "crd.projectcalico.org",
-    version: "v1",
-    plural: "bgpconfigurations",
-    kind: "BGPConfiguration",
-    namespaced: false,
-  },
-];
+/** The collections served; Calico's under crd.projectcalico.org/v1, or projectcalico.org/v3 (newer clusters). */
+function kinds(calico: string): Kind[] {
+  const [group, version] = calico.split("/") as [string, string];
+  return [
+    { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false },
+    { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true },
+    { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false },
+    { group, version, plural: "bgppeers", kind: "BGPPeer", namespaced: false },
+    { group, version, plural: "bgpconfigurations", kind: "BGPConfiguration", namespaced: false },
+  ];
+}
 
 interface Event {
   rv: number;
@@ -74,7 +72,13 @@ export class KubeApiServer {
 
   private readonly cert: Buffer;
 
-  constructor(readonly host: string) {
+  private readonly kinds: Kind[];
+
+  constructor(
+    readonly host: string,
+    readonly calicoGroup = "crd.projectcalico.org/v1",
+  ) {
+    this.kinds = kinds(calicoGroup);
     const dir = mkdtempSync(join(tmpdir(), "rr-apiserver-"));
     execFileSync(
       "openssl",
@@ -130,12 +134,12 @@ current-context: stand-in
   // --- test controls -----------------------------------------------------------------------
 
   put(plural: string, obj: Obj, namespace?: string): Obj {
-    const kind = KINDS.find((k) => k.plural === plural) as Kind;
+    const kind = this.kinds.find((k) => k.plural === plural) as Kind;
     return this.write(kind, namespace, obj);
   }
 
   remove(plural: string, name: string, namespace?: string): void {
-    const kind = KINDS.find((k) => k.plural === plural) as Kind;
+    const kind = this.kinds.find((k) => k.plural === plural) as Kind;
     this.delete(kind, namespace, name);
   }
 
@@ -155,7 +159,7 @@ current-context: stand-in
   bookmark(): void {
     for (const w of this.watches) {
       if (!w.bookmarks) continue;
-      const kind = KINDS.find((k) => w.collection.startsWith(k.plural)) as Kind;
+      const kind = this.kinds.find((k) => w.collection.startsWith(k.plural)) as Kind;
       this.send(w, {
         type: "BOOKMARK",
         object: {
@@ -258,9 +262,9 @@ current-context: stand-in
         apiVersion: "v1",
         groups: [
           {
-            name: "crd.projectcalico.org",
-            versions: [{ groupVersion: "crd.projectcalico.org/v1", version: "v1" }],
-            preferredVersion: { groupVersion: "crd.projectcalico.org/v1", version: "v1" },
+            name: this.calicoGroup.split("/")[0],
+            versions: [{ groupVersion: this.calicoGroup, version: this.calicoGroup.split("/")[1] }],
+            preferredVersion: { groupVersion: this.calicoGroup, version: this.calicoGroup.split("/")[1] },
           },
         ],
       });
@@ -269,7 +273,9 @@ current-context: stand-in
     const groupList = /^\/(?:api\/v1|apis\/([^/]+)\/([^/]+))$/.exec(path);
     if (groupList) {
       const group = groupList[1] ?? "";
-      const kinds = KINDS.filter((k) => k.group === group && (group === "" || k.version === groupList[2]));
+      const kinds = this.kinds.filter(
+        (k) => k.group === group && (group === "" || k.version === groupList[2]),
+      );
       if (!kinds.length) return status(404, "NotFound", "no such group");
       return json(200, {
         kind: "APIResourceList",
@@ -287,7 +293,7 @@ current-context: stand-in
     const m = /^\/(?:api\/v1|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?$/.exec(
       path,
     );
-    const kind = m && KINDS.find((k) => k.plural === m[4] && k.group === (m[1] ?? ""));
+    const kind = m && this.kinds.find((k) => k.plural === m[4] && k.group === (m[1] ?? ""));
     if (!m || !kind)
       return status(404, "NotFound", `the server could not find the requested resource (${path})`);
     const namespace = m[3];

@@ -33,7 +33,10 @@ export function settingsFor(spec: PeerSpec, routerId: string): PeerSettings {
     localAs: spec.localAs,
     passive: spec.passive,
     client: spec.rrClient,
+    // BIRD's "graceful restart time": the restart time we announce, and how long we keep a
+    // restarting peer's routes at most.
     gracefulRestart: { restartTime: spec.restartTime ?? PEER_DEFAULTS.gracefulRestart.restartTime },
+    ...(spec.restartTime !== undefined ? { maxRestartTime: spec.restartTime } : {}),
     ...(spec.clusterId ? { clusterId: spec.clusterId } : {}),
     ...(spec.sourceAddress ? { localAddress: spec.sourceAddress } : {}),
     ...(spec.password ? { password: spec.password } : {}),

@@ -113,6 +113,7 @@ describe("settingsFor", () => {
       holdTime: 30,
       ttl: 255,
       gracefulRestart: { restartTime: 60 },
+      maxRestartTime: 60,
       // eBGP with next hop Auto: next hop self, as BIRD does
       nextHopSelf: "2001:db8::1",
     });

@@ -2,15 +2,21 @@
 // The routereflector command.
 import { readFileSync } from "node:fs";
 import { CODEC_USAGE, decodeCommand, encodeCommand, UsageError } from "./cli/codec-commands.js";
+import { CONTROL_USAGE, configCheckCommand, routesCommand, statusCommand } from "./cli/control-commands.js";
 import { runCommand } from "./cli/run.js";
 
 const USAGE = `usage: routereflector [command] [options]
 commands:
   run        run the route reflector (the default; 'routereflector run --help' lists its settings)
+  status     the peers of the running reflector, their state and prefix counts
+  routes     the running reflector's routes: every path, the best marked and why it won
+  config     'config check': validate the configuration and print the peerings it yields
   decode     decode BGP messages given as hex into JSON, one object per message
   encode     encode JSON messages (one per line on stdin) into hex
   version    print the version
 Run 'routereflector <command> --help' for a command's options.
+
+${CONTROL_USAGE}
 
 ${CODEC_USAGE}`;
 
@@ -33,6 +39,13 @@ async function main(argv: string[]): Promise<number> {
     case undefined:
     case "run":
       return runCommand(rest, printError);
+    case "status":
+      return statusCommand(rest, print);
+    case "routes":
+      return routesCommand(rest, print);
+    case "config":
+      if (rest[0] !== "check") throw new UsageError("usage: routereflector config check [flags]");
+      return configCheckCommand(rest.slice(1), print, printError);
     case "version":
     case "--version":
       print(version());

@@ -1,8 +1,11 @@
 // `routereflector run`: the datastore feeds the store; once it is synced, the peerings it yields
 // become sessions. The BGP side (reflector and listeners) is built from what the datastore says
 // (router ID, cluster ID, listen port) and rebuilt only when one of those changes.
+import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { describeError } from "../bgp/index.js";
+import { startHttp } from "../control/http.js";
+import { createMetrics } from "../control/metrics.js";
 import { EtcdSource } from "../datastore/etcd.js";
 import { FileSource } from "../datastore/file.js";
 import { KubernetesSource } from "../datastore/kubernetes.js";
@@ -36,6 +39,14 @@ export class Daemon {
   peerings: Peerings | undefined;
   /** the BGP port is bound */
   listening = false;
+  /** when each peer's session last changed state (ms since the epoch) */
+  readonly since = new Map<string, number>();
+  readonly startedAt = Date.now();
+
+  /** /readyz: the datastore is synced and the BGP port is bound */
+  get ready(): boolean {
+    return this.store.synced && this.listening;
+  }
   private stopping = false;
 
   constructor(
@@ -119,11 +130,13 @@ export class Daemon {
       undefined,
       {
         // Established and leaving it are news; the Connect/Active retry cycle is debug detail.
-        stateChange: (peer, from, to, reason) =>
+        stateChange: (peer, from, to, reason) => {
+          this.since.set(peer.address, Date.now());
           log[from === "Established" || to === "Established" ? "info" : "debug"](
             { peer: peer.address, from, to, ...(reason ? { reason } : {}) },
             "session state",
-          ),
+          );
+        },
         notification: (peer, direction, n) =>
           log.warn(
             {
@@ -193,7 +206,7 @@ export const RUN_USAGE = `usage: routereflector [run] [--flag value ...]
 Runs the route reflector. Every setting is an environment variable or its flag (the flag wins):
 ${VARIABLES.map(([name, flag, dflt, what]) => `  ${flag.padEnd(22)}${name.padEnd(19)}${what}${dflt ? ` (default: ${dflt})` : ""}`).join("\n")}`;
 
-function makeSource(config: Config, store: Store, log: Logger): Source {
+export function makeSource(config: Config, store: Store, log: Logger): Source {
   switch (config.datastoreType) {
     case "file":
       return new FileSource(config.datastoreFile, store, log.child({ datastore: "file" }));
@@ -228,8 +241,16 @@ export async function runCommand(argv: string[], printError: (line: string) => v
   }
   const log = createLogger(config.logLevel);
   const daemon = new Daemon(config, log, (store) => makeSource(config, store, log));
+  let http: Server | undefined;
   try {
     await daemon.start();
+    if (config.httpListen) {
+      const { host, port } = config.httpListen;
+      http = await startHttp(daemon, createMetrics(daemon), host, port).catch((e: NodeJS.ErrnoException) => {
+        throw new ConfigError("HTTP_LISTEN", `cannot listen on ${host}:${port}: ${e.code ?? e.message}`);
+      });
+      log.info({ http: `${host}:${port}` }, "HTTP endpoint: /metrics /livez /readyz /status /routes");
+    }
   } catch (e) {
     printError(`routereflector: ${(e as Error).message}`);
     await daemon.stop("start-up failed");
@@ -244,6 +265,7 @@ export async function runCommand(argv: string[], printError: (line: string) => v
     const shutdown = (signal: string) => {
       log.info({ signal }, "shutting down");
       const deadline = setTimeout(() => exit(0), 5000);
+      http?.close();
       void daemon.stop(`route reflector shutting down (${signal})`).then(() => {
         // Let the NOTIFICATIONs leave before the process ends.
         setTimeout(() => {

@@ -73,6 +73,24 @@ export class Reflector {
     return this.neighbours.get(address)?.peer;
   }
 
+  /** Loc-RIB changes flushed so far: a version for caches of derived numbers. */
+  private version = 0;
+  private readonly advertisedCache = new Map<Group, { version: number; counts: Record<Family, number> }>();
+
+  /** How many prefixes of each family a peer is sent (status and metrics; cached per group). */
+  advertised(address: string): Record<Family, number> {
+    const group = this.neighbours.get(address)?.member?.group;
+    if (!group) return { ipv4: 0, ipv6: 0 };
+    const cached = this.advertisedCache.get(group);
+    if (cached?.version === this.version) return cached.counts;
+    const counts: Record<Family, number> = { ipv4: 0, ipv6: 0 };
+    for (const d of this.rib.all()) {
+      if (group.families.includes(d.family) && group.paths(d).length > 0) counts[d.family]++;
+    }
+    this.advertisedCache.set(group, { version: this.version, counts });
+    return counts;
+  }
+
   /** The groups and their members, for status output and tests. */
   get updateGroups(): Group[] {
     return [...this.groups.values()];
@@ -196,7 +214,10 @@ export class Reflector {
     const m = n.member;
     if (!m) return;
     m.group.members.delete(m);
-    if (m.group.members.size === 0) this.groups.delete(m.group.key);
+    if (m.group.members.size === 0) {
+      this.groups.delete(m.group.key);
+      this.advertisedCache.delete(m.group);
+    }
     n.member = undefined;
   }
 
@@ -225,6 +246,7 @@ export class Reflector {
     const dirty: Dest[] = [...this.rib.dirty];
     this.rib.dirty.clear();
     if (dirty.length === 0) return;
+    this.version++;
     for (const g of this.groups.values()) {
       g.invalidate();
       if ([...g.members].some((m) => m.synced)) g.send(g.encode(dirty, true), dirty);

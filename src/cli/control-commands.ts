@@ -1,0 +1,243 @@
+// The operator's commands: `status` and `routes` read a running reflector's HTTP endpoint;
+// `config check` reads the configuration and the datastore once and prints the peerings.
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import type { RouteEntry, Status } from "../control/snapshot.js";
+import { computePeerings } from "../datastore/peerings.js";
+import { Store } from "../datastore/store.js";
+import { UsageError } from "./codec-commands.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { makeSource } from "./run.js";
+
+export const CONTROL_USAGE = `usage: routereflector status [--json] [--http HOST:PORT]
+       routereflector routes [PREFIX] [--peer ADDR] [--json] [--http HOST:PORT]
+       routereflector config check [the run flags...]
+status and routes ask the running reflector at --http, else HTTP_LISTEN, else 127.0.0.1:9179.`;
+
+type Print = (line: string) => void;
+
+function options(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { json: { type: "boolean" }, http: { type: "string" }, peer: { type: "string" } },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+async function get<T>(http: string | undefined, path: string): Promise<T> {
+  const where = http ?? process.env.HTTP_LISTEN ?? "127.0.0.1:9179";
+  if (where === "off")
+    throw new UsageError("HTTP_LISTEN is off: give --http HOST:PORT of a running reflector");
+  let res: Response;
+  try {
+    res = await fetch(`http://${where}${path}`);
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    throw new UsageError(
+      `no reflector answers at ${where} (${cause}); is it running, and is HTTP_LISTEN the same?`,
+    );
+  }
+  if (!res.ok) throw new UsageError(`${where}${path}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
+
+/** A table in calicoctl's style: +---+ borders, upper-case centred headings. */
+export function table(headings: string[], rows: string[][]): string {
+  const widths = headings.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = `+${widths.map((w) => "-".repeat(w + 2)).join("+")}+`;
+  const centre = (s: string, w: number) => {
+    const left = Math.floor((w - s.length) / 2);
+    return " ".repeat(left) + s + " ".repeat(w - s.length - left);
+  };
+  const row = (cells: string[], fmt: (s: string, w: number) => string) =>
+    `| ${cells.map((c, i) => fmt(c, widths[i] as number)).join(" | ")} |`;
+  return [line, row(headings, centre), line, ...rows.map((r) => row(r, (s, w) => s.padEnd(w))), line].join(
+    "\n",
+  );
+}
+
+/** BIRD's "since": the time today, else the date. */
+function since(iso: string | null, now = new Date()): string {
+  if (!iso) return "";
+  const t = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  if (t.toDateString() === now.toDateString())
+    return `${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}`;
+  return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}`;
+}
+
+export function formatStatus(s: Status): string {
+  const head = s.routerId
+    ? `routereflector is running: ${s.mode} mode${s.node ? ` as node ${s.node}` : ""}, router ID ${s.routerId}, AS ${s.localAs}, cluster ID ${s.clusterId}, BGP port ${s.listenPort}.`
+    : "routereflector is running, but not peering yet: no router ID.";
+  const ds = `Datastore ${s.datastore.type}: ${s.datastore.synced ? "synced" : "not synced"}${s.datastore.lastChange ? `, last change ${s.datastore.lastChange}` : ""}.`;
+  const out = [head, ds];
+  for (const [family, title] of [
+    ["ipv4", "IPv4"],
+    ["ipv6", "IPv6"],
+  ] as const) {
+    const peers = s.peers.filter((p) => p.address.includes(":") === (family === "ipv6"));
+    out.push("", `${title} BGP status`);
+    if (!peers.length) {
+      out.push(`No ${title} peers found.`);
+      continue;
+    }
+    out.push(
+      table(
+        ["PEER ADDRESS", "PEER TYPE", "STATE", "SINCE", "INFO", "RECEIVED", "ADVERTISED"],
+        peers.map((p) => [
+          p.address,
+          p.type,
+          p.state === "Established" ? "up" : "start",
+          since(p.since),
+          p.info,
+          String(p.prefixesReceived[family]),
+          String(p.prefixesAdvertised[family]),
+        ]),
+      ),
+    );
+  }
+  if (s.warnings.length) out.push("", "Warnings:", ...s.warnings.map((w) => `  ${w}`));
+  return out.join("\n");
+}
+
+type Attrs = Record<string, unknown> & {
+  asPath?: { type: string; asns: number[] }[];
+  mpReach?: { nextHop?: string };
+};
+
+function attributesText(a: Attrs): string {
+  const path = (a.asPath ?? [])
+    .map((seg) => (seg.type === "AS_SET" ? `{${seg.asns.join(",")}}` : seg.asns.join(" ")))
+    .join(" ");
+  const parts = [
+    `next hop ${String(a.nextHop ?? a.mpReach?.nextHop ?? "-")}`,
+    `AS path ${path || "-"}`,
+    `origin ${String(a.origin ?? "-")}`,
+  ];
+  if (a.localPref !== undefined) parts.push(`local-pref ${String(a.localPref)}`);
+  if (a.med !== undefined) parts.push(`MED ${String(a.med)}`);
+  if (a.originatorId) parts.push(`originator ${String(a.originatorId)}`);
+  if (Array.isArray(a.clusterList)) parts.push(`cluster list ${a.clusterList.join(" ")}`);
+  for (const k of ["communities", "largeCommunities", "extCommunities"]) {
+    if (Array.isArray(a[k])) parts.push(`${k} ${JSON.stringify(a[k])}`);
+  }
+  return parts.join(", ");
+}
+
+export function formatRoutes(routes: RouteEntry[]): string {
+  if (!routes.length) return "No routes.";
+  const out: string[] = [];
+  for (const r of routes) {
+    out.push(r.prefix);
+    for (const p of r.paths) {
+      const why = p.best ? "best" : `not best: lost at ${p.lostAt}`;
+      const id = p.pathId ? ` path id ${p.pathId}` : "";
+      out.push(
+        `  ${p.best ? "*" : " "} from ${p.peer} (${p.peerRouterId})${id}: ${attributesText(p.attributes as Attrs)}  [${why}]`,
+      );
+    }
+  }
+  return out.join("\n");
+}
+
+export async function statusCommand(argv: string[], print: Print): Promise<number> {
+  const { values } = options(argv);
+  const s = await get<Status>(values.http, "/status");
+  print(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+  return 0;
+}
+
+export async function routesCommand(argv: string[], print: Print): Promise<number> {
+  const { values, positionals } = options(argv);
+  if (positionals.length > 1) throw new UsageError("routes takes at most one PREFIX");
+  const q = new URLSearchParams();
+  if (positionals[0]) q.set("prefix", positionals[0]);
+  if (values.peer) q.set("peer", values.peer);
+  const routes = await get<RouteEntry[]>(values.http, `/routes${q.size ? `?${q}` : ""}`);
+  print(values.json ? JSON.stringify(routes, null, 2) : formatRoutes(routes));
+  return 0;
+}
+
+/** Reads the configuration and the datastore once, prints the peerings; 1 when anything is wrong. */
+export async function configCheckCommand(argv: string[], print: Print, printError: Print): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env, argv);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    printError(`routereflector: ${e.message}`);
+    return 2;
+  }
+  let problems = 0;
+  const log = pino(
+    { level: "warn", base: undefined, timestamp: false },
+    {
+      write: (line: string) => {
+        const l = JSON.parse(line) as { level: number; msg: string; key?: string; err?: string };
+        if (l.level >= 50) problems++;
+        printError(
+          `${l.level >= 50 ? "error" : "warning"}: ${l.msg}${l.key ? `: ${l.key}` : ""}${l.err ? `: ${l.err}` : ""}`,
+        );
+      },
+    },
+  );
+  const store = new Store();
+  const source = makeSource(config, store, log);
+  try {
+    await source.start();
+    const deadline = Date.now() + 15_000;
+    while (!store.synced && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (!store.synced) {
+      printError(`routereflector: the ${config.datastoreType} datastore did not answer within 15 s`);
+      return 1;
+    }
+  } catch (e) {
+    printError(`routereflector: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    await source.stop();
+  }
+  const p = computePeerings(
+    store.snapshot(),
+    {
+      ...(config.ip ? { ip: config.ip } : {}),
+      ...(config.ip6 ? { ip6: config.ip6 } : {}),
+      ...(config.nodeName ? { nodeName: config.nodeName } : {}),
+      ...(config.clusterId ? { clusterId: config.clusterId } : {}),
+    },
+    store.secret,
+  );
+  const routerId = p.routerId ?? config.ip;
+  print(
+    `${p.mode} mode${p.node ? ` as node ${p.node}` : ""}: router ID ${routerId ?? "(none: set IP)"}, AS ${p.localAs}, cluster ID ${p.clusterId ?? routerId ?? "-"}, BGP port ${p.listenPort}`,
+  );
+  print(
+    p.peers.length
+      ? table(
+          ["NAME", "PEER ADDRESS", "PORT", "PEER TYPE", "AS", "LOCAL AS", "RR CLIENT", "PASSIVE", "FROM"],
+          p.peers.map((s) => [
+            s.name,
+            s.address,
+            String(s.port),
+            s.type,
+            String(s.peerAs),
+            String(s.localAs),
+            s.rrClient ? "yes" : "no",
+            s.passive ? "yes" : "no",
+            s.from,
+          ]),
+        )
+      : "No peerings.",
+  );
+  for (const w of p.warnings) printError(`warning: ${w}`);
+  if (!routerId) {
+    printError("error: no router ID: set IP, or give the Calico Node an IPv4 address");
+    problems++;
+  }
+  return problems ? 1 : 0;
+}

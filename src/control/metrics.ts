@@ -1,0 +1,151 @@
+// Prometheus metrics, computed from the reflector's state when scraped: nothing on the data path.
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { Daemon } from "../cli/run.js";
+import { status } from "./snapshot.js";
+
+const STATES = ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"];
+const FAMILIES = ["ipv4", "ipv6"] as const;
+
+export function createMetrics(d: Daemon): Registry {
+  const register = new Registry();
+  collectDefaultMetrics({ register });
+  const peerLabels = ["peer", "name", "type"] as const;
+
+  // One status read per scrape, shared by the collectors below.
+  let cached: { at: number; value: ReturnType<typeof status> } | undefined;
+  const snap = () => {
+    const now = Date.now();
+    if (!cached || now - cached.at > 500) cached = { at: now, value: status(d) };
+    return cached.value;
+  };
+  const perPeer = (
+    set: (labels: Record<string, string>, p: ReturnType<typeof status>["peers"][number]) => void,
+  ) => {
+    for (const p of snap().peers) set({ peer: p.address, name: p.name, type: p.type }, p);
+  };
+
+  new Gauge({
+    name: "routereflector_bgp_session_state",
+    help: "BGP FSM state per peer: 1 Idle, 2 Connect, 3 Active, 4 OpenSent, 5 OpenConfirm, 6 Established",
+    labelNames: peerLabels,
+    registers: [register],
+    collect() {
+      this.reset();
+      perPeer((l, p) => this.set(l, STATES.indexOf(p.state) + 1));
+    },
+  });
+  new Gauge({
+    name: "routereflector_bgp_session_established",
+    help: "1 when the session with the peer is Established",
+    labelNames: peerLabels,
+    registers: [register],
+    collect() {
+      this.reset();
+      perPeer((l, p) => this.set(l, p.state === "Established" ? 1 : 0));
+    },
+  });
+  for (const [what, field] of [
+    ["received", "prefixesReceived"],
+    ["advertised", "prefixesAdvertised"],
+  ] as const) {
+    new Gauge({
+      name: `routereflector_bgp_prefixes_${what}`,
+      help: `prefixes ${what} per peer and family`,
+      labelNames: ["peer", "family"],
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const p of snap().peers)
+          for (const f of FAMILIES) this.set({ peer: p.address, family: f }, p[field][f]);
+      },
+    });
+  }
+  for (const [name, help, field] of [
+    ["routereflector_bgp_updates_received_total", "UPDATE messages received per peer", "updatesReceived"],
+    ["routereflector_bgp_received_bytes_total", "octets received per peer", "bytesReceived"],
+    ["routereflector_bgp_sent_bytes_total", "octets sent per peer", "bytesSent"],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      labelNames: ["peer"],
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const p of snap().peers) this.inc({ peer: p.address }, p[field]);
+      },
+    });
+  }
+  for (const [name, help, field] of [
+    [
+      "routereflector_update_group_encoded_bytes_total",
+      "octets of UPDATEs encoded per update group",
+      "bytesEncoded",
+    ],
+    [
+      "routereflector_update_group_written_bytes_total",
+      "octets of UPDATEs written per update group",
+      "bytesWritten",
+    ],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      labelNames: ["group"],
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const g of d.reflector?.updateGroups ?? []) this.inc({ group: g.key }, g[field]);
+      },
+    });
+  }
+  new Gauge({
+    name: "routereflector_update_group_members",
+    help: "peers per update group",
+    labelNames: ["group"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const g of d.reflector?.updateGroups ?? []) this.set({ group: g.key }, g.members.size);
+    },
+  });
+  new Gauge({
+    name: "routereflector_loc_rib_prefixes",
+    help: "prefixes in the Loc-RIB per family",
+    labelNames: ["family"],
+    registers: [register],
+    collect() {
+      const counts = { ipv4: 0, ipv6: 0 };
+      for (const dest of d.reflector?.rib.all() ?? []) counts[dest.family]++;
+      for (const f of FAMILIES) this.set({ family: f }, counts[f]);
+    },
+  });
+  new Gauge({
+    name: "routereflector_datastore_synced",
+    help: "1 once the datastore's initial list is complete",
+    labelNames: ["datastore"],
+    registers: [register],
+    collect() {
+      this.reset();
+      this.set({ datastore: d.config.datastoreType }, d.store.synced ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "routereflector_datastore_last_change_age_seconds",
+    help: "seconds since the datastore last changed what the reflector holds",
+    registers: [register],
+    collect() {
+      const at = d.store.lastChangeAt;
+      this.set(at === undefined ? Number.NaN : (Date.now() - at) / 1000);
+    },
+  });
+  new Gauge({
+    name: "routereflector_peers_configured",
+    help: "peerings the datastore yields",
+    registers: [register],
+    collect() {
+      this.set(d.reconciler?.specs.size ?? 0);
+    },
+  });
+  return register;
+}

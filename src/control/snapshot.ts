@@ -1,0 +1,129 @@
+// What the control API serves: the reflector's state as plain JSON, read when asked, never kept.
+import type { Daemon } from "../cli/run.js";
+import type { PeerType } from "../datastore/peerings.js";
+import { candidateOf, type Dest, explain, type Family } from "../rib/index.js";
+
+export interface PeerStatus {
+  address: string;
+  port: number;
+  name: string;
+  type: PeerType;
+  peerAs: number;
+  localAs: number;
+  rrClient: boolean;
+  from: string;
+  state: string;
+  since: string | null;
+  info: string;
+  prefixesReceived: Record<Family, number>;
+  prefixesAdvertised: Record<Family, number>;
+  updatesReceived: number;
+  bytesReceived: number;
+  bytesSent: number;
+}
+
+export interface Status {
+  mode: string | null;
+  node: string | null;
+  routerId: string | null;
+  localAs: number | null;
+  clusterId: string | null;
+  listenPort: number | null;
+  datastore: { type: string; synced: boolean; lastChange: string | null };
+  ready: boolean;
+  startedAt: string;
+  warnings: string[];
+  peers: PeerStatus[];
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function status(d: Daemon): Status {
+  const p = d.peerings;
+  const reflector = d.reflector;
+  const peers: PeerStatus[] = [];
+  for (const spec of d.reconciler?.specs.values() ?? []) {
+    const peer = reflector?.peer(spec.address);
+    const session = peer?.session;
+    const state = session?.state ?? "Idle";
+    const error = session?.lastError;
+    peers.push({
+      address: spec.address,
+      port: spec.port,
+      name: spec.name,
+      type: spec.type,
+      peerAs: spec.peerAs,
+      localAs: spec.localAs,
+      rrClient: spec.rrClient,
+      from: spec.from,
+      state,
+      since: iso(d.since.get(spec.address)),
+      info: state === "Established" || !error ? state : `${state}: ${error}`,
+      prefixesReceived: { ipv4: peer?.rib.count("ipv4") ?? 0, ipv6: peer?.rib.count("ipv6") ?? 0 },
+      prefixesAdvertised: reflector?.advertised(spec.address) ?? { ipv4: 0, ipv6: 0 },
+      updatesReceived: peer?.updatesIn ?? 0,
+      bytesReceived: session?.bytesIn ?? 0,
+      bytesSent: session?.bytesOut ?? 0,
+    });
+  }
+  return {
+    mode: p?.mode ?? null,
+    node: p?.node ?? null,
+    routerId: reflector?.config.routerId ?? null,
+    localAs: reflector?.config.localAs ?? null,
+    clusterId: reflector ? (reflector.config.clusterId ?? reflector.config.routerId) : null,
+    listenPort: p?.listenPort ?? null,
+    datastore: {
+      type: d.config.datastoreType,
+      synced: d.store.synced,
+      lastChange: iso(d.store.lastChangeAt),
+    },
+    ready: d.ready,
+    startedAt: new Date(d.startedAt).toISOString(),
+    warnings: p?.warnings ?? [],
+    peers,
+  };
+}
+
+export interface RoutePath {
+  peer: string;
+  peerRouterId: string;
+  pathId: number;
+  best: boolean;
+  /** for the paths that lost: the decision step that decided against them */
+  lostAt?: string;
+  attributes: unknown;
+}
+
+export interface RouteEntry {
+  prefix: string;
+  family: Family;
+  paths: RoutePath[];
+}
+
+/** The Loc-RIB, or one prefix of it, or the paths from one peer. */
+export function routes(d: Daemon, filter: { prefix?: string; peer?: string }): RouteEntry[] {
+  const rib = d.reflector?.rib;
+  if (!rib) return [];
+  const out: RouteEntry[] = [];
+  const dests: Iterable<Dest> = filter.prefix
+    ? [rib.get(filter.prefix.includes(":") ? "ipv6" : "ipv4", filter.prefix)].filter((x) => x !== undefined)
+    : rib.all();
+  for (const dest of dests) {
+    const paths = dest.paths.filter((p) => !filter.peer || p.peer.address === filter.peer);
+    if (!paths.length) continue;
+    out.push({
+      prefix: dest.prefix,
+      family: dest.family,
+      paths: paths.map((p) => ({
+        peer: p.peer.address,
+        peerRouterId: p.peer.routerId,
+        pathId: p.pathId,
+        best: p === dest.best,
+        ...(p === dest.best ? {} : { lostAt: explain(dest.paths, p, candidateOf) }),
+        attributes: p.attrs.attributes,
+      })),
+    });
+  }
+  return out;
+}

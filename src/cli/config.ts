@@ -29,6 +29,8 @@ export interface Config {
   /** namespace of the Secrets that hold BGP passwords (calico/node's NAMESPACE) */
   namespace: string;
   logLevel: string;
+  /** LOG_LEVEL was given: BGPConfiguration logSeverityScreen does not override it */
+  logLevelSet: boolean;
   /** host:port of the HTTP endpoint, or undefined when off */
   httpListen?: { host: string; port: number };
 }
@@ -172,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
     etcdTls: {},
     namespace: values.get("NAMESPACE") ?? "kube-system",
     logLevel: values.get("LOG_LEVEL") ?? "info",
+    logLevelSet: values.has("LOG_LEVEL"),
   };
   const ip = address(values, "IP", 4);
   const ip6 = address(values, "IP6", 6);

@@ -15,7 +15,7 @@ import { Listener } from "../fsm/index.js";
 import { Reconciler } from "../reflector/reconciler.js";
 import { Reflector } from "../reflector/reflector.js";
 import { type Config, ConfigError, loadConfig, VARIABLES } from "./config.js";
-import { createLogger } from "./log.js";
+import { createLogger, levelOfSeverity } from "./log.js";
 
 /** A datastore source: fills the store, keeps it current. */
 export interface Source {
@@ -92,6 +92,11 @@ export class Daemon {
     };
     const p = computePeerings(this.store.snapshot(), identity, this.store.secret);
     this.peerings = p;
+    const level = (p.logSeverity && levelOfSeverity(p.logSeverity)) ?? c.logLevel;
+    if (!c.logLevelSet && this.log.level !== level) {
+      this.log.info({ level, logSeverityScreen: p.logSeverity }, "log level from BGPConfiguration");
+      this.log.level = level;
+    }
     const warnings = new Set(p.warnings);
     for (const w of warnings) if (!this.warnings.has(w)) this.log.warn(w);
     this.warnings = warnings;

@@ -6,9 +6,18 @@ import { REPO_ROOT } from "./shared.js";
 
 export const CLI = resolve(REPO_ROOT, "dist/cli.js");
 
-export function runCli(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
+export function runCli(
+  args: string[],
+  input?: string,
+  env?: Record<string, string>,
+): { status: number; stdout: string; stderr: string } {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' first`);
-  const r = spawnSync(process.execPath, [CLI, ...args], { input: input ?? "", encoding: "utf8" });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    input: input ?? "",
+    encoding: "utf8",
+    timeout: 30_000,
+    ...(env ? { env: { PATH: process.env.PATH ?? "", ...env } } : {}),
+  });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

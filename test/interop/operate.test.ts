@@ -1,0 +1,191 @@
+// Operating it as a user would: the built CLI started with a file datastore and real BIRD 2
+// clients; `status`, `routes` and /metrics agree with what BIRD sent; editing the file adds a peer
+// without resetting the others; SIGTERM is an administrative shutdown BIRD logs. Bad configuration
+// stops start-up with a message naming the problem. Addresses 127.0.44.x.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Daemon, runCli } from "../helpers/cli.js";
+import { type Bird, startBird, waitFor, workdir } from "../helpers/lab.js";
+
+const RR = "127.0.44.1";
+const HTTP = `${RR}:9179`;
+const CLIENTS = { a: "127.0.44.2", b: "127.0.44.3", c: "127.0.44.4" };
+
+const yaml = (nodes: [string, string][]) =>
+  [
+    "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {nodeToNodeMeshEnabled: false, logSeverityScreen: Info}",
+    `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: peer-with-rr}\nspec: {peerIP: ${RR}, asNumber: 64512}`,
+    ...nodes.map(
+      ([name, ip]) =>
+        `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: ${name}}\nspec: {bgp: {ipv4Address: ${ip}/32}}`,
+    ),
+  ].join("\n---\n");
+
+function since(b: Bird): string {
+  const line =
+    b
+      .birdc("show", "protocols", "ours")
+      .split("\n")
+      .find((l) => l.startsWith("ours")) ?? "";
+  return line.trim().split(/\s+/)[4] ?? "";
+}
+
+const cli = (...args: string[]) => {
+  const r = runCli([...args, "--http", HTTP]);
+  if (r.status !== 0) throw new Error(`routereflector ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+};
+
+async function metric(name: string, labels: string): Promise<number | undefined> {
+  const text = await (await fetch(`http://${HTTP}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
+  return line === undefined ? undefined : Number(line.split(" ").pop());
+}
+
+const cleanup: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+describe("operating the reflector", () => {
+  it("status, routes, metrics, file edits and shutdown, with BIRD 2 clients", async () => {
+    const dir = workdir("operate");
+    const file = join(dir, "calico.yaml");
+    writeFileSync(
+      file,
+      yaml([
+        ["bird-a", CLIENTS.a],
+        ["bird-b", CLIENTS.b],
+      ]),
+    );
+    const rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP });
+    cleanup.push(() => rr.stop("SIGKILL"));
+
+    const peerOf = { addr: RR, port: 179, asn: 64512 };
+    const a = await startBird("op-a", {
+      addr: CLIENTS.a,
+      peer: peerOf,
+      routes: ["198.18.50.0/24", "198.18.51.0/24"],
+    });
+    const b = await startBird("op-b", { addr: CLIENTS.b, peer: peerOf, routes: ["198.18.52.0/24"] });
+    cleanup.push(
+      () => a.stop(),
+      () => b.stop(),
+    );
+    await waitFor(() => (cli("status").match(/Established/g) ?? []).length === 2, 30_000, "both Established");
+    // wait for the routes to settle: each client is sent all three (its own come back too)
+    await waitFor(() => /\| 127\.0\.44\.3 .*\| 1 +\| 3 +\|/.test(cli("status")), 20_000, "prefix counts");
+    const status = cli("status");
+    expect(status).toMatch(/^routereflector is running: legacy mode, router ID 127\.0\.44\.1, AS 64512/);
+    expect(status).toMatch(
+      /\| 127\.0\.44\.2 +\| global +\| up +\| \d\d:\d\d:\d\d \| Established \| 2 +\| 3 +\|/,
+    );
+    expect(status).toMatch(
+      /\| 127\.0\.44\.3 +\| global +\| up +\| \d\d:\d\d:\d\d \| Established \| 1 +\| 3 +\|/,
+    );
+    expect(status).toMatch(/IPv6 BGP status\nNo IPv6 peers found\./);
+
+    const routes = cli("routes");
+    expect(routes).toMatch(
+      /^198\.18\.50\.0\/24\n {2}\* from 127\.0\.44\.2 \(127\.0\.44\.2\): next hop 203\.0\.113\.2, AS path -, origin igp.*\[best\]$/m,
+    );
+    expect(routes).toMatch(/^198\.18\.52\.0\/24\n {2}\* from 127\.0\.44\.3 /m);
+    expect(cli("routes", "198.18.52.0/24", "--peer", CLIENTS.b).trim().split("\n")).toHaveLength(2);
+    expect(cli("routes", "198.18.52.0/24", "--peer", CLIENTS.a).trim()).toBe("No routes.");
+    const json = JSON.parse(cli("routes", "--json")) as { prefix: string }[];
+    expect(json.map((r) => r.prefix).sort()).toEqual(["198.18.50.0/24", "198.18.51.0/24", "198.18.52.0/24"]);
+
+    // /metrics agrees with status
+    expect(await metric("routereflector_bgp_prefixes_received", `peer="${CLIENTS.a}",family="ipv4"`)).toBe(2);
+    expect(await metric("routereflector_bgp_prefixes_advertised", `peer="${CLIENTS.b}",family="ipv4"`)).toBe(
+      3,
+    );
+    expect(
+      await metric(
+        "routereflector_bgp_session_established",
+        `peer="${CLIENTS.a}",name="Global_127_0_44_2",type="global"`,
+      ),
+    ).toBe(1);
+    expect(await metric("routereflector_datastore_synced", `datastore="file"`)).toBe(1);
+    expect(await metric("routereflector_loc_rib_prefixes", `family="ipv4"`)).toBe(3);
+    expect(await (await fetch(`http://${HTTP}/readyz`)).text()).toBe("ok\n");
+
+    // a new Node in the file: a new session, the others untouched
+    const before = { a: since(a), b: since(b) };
+    const c = await startBird("op-c", { addr: CLIENTS.c, peer: peerOf, routes: ["198.18.53.0/24"] });
+    cleanup.push(() => c.stop());
+    writeFileSync(
+      file,
+      yaml([
+        ["bird-a", CLIENTS.a],
+        ["bird-b", CLIENTS.b],
+        ["bird-c", CLIENTS.c],
+      ]),
+    );
+    await waitFor(() => (cli("status").match(/Established/g) ?? []).length === 3, 30_000, "c Established");
+    // SIGHUP with nothing changed moves nothing either
+    rr.proc.kill("SIGHUP");
+    await waitFor(() => rr.logged("reload requested").length === 1, 5000, "reload logged");
+    await new Promise((r) => setTimeout(r, 500));
+    expect({ a: since(a), b: since(b) }).toEqual(before);
+    expect(rr.logged("peer changed: session reset")).toHaveLength(0);
+
+    // SIGTERM: every client hears an administrative shutdown with our message
+    expect(await rr.stop("SIGTERM")).toBe(0);
+    for (const bird of [a, b, c]) {
+      await waitFor(
+        () => /Administrative shutdown: "route reflector shutting down \(SIGTERM\)"/.test(bird.log()),
+        10_000,
+        "shutdown at BIRD",
+      );
+    }
+  }, 120_000);
+
+  const dir = workdir("badcfg");
+  const bad = (env: Record<string, string>) => runCli([], undefined, { HTTP_LISTEN: "off", ...env });
+
+  it.each([
+    [
+      { DATASTORE_TYPE: "zookeeper" },
+      /^routereflector: DATASTORE_TYPE: "zookeeper" is not file, etcdv3 or kubernetes$/m,
+    ],
+    [
+      { IP: "300.1.1.1", DATASTORE_FILE: "/dev/null" },
+      /^routereflector: IP: not an IPv4 address: "300\.1\.1\.1"$/m,
+    ],
+    [
+      { IP: RR, ETCD_ENDPOINTS: "https://127.0.44.9:2379", ETCD_CERT_FILE: "/nonexistent/cert.pem" },
+      /^routereflector: ETCD_CERT_FILE: cannot read \/nonexistent\/cert\.pem: ENOENT$/m,
+    ],
+  ])("bad configuration %j stops start-up naming it", (env, message) => {
+    const r = bad(env);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it("an invalid YAML file stops start-up naming the file and the document", () => {
+    const file = join(dir, "broken.yaml");
+    writeFileSync(file, "apiVersion: projectcalico.org/v3\nkind: Node\n---\nkind: [oops\n");
+    const r = bad({ IP: RR, DATASTORE_FILE: file });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`routereflector: ${file}: invalid YAML in document 2:`);
+  });
+
+  it("config check prints the peerings, and fails on an invalid object", () => {
+    const file = join(dir, "check.yaml");
+    writeFileSync(
+      file,
+      `${yaml([["bird-a", CLIENTS.a]])}\n---\napiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: bad}\nspec: {peerIP: 203.0.113.1}\n`,
+    );
+    const r = runCli(["config", "check"], undefined, { IP: RR, DATASTORE_FILE: file });
+    expect(r.stdout).toMatch(
+      /^legacy mode: router ID 127\.0\.44\.1, AS 64512, cluster ID 127\.0\.44\.1, BGP port 179$/m,
+    );
+    expect(r.stdout).toMatch(
+      /\| Global_127_0_44_2 \| 127\.0\.44\.2 +\| 179 +\| global +\| 64512 \| 64512 +\| yes +\| no +\| bgppeers\/peer-with-rr \|/,
+    );
+    expect(r.stderr).toMatch(/error: invalid object skipped: .*document 4/);
+    expect(r.status).toBe(1);
+  });
+});

@@ -1,0 +1,55 @@
+// The deploy/ manifests agree with the program: every variable they set exists, the probes ask the
+// HTTP endpoint they configure, and the ServiceAccount and RBAC they use exist with read-only verbs.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { VARIABLES } from "../../src/cli/config.js";
+import { REPO_ROOT } from "../helpers/shared.js";
+
+type Doc = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
+const docs = (file: string): Doc[] =>
+  parseAllDocuments(readFileSync(join(REPO_ROOT, "deploy", file), "utf8")).map((d) => {
+    expect(d.errors).toEqual([]);
+    return d.toJS() as Doc;
+  });
+
+describe("deploy/", () => {
+  const rbac = docs("rbac.yaml");
+  const [deployment] = docs("routereflector.yaml");
+  const spec = (
+    deployment as unknown as { spec: { replicas: number; template: { spec: Record<string, unknown> } } }
+  ).spec;
+  const pod = spec.template.spec as {
+    serviceAccountName: string;
+    containers: {
+      env: { name: string; value?: string }[];
+      livenessProbe: { httpGet: { path: string; port: number } };
+      readinessProbe: { httpGet: { path: string; port: number } };
+    }[];
+  };
+  const container = pod.containers[0];
+
+  it("two reflectors, every variable known, probes on HTTP_LISTEN's port", () => {
+    expect(spec.replicas).toBe(2);
+    const names = new Set<string>(VARIABLES.map(([n]) => n));
+    for (const e of container?.env ?? []) expect(names.has(e.name), e.name).toBe(true);
+    const http = container?.env.find((e) => e.name === "HTTP_LISTEN")?.value ?? "";
+    expect(container?.livenessProbe.httpGet).toEqual({ path: "/livez", port: Number(http.split(":").pop()) });
+    expect(container?.readinessProbe.httpGet).toEqual({
+      path: "/readyz",
+      port: Number(http.split(":").pop()),
+    });
+  });
+
+  it("its ServiceAccount exists and may only read", () => {
+    expect(rbac.find((d) => d.kind === "ServiceAccount")?.metadata.name).toBe(pod.serviceAccountName);
+    const verbs = rbac
+      .filter((d) => d.kind === "ClusterRole" || d.kind === "Role")
+      .flatMap((d) => (d.rules as { verbs: string[] }[]).flatMap((r) => r.verbs));
+    expect([...new Set(verbs)].sort()).toEqual(["list", "watch"]);
+    for (const b of rbac.filter((d) => d.kind.endsWith("Binding"))) {
+      expect((b.subjects as { name: string }[])[0]?.name).toBe(pod.serviceAccountName);
+    }
+  });
+});

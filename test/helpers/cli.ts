@@ -28,9 +28,11 @@ export class Daemon {
   readonly stderr: string[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(env: Record<string, string>, args: string[] = []) {
+  /** `prefix`: a command that runs node, such as setpriv to drop root */
+  constructor(env: Record<string, string>, args: string[] = [], prefix: string[] = []) {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' first`);
-    this.proc = spawn(process.execPath, [CLI, ...args], {
+    const [cmd, ...rest] = [...prefix, process.execPath, CLI, ...args] as [string, ...string[]];
+    this.proc = spawn(cmd, rest, {
       env: { PATH: process.env.PATH ?? "", HTTP_LISTEN: "off", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

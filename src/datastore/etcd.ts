@@ -207,7 +207,10 @@ export class EtcdSource {
     const key = kv.key.toString();
     this.revision = Math.max(this.revision, Number(kv.mod_revision));
     const r = this.parse(key, kv.value.toString());
-    if (r) this.store.put(r);
+    if (r) {
+      this.log.info({ key, revision: Number(kv.mod_revision) }, "datastore object put");
+      this.store.put(r);
+    }
   }
 
   private onDelete(kv: IKeyValue, prefix: string): void {
@@ -217,7 +220,7 @@ export class EtcdSource {
     this.revision = Math.max(this.revision, Number(kv.mod_revision));
     const name = nameOf(key, prefix);
     this.store.delete(where.kind, where.family ? (parseAddress(name)?.text ?? name) : name);
-    this.log.debug({ key }, "etcd delete");
+    this.log.info({ key, revision: Number(kv.mod_revision) }, "datastore object deleted");
   }
 
   private parse(key: string, value: string): Resource | undefined {

@@ -125,6 +125,7 @@ class ListWatch {
     if (rv) this.resourceVersion = rv;
     if (type === "BOOKMARK") return;
     const name = obj.metadata?.name ?? "";
+    this.log.info({ key: `${this.c.name}/${name}`, type, resourceVersion: rv }, "datastore object changed");
     if (type === "DELETED") {
       this.names.delete(name);
       this.c.apply(undefined, name);

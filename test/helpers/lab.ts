@@ -107,7 +107,10 @@ ${o.password ? `  password "${o.password}";` : ""}
   }
 
   birdc(...args: string[]): string {
-    return execFileSync("birdc", ["-s", join(this.dir, "bird.ctl"), ...args], { encoding: "utf8" });
+    return execFileSync("birdc", ["-s", join(this.dir, "bird.ctl"), ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   }
 
   /** Stops BIRD by its PID: TERM (BIRD sends Cease), or KILL (the connection just drops). */

@@ -187,8 +187,9 @@ export async function configCheckCommand(argv: string[], print: Print, printErro
     },
   );
   const store = new Store();
-  const source = makeSource(config, store, log);
+  let source: Awaited<ReturnType<typeof makeSource>> | undefined;
   try {
+    source = await makeSource(config, store, log);
     await source.start();
     const deadline = Date.now() + 15_000;
     while (!store.synced && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -200,7 +201,7 @@ export async function configCheckCommand(argv: string[], print: Print, printErro
     printError(`routereflector: ${(e as Error).message}`);
     return 1;
   } finally {
-    await source.stop();
+    await source?.stop();
   }
   const p = computePeerings(
     store.snapshot(),

@@ -6,9 +6,7 @@ import type { Logger } from "pino";
 import { describeError } from "../bgp/index.js";
 import { startHttp } from "../control/http.js";
 import { createMetrics } from "../control/metrics.js";
-import { EtcdSource } from "../datastore/etcd.js";
 import { FileSource } from "../datastore/file.js";
-import { KubernetesSource } from "../datastore/kubernetes.js";
 import { computePeerings, type Peerings } from "../datastore/peerings.js";
 import { Store } from "../datastore/store.js";
 import { Listener } from "../fsm/index.js";
@@ -52,14 +50,14 @@ export class Daemon {
   constructor(
     readonly config: Config,
     readonly log: Logger,
-    private readonly makeSource: (store: Store) => Source,
+    private readonly makeSource: (store: Store) => Promise<Source>,
   ) {}
 
   private source: Source | undefined;
 
   async start(): Promise<void> {
     this.store.on("change", () => void this.update().catch((e: unknown) => this.fatal(e)));
-    this.source = this.makeSource(this.store);
+    this.source = await this.makeSource(this.store);
     await this.source.start();
   }
 
@@ -211,13 +209,17 @@ export const RUN_USAGE = `usage: routereflector [run] [--flag value ...]
 Runs the route reflector. Every setting is an environment variable or its flag (the flag wins):
 ${VARIABLES.map(([name, flag, dflt, what]) => `  ${flag.padEnd(22)}${name.padEnd(19)}${what}${dflt ? ` (default: ${dflt})` : ""}`).join("\n")}`;
 
-export function makeSource(config: Config, store: Store, log: Logger): Source {
+/** The datastore source; each is loaded only when chosen (the Kubernetes client alone is 66 MiB). */
+export async function makeSource(config: Config, store: Store, log: Logger): Promise<Source> {
   switch (config.datastoreType) {
     case "file":
       return new FileSource(config.datastoreFile, store, log.child({ datastore: "file" }));
-    case "etcdv3":
+    case "etcdv3": {
+      const { EtcdSource } = await import("../datastore/etcd.js");
       return new EtcdSource(config.etcdEndpoints, config.etcdTls, store, log.child({ datastore: "etcdv3" }));
-    case "kubernetes":
+    }
+    case "kubernetes": {
+      const { KubernetesSource } = await import("../datastore/kubernetes.js");
       return new KubernetesSource(
         {
           namespace: config.namespace,
@@ -227,6 +229,7 @@ export function makeSource(config: Config, store: Store, log: Logger): Source {
         store,
         log.child({ datastore: "kubernetes" }),
       );
+    }
   }
 }
 

@@ -1,0 +1,363 @@
+// Simulated Calico nodes for the load benchmark: a child process (fork) holding many BGP sessions
+// over TCP, each from its own loopback address, made of our codec. Each node announces k /26
+// routes with its own NEXT_HOP, counts what the reflector sends it in a bitmap, and notes when it
+// holds every other node's routes. A sample decodes every UPDATE and checks its whole table.
+// It reports over IPC; its clock is the one convergence is measured with.
+//
+//   <- {type:"start", ...Plan}           -> {type:"progress"} every 250 ms
+//   <- {type:"announce"}                 every node sends its routes; convergence times from now
+//   <- {type:"flap", share, ms}          that share of the nodes close and reopen their sessions
+//   <- {type:"report"}                   -> {type:"report", ...Report}
+//   <- {type:"stop"}                     closes every session and exits
+import net from "node:net";
+import {
+  DEFAULT_CONTEXT,
+  decodeMessage,
+  encodeMessage,
+  Framer,
+  KEEPALIVE,
+  layoutUpdate,
+  type OpenMessage,
+  scanIpv4Nlri,
+} from "../../src/bgp/index.js";
+import { clientAddress, clientNextHop, PREFIX_BASE, prefixOf } from "./plan.js";
+
+export interface Plan {
+  target: string;
+  port: number;
+  /** global index of our first node, and how many we run */
+  first: number;
+  count: number;
+  /** nodes in the whole run, and routes per node */
+  total: number;
+  k: number;
+  holdTime: number;
+  asn: number;
+  gracefulRestart: boolean;
+  /** every sampleEvery-th node decodes and checks everything it receives */
+  sampleEvery: number;
+  /** nodes connecting at once */
+  connectBurst: number;
+}
+
+export interface Report {
+  established: number;
+  /** ms from announce until the node held every other node's routes; null: never */
+  convergedMs: (number | null)[];
+  /** longest silence from the reflector on an Established session, ms */
+  maxGapMs: number;
+  bytesIn: number;
+  notifications: string[];
+  /** sampled nodes whose table is exactly right (prefix set, next hops, ORIGINATOR_ID) */
+  sampleChecked: number;
+  sampleErrors: string[];
+  /** prefixes held by the node holding the fewest / most others' routes */
+  minHeld: number;
+  maxHeld: number;
+  /** prefixes received that no node announced, all nodes */
+  unexpected: number;
+  /** the fewest others' routes any node held after converging */
+  lowWater: number;
+}
+
+class Node {
+  socket: net.Socket | undefined;
+  established = false;
+  lastIn = 0;
+  maxGapMs = 0;
+  bytesIn = 0;
+  /** others' prefixes held: one bit per prefix index */
+  readonly bits: Uint8Array;
+  held = 0;
+  convergedAt: number | null = null;
+  framer = new Framer();
+  /** prefixes received that no node announced */
+  unexpected = 0;
+  /** RFC 4724 receiving speaker: after the session dropped, the routes kept until End-of-RIB */
+  fresh: Uint8Array | undefined;
+  /** the fewest others' routes held since convergence */
+  lowWater = Number.POSITIVE_INFINITY;
+  /** sampled: prefix index -> next hop and originator, from the decoded attributes */
+  table: Map<number, string> | undefined;
+  keepalive: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly plan: Plan,
+    sampled: boolean,
+  ) {
+    this.bits = new Uint8Array(Math.ceil((plan.total * plan.k) / 8));
+    if (sampled) this.table = new Map();
+  }
+
+  get address(): string {
+    return clientAddress(this.index);
+  }
+
+  get expected(): number {
+    return (this.plan.total - 1) * this.plan.k;
+  }
+}
+
+let plan: Plan;
+let nodes: Node[] = [];
+let announcedAt = 0;
+let announced = false;
+let stopping = false;
+const notifications: string[] = [];
+const scratch: number[] = [];
+
+function own(n: Node, index: number): boolean {
+  return Math.floor(index / plan.k) === n.index;
+}
+
+function set(n: Node, index: number, on: boolean): void {
+  if (!Number.isInteger(index) || index < 0 || index >= plan.total * plan.k) {
+    if (on) n.unexpected++;
+    return;
+  }
+  if (own(n, index)) return;
+  const byte = index >> 3;
+  const bit = 1 << (index & 7);
+  if (n.fresh && on) n.fresh[byte] = (n.fresh[byte] as number) | bit;
+  const was = (n.bits[byte] as number) & bit;
+  if (on && !was) {
+    n.bits[byte] = (n.bits[byte] as number) | bit;
+    n.held++;
+  } else if (!on && was) {
+    n.bits[byte] = (n.bits[byte] as number) & ~bit;
+    n.held--;
+  }
+}
+
+function onUpdate(n: Node, frame: Buffer): void {
+  const body = frame.subarray(19);
+  if (body.length === 4 && n.fresh) {
+    sweep(n); // End-of-RIB: stale routes go
+    return;
+  }
+  const layout = layoutUpdate(body);
+  if (!("nlriStart" in layout)) throw new Error(`bad UPDATE from the reflector: ${layout.message}`);
+  scratch.length = 0;
+  scanIpv4Nlri(body, layout.withdrawnStart, layout.withdrawnEnd, false, scratch);
+  for (let i = 0; i < scratch.length; i += 3) set(n, ((scratch[i + 1] as number) - PREFIX_BASE) / 64, false);
+  scratch.length = 0;
+  scanIpv4Nlri(body, layout.nlriStart, layout.nlriEnd, false, scratch);
+  for (let i = 0; i < scratch.length; i += 3) set(n, ((scratch[i + 1] as number) - PREFIX_BASE) / 64, true);
+  if (n.table) {
+    const { message } = decodeMessage(frame, DEFAULT_CONTEXT);
+    if (message?.type === "UPDATE") {
+      for (const p of message.withdrawn) n.table.delete(indexOf(p));
+      const a = message.attributes;
+      for (const p of message.nlri) n.table.set(indexOf(p), `${a.nextHop} ${a.originatorId ?? "-"}`);
+    }
+  }
+  if (announced && n.convergedAt === null && n.held === n.expected) n.convergedAt = performance.now();
+  if (n.convergedAt !== null) n.lowWater = Math.min(n.lowWater, n.held);
+}
+
+/** RFC 4724 §4.2: at End-of-RIB, routes not refreshed since the restart are deleted. */
+function sweep(n: Node): void {
+  const fresh = n.fresh as Uint8Array;
+  n.fresh = undefined;
+  n.held = 0;
+  for (let i = 0; i < n.bits.length; i++) {
+    let b = (n.bits[i] as number) & (fresh[i] as number);
+    n.bits[i] = b;
+    for (; b; b &= b - 1) n.held++;
+  }
+  n.lowWater = Math.min(n.lowWater, n.held);
+}
+
+function indexOf(p: string | { prefix: string }): number {
+  const text = typeof p === "string" ? p : p.prefix;
+  const [a, b, c, d] = text.split("/")[0]!.split(".").map(Number) as [number, number, number, number];
+  return ((((a << 24) | (b << 16) | (c << 8) | d) >>> 0) - PREFIX_BASE) / 64;
+}
+
+function connect(n: Node): void {
+  const socket = net.connect({ host: plan.target, port: plan.port, localAddress: n.address });
+  n.socket = socket;
+  socket.setNoDelay(true);
+  socket.on("connect", () => {
+    const open: OpenMessage = {
+      type: "OPEN",
+      version: 4,
+      myAs: plan.asn,
+      holdTime: plan.holdTime,
+      bgpId: n.address,
+      capabilities: [
+        { code: 1, name: "multiprotocol", afi: 1, safi: 1 },
+        { code: 65, name: "four-octet-as", asn: plan.asn },
+        ...(plan.gracefulRestart
+          ? [
+              {
+                code: 64,
+                name: "graceful-restart" as const,
+                restartTime: 120,
+                restarting: false,
+                notification: false,
+                families: [{ afi: 1, safi: 1, forwarding: true }],
+              },
+            ]
+          : []),
+      ],
+    } as OpenMessage;
+    socket.write(encodeMessage(open, DEFAULT_CONTEXT));
+    n.keepalive = setInterval(() => socket.write(KEEPALIVE), (plan.holdTime * 1000) / 3);
+  });
+  socket.on("data", (chunk: Buffer) => {
+    const now = performance.now();
+    if (n.established) n.maxGapMs = Math.max(n.maxGapMs, now - n.lastIn);
+    n.lastIn = now;
+    n.bytesIn += chunk.length;
+    n.framer.push(chunk);
+    for (let f = n.framer.next(); f !== undefined; f = n.framer.next()) {
+      if (!Buffer.isBuffer(f)) throw f;
+      const type = f[18];
+      if (type === 2) onUpdate(n, f);
+      else if (type === 1) socket.write(KEEPALIVE);
+      else if (type === 4 && !n.established) {
+        n.established = true;
+        if (announced) announce(n);
+      } else if (type === 3) {
+        const { message } = decodeMessage(f, DEFAULT_CONTEXT);
+        if (message?.type === "NOTIFICATION")
+          notifications.push(`${n.address}: ${message.code}/${message.subcode}`);
+      }
+    }
+  });
+  socket.on("error", (e) => notifications.push(`${n.address}: ${e.message}`));
+  socket.on("close", () => {
+    n.established = false;
+    clearInterval(n.keepalive);
+    n.framer = new Framer();
+    // Connect again, as a BGP speaker's ConnectRetry does (the reflector may be restarting).
+    if (!stopping) setTimeout(() => connect(n), 200 + Math.random() * 800);
+    if (plan.gracefulRestart && n.convergedAt !== null) {
+      // RFC 4724 §4.2: keep the routes, stale, until the reflector is back and says End-of-RIB.
+      n.fresh = new Uint8Array(n.bits.length);
+      return;
+    }
+    // A new session starts from an empty table.
+    n.bits.fill(0);
+    n.held = 0;
+    n.table?.clear();
+  });
+}
+
+function announce(n: Node): void {
+  const nlri: string[] = [];
+  for (let j = 0; j < plan.k; j++) nlri.push(prefixOf(n.index * plan.k + j));
+  n.socket?.write(
+    encodeMessage(
+      {
+        type: "UPDATE",
+        withdrawn: [],
+        attributes: { origin: "igp", asPath: [], nextHop: clientNextHop(n.index), localPref: 100 },
+        nlri,
+      },
+      DEFAULT_CONTEXT,
+    ),
+  );
+}
+
+/** A sampled node's table against what every other node announced. */
+function check(n: Node): string | undefined {
+  const table = n.table as Map<number, string>;
+  for (let i = 0; i < plan.total; i++) {
+    if (i === n.index) continue;
+    for (let j = 0; j < plan.k; j++) {
+      const want = `${clientNextHop(i)} ${clientAddress(i)}`;
+      const got = table.get(i * plan.k + j);
+      if (got !== want)
+        return `${n.address}: ${prefixOf(i * plan.k + j)} is ${got ?? "missing"}, expected next hop and originator ${want}`;
+    }
+  }
+  return n.unexpected ? `${n.address}: ${n.unexpected} prefixes nobody announced` : undefined;
+}
+
+async function start(p: Plan): Promise<void> {
+  plan = p;
+  nodes = [];
+  for (let i = 0; i < p.count; i++) nodes.push(new Node(p.first + i, p, (p.first + i) % p.sampleEvery === 0));
+  // Connect in bursts, so the reflector's listen backlog is not the thing measured.
+  for (let i = 0; i < nodes.length; i += p.connectBurst) {
+    for (const n of nodes.slice(i, i + p.connectBurst)) connect(n);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function report(): Report {
+  const errors = nodes
+    .filter((n) => n.table)
+    .map(check)
+    .filter((e) => e !== undefined);
+  const held = nodes.map((n) => n.held);
+  return {
+    established: nodes.filter((n) => n.established).length,
+    convergedMs: nodes.map((n) => (n.convergedAt === null ? null : Math.round(n.convergedAt - announcedAt))),
+    maxGapMs: Math.round(Math.max(0, ...nodes.map((n) => n.maxGapMs))),
+    bytesIn: nodes.reduce((s, n) => s + n.bytesIn, 0),
+    notifications: notifications.slice(0, 20),
+    sampleChecked: nodes.filter((n) => n.table).length - errors.length,
+    sampleErrors: errors.slice(0, 10),
+    minHeld: Math.min(...held),
+    maxHeld: Math.max(...held),
+    unexpected: nodes.reduce((s, n) => s + n.unexpected, 0),
+    lowWater: Math.min(...nodes.map((n) => (Number.isFinite(n.lowWater) ? n.lowWater : n.held))),
+  };
+}
+
+/** Flapping: each chosen node drops its session every 2-4 s (and reconnects), for `ms`. */
+function flap(share: number, ms: number): void {
+  const chosen = nodes.filter((_, i) => i % Math.round(1 / share) === 0);
+  const end = performance.now() + ms;
+  const cycle = (n: Node) => {
+    if (performance.now() > end) return;
+    n.socket?.destroy();
+    setTimeout(() => cycle(n), 2000 + Math.random() * 2000);
+  };
+  for (const n of chosen) setTimeout(() => cycle(n), Math.random() * 2000);
+}
+
+const progress = setInterval(() => {
+  if (!plan) return;
+  process.send?.({
+    type: "progress",
+    established: nodes.filter((n) => n.established).length,
+    converged: nodes.filter((n) => n.convergedAt !== null).length,
+    complete: nodes.filter((n) => n.held === n.expected).length,
+  });
+}, 250);
+
+process.on("message", (m: { type: string } & Partial<Plan> & { share?: number; ms?: number }) => {
+  switch (m.type) {
+    case "start":
+      void start(m as unknown as Plan);
+      break;
+    case "announce":
+      announcedAt = performance.now();
+      announced = true;
+      for (const n of nodes) {
+        n.convergedAt = null;
+        if (n.established) announce(n);
+      }
+      break;
+    case "flap":
+      flap(m.share ?? 0.1, m.ms ?? 60_000);
+      break;
+    case "report":
+      process.send?.({ type: "report", ...report() });
+      break;
+    case "stop":
+      stopping = true;
+      clearInterval(progress);
+      for (const n of nodes) {
+        clearInterval(n.keepalive);
+        n.socket?.destroy();
+      }
+      setTimeout(() => process.exit(0), 50);
+      break;
+  }
+});

@@ -1,0 +1,183 @@
+// The route reflectors a load run drives: ours (the built CLI on a generated file datastore) and
+// BIRD 2, GoBGP and FRR through ../shared/lab's start scripts with generated client lists. Every
+// one is passive, iBGP AS 64512, cluster ID 224.0.0.1, on one loopback address; stopped by PID.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { clientAddress } from "./plan.js";
+
+export type Kind = "ours" | "bird" | "gobgp" | "frr";
+export const KINDS: readonly Kind[] = ["ours", "bird", "gobgp", "frr"];
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(resolve(dir, "package.json"))) dir = dirname(dir);
+  return dir;
+}
+const ROOT = repoRoot();
+const LAB = resolve(ROOT, "../shared/lab");
+
+export interface Usage {
+  cpuMs: number;
+  peakRssKiB: number;
+  rssKiB: number;
+}
+
+/** CPU time and memory of a process, from /proc. */
+export function usage(pid: number): Usage {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
+  return { cpuMs: ticks * 10, peakRssKiB: kib("VmHWM"), rssKiB: kib("VmRSS") };
+}
+
+export interface Target {
+  kind: Kind;
+  addr: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** The YAML our reflector runs on: node mode as the Calico Node "rr", every client a global peer. */
+function oursYaml(addr: string, clients: readonly string[], gracefulRestart: boolean): string {
+  const docs = [
+    "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {asNumber: 64512, nodeToNodeMeshEnabled: false, logSeverityScreen: Warning}",
+    `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: rr, labels: {route-reflector: "true"}}\nspec: {bgp: {ipv4Address: ${addr}/32, routeReflectorClusterID: 224.0.0.1}}`,
+    // Global (no nodeSelector): towards a Calico node with a higher address we are passive.
+    `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: clients}\nspec: {peerSelector: has(client)${gracefulRestart ? ", maxRestartTime: 120s" : ""}}`,
+  ];
+  clients.forEach((a, i) => {
+    docs.push(
+      `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: c${i}, labels: {client: ""}}\nspec: {bgp: {ipv4Address: ${a}/32}}`,
+    );
+  });
+  return docs.join("\n---\n");
+}
+
+/** Whether something accepts connections at addr:port (from an address no peer uses). */
+function portOpen(addr: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: addr, port, localAddress: "127.0.50.250" });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+/** Our reflector on addr, with these client addresses (Calico Nodes with a higher address: passive). */
+export async function startOurs(
+  addr: string,
+  clients: readonly string[],
+  gracefulRestart = false,
+): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), "rr-bench-ours-"));
+  const file = join(dir, "calico.yaml");
+  writeFileSync(file, oursYaml(addr, clients, gracefulRestart));
+  const proc: ChildProcess = spawn(process.execPath, [resolve(ROOT, "dist/cli.js")], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      NODENAME: "rr",
+      IP: addr,
+      DATASTORE_FILE: file,
+      HTTP_LISTEN: "off",
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  proc.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 1e6) out = out.slice(-1e5);
+  });
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  // Warning level hides the start line; the port answering is the sign.
+  const deadline = Date.now() + 60_000;
+  while (!(await portOpen(addr, 179))) {
+    if (proc.exitCode !== null) throw new Error(`our reflector exited: ${out}`);
+    if (Date.now() > deadline) throw new Error("our reflector did not listen within 60 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    kind: "ours",
+    addr,
+    port: 179,
+    pid: proc.pid as number,
+    stop: async () => {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+const SCRIPTS: Record<Exclude<Kind, "ours">, string> = {
+  bird: "start-bird-rr.sh",
+  gobgp: "start-gobgp-rr.sh",
+  frr: "start-frr-rr.sh",
+};
+
+export async function startLab(
+  kind: Exclude<Kind, "ours">,
+  addr: string,
+  clientList: readonly string[],
+): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), `rr-bench-${kind}-`));
+  const clients = clientList.join(" ");
+  const script = join(LAB, SCRIPTS[kind]);
+  const pid = Number(
+    execFileSync(script, ["start", addr, dir], {
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        RR_CLIENTS: clients,
+        CLUSTER_ID: "224.0.0.1",
+        PASSIVE: "1",
+        HOLD_TIME: "9",
+        LOG_LEVEL: "warn",
+      },
+      timeout: 300_000,
+    }).trim(),
+  );
+  return {
+    kind,
+    addr,
+    port: 179,
+    pid,
+    stop: async () => {
+      execFileSync(script, ["stop", dir], { stdio: "ignore" });
+    },
+  };
+}
+
+export function startTarget(kind: Kind, addr: string, n: number, gracefulRestart = false): Promise<Target> {
+  const clients = Array.from({ length: n }, (_, i) => clientAddress(i));
+  return kind === "ours" ? startOurs(addr, clients, gracefulRestart) : startLab(kind, addr, clients);
+}
+
+/** The versions of everything a run compares. */
+export function versions(): Record<string, string> {
+  const run = (cmd: string, args: string[]) => {
+    try {
+      const r = execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      return r.trim().split("\n")[0] ?? "";
+    } catch (e) {
+      const err = e as { stderr?: string; stdout?: string };
+      return (err.stderr || err.stdout || "unknown").trim().split("\n")[0] ?? "unknown";
+    }
+  };
+  const pkg = JSON.parse(readFileSync(resolve(ROOT, "package.json"), "utf8")) as { version: string };
+  return {
+    ours: `routereflector ${pkg.version}`,
+    bird: run("bird", ["--version"]),
+    gobgp: run("gobgpd", ["--version"]),
+    frr: run("/usr/lib/frr/bgpd", ["--version"]),
+    node: process.version,
+  };
+}

@@ -1,0 +1,308 @@
+// The load benchmark: simulated Calico nodes against this reflector and against BIRD 2, GoBGP and
+// FRR, in the same run, on this machine. See bench/README.md.
+//
+//   node dist-bench/bench/load.js [--short] [--scenarios calico-mesh,churn,...] [--targets ours,bird]
+//                                 [--n 100,1000] [--k 1,4]
+import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { Plan, Report } from "./lib/clients.js";
+import { MAX_ROUTES } from "./lib/plan.js";
+import { machine, RESULTS_DIR } from "./lib/report.js";
+import { chart, type Run, ratioTable, writeRuns, writeTable } from "./lib/results.js";
+import { scale } from "./lib/scale.js";
+import { KINDS, type Kind, startOurs, startTarget, type Target, usage, versions } from "./lib/targets.js";
+
+const RR = "127.0.50.1";
+const HOLD = 9;
+const CLIENTS_JS = resolve(fileURLToPath(import.meta.url), "../lib/clients.js");
+
+interface Progress {
+  established: number;
+  converged: number;
+  complete: number;
+}
+
+/** The simulated nodes' process, and what it last said. */
+class Clients {
+  readonly proc: ChildProcess;
+  progress: Progress = { established: 0, converged: 0, complete: 0 };
+  private reply: ((r: Report) => void) | undefined;
+
+  constructor(plan: Plan) {
+    this.proc = fork(CLIENTS_JS, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.proc.on("message", (m: { type: string } & Progress & Report) => {
+      if (m.type === "progress") this.progress = m;
+      if (m.type === "report") this.reply?.(m);
+    });
+    this.proc.send({ type: "start", ...plan });
+  }
+
+  send(m: object): void {
+    this.proc.send(m);
+  }
+
+  report(): Promise<Report> {
+    return new Promise((resolve) => {
+      this.reply = resolve;
+      this.proc.send({ type: "report" });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    const exited = new Promise((r) => this.proc.once("exit", r));
+    this.proc.send({ type: "stop" });
+    await exited;
+  }
+}
+
+/** Waits for cond, printing a live progress line; returns the ms it took. */
+async function until(
+  label: string,
+  cond: () => boolean,
+  timeoutMs: number,
+  line: () => string,
+): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const ms = performance.now() - start;
+    process.stderr.write(`\r\x1b[K${label}: ${line()}  ${(ms / 1000).toFixed(1)} s`);
+    if (cond()) return ms;
+    if (ms > timeoutMs) throw new Error(`${label}: timed out after ${timeoutMs / 1000} s (${line()})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits ms, printing the progress line. */
+async function pause(label: string, ms: number, line: () => string): Promise<void> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    process.stderr.write(
+      `\r\x1b[K${label}: ${line()}  ${((end - performance.now()) / 1000).toFixed(0)} s left`,
+    );
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+
+interface MeshOptions {
+  scenario: "calico-mesh" | "churn" | "restart";
+  kind: Kind;
+  n: number;
+  k: number;
+}
+
+/** N nodes with k routes each through one reflector: establish, announce, converge (and churn / restart). */
+async function mesh({ scenario, kind, n, k }: MeshOptions): Promise<Run> {
+  const label = `${scenario} ${kind} N=${n} k=${k}`;
+  const gr = scenario === "restart";
+  let target: Target = await startTarget(kind, RR, n, gr);
+  const idle = usage(target.pid);
+  const plan: Plan = {
+    target: RR,
+    port: 179,
+    first: 0,
+    count: n,
+    total: n,
+    k,
+    holdTime: HOLD,
+    asn: 64512,
+    gracefulRestart: gr,
+    sampleEvery: Math.max(1, Math.floor(n / 20)),
+    connectBurst: 200,
+  };
+  const clients = new Clients(plan);
+  const p = () => clients.progress;
+  try {
+    const establishMs = await until(
+      label,
+      () => p().established === n,
+      600_000,
+      () => `established ${p().established}/${n}`,
+    );
+    const established = usage(target.pid);
+    clients.send({ type: "announce" });
+    await until(
+      label,
+      () => p().converged === n,
+      900_000,
+      () => `converged ${p().converged}/${n}`,
+    );
+    let report = await clients.report();
+    const extra: Record<string, unknown> = {};
+    if (scenario === "churn") {
+      const flapMs = 60_000;
+      clients.send({ type: "flap", share: 0.1, ms: flapMs });
+      await pause(label, flapMs, () => `flapping 10% of ${n}: established ${p().established}/${n}`);
+      extra.settleMs = await until(
+        label,
+        () => p().complete === n && p().established === n,
+        300_000,
+        () => `settling ${p().complete}/${n}`,
+      );
+      report = await clients.report();
+    }
+    if (scenario === "restart") {
+      // The reflector dies without a NOTIFICATION and comes back: graceful restart keeps the routes.
+      await target.stop();
+      target = await startTarget(kind, RR, n, gr);
+      extra.restartMs = await until(
+        label,
+        () => p().established === n && p().complete === n,
+        300_000,
+        () => `re-established ${p().established}/${n}`,
+      );
+      report = await clients.report();
+    }
+    process.stderr.write("\n");
+    const end = usage(target.pid);
+    const times = report.convergedMs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+    return {
+      scenario,
+      kind,
+      n,
+      k,
+      establishMs: Math.round(establishMs),
+      convergence: { p50: pct(times, 50), p99: pct(times, 99), last: times[times.length - 1] ?? 0 },
+      cpuMs: end.cpuMs - (scenario === "restart" ? 0 : idle.cpuMs),
+      peakRssMiB: Math.round(end.peakRssKiB / 1024),
+      memoryPerPeerKiB: Math.round(((established.rssKiB - idle.rssKiB) / n) * 10) / 10,
+      bytesSent: report.bytesIn,
+      maxGapMs: report.maxGapMs,
+      tableCheck: {
+        sampled: report.sampleChecked + report.sampleErrors.length,
+        exact: report.sampleErrors.length === 0 && report.unexpected === 0 && report.minHeld === (n - 1) * k,
+        errors: report.sampleErrors,
+        lowestHeldDuringRun: report.lowWater,
+      },
+      notifications: report.notifications,
+      ...extra,
+    };
+  } finally {
+    await clients.stop();
+    await target.stop();
+  }
+}
+
+/** ../shared/lab/bench-rr.sh: one BIRD announces N /32s to the reflector, a BIRD and a GoBGP receive them. */
+async function fullTable(kind: Kind, n: number): Promise<Run> {
+  const lab = resolve(fileURLToPath(import.meta.url), "../../../../shared/lab/bench-rr.sh");
+  process.stderr.write(`full-table ${kind} N=${n}: running bench-rr.sh\n`);
+  let target: Target | undefined;
+  let peak = 0;
+  let cpu = 0;
+  try {
+    // bench-rr.sh's "external" reflector: 127.0.5.1 with clients 127.0.5.2-4
+    if (kind === "ours") target = await startOurs("127.0.5.1", ["127.0.5.2", "127.0.5.3", "127.0.5.4"]);
+    const env = { ...process.env, RR_ADDR: "127.0.5.1", TIMEOUT: "300" };
+    const args = [kind === "ours" ? "external" : kind, String(n)];
+    const out = execFileSync(lab, args, {
+      encoding: "utf8",
+      env,
+      stdio: ["ignore", "pipe", "inherit"],
+    }).trim();
+    // KIND N source_up_ms announce_ms withdraw_ms rr_peak_rss_kB rr_cpu_ms
+    const f = out.split("\n").pop()?.trim().split(/\s+/) ?? [];
+    if (target) {
+      const u = usage(target.pid);
+      peak = u.peakRssKiB;
+      cpu = u.cpuMs;
+    } else {
+      peak = Number(f[5]);
+      cpu = Number(f[6]);
+    }
+    return {
+      scenario: "full-table",
+      kind,
+      n,
+      k: 1,
+      announceMs: Number(f[3]),
+      withdrawMs: Number(f[4]),
+      cpuMs: cpu,
+      peakRssMiB: Math.round(peak / 1024),
+    };
+  } finally {
+    await target?.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      short: { type: "boolean" },
+      scenarios: { type: "string" },
+      targets: { type: "string" },
+      n: { type: "string" },
+      k: { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  const list = (v: string | undefined, d: string) => (v ?? d).split(",").filter(Boolean);
+  const short = values.short === true;
+  const scenarios = list(
+    values.scenarios,
+    short ? "calico-mesh,full-table,scale" : "calico-mesh,full-table,churn,scale,restart",
+  );
+  const targets = list(values.targets, short ? "ours,bird" : KINDS.join(",")) as Kind[];
+  const ns = list(values.n, short ? "100,1000" : "100,1000,5000,15000").map(Number);
+  const ks = list(values.k, short ? "1" : "1,4").map(Number);
+  const runs: Run[] = [];
+  const failures: string[] = [];
+  const attempt = async (what: string, f: () => Promise<Run>) => {
+    try {
+      const r = await f();
+      runs.push(r);
+      process.stderr.write(`${what}: ${JSON.stringify(r)}\n`);
+    } catch (e) {
+      failures.push(`${what}: ${(e as Error).message}`);
+      process.stderr.write(`\n${what}: FAILED ${(e as Error).message}\n`);
+    }
+  };
+  for (const scenario of scenarios) {
+    if (scenario === "calico-mesh") {
+      for (const n of ns) {
+        for (const k of ks) {
+          if (n * k > MAX_ROUTES) continue;
+          for (const kind of targets) {
+            // The lab scripts take the client list in one environment variable: 128 KiB at most.
+            if (kind !== "ours" && n > 5000) continue;
+            await attempt(`calico-mesh ${kind} N=${n} k=${k}`, () => mesh({ scenario, kind, n, k }));
+          }
+        }
+      }
+    } else if (scenario === "churn") {
+      for (const kind of targets)
+        await attempt(`churn ${kind}`, () => mesh({ scenario, kind, n: 1000, k: 1 }));
+    } else if (scenario === "restart") {
+      await attempt("restart ours", () => mesh({ scenario, kind: "ours", n: 1000, k: 1 }));
+    } else if (scenario === "full-table") {
+      for (const kind of targets) await attempt(`full-table ${kind}`, () => fullTable(kind, 100_000));
+    } else if (scenario === "scale") {
+      await attempt("scale ours", () => scale(short ? 20_000 : 100_000));
+    }
+  }
+  const name = values.out ?? (short ? "load-short" : "load");
+  const result = { machine: machine(), versions: versions(), runs, failures };
+  writeRuns(name, result);
+  const table = ratioTable(runs);
+  process.stdout.write(`${table}\n`);
+  const m = result.machine;
+  writeTable(
+    name,
+    `Load benchmark, ${m.date}: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, commit ${m.commit}.\n` +
+      `Versions: ${Object.values(result.versions).join("; ")}.\nTimes: calico-mesh and churn = the last client's convergence; full-table = announce convergence (bench-rr.sh).`,
+    table,
+  );
+  if (runs.some((r) => r.scenario === "calico-mesh")) chart(name, runs);
+  process.stdout.write(`results: ${RESULTS_DIR}/${name}.json, .md, .svg\n`);
+  if (failures.length) {
+    process.stdout.write(`failures:\n${failures.join("\n")}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

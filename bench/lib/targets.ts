@@ -81,7 +81,9 @@ export async function startOurs(
   const dir = mkdtempSync(join(tmpdir(), "rr-bench-ours-"));
   const file = join(dir, "calico.yaml");
   writeFileSync(file, oursYaml(addr, clients, gracefulRestart));
-  const proc: ChildProcess = spawn(process.execPath, [resolve(ROOT, "dist/cli.js")], {
+  // RR_CPU_PROF=dir: profile our reflector (node --cpu-prof), written when it stops
+  const prof = process.env.RR_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.RR_CPU_PROF] : [];
+  const proc: ChildProcess = spawn(process.execPath, [...prof, resolve(ROOT, "dist/cli.js")], {
     env: {
       PATH: process.env.PATH ?? "",
       NODENAME: "rr",
@@ -111,7 +113,8 @@ export async function startOurs(
     port: 179,
     pid: proc.pid as number,
     stop: async () => {
-      if (proc.exitCode === null) proc.kill("SIGKILL");
+      // SIGTERM lets a profile be written; the restart scenario needs a crash: kill() below
+      if (proc.exitCode === null) proc.kill(prof.length ? "SIGTERM" : "SIGKILL");
       await exited;
     },
   };

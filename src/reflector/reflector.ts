@@ -24,7 +24,15 @@ export interface ReflectorConfig {
   clientToClient?: boolean;
   /** octets queued to a peer above which it counts as slow and is caught up later (16 MiB) */
   highWater?: number;
+  /** changes are collected this long before they go out, so a burst is one UPDATE per group */
+  flushDelayMs?: number;
 }
+
+/**
+ * A burst of changes (a thousand nodes announcing at once) goes out in a few flushes instead of
+ * one per change: each flush writes to every member, so this divides the writes.
+ */
+const FLUSH_DELAY_MS = 10;
 
 export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> {
   /** our AS towards this peer (default: the reflector's) */
@@ -237,7 +245,9 @@ export class Reflector {
   private scheduleFlush(): void {
     if (this.flushing) return;
     this.flushing = true;
-    setImmediate(() => this.flush());
+    const delay = this.config.flushDelayMs ?? FLUSH_DELAY_MS;
+    if (delay > 0) setTimeout(() => this.flush(), delay);
+    else setImmediate(() => this.flush());
   }
 
   /** Sends what changed since the last flush to every group. */

@@ -205,23 +205,29 @@ async function fullTable(kind: Kind, n: number): Promise<Run> {
       env,
       stdio: ["ignore", "pipe", "inherit"],
     }).trim();
-    // KIND N source_up_ms announce_ms withdraw_ms rr_peak_rss_kB rr_cpu_ms
-    const f = out.split("\n").pop()?.trim().split(/\s+/) ?? [];
+    // "KIND N source_up_ms=.. announce_ms=.. (bird_sink=.. gobgp_sink=..) withdraw_ms=.. (..) rr_peak_rss_kB=.. rr_cpu_ms=.."
+    const line = out.split("\n").pop() ?? "";
+    const field = (name: string) => {
+      const v = new RegExp(`${name}=(\\d+)`).exec(line)?.[1];
+      return v === undefined ? undefined : Number(v);
+    };
+    if (field("announce_ms") === undefined) throw new Error(`bench-rr.sh said: ${line}`);
     if (target) {
       const u = usage(target.pid);
       peak = u.peakRssKiB;
       cpu = u.cpuMs;
     } else {
-      peak = Number(f[5]);
-      cpu = Number(f[6]);
+      peak = field("rr_peak_rss_kB") ?? 0;
+      cpu = field("rr_cpu_ms") ?? 0;
     }
     return {
       scenario: "full-table",
       kind,
       n,
       k: 1,
-      announceMs: Number(f[3]),
-      withdrawMs: Number(f[4]),
+      announceMs: field("announce_ms"),
+      withdrawMs: field("withdraw_ms"),
+      benchRr: line,
       cpuMs: cpu,
       peakRssMiB: Math.round(peak / 1024),
     };

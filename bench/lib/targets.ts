@@ -83,7 +83,9 @@ export async function startOurs(
   writeFileSync(file, oursYaml(addr, clients, gracefulRestart));
   // RR_CPU_PROF=dir: profile our reflector (node --cpu-prof), written when it stops
   const prof = process.env.RR_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.RR_CPU_PROF] : [];
-  const proc: ChildProcess = spawn(process.execPath, [...prof, resolve(ROOT, "dist/cli.js")], {
+  // RR_NODE_ARGS: extra node options for our reflector (experiments with V8 flags)
+  const extra = process.env.RR_NODE_ARGS ? process.env.RR_NODE_ARGS.split(" ") : [];
+  const proc: ChildProcess = spawn(process.execPath, [...prof, ...extra, resolve(ROOT, "dist/cli.js")], {
     env: {
       PATH: process.env.PATH ?? "",
       NODENAME: "rr",

@@ -14,6 +14,7 @@ import {
   DEFAULT_CONTEXT,
   decodeMessage,
   encodeMessage,
+  endOfRib,
   Framer,
   KEEPALIVE,
   layoutUpdate,
@@ -202,18 +203,18 @@ function connect(n: Node): void {
         { code: 65, name: "four-octet-as", asn: plan.asn },
         ...(plan.gracefulRestart
           ? [
+              // RFC 4724 §3: restart time 120 s, IPv4 unicast with forwarding state kept (F bit)
               {
-                code: 64,
+                code: 64 as const,
                 name: "graceful-restart" as const,
+                restartFlags: 0,
                 restartTime: 120,
-                restarting: false,
-                notification: false,
-                families: [{ afi: 1, safi: 1, forwarding: true }],
+                families: [{ afi: 1, safi: 1, flags: 0x80 }],
               },
             ]
           : []),
       ],
-    } as OpenMessage;
+    };
     socket.write(encodeMessage(open, DEFAULT_CONTEXT));
     n.keepalive = setInterval(() => socket.write(KEEPALIVE), (plan.holdTime * 1000) / 3);
   });
@@ -262,20 +263,15 @@ function connect(n: Node): void {
   });
 }
 
+const END_OF_RIB = encodeMessage(endOfRib(1, 1), DEFAULT_CONTEXT);
+
+/** The node's routes, then End-of-RIB (RFC 4724 §2: its initial table is complete). */
 function announce(n: Node): void {
   const nlri: string[] = [];
   for (let j = 0; j < plan.k; j++) nlri.push(prefixOf(n.index * plan.k + j));
-  n.socket?.write(
-    encodeMessage(
-      {
-        type: "UPDATE",
-        withdrawn: [],
-        attributes: { origin: "igp", asPath: [], nextHop: clientNextHop(n.index), localPref: 100 },
-        nlri,
-      },
-      DEFAULT_CONTEXT,
-    ),
-  );
+  const attributes = { origin: "igp" as const, asPath: [], nextHop: clientNextHop(n.index), localPref: 100 };
+  n.socket?.write(encodeMessage({ type: "UPDATE", withdrawn: [], attributes, nlri }, DEFAULT_CONTEXT));
+  n.socket?.write(END_OF_RIB);
 }
 
 /** A sampled node's table against what every other node announced. */

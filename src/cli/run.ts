@@ -15,6 +15,12 @@ import { Reflector } from "../reflector/reflector.js";
 import { type Config, ConfigError, loadConfig, VARIABLES } from "./config.js";
 import { createLogger, levelOfSeverity } from "./log.js";
 
+/**
+ * RFC 4724 §4.1: after a (re)start, routes go out once every peer is back and has sent its
+ * End-of-RIB, or after this many seconds; clients with graceful restart keep their routes meanwhile.
+ */
+const SELECTION_DEFERRAL = 10;
+
 /** A datastore source: fills the store, keeps it current. */
 export interface Source {
   start(): void | Promise<void>;
@@ -129,7 +135,12 @@ export class Daemon {
   private async startBgp(key: string, routerId: string, p: Peerings, addresses: string[]): Promise<Bgp> {
     const log = this.log;
     const reflector = new Reflector(
-      { routerId, localAs: p.localAs, ...(p.clusterId ? { clusterId: p.clusterId } : {}) },
+      {
+        routerId,
+        localAs: p.localAs,
+        ...(p.clusterId ? { clusterId: p.clusterId } : {}),
+        selectionDeferral: SELECTION_DEFERRAL,
+      },
       undefined,
       {
         // Established and leaving it are news; the Connect/Active retry cycle is debug detail.

@@ -33,6 +33,7 @@ export interface PeerEvents {
   established?(peer: Peer, negotiated: Negotiated): void;
   down?(peer: Peer, reason: string, gracefulRestart: boolean): void;
   routeRefresh?(peer: Peer, family: Family): void;
+  endOfRib?(peer: Peer, family: Family): void;
   /** for logs and metrics */
   stateChange?(peer: Peer, from: FsmStateName, to: FsmStateName, reason?: string): void;
   notification?(peer: Peer, direction: "sent" | "received", n: NotificationMessage): void;
@@ -110,6 +111,7 @@ export class Peer {
       this.endOfRib[eor]++;
       if (this.restarting.delete(eor)) this.emit(this.rib.sweep(eor));
       if (this.restarting.size === 0) this.clearGr();
+      this.events.endOfRib?.(this, eor);
       return undefined;
     }
     const withdraw = error?.action === "treat-as-withdraw";

@@ -26,6 +26,12 @@ export interface ReflectorConfig {
   highWater?: number;
   /** changes are collected this long before they go out, so a burst is one UPDATE per group */
   flushDelayMs?: number;
+  /**
+   * RFC 4724 §4.1 selection deferral, in seconds (0: none): after a start, send nothing until
+   * every configured peer is up and each graceful-restart peer has sent End-of-RIB, or this long.
+   * A reflector that restarts then gives its clients a whole table, and their stale routes stay.
+   */
+  selectionDeferral?: number;
 }
 
 /**
@@ -50,6 +56,8 @@ export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> 
 interface Neighbour {
   peer: Peer;
   localAs: number;
+  /** End-of-RIB counts when the session came up: End-of-RIB arrived when they grow */
+  eorAtUp: Record<Family, number> | undefined;
   settings: PeerSettings;
   ref: PeerRef;
   clusterId: string;
@@ -71,6 +79,37 @@ export class Reflector {
     private readonly observer: Pick<PeerEvents, "stateChange" | "notification"> = {},
   ) {
     this.clusterId = config.clusterId ?? config.routerId;
+    if (config.selectionDeferral) {
+      this.deferring = true;
+      this.deferTimer = setTimeout(() => this.endDeferral(), config.selectionDeferral * 1000);
+    }
+  }
+
+  private deferring = false;
+  private deferTimer: NodeJS.Timeout | undefined;
+
+  /** RFC 4724 §4.1: deferral ends when every peer is up and has sent End-of-RIB where it does GR. */
+  private checkDeferral(): void {
+    if (!this.deferring) return;
+    for (const n of this.neighbours.values()) {
+      const negotiated = n.peer.session.negotiated;
+      if (n.peer.session.state !== "Established" || !negotiated) return;
+      const gr = negotiated.gracefulRestart?.families.map((f) => f.family) ?? [];
+      for (const f of gr) {
+        if (negotiated.families.includes(f) && n.peer.endOfRib[f] <= (n.eorAtUp?.[f] ?? 0)) return;
+      }
+    }
+    this.endDeferral();
+  }
+
+  private endDeferral(): void {
+    if (!this.deferring) return;
+    this.deferring = false;
+    clearTimeout(this.deferTimer);
+    this.flush();
+    for (const g of this.groups.values()) {
+      for (const m of g.members) if (!m.synced) this.sendTable(m);
+    }
   }
 
   get peers(): Peer[] {
@@ -111,6 +150,7 @@ export class Reflector {
     const n: Neighbour = {
       settings,
       localAs,
+      eorAtUp: undefined,
       clusterId: settings.clusterId ?? this.clusterId,
       member: undefined,
       ref: {
@@ -129,6 +169,7 @@ export class Reflector {
         established: (_p, negotiated) => this.onEstablished(n, negotiated),
         down: () => this.onDown(n),
         routeRefresh: (_p, family) => this.onRouteRefresh(n, family),
+        endOfRib: () => this.checkDeferral(),
         ...this.observer,
       },
       this.connector,
@@ -145,9 +186,11 @@ export class Reflector {
     n.peer.stop(message, subcode);
     this.leave(n);
     this.neighbours.delete(address);
+    this.checkDeferral();
   }
 
   stop(message?: string): void {
+    clearTimeout(this.deferTimer);
     for (const address of [...this.neighbours.keys()]) this.removePeer(address, message);
   }
 
@@ -203,13 +246,22 @@ export class Reflector {
     const member: Member = { peer: n.peer, group, synced: false, behind: false, missed: new Map() };
     group.members.add(member);
     n.member = member;
+    n.eorAtUp = { ...n.peer.endOfRib };
+    if (this.deferring) {
+      this.checkDeferral();
+      return;
+    }
+    this.sendTable(member);
+  }
+
+  private sendTable(member: Member): void {
     // Changes not yet flushed go out first, so the table below is the current one and nothing
     // the member needs comes after its End-of-RIB.
     this.flush();
     // RFC 4724 §2: the whole table, then End-of-RIB for each family.
-    group.write(
+    member.group.write(
       member,
-      group.fullTable(() => this.rib.all()),
+      member.group.fullTable(() => this.rib.all()),
     );
     member.synced = true;
   }
@@ -233,7 +285,7 @@ export class Reflector {
   private onRouteRefresh(n: Neighbour, family: Family): void {
     const m = n.member;
     const negotiated = n.peer.session.negotiated;
-    if (!m || !negotiated?.families.includes(family)) return;
+    if (!m?.synced || !negotiated?.families.includes(family)) return;
     const afi = family === "ipv4" ? 1 : 2;
     const marker = (subtype: number) =>
       encodeMessage({ type: "ROUTE-REFRESH", afi, safi: 1, subtype }, negotiated.tx);

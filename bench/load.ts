@@ -4,6 +4,7 @@
 //   node dist-bench/bench/load.js [--short] [--scenarios calico-mesh,churn,...] [--targets ours,bird]
 //                                 [--n 100,1000] [--k 1,4]
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -236,6 +237,49 @@ async function fullTable(kind: Kind, n: number): Promise<Run> {
   }
 }
 
+interface Saved {
+  machine: ReturnType<typeof machine>;
+  versions: Record<string, string>;
+  runs: Run[];
+  failures: string[];
+}
+
+/** The table and chart of one or more saved results. */
+function report(name: string, saved: Saved[]): void {
+  const runs = saved.flatMap((s) => s.runs);
+  const table = ratioTable(runs);
+  process.stdout.write(`${table}\n`);
+  const header = saved.map((s) => {
+    const m = s.machine;
+    // results saved before versions were read from stderr lack BIRD's: this machine's, same packages
+    const v = Object.entries(s.versions).map(([k, x]) => x || versions()[k] || "unknown");
+    return `Measured ${m.date}: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, commit ${m.commit}; ${v.join("; ")}.`;
+  });
+  writeTable(
+    name,
+    `${header.join("\n")}\n\nTimes: calico-mesh = the last client's convergence; churn = settling after 60 s of flapping; ` +
+      "restart = until every client is back with a whole table; full-table = announce convergence (bench-rr.sh); " +
+      "scale = until every peer holds every route.",
+    table,
+  );
+  if (runs.some((r) => r.scenario === "calico-mesh")) chart(name, runs);
+  const failures = saved.flatMap((s) => s.failures);
+  process.stdout.write(`results: ${RESULTS_DIR}/${name}.json, .md, .svg\n`);
+  if (failures.length) {
+    process.stdout.write(`failures:\n${failures.join("\n")}\n`);
+    process.exitCode = 1;
+  }
+}
+
+/** Re-renders saved results; several are merged into `out`. */
+function render(names: string[], out: string): void {
+  const saved = names.map(
+    (n) => JSON.parse(readFileSync(resolve(RESULTS_DIR, `${n}.json`), "utf8")) as Saved,
+  );
+  if (names.length > 1 || names[0] !== out) writeRuns(out, { parts: saved });
+  report(out, saved);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -245,9 +289,15 @@ async function main(): Promise<void> {
       n: { type: "string" },
       k: { type: "string" },
       out: { type: "string" },
+      // re-render saved results (several are merged): --render load-part1,load-part2 --out load
+      render: { type: "string" },
     },
   });
   const list = (v: string | undefined, d: string) => (v ?? d).split(",").filter(Boolean);
+  if (values.render) {
+    render(list(values.render, ""), values.out ?? "load");
+    return;
+  }
   const short = values.short === true;
   const scenarios = list(
     values.scenarios,
@@ -292,23 +342,9 @@ async function main(): Promise<void> {
     }
   }
   const name = values.out ?? (short ? "load-short" : "load");
-  const result = { machine: machine(), versions: versions(), runs, failures };
+  const result: Saved = { machine: machine(), versions: versions(), runs, failures };
   writeRuns(name, result);
-  const table = ratioTable(runs);
-  process.stdout.write(`${table}\n`);
-  const m = result.machine;
-  writeTable(
-    name,
-    `Load benchmark, ${m.date}: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, commit ${m.commit}.\n` +
-      `Versions: ${Object.values(result.versions).join("; ")}.\nTimes: calico-mesh and churn = the last client's convergence; full-table = announce convergence (bench-rr.sh).`,
-    table,
-  );
-  if (runs.some((r) => r.scenario === "calico-mesh")) chart(name, runs);
-  process.stdout.write(`results: ${RESULTS_DIR}/${name}.json, .md, .svg\n`);
-  if (failures.length) {
-    process.stdout.write(`failures:\n${failures.join("\n")}\n`);
-    process.exitCode = 1;
-  }
+  report(name, [result]);
 }
 
 await main();

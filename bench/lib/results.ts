@@ -38,8 +38,12 @@ export function ratioTable(runs: Run[]): string {
   const key = (r: Run) => `${r.scenario}|${r.n}|${r.k}`;
   const groups = new Map<string, Run[]>();
   for (const r of runs) groups.set(key(r), [...(groups.get(key(r)) ?? []), r]);
-  const time = (r: Run | undefined) =>
-    r?.convergence?.last ?? r?.announceMs ?? (r?.settleMs as number | undefined);
+  // churn: settling after the flapping; restart: back to complete tables; else convergence
+  const time = (r: Run | undefined): number | undefined => {
+    if (r?.scenario === "churn") return r.settleMs as number | undefined;
+    if (r?.scenario === "restart") return r.restartMs as number | undefined;
+    return r?.convergence?.last ?? r?.announceMs;
+  };
   const others = (f: (k: string) => string) => kinds.map((k) => ` ${f(k)} |`).join("");
   const lines = [
     `| scenario | N | k | ours |${others((k) => `${k} | ours faster than ${k}`)} ours peak RSS | ours CPU |`,

@@ -1,7 +1,7 @@
 // The route reflectors a load run drives: ours (the built CLI on a generated file datastore) and
 // BIRD 2, GoBGP and FRR through ../shared/lab's start scripts with generated client lists. Every
 // one is passive, iBGP AS 64512, cluster ID 224.0.0.1, on one loopback address; stopped by PID.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -168,14 +168,10 @@ export function startTarget(kind: Kind, addr: string, n: number, gracefulRestart
 
 /** The versions of everything a run compares. */
 export function versions(): Record<string, string> {
+  // BIRD prints its version on stderr; take the first line of either stream
   const run = (cmd: string, args: string[]) => {
-    try {
-      const r = execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-      return r.trim().split("\n")[0] ?? "";
-    } catch (e) {
-      const err = e as { stderr?: string; stdout?: string };
-      return (err.stderr || err.stdout || "unknown").trim().split("\n")[0] ?? "unknown";
-    }
+    const r = spawnSync(cmd, args, { encoding: "utf8" });
+    return `${r.stdout ?? ""}\n${r.stderr ?? ""}`.trim().split("\n")[0] || "unknown";
   };
   const pkg = JSON.parse(readFileSync(resolve(ROOT, "package.json"), "utf8")) as { version: string };
   return {

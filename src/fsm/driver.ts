@@ -18,7 +18,7 @@ import {
   shutdownData,
 } from "../bgp/index.js";
 import { initialState, nextDeadline, notification, step } from "./machine.js";
-import { connectWith, md5Before, setTtlFd } from "./sockopt.js";
+import { connectWith, md5Before, setGtsm, setMinTtlFd, setTtlFd } from "./sockopt.js";
 import type {
   FsmAction,
   FsmInput,
@@ -38,6 +38,8 @@ export interface PeerConfig extends SessionConfig {
   password?: string;
   /** outgoing IP TTL / hop limit */
   ttl?: number;
+  /** RFC 5082 GTSM: segments from the peer must arrive with at least this TTL (255 - hops + 1) */
+  minTtl?: number;
 }
 
 export interface SessionEvents {
@@ -75,12 +77,14 @@ export const tcpConnector: Connector = (cfg) => {
     ...(cfg.localAddress ? { localAddress: cfg.localAddress } : {}),
     ...(cfg.localPort ? { localPort: cfg.localPort } : {}),
   };
-  if (cfg.password === undefined && cfg.ttl === undefined) return net.connect(options);
+  if (cfg.password === undefined && cfg.ttl === undefined && cfg.minTtl === undefined)
+    return net.connect(options);
   // Options the SYN must already carry are set between Node's bind and connect.
   const md5 = cfg.password === undefined ? undefined : md5Before(cfg.peerAddress, cfg.password);
   return connectWith(options, (fd, v6) => {
     md5?.(fd, v6);
     if (cfg.ttl !== undefined) setTtlFd(fd, v6, cfg.ttl);
+    if (cfg.minTtl !== undefined) setMinTtlFd(fd, v6, cfg.minTtl);
   });
 };
 
@@ -159,6 +163,10 @@ export class Session {
   /** A connection the listener accepted from this peer's address. */
   accept(socket: Duplex): void {
     const m = this.machine;
+    // RFC 5082: from here on, segments with a lower TTL never reach us.
+    if (this.cfg.minTtl !== undefined && socket instanceof net.Socket) {
+      setGtsm(socket, this.cfg.ttl ?? 255, this.cfg.minTtl);
+    }
     if (m.state === "Idle") {
       socket.destroy(); // RFC 4271 §8.2.2: Idle refuses connections
       return;

@@ -11,6 +11,8 @@ const IPPROTO_IPV6 = 41;
 const TCP_MD5SIG = 14;
 const IP_TTL = 2;
 const IPV6_UNICAST_HOPS = 16;
+const IP_MINTTL = 21;
+const IPV6_MINHOPCOUNT = 73;
 const AF_INET = 2;
 const AF_INET6 = 10;
 /** linux/tcp.h: struct tcp_md5sig is a 128-octet sockaddr_storage, flags, prefix length, key length, ifindex, key[80] */
@@ -81,6 +83,18 @@ export function setMd5Key(s: net.Socket | net.Server, peer: string, key: string)
 /** The outgoing IP TTL (IPv6 hop limit) of a socket. */
 export function setTtlFd(fd: number, v6: boolean, ttl: number): void {
   setInt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL, ttl);
+}
+
+/** RFC 5082 (GTSM): drop segments that arrive with a TTL (hop limit) below `minTtl`. */
+export function setMinTtlFd(fd: number, v6: boolean, minTtl: number): void {
+  setInt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MINHOPCOUNT : IP_MINTTL, minTtl);
+}
+
+/** GTSM on an accepted socket: send with `ttl`, drop what arrives below `minTtl`. */
+export function setGtsm(s: net.Socket, ttl: number, minTtl: number): void {
+  const v6 = isV6(s) && !(s.remoteAddress ?? "").startsWith("::ffff:");
+  setTtlFd(fdOf(s), v6, ttl);
+  setMinTtlFd(fdOf(s), v6, minTtl);
 }
 
 /**

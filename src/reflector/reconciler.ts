@@ -41,8 +41,9 @@ export function settingsFor(spec: PeerSpec, routerId: string): PeerSettings {
     ...(spec.sourceAddress ? { localAddress: spec.sourceAddress } : {}),
     ...(spec.password ? { password: spec.password } : {}),
     ...(spec.keepaliveTime ? { holdTime: spec.keepaliveTime * 3 } : {}),
-    // RFC 5082 §3: GTSM sends with TTL 255
-    ...(spec.ttlSecurity ? { ttl: 255 } : {}),
+    // RFC 5082 §3 (GTSM): send with TTL 255; accept only what left the peer at most
+    // ttlSecurity hops away (BIRD's "ttl security on; multihop N")
+    ...(spec.ttlSecurity ? { ttl: 255, minTtl: 256 - spec.ttlSecurity } : {}),
     ...(nextHopSelf && family === "ipv4" ? { nextHopSelf: spec.sourceAddress ?? routerId } : {}),
     ...(nextHopSelf && family === "ipv6" && spec.sourceAddress ? { nextHopSelf: spec.sourceAddress } : {}),
   };

@@ -39,6 +39,7 @@ export interface ReflectorConfig {
  * one per change: each flush writes to every member, so this divides the writes.
  */
 const FLUSH_DELAY_MS = 10;
+const MAX_FLUSH_DELAY_MS = 1000;
 
 export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> {
   /** our AS towards this peer (default: the reflector's) */
@@ -297,7 +298,12 @@ export class Reflector {
   private scheduleFlush(): void {
     if (this.flushing) return;
     this.flushing = true;
-    const delay = this.config.flushDelayMs ?? FLUSH_DELAY_MS;
+    // At least the configured delay, and at least as long as the last flush took: writing to
+    // every member is the cost, so under load each flush carries more and they come no faster.
+    const delay = Math.max(
+      this.config.flushDelayMs ?? FLUSH_DELAY_MS,
+      Math.min(this.lastFlushMs, MAX_FLUSH_DELAY_MS),
+    );
     if (delay > 0) setTimeout(() => this.flush(), delay);
     else setImmediate(() => this.flush());
   }
@@ -309,10 +315,15 @@ export class Reflector {
     this.rib.dirty.clear();
     if (dirty.length === 0) return;
     this.version++;
+    const start = performance.now();
     for (const g of this.groups.values()) {
       g.invalidate();
       if ([...g.members].some((m) => m.synced)) g.send(g.encode(dirty, true), dirty);
     }
     for (const d of dirty) this.rib.settle(d);
+    this.lastFlushMs = performance.now() - start;
   }
+
+  /** how long the last flush took: the next waits at least that long */
+  private lastFlushMs = 0;
 }

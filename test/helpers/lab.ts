@@ -36,6 +36,8 @@ export interface BirdOptions {
   routes?: string[];
   routesFile?: string;
   nextHop?: string;
+  /** RFC 5082 GTSM: send with TTL 255 and require 255 ("ttl security on; multihop 1") */
+  ttlSecurity?: boolean;
   /** BIRD filter statements applied to the routes BIRD exports to us, e.g. "bgp_med = 10;" */
   exportAttrs?: string;
 }
@@ -78,6 +80,7 @@ ${o.passive ? "  passive on;" : ""}
 ${o.as4 === false ? "  enable as4 off;" : ""}
 ${o.gracefulRestart ? "  graceful restart on;" : ""}
 ${o.password ? `  password "${o.password}";` : ""}
+${o.ttlSecurity ? "  ttl security on; multihop 1;" : ""}
   ${af} { import all; export ${o.exportAttrs ? `filter { ${o.exportAttrs} accept; }` : "all"}; };
 }
 `;

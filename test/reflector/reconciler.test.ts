@@ -112,6 +112,7 @@ describe("settingsFor", () => {
       password: "pw",
       holdTime: 30,
       ttl: 255,
+      minTtl: 255,
       gracefulRestart: { restartTime: 60 },
       maxRestartTime: 60,
       // eBGP with next hop Auto: next hop self, as BIRD does

@@ -1,7 +1,8 @@
 /*
- * setsockopt(2) with a byte buffer as the option value, for the socket options Node does not
- * expose: TCP_MD5SIG (RFC 2385, a struct tcp_md5sig) and IP_TTL / IPV6_UNICAST_HOPS.
- * The option values are built in TypeScript (src/fsm/sockopt.ts).
+ * setsockopt(2) and getsockopt(2) with a byte buffer as the option value, for the socket options
+ * Node does not expose: TCP_MD5SIG (RFC 2385, a struct tcp_md5sig), IP_TTL / IPV6_UNICAST_HOPS,
+ * IP_MINTTL / IPV6_MINHOPCOUNT, and TCP_SAVE_SYN / TCP_SAVED_SYN (RFC 5082: the SYN's TTL).
+ * The option values are built and read in TypeScript (src/fsm/sockopt.ts).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,9 +33,39 @@ static napi_value set_sockopt(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* getsockopt(fd, level, name, buffer) -> the number of octets written into buffer */
+static napi_value get_sockopt(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t fd, level, name;
+  void *data;
+  size_t length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &level) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &name) != napi_ok ||
+      napi_get_buffer_info(env, argv[3], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "getsockopt(fd, level, name, buffer)");
+    return NULL;
+  }
+  socklen_t len = (socklen_t)length;
+  if (getsockopt(fd, level, name, data, &len) != 0) {
+    int e = errno;
+    char code[32];
+    snprintf(code, sizeof code, "errno %d", e);
+    napi_throw_error(env, code, strerror(e));
+    return NULL;
+  }
+  napi_value result;
+  napi_create_uint32(env, (uint32_t)len, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "setsockopt", NAPI_AUTO_LENGTH, set_sockopt, NULL, &fn);
   napi_set_named_property(env, exports, "setsockopt", fn);
+  napi_create_function(env, "getsockopt", NAPI_AUTO_LENGTH, get_sockopt, NULL, &fn);
+  napi_set_named_property(env, exports, "getsockopt", fn);
   return exports;
 }

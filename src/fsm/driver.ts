@@ -163,9 +163,13 @@ export class Session {
   /** A connection the listener accepted from this peer's address. */
   accept(socket: Duplex): void {
     const m = this.machine;
-    // RFC 5082: from here on, segments with a lower TTL never reach us.
+    // RFC 5082: a connection whose SYN came from too far away is dropped; from here on,
+    // segments with a lower TTL never reach us.
     if (this.cfg.minTtl !== undefined && socket instanceof net.Socket) {
-      setGtsm(socket, this.cfg.ttl ?? 255, this.cfg.minTtl);
+      if (!setGtsm(socket, this.cfg.ttl ?? 255, this.cfg.minTtl)) {
+        socket.destroy();
+        return;
+      }
     }
     if (m.state === "Idle") {
       socket.destroy(); // RFC 4271 §8.2.2: Idle refuses connections

@@ -1,7 +1,7 @@
 // The BGP listener: accepts connections only from configured peers, matched by remote address.
 // Anyone else is closed before any OPEN is sent, and counted.
 import net from "node:net";
-import { setMd5Key } from "./sockopt.js";
+import { saveSyn, setMd5Key } from "./sockopt.js";
 
 export interface Acceptor {
   accept(socket: net.Socket): void;
@@ -42,6 +42,8 @@ export class Listener {
       this.server.once("error", reject);
       this.server.listen({ port, host, exclusive: true }, () => {
         this.server.off("error", reject);
+        // RFC 5082: GTSM peers' SYNs are kept, so their TTL can be checked at accept
+        saveSyn(this.server);
         resolve(this.server.address() as net.AddressInfo);
       });
     });

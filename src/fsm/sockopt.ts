@@ -13,13 +13,19 @@ const IP_TTL = 2;
 const IPV6_UNICAST_HOPS = 16;
 const IP_MINTTL = 21;
 const IPV6_MINHOPCOUNT = 73;
+const TCP_SAVE_SYN = 27;
+const TCP_SAVED_SYN = 28;
 const AF_INET = 2;
 const AF_INET6 = 10;
 /** linux/tcp.h: struct tcp_md5sig is a 128-octet sockaddr_storage, flags, prefix length, key length, ifindex, key[80] */
 const MD5SIG_SIZE = 216;
 const MD5_MAX_KEY = 80;
 
-type Native = { setsockopt(fd: number, level: number, name: number, value: Buffer): void };
+type Native = {
+  setsockopt(fd: number, level: number, name: number, value: Buffer): void;
+  /** the number of octets written into value */
+  getsockopt(fd: number, level: number, name: number, value: Buffer): number;
+};
 let native: Native | undefined;
 function addon(): Native {
   native ??= createRequire(import.meta.url)("../../build/Release/sockopt.node") as Native;
@@ -90,11 +96,39 @@ export function setMinTtlFd(fd: number, v6: boolean, minTtl: number): void {
   setInt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MINHOPCOUNT : IP_MINTTL, minTtl);
 }
 
-/** GTSM on an accepted socket: send with `ttl`, drop what arrives below `minTtl`. */
-export function setGtsm(s: net.Socket, ttl: number, minTtl: number): void {
+/** Keep each connection's SYN on this listening socket, so its TTL can be checked (synTtl). */
+export function saveSyn(server: net.Server): void {
+  setInt(fdOf(server), IPPROTO_TCP, TCP_SAVE_SYN, 1);
+}
+
+/**
+ * The TTL (hop limit) of the SYN that opened an accepted socket, from TCP_SAVED_SYN (the saved
+ * IP header: IPv4 TTL at octet 8, IPv6 hop limit at octet 7); undefined when none was saved.
+ * The kernel hands it out once.
+ */
+export function synTtl(s: net.Socket): number | undefined {
+  const b = Buffer.alloc(512);
+  let n: number;
+  try {
+    n = addon().getsockopt(fdOf(s), IPPROTO_TCP, TCP_SAVED_SYN, b);
+  } catch {
+    return undefined;
+  }
+  if (n < 20) return undefined;
+  return (b[0] as number) >> 4 === 6 ? b[7] : b[8];
+}
+
+/**
+ * GTSM on an accepted socket (RFC 5082 §3): false when its SYN arrived below `minTtl`; else
+ * later segments below it are dropped too, and we send with `ttl`.
+ */
+export function setGtsm(s: net.Socket, ttl: number, minTtl: number): boolean {
+  const syn = synTtl(s);
+  if (syn !== undefined && syn < minTtl) return false;
   const v6 = isV6(s) && !(s.remoteAddress ?? "").startsWith("::ffff:");
   setTtlFd(fdOf(s), v6, ttl);
   setMinTtlFd(fdOf(s), v6, minTtl);
+  return true;
 }
 
 /**

@@ -32,6 +32,18 @@ export interface Member {
 
 const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
 
+/** Milliseconds of writing per turn of the event loop (see Group.pump). */
+const SLICE_MS = 5;
+
+/** Chunks for some members; for a change, the prefixes it covers (for members that are behind). */
+interface Job {
+  chunks: Buffer[];
+  targets: Member[];
+  next: number;
+  changed?: Dest[];
+  withdrawn?: Map<Dest, number[]>;
+}
+
 /** Encoded UPDATEs, and the ADD-PATH identifiers they withdrew per prefix. */
 export interface Encoded {
   chunks: Buffer[];
@@ -214,21 +226,59 @@ export class Group {
 
   /** Writes to every synced member that keeps up; the others note what they missed. */
   send({ chunks, withdrawn }: Encoded, changed: Iterable<Dest>): void {
-    for (const m of this.members) {
-      if (!m.synced) continue;
-      if (m.behind) {
-        for (const d of changed) {
-          const ids = m.missed.get(d) ?? [];
-          m.missed.set(d, [...ids, ...(withdrawn.get(d) ?? [])]);
+    const targets = [...this.members].filter((m) => m.synced);
+    this.enqueue({ chunks, targets, next: 0, changed: [...changed], withdrawn });
+  }
+
+  /** Writes to one member (its full table, a refresh, a catch-up), after what is queued for it. */
+  write(m: Member, chunks: Buffer[]): void {
+    this.enqueue({ chunks, targets: [m], next: 0 });
+  }
+
+  /**
+   * Writes go out in order, in slices of SLICE_MS: a flush to 15,000 members copies gigabytes,
+   * and keepalives and hold timers must not wait for it. What fits in a slice is written at once.
+   */
+  private readonly queue: Job[] = [];
+  private pumping = false;
+
+  private enqueue(job: Job): void {
+    this.queue.push(job);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    const start = performance.now();
+    try {
+      while (this.queue.length) {
+        const job = this.queue[0] as Job;
+        while (job.next < job.targets.length) {
+          this.deliver(job.targets[job.next++] as Member, job);
+          if ((job.next & 31) === 0 && performance.now() - start > SLICE_MS) {
+            setImmediate(() => this.pump());
+            return;
+          }
         }
-        continue;
+        this.queue.shift();
       }
-      this.write(m, chunks);
+    } finally {
+      this.pumping = false;
     }
   }
 
-  write(m: Member, chunks: Buffer[]): void {
-    for (const c of chunks) {
+  private deliver(m: Member, job: Job): void {
+    // A member that left (or whose session was replaced) gets nothing more of this stream.
+    if (!this.members.has(m)) return;
+    if (m.behind && job.changed) {
+      for (const d of job.changed) {
+        const ids = m.missed.get(d) ?? [];
+        m.missed.set(d, [...ids, ...(job.withdrawn?.get(d) ?? [])]);
+      }
+      return;
+    }
+    for (const c of job.chunks) {
       m.peer.session.write(c);
       this.bytesWritten += c.length;
     }

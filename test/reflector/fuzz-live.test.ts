@@ -190,6 +190,12 @@ it(`${COUNT} generated and mutated messages over a live session: exact outcomes,
   f.raw.send({ type: "NOTIFICATION", code: 6, subcode: 2, dataHex: "" });
   await waitFor(() => rr.peer(f.address)?.session.state !== "Established", 2000, "peer's Cease honoured");
   rr.removePeer(f.address);
+  // A peer that resets mid-message: half an UPDATE, then the connection drops.
+  f = await join();
+  f.raw.sendRaw(encodeMessage(routes, DEFAULT_CONTEXT).subarray(0, 40));
+  f.raw.socket.destroy();
+  await waitFor(() => rr.peer(f.address)?.session.state !== "Established", 2000, "reset mid-message");
+  rr.removePeer(f.address);
 
   // The bystanders never noticed, and b holds exactly a's routes once the fuzzer is gone.
   expect(rr.peer(a.address)?.session.state).toBe("Established");

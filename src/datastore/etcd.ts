@@ -4,7 +4,7 @@
 // between endpoints; a watch that etcd cancels (compaction) makes us list again and apply only
 // the differences. While etcd is away nothing changes here: sessions and routes stay as they are.
 import { rootCertificates } from "node:tls";
-import { Etcd3, type IKeyValue, type Watcher } from "etcd3";
+import { Etcd3, type IKeyValue, type IOptions, type Watcher } from "etcd3";
 import type { Logger } from "pino";
 import type { EtcdTls } from "../cli/config.js";
 import { parseObject } from "./objects.js";
@@ -48,7 +48,7 @@ function parseKv(key: string, value: string): Resource {
 const nameOf = (key: string, prefix: string) => key.slice(prefix.length);
 
 export class EtcdSource {
-  private readonly client: Etcd3;
+  private client: Etcd3;
   private watchers: Watcher[] = [];
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
@@ -64,7 +64,7 @@ export class EtcdSource {
     private readonly log: Logger,
   ) {
     const https = endpoints.some((e) => e.startsWith("https:"));
-    this.client = new Etcd3({
+    this.options = {
       hosts: endpoints,
       dialTimeout: 5000,
       ...(https || tls.ca
@@ -76,7 +76,21 @@ export class EtcdSource {
             },
           }
         : {}),
-    });
+    };
+    this.client = new Etcd3(this.options);
+  }
+
+  private readonly options: IOptions;
+
+  /**
+   * A new client for a new list and watch. Watches are not canceled one by one on the old
+   * stream: a response for a watch being replaced makes the etcd3 client throw ("Failed to find
+   * watcher"), so the old client, its stream and its watches go together.
+   */
+  private renew(): void {
+    this.watchers = [];
+    this.client.close();
+    this.client = new Etcd3(this.options);
   }
 
   /** Starts listing in the background; the store says when it is synced. */
@@ -92,16 +106,8 @@ export class EtcdSource {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
-    await this.cancelWatchers();
-    this.client.close();
-  }
-
-  /** Cancels our watches; one etcd already canceled gets no answer, so wait 2 s at most. */
-  private async cancelWatchers(): Promise<void> {
-    const watchers = this.watchers;
     this.watchers = [];
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
-    await Promise.race([Promise.all(watchers.map((w) => w.cancel().catch(() => {}))), timeout]);
+    this.client.close();
   }
 
   private resyncing: Promise<void> | undefined;
@@ -110,10 +116,8 @@ export class EtcdSource {
   private resync(reason: string): Promise<void> {
     if (this.resyncing) return this.resyncing;
     this.log.info({ reason }, "listing etcd again");
-    this.resyncing = (async () => {
-      await this.cancelWatchers();
-      await this.sync();
-    })().finally(() => {
+    this.renew();
+    this.resyncing = this.sync().finally(() => {
       this.resyncing = undefined;
     });
     return this.resyncing;
@@ -137,7 +141,7 @@ export class EtcdSource {
         );
       }
       this.reachable = false;
-      await this.cancelWatchers();
+      this.renew();
       this.retry = setTimeout(() => void this.sync(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 30_000);
     }
@@ -197,6 +201,7 @@ export class EtcdSource {
       });
       // A watch etcd cancels (its start revision was compacted away): list again.
       w.on("error", (err) => {
+        if (!this.watchers.includes(w)) return; // a watch of a client already replaced
         this.watchers = this.watchers.filter((x) => x !== w);
         void this.resync(`watch canceled by etcd (compaction or permissions): ${err.message}`);
       });

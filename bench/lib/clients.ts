@@ -15,11 +15,8 @@ import {
   decodeMessage,
   encodeMessage,
   endOfRib,
-  Framer,
   KEEPALIVE,
-  layoutUpdate,
   type OpenMessage,
-  scanIpv4Nlri,
 } from "../../src/bgp/index.js";
 import { clientAddress, clientNextHop, PREFIX_BASE, prefixOf } from "./plan.js";
 

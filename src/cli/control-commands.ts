@@ -203,16 +203,7 @@ export async function configCheckCommand(argv: string[], print: Print, printErro
   } finally {
     await source?.stop();
   }
-  const p = computePeerings(
-    store.snapshot(),
-    {
-      ...(config.ip ? { ip: config.ip } : {}),
-      ...(config.ip6 ? { ip6: config.ip6 } : {}),
-      ...(config.nodeName ? { nodeName: config.nodeName } : {}),
-      ...(config.clusterId ? { clusterId: config.clusterId } : {}),
-    },
-    store.secret,
-  );
+  const p = computePeerings(store.snapshot(), config, store.secret);
   const routerId = p.routerId ?? config.ip;
   print(
     `${p.mode} mode${p.node ? ` as node ${p.node}` : ""}: router ID ${routerId ?? "(none: set IP)"}, AS ${p.localAs}, cluster ID ${p.clusterId ?? routerId ?? "-"}, BGP port ${p.listenPort}`,

@@ -88,13 +88,8 @@ export class Daemon {
   private async update(): Promise<void> {
     if (!this.store.synced || this.stopping) return;
     const c = this.config;
-    const identity = {
-      ...(c.ip ? { ip: c.ip } : {}),
-      ...(c.ip6 ? { ip6: c.ip6 } : {}),
-      ...(c.nodeName ? { nodeName: c.nodeName } : {}),
-      ...(c.clusterId ? { clusterId: c.clusterId } : {}),
-    };
-    const p = computePeerings(this.store.snapshot(), identity, this.store.secret);
+    // The configuration is the identity: IP, IP6, NODENAME, CLUSTER_ID.
+    const p = computePeerings(this.store.snapshot(), c, this.store.secret);
     this.peerings = p;
     const level = (p.logSeverity && levelOfSeverity(p.logSeverity)) ?? c.logLevel;
     if (!c.logLevelSet && this.log.level !== level) {

@@ -116,6 +116,15 @@ ${o.ttlSecurity ? "  ttl security on; multihop 1;" : ""}
     });
   }
 
+  /** Our session as `birdc show protocols` shows it: state (up, start), since, info (Established, ...). */
+  protocol(): { state: string; since: string; info: string } {
+    const line = this.birdc("show", "protocols", "ours")
+      .split("\n")
+      .find((l) => l.startsWith("ours"));
+    const [, , , state = "", since = "", ...info] = (line ?? "").trim().split(/\s+/);
+    return { state, since, info: info.join(" ") };
+  }
+
   /** Stops BIRD by its PID: TERM (BIRD sends Cease), or KILL (the connection just drops). */
   stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
     const p = this.proc;

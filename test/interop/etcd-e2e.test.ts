@@ -16,17 +16,6 @@ const node = (name: string, ip: string) => ({
   spec: { bgp: { ipv4Address: `${ip}/32` } },
 });
 
-/** BIRD's view of its session with us: state and since (changes on every reset). */
-function session(b: Bird): { state: string; since: string; info: string } {
-  const line =
-    b
-      .birdc("show", "protocols", "ours")
-      .split("\n")
-      .find((l) => l.startsWith("ours")) ?? "";
-  const [, , , state = "", since = "", ...info] = line.trim().split(/\s+/);
-  return { state, since, info: info.join(" ") };
-}
-
 const hasRoute = (b: Bird, prefix: string) => labRoutes("bird", b.dir).some((r) => r.prefix === prefix);
 
 const cleanup: (() => unknown)[] = [];
@@ -68,23 +57,23 @@ describe("etcd v3 datastore end to end with BIRD 2 clients", () => {
       () => a.stop(),
       () => b.stop(),
     );
-    await waitFor(() => session(a).info === "Established", 20_000, "bird a Established");
+    await waitFor(() => a.protocol().info === "Established", 20_000, "bird a Established");
     // b is not a Calico Node yet: its connections are closed before OPEN
     await waitFor(
       () => rr.logged("connection from an unconfigured address closed", { peer: B }).length > 0,
       10_000,
       "b refused",
     );
-    expect(session(b).info).not.toBe("Established");
+    expect(b.protocol().info).not.toBe("Established");
 
     etcd.putResource("nodes", node("bird-b", B));
-    await waitFor(() => session(b).info === "Established", 20_000, "bird b Established");
+    await waitFor(() => b.protocol().info === "Established", 20_000, "bird b Established");
     await waitFor(
       () => hasRoute(b, "198.18.41.0/24") && hasRoute(a, "198.18.42.0/24"),
       20_000,
       "routes reflected",
     );
-    const before = { a: session(a).since, b: session(b).since };
+    const before = { a: a.protocol().since, b: b.protocol().since };
 
     // etcd away for 30 s: nothing moves
     etcd.stop();
@@ -94,21 +83,21 @@ describe("etcd v3 datastore end to end with BIRD 2 clients", () => {
       "outage noticed",
     );
     await new Promise((r) => setTimeout(r, 30_000));
-    expect(session(a)).toMatchObject({ info: "Established", since: before.a });
-    expect(session(b)).toMatchObject({ info: "Established", since: before.b });
+    expect(a.protocol()).toMatchObject({ info: "Established", since: before.a });
+    expect(b.protocol()).toMatchObject({ info: "Established", since: before.b });
     etcd.start();
     // a change made once it is back applies: the watch resumed
     etcd.putResource("nodes", node("bird-c", C));
     await waitFor(() => rr.logged("peer added", { peer: C }).length === 1, 30_000, "peer c after the outage");
-    expect(session(a).since).toBe(before.a);
-    expect(session(b).since).toBe(before.b);
+    expect(a.protocol().since).toBe(before.a);
+    expect(b.protocol().since).toBe(before.b);
 
     // deleting bird-a from etcd closes exactly its session
     etcd.deleteResource("nodes", "bird-a");
     await waitFor(() => rr.logged("peer removed", { peer: A }).length === 1, 10_000, "a removed");
     await waitFor(() => !hasRoute(b, "198.18.41.0/24"), 10_000, "a's route withdrawn from b");
     await waitFor(() => a.log().includes("Peer de-configured"), 10_000, "bird a told why");
-    expect(session(b)).toMatchObject({ info: "Established", since: before.b });
+    expect(b.protocol()).toMatchObject({ info: "Established", since: before.b });
     expect(rr.logged("peer removed")).toHaveLength(1);
     expect(rr.logged("peer changed: session reset")).toHaveLength(0);
 

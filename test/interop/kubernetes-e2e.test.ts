@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Daemon } from "../helpers/cli.js";
 import { KubeApiServer } from "../helpers/kube-apiserver.js";
-import { type Bird, labRoutes, startBird, waitFor, workdir } from "../helpers/lab.js";
+import { labRoutes, startBird, waitFor, workdir } from "../helpers/lab.js";
 
 const RR = "127.0.43.1";
 const A = "127.0.43.2";
@@ -22,16 +22,6 @@ const node = (
 ) => ({
   metadata: { name, labels, annotations: { "projectcalico.org/IPv4Address": `${ip}/32`, ...extra } },
 });
-
-function session(b: Bird): { info: string; since: string } {
-  const line =
-    b
-      .birdc("show", "protocols", "ours")
-      .split("\n")
-      .find((l) => l.startsWith("ours")) ?? "";
-  const [, , , , since = "", ...info] = line.trim().split(/\s+/);
-  return { since, info: info.join(" ") };
-}
 
 const cleanup: (() => unknown)[] = [];
 afterAll(async () => {
@@ -88,7 +78,7 @@ describe("Kubernetes datastore end to end, node mode", () => {
       () => b.stop(),
     );
     await waitFor(
-      () => session(a).info === "Established" && session(b).info === "Established",
+      () => a.protocol().info === "Established" && b.protocol().info === "Established",
       30_000,
       "both Established",
     );
@@ -107,7 +97,7 @@ describe("Kubernetes datastore end to end, node mode", () => {
     expect(route).toMatchObject({ originator_id: A, cluster_list: ["224.0.0.43"] });
 
     // the API server ends its watches, forgets history, answers 410 Gone: sessions untouched
-    const before = { a: session(a).since, b: session(b).since };
+    const before = { a: a.protocol().since, b: b.protocol().since };
     // in one turn of the event loop, so the reflector cannot resume before the compaction
     api.closeWatches();
     api.put("nodes", node("bird-c", "127.0.43.4"));
@@ -118,8 +108,8 @@ describe("Kubernetes datastore end to end, node mode", () => {
       "bird-c after the relist",
     );
     expect(rr.logged("listed", { collection: "nodes" }).length).toBe(2);
-    expect(session(a)).toMatchObject({ info: "Established", since: before.a });
-    expect(session(b)).toMatchObject({ info: "Established", since: before.b });
+    expect(a.protocol()).toMatchObject({ info: "Established", since: before.a });
+    expect(b.protocol()).toMatchObject({ info: "Established", since: before.b });
     expect(await rr.stop()).toBe(0);
   }, 120_000);
 });

@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Daemon, runCli } from "../helpers/cli.js";
-import { type Bird, startBird, waitFor, workdir } from "../helpers/lab.js";
+import { startBird, waitFor, workdir } from "../helpers/lab.js";
 
 const RR = "127.0.44.1";
 const HTTP = `${RR}:9179`;
@@ -21,15 +21,6 @@ const yaml = (nodes: [string, string][]) =>
         `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: ${name}}\nspec: {bgp: {ipv4Address: ${ip}/32}}`,
     ),
   ].join("\n---\n");
-
-function since(b: Bird): string {
-  const line =
-    b
-      .birdc("show", "protocols", "ours")
-      .split("\n")
-      .find((l) => l.startsWith("ours")) ?? "";
-  return line.trim().split(/\s+/)[4] ?? "";
-}
 
 const cli = (...args: string[]) => {
   const r = runCli([...args, "--http", HTTP]);
@@ -112,7 +103,7 @@ describe("operating the reflector", () => {
     expect(await (await fetch(`http://${HTTP}/readyz`)).text()).toBe("ok\n");
 
     // a new Node in the file: a new session, the others untouched
-    const before = { a: since(a), b: since(b) };
+    const before = { a: a.protocol().since, b: b.protocol().since };
     const c = await startBird("op-c", { addr: CLIENTS.c, peer: peerOf, routes: ["198.18.53.0/24"] });
     cleanup.push(() => c.stop());
     writeFileSync(
@@ -128,7 +119,7 @@ describe("operating the reflector", () => {
     rr.proc.kill("SIGHUP");
     await waitFor(() => rr.logged("reload requested").length === 1, 5000, "reload logged");
     await new Promise((r) => setTimeout(r, 500));
-    expect({ a: since(a), b: since(b) }).toEqual(before);
+    expect({ a: a.protocol().since, b: b.protocol().since }).toEqual(before);
     expect(rr.logged("peer changed: session reset")).toHaveLength(0);
 
     // SIGTERM: every client hears an administrative shutdown with our message

@@ -1,51 +1,24 @@
 // RFC 4724 §4.1 selection deferral: after a start, the reflector sends nothing until every peer is
 // up and each graceful-restart peer has sent End-of-RIB, or the deferral time runs out.
 import { afterEach, expect, it } from "vitest";
-import {
-  type Capability,
-  DEFAULT_CONTEXT,
-  type OpenMessage,
-  type UpdateMessage,
-} from "../../src/bgp/index.js";
-import { socketPair } from "../../src/fsm/index.js";
+import type { UpdateMessage } from "../../src/bgp/index.js";
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
+import { peerOpen } from "../fsm/helpers.js";
 import { waitFor } from "../helpers/lab.js";
-import { RawPeer } from "../helpers/raw-peer.js";
+import type { RawPeer } from "../helpers/raw-peer.js";
+import { accepted, establish } from "../helpers/reflector-peer.js";
 
 let rr: Reflector;
 afterEach(() => rr?.stop());
 
-const GR: Capability = {
-  code: 64,
-  name: "graceful-restart",
-  restartFlags: 0,
-  restartTime: 120,
-  families: [{ afi: 1, safi: 1, flags: 0x80 }],
-};
-
-async function join(address: string, gr: boolean): Promise<RawPeer> {
+/** A client; with graceful restart, it advertises the capability (and the reflector waits for its End-of-RIB). */
+function join(address: string, gr: boolean): Promise<RawPeer> {
   rr.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, passive: true, families: ["ipv4"], peerAddress: address });
-  const [ours, theirs] = socketPair();
-  rr.peer(address)?.session.accept(ours);
-  const raw = new RawPeer(theirs, DEFAULT_CONTEXT);
-  await raw.next("OPEN");
-  const open: OpenMessage = {
-    type: "OPEN",
-    version: 4,
-    myAs: 64512,
-    holdTime: 90,
-    bgpId: address,
-    capabilities: [
-      { code: 1, name: "multiprotocol", afi: 1, safi: 1 },
-      { code: 65, name: "four-octet-as", asn: 64512 },
-      ...(gr ? [GR] : []),
-    ],
-  };
-  raw.send(open);
-  raw.send({ type: "KEEPALIVE" });
-  await waitFor(() => rr.peer(address)?.session.state === "Established", 2000, `${address} Established`);
-  return raw;
+  // peerOpen's capabilities end with graceful restart for IPv4
+  const caps = peerOpen().capabilities;
+  const open = peerOpen({ bgpId: address, holdTime: 90, capabilities: gr ? caps : caps.slice(0, -1) });
+  return establish(rr, address, accepted(rr, address), open);
 }
 
 const route = (prefix: string, nextHop: string): UpdateMessage => ({

@@ -2,30 +2,23 @@
 // more) is damped by IdleHold backoff (RFC 4271 §8.1.1): the reflector refuses it while the
 // hold-down runs and doubles the hold-down each time. Another peer's session and routes are untouched.
 import { afterAll, expect, it } from "vitest";
-import { DEFAULT_CONTEXT, type OpenMessage, type UpdateMessage } from "../../src/bgp/index.js";
-import { socketPair } from "../../src/fsm/index.js";
+import type { OpenMessage, UpdateMessage } from "../../src/bgp/index.js";
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
+import { peerOpen } from "../fsm/helpers.js";
 import { waitFor } from "../helpers/lab.js";
-import { RawPeer } from "../helpers/raw-peer.js";
+import type { RawPeer } from "../helpers/raw-peer.js";
+import { accepted } from "../helpers/reflector-peer.js";
 
 const rr = new Reflector({ routerId: "203.0.113.254", localAs: 64512, flushDelayMs: 0 });
 afterAll(() => rr.stop());
 
-const open = (id: string): OpenMessage => ({
-  type: "OPEN",
-  version: 4,
-  myAs: 64512,
-  holdTime: 90,
-  bgpId: id,
-  capabilities: [{ code: 65, name: "four-octet-as", asn: 64512 }],
-});
+const open = (id: string): OpenMessage =>
+  peerOpen({ bgpId: id, holdTime: 90, capabilities: [{ code: 65, name: "four-octet-as", asn: 64512 }] });
 
 /** Connects to the reflector as `address`; resolves with the peer once Established, or undefined if refused. */
 async function attempt(address: string): Promise<RawPeer | undefined> {
-  const [ours, theirs] = socketPair();
-  const raw = new RawPeer(theirs, DEFAULT_CONTEXT);
-  rr.peer(address)?.session.accept(ours);
+  const raw = accepted(rr, address);
   try {
     await raw.next("OPEN", 500);
   } catch {

@@ -16,12 +16,13 @@ import {
   type OpenMessage,
   type UpdateMessage,
 } from "../../src/bgp/index.js";
-import { socketPair } from "../../src/fsm/index.js";
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
+import { peerOpen } from "../fsm/helpers.js";
 import { updateMessage } from "../helpers/arbitraries.js";
 import { waitFor } from "../helpers/lab.js";
-import { RawPeer } from "../helpers/raw-peer.js";
+import type { RawPeer } from "../helpers/raw-peer.js";
+import { accepted, establish } from "../helpers/reflector-peer.js";
 
 const COUNT = Number(process.env.FUZZ_MESSAGES ?? 3000);
 
@@ -35,18 +36,16 @@ const heapMiB = () => {
 const rr = new Reflector({ routerId: "203.0.113.254", localAs: 64512, flushDelayMs: 0 });
 afterAll(() => rr.stop());
 
-const open = (id: string): OpenMessage => ({
-  type: "OPEN",
-  version: 4,
-  myAs: 64512,
-  holdTime: 90,
-  bgpId: id,
-  capabilities: [
-    { code: 1, name: "multiprotocol", afi: 1, safi: 1 },
-    { code: 1, name: "multiprotocol", afi: 2, safi: 1 },
-    { code: 65, name: "four-octet-as", asn: 64512 },
-  ],
-});
+const open = (id: string): OpenMessage =>
+  peerOpen({
+    bgpId: id,
+    holdTime: 90,
+    capabilities: [
+      { code: 1, name: "multiprotocol", afi: 1, safi: 1 },
+      { code: 1, name: "multiprotocol", afi: 2, safi: 1 },
+      { code: 65, name: "four-octet-as", asn: 64512 },
+    ],
+  });
 
 let serial = 0;
 /** A fresh peer, Established; a new address each time, so no IdleHold damping applies. */
@@ -54,13 +53,7 @@ async function join(prefix = "127.0.70."): Promise<{ address: string; raw: RawPe
   const address = `${prefix}${(serial++ % 250) + 1}`;
   rr.removePeer(address);
   rr.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, passive: true, peerAddress: address, idleHoldTime: 0 });
-  const [ours, theirs] = socketPair();
-  rr.peer(address)?.session.accept(ours);
-  const raw = new RawPeer(theirs);
-  await raw.next("OPEN");
-  raw.send(open(address));
-  raw.send({ type: "KEEPALIVE" });
-  await waitFor(() => rr.peer(address)?.session.state === "Established", 2000, `${address} Established`);
+  const raw = await establish(rr, address, accepted(rr, address), open(address));
   return { address, raw };
 }
 

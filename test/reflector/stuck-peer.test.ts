@@ -4,13 +4,15 @@
 // route meanwhile.
 import net from "node:net";
 import { afterAll, expect, it } from "vitest";
-import { DEFAULT_CONTEXT, type OpenMessage, type UpdateMessage } from "../../src/bgp/index.js";
+import type { UpdateMessage } from "../../src/bgp/index.js";
 import { Listener } from "../../src/fsm/index.js";
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { HIGH_WATER } from "../../src/reflector/groups.js";
 import { Reflector } from "../../src/reflector/reflector.js";
+import { peerOpen } from "../fsm/helpers.js";
 import { waitFor } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
+import { establish } from "../helpers/reflector-peer.js";
 
 const rr = new Reflector({ routerId: "203.0.113.254", localAs: 64512 });
 afterAll(() => rr.stop());
@@ -31,20 +33,12 @@ async function join(address: string, holdTime: number): Promise<RawPeer> {
     holdTime,
   });
   const theirs = net.connect({ host: "127.0.74.10", port, localAddress: address });
-  const raw = new RawPeer(theirs, DEFAULT_CONTEXT);
-  await raw.next("OPEN");
-  const open: OpenMessage = {
-    type: "OPEN",
-    version: 4,
-    myAs: 64512,
-    holdTime,
+  const open = peerOpen({
     bgpId: address,
+    holdTime,
     capabilities: [{ code: 65, name: "four-octet-as", asn: 64512 }],
-  };
-  raw.send(open);
-  raw.send({ type: "KEEPALIVE" });
-  await waitFor(() => rr.peer(address)?.session.state === "Established", 2000, `${address} Established`);
-  return raw;
+  });
+  return establish(rr, address, new RawPeer(theirs), open);
 }
 
 it("a peer that stops reading is held to a bounded queue and dropped by its hold timer", async () => {

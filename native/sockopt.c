@@ -5,55 +5,55 @@
  * The option values are built and read in TypeScript (src/fsm/sockopt.ts).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <node_api.h>
 
-static napi_value set_sockopt(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+struct sockopt_args {
   int32_t fd, level, name;
   void *data;
   size_t length;
+};
+
+/* (fd, level, name, buffer) from JavaScript; false with a TypeError thrown when they are not */
+static bool read_args(napi_env env, napi_callback_info info, const char *usage, struct sockopt_args *a) {
+  size_t argc = 4;
+  napi_value argv[4];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-      napi_get_value_int32(env, argv[1], &level) != napi_ok ||
-      napi_get_value_int32(env, argv[2], &name) != napi_ok ||
-      napi_get_buffer_info(env, argv[3], &data, &length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "setsockopt(fd, level, name, buffer)");
-    return NULL;
+      napi_get_value_int32(env, argv[0], &a->fd) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &a->level) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &a->name) != napi_ok ||
+      napi_get_buffer_info(env, argv[3], &a->data, &a->length) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return false;
   }
-  if (setsockopt(fd, level, name, data, (socklen_t)length) != 0) {
-    int e = errno;
-    char code[32];
-    snprintf(code, sizeof code, "errno %d", e);
-    napi_throw_error(env, code, strerror(e));
-  }
+  return true;
+}
+
+/* an Error whose code is "errno N" and whose message is strerror(N) */
+static void throw_errno(napi_env env) {
+  int e = errno;
+  char code[32];
+  snprintf(code, sizeof code, "errno %d", e);
+  napi_throw_error(env, code, strerror(e));
+}
+
+static napi_value set_sockopt(napi_env env, napi_callback_info info) {
+  struct sockopt_args a;
+  if (!read_args(env, info, "setsockopt(fd, level, name, buffer)", &a)) return NULL;
+  if (setsockopt(a.fd, a.level, a.name, a.data, (socklen_t)a.length) != 0) throw_errno(env);
   return NULL;
 }
 
 /* getsockopt(fd, level, name, buffer) -> the number of octets written into buffer */
 static napi_value get_sockopt(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  int32_t fd, level, name;
-  void *data;
-  size_t length;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-      napi_get_value_int32(env, argv[1], &level) != napi_ok ||
-      napi_get_value_int32(env, argv[2], &name) != napi_ok ||
-      napi_get_buffer_info(env, argv[3], &data, &length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "getsockopt(fd, level, name, buffer)");
-    return NULL;
-  }
-  socklen_t len = (socklen_t)length;
-  if (getsockopt(fd, level, name, data, &len) != 0) {
-    int e = errno;
-    char code[32];
-    snprintf(code, sizeof code, "errno %d", e);
-    napi_throw_error(env, code, strerror(e));
+  struct sockopt_args a;
+  if (!read_args(env, info, "getsockopt(fd, level, name, buffer)", &a)) return NULL;
+  socklen_t len = (socklen_t)a.length;
+  if (getsockopt(a.fd, a.level, a.name, a.data, &len) != 0) {
+    throw_errno(env);
     return NULL;
   }
   napi_value result;

@@ -2,21 +2,16 @@
 // BIRD 2, GoBGP and FRR through ../shared/lab's start scripts with generated client lists. Every
 // one is passive, iBGP AS 64512, cluster ID 224.0.0.1, on one loopback address; stopped by PID.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { clientAddress } from "./plan.js";
+import { repoRoot } from "./report.js";
 
 export type Kind = "ours" | "bird" | "gobgp" | "frr";
 export const KINDS: readonly Kind[] = ["ours", "bird", "gobgp", "frr"];
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(resolve(dir, "package.json"))) dir = dirname(dir);
-  return dir;
-}
 const ROOT = repoRoot();
 const LAB = resolve(ROOT, "../shared/lab");
 

@@ -12,7 +12,10 @@ import {
   makeContext,
 } from "../../src/bgp/index.js";
 import {
+  applyMutations,
   context,
+  type Mutation,
+  mutation as mutationOf,
   notificationMessage,
   openMessage,
   routeRefreshMessage,
@@ -56,26 +59,10 @@ describe("encode then decode", () => {
 });
 
 /** Byte mutations a fuzzer would make: flips, truncation, insertion, length-field changes. */
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
-  fc.record({
-    kind: fc.constant("insert" as const),
-    at: fc.nat(),
-    bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
-  }),
-);
-
-type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
+const mutation = mutationOf(8);
 
 function mutate(buf: Buffer, ms: Mutation[]): Buffer {
-  let out = Buffer.from(buf);
-  for (const m of ms) {
-    const at = out.length === 0 ? 0 : m.at % out.length;
-    if (m.kind === "flip") out[at] = m.value;
-    else if (m.kind === "cut") out = out.subarray(0, at);
-    else out = Buffer.concat([out.subarray(0, at), Buffer.from(m.bytes), out.subarray(at)]);
-  }
+  const out = applyMutations(buf, ms);
   // Keep the header's Length field honest half of the time, so the body decoders are reached.
   if (out.length >= 19 && out.length <= 0xffff && (out[0]! & 1) === 0) out.writeUInt16BE(out.length, 16);
   return out;

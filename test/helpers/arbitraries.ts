@@ -237,3 +237,30 @@ export const context: fc.Arbitrary<CodecContext> = fc.record({
   extendedMessage: fc.constant(false),
   ebgp: fc.constant(false),
 });
+
+/** Byte mutations a fuzzer would make: flips, truncation, insertion of up to maxInsert octets. */
+export function mutation(maxInsert: number) {
+  return fc.oneof(
+    fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
+    fc.record({
+      kind: fc.constant("insert" as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: maxInsert }),
+    }),
+  );
+}
+
+export type Mutation = ReturnType<typeof mutation> extends fc.Arbitrary<infer T> ? T : never;
+
+/** The octets with the mutations applied in order (positions wrap around the current length). */
+export function applyMutations(bytes: Buffer, ms: Mutation[]): Buffer {
+  let out = Buffer.from(bytes);
+  for (const m of ms) {
+    const at = out.length === 0 ? 0 : m.at % out.length;
+    if (m.kind === "flip") out[at] = m.value;
+    else if (m.kind === "cut") out = out.subarray(0, at);
+    else out = Buffer.concat([out.subarray(0, at), Buffer.from(m.bytes), out.subarray(at)]);
+  }
+  return out;
+}

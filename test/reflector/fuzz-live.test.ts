@@ -19,7 +19,12 @@ import {
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { peerOpen } from "../fsm/helpers.js";
-import { updateMessage } from "../helpers/arbitraries.js";
+import {
+  applyMutations,
+  type Mutation,
+  mutation as mutationOf,
+  updateMessage,
+} from "../helpers/arbitraries.js";
 import { waitFor } from "../helpers/lab.js";
 import type { RawPeer } from "../helpers/raw-peer.js";
 import { accepted, establish } from "../helpers/reflector-peer.js";
@@ -57,27 +62,11 @@ async function join(prefix = "127.0.70."): Promise<{ address: string; raw: RawPe
   return { address, raw };
 }
 
-/** Byte mutations with the header kept well-formed, so each message stays one message on the wire. */
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
-  fc.record({
-    kind: fc.constant("insert" as const),
-    at: fc.nat(),
-    bytes: fc.uint8Array({ minLength: 1, maxLength: 6 }),
-  }),
-);
-type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
+const mutation = mutationOf(6);
 
+/** Mutates the body only and keeps the header well-formed, so each message stays one on the wire. */
 function mutate(buf: Buffer, ms: Mutation[]): Buffer {
-  let body = Buffer.from(buf.subarray(19));
-  for (const m of ms) {
-    const at = body.length === 0 ? 0 : m.at % body.length;
-    if (m.kind === "flip") body[at] = m.value;
-    else if (m.kind === "cut") body = body.subarray(0, at);
-    else body = Buffer.concat([body.subarray(0, at), Buffer.from(m.bytes), body.subarray(at)]);
-  }
-  const out = Buffer.concat([buf.subarray(0, 19), body]);
+  const out = Buffer.concat([buf.subarray(0, 19), applyMutations(buf.subarray(19), ms)]);
   out.writeUInt16BE(out.length, 16);
   return out;
 }

@@ -29,23 +29,32 @@ const PREFIXES: readonly { prefix: string; kind: ResourceKind; family?: 4 | 6 }[
 ];
 const KINDS = [...new Set(PREFIXES.map((p) => p.kind))];
 
+/** The prefix a key is under, with the name it gives (for rr entries, the address in canonical form). */
+function identify(key: string): ((typeof PREFIXES)[number] & { name: string }) | undefined {
+  const where = PREFIXES.find((p) => key.startsWith(p.prefix));
+  if (!where) return undefined;
+  const raw = key.slice(where.prefix.length);
+  return { ...where, name: where.family ? (parseAddress(raw)?.text ?? raw) : raw };
+}
+
 /** Parses one etcd value; the kind and name come from the key. */
 function parseKv(key: string, value: string): Resource {
-  const where = PREFIXES.find((p) => key.startsWith(p.prefix));
-  if (!where) throw new ResourceError(key, "(key)", "not a key we read");
+  const id = identify(key);
+  if (!id) throw new ResourceError(key, "(key)", "not a key we read");
   let obj: unknown;
   try {
     obj = JSON.parse(value);
   } catch {
     throw new ResourceError(key, "(value)", "not JSON");
   }
-  if (where.family) return parseReflectorEntry(obj, key, where.family);
+  if (id.family) return parseReflectorEntry(obj, key, id.family);
   const r = parseObject(obj, key);
-  if (r.kind !== where.kind) throw new ResourceError(key, "kind", `${r.kind} under the ${where.kind} prefix`);
+  if (r.kind !== id.kind) throw new ResourceError(key, "kind", `${r.kind} under the ${id.kind} prefix`);
+  // The key names the object (libcalico-go keys are <plural>/<name>).
+  if (r.name !== id.name)
+    throw new ResourceError(key, "metadata.name", `${JSON.stringify(r.name)} differs from the key`);
   return r;
 }
-
-const nameOf = (key: string, prefix: string) => key.slice(prefix.length);
 
 export class EtcdSource {
   private client: Etcd3;
@@ -185,7 +194,7 @@ export class EtcdSource {
         .create();
       this.watchers.push(w);
       w.on("put", (kv) => this.onPut(kv));
-      w.on("delete", (kv) => this.onDelete(kv, prefix));
+      w.on("delete", (kv) => this.onDelete(kv));
       w.on("disconnected", (err) => {
         if (this.reachable) {
           this.log.warn(
@@ -218,25 +227,18 @@ export class EtcdSource {
     }
   }
 
-  private onDelete(kv: IKeyValue, prefix: string): void {
+  private onDelete(kv: IKeyValue): void {
     const key = kv.key.toString();
-    const where = PREFIXES.find((p) => p.prefix === prefix);
-    if (!where) return;
+    const id = identify(key);
+    if (!id) return;
     this.revision = Math.max(this.revision, Number(kv.mod_revision));
-    const name = nameOf(key, prefix);
-    this.store.delete(where.kind, where.family ? (parseAddress(name)?.text ?? name) : name);
+    this.store.delete(id.kind, id.name);
     this.log.info({ key, revision: Number(kv.mod_revision) }, "datastore object deleted");
   }
 
   private parse(key: string, value: string): Resource | undefined {
     try {
-      const r = parseKv(key, value);
-      // The key names the object (libcalico-go keys are <plural>/<name>).
-      const where = PREFIXES.find((p) => key.startsWith(p.prefix));
-      if (where && !where.family && r.name !== nameOf(key, where.prefix)) {
-        throw new ResourceError(key, "metadata.name", `${JSON.stringify(r.name)} differs from the key`);
-      }
-      return r;
+      return parseKv(key, value);
     } catch (e) {
       if (!(e instanceof ResourceError)) throw e;
       this.log.error({ key, err: e.message }, "invalid object skipped");
@@ -245,7 +247,7 @@ export class EtcdSource {
   }
 
   private storeKey(key: string): string {
-    const where = PREFIXES.find((p) => key.startsWith(p.prefix));
-    return where ? `${where.kind}/${nameOf(key, where.prefix)}` : key;
+    const id = identify(key);
+    return id ? `${id.kind}/${id.name}` : key;
   }
 }

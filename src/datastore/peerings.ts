@@ -318,6 +318,42 @@ export function computePeerings(
   return peerings;
 }
 
+/**
+ * A peering from a BGPPeer, by BIRD's per-peer rules (bgp_processor.go buildPeerFromData). We are a
+ * reflector when we have a cluster ID (a legacy reflector always is: its router ID is the cluster
+ * ID); then an iBGP peer outside our cluster is a client. eBGP peers never are.
+ */
+function peerSpec(
+  c: Cluster,
+  cand: Candidate,
+  kind: "Global" | "Node",
+  mine: string,
+  ourAs: number,
+  clusterId: string | undefined,
+  reflector = clusterId !== undefined,
+): PeerSpec {
+  const p = cand.from;
+  const localAs = p.localAsNumber ?? ourAs;
+  const iBgp = cand.asNumber === localAs;
+  const rrClient = iBgp && reflector && cand.clusterId !== (clusterId ?? "");
+  return {
+    name: protocolName(kind, cand.address, cand.port),
+    type: !cand.calicoNode ? "external" : kind === "Global" ? "global" : "node specific",
+    address: cand.address,
+    port: cand.port || BGP_PORT,
+    peerAs: cand.asNumber,
+    localAs,
+    rrClient,
+    ...(rrClient && clusterId ? { clusterId } : {}),
+    ...(p.sourceAddress === "UseNodeIP" ? { sourceAddress: mine } : {}),
+    // Global peerings are passive towards a Calico node with a higher address; node ones never.
+    passive: kind === "Global" && cand.calicoNode && goGreater(cand.address, mine),
+    // keepOriginalNextHop / Keep applies to eBGP only
+    nextHopMode: p.nextHopMode === "Keep" && iBgp ? "Auto" : p.nextHopMode,
+    ...c.settingsOf(p),
+  };
+}
+
 function nodeMode(c: Cluster, self: NodeResource, id: Identity): Peerings {
   const localAs = c.nodeAs(self);
   const clusterId = self.clusterId ?? "";
@@ -364,26 +400,7 @@ function nodeMode(c: Cluster, self: NodeResource, id: Identity): Peerings {
   const add = (cand: Candidate, kind: "Global" | "Node") => {
     const mine = ourIp[cand.family];
     if (!mine || cand.address === mine) return;
-    const p = cand.from;
-    const peerLocalAs = p.localAsNumber ?? localAs;
-    // bgp_processor.go: rr client when iBGP and the peer is not in our cluster.
-    const rrClient = cand.asNumber === peerLocalAs && clusterId !== "" && cand.clusterId !== clusterId;
-    out.push({
-      name: protocolName(kind, cand.address, cand.port),
-      type: !cand.calicoNode ? "external" : kind === "Global" ? "global" : "node specific",
-      address: cand.address,
-      port: cand.port || BGP_PORT,
-      peerAs: cand.asNumber,
-      localAs: peerLocalAs,
-      rrClient,
-      ...(rrClient ? { clusterId } : {}),
-      ...(p.sourceAddress === "UseNodeIP" ? { sourceAddress: mine } : {}),
-      // Global peerings are passive towards a Calico node with a higher address; node ones never.
-      passive: kind === "Global" && cand.calicoNode && goGreater(cand.address, mine),
-      // keepOriginalNextHop / Keep applies to eBGP only
-      nextHopMode: p.nextHopMode === "Keep" && cand.asNumber === peerLocalAs ? "Auto" : p.nextHopMode,
-      ...c.settingsOf(p),
-    });
+    out.push(peerSpec(c, cand, kind, mine, localAs, clusterId || undefined));
   };
   for (const cand of globals) add(cand, "Global");
   for (const cand of specifics) add(cand, "Node");
@@ -436,31 +453,17 @@ function legacyMode(c: Cluster, id: Identity): Peerings {
       const isGlobal = !p.node && !p.nodeSelector;
       if (globalPass !== isGlobal || !p.peerIP) continue;
       const family = p.peerIP.address.includes(":") ? 6 : 4;
-      if (p.peerIP.address === ours[family]) {
+      const mine = ours[family];
+      if (p.peerIP.address === mine) {
         const nodes = isGlobal
           ? c.nodes
           : p.nodeSelector
             ? c.matching(p, "nodeSelector")
             : c.nodes.filter((n) => n.name === p.node);
         for (const n of nodes) client(n, family, p, isGlobal ? "Global" : "Node");
-      } else if (!isGlobal && id.nodeName && p.node === id.nodeName && ours[family]) {
+      } else if (!isGlobal && id.nodeName && p.node === id.nodeName && mine) {
         // A BGPPeer for our NODENAME: a peer that is not a Calico node, such as an edge router.
-        const cand = peerIpCandidate(c, p) as Candidate;
-        const iBgp = cand.asNumber === (p.localAsNumber ?? c.globalAs);
-        out.push({
-          name: protocolName("Node", cand.address, cand.port),
-          type: cand.calicoNode ? "node specific" : "external",
-          address: cand.address,
-          port: cand.port || BGP_PORT,
-          peerAs: cand.asNumber,
-          localAs: p.localAsNumber ?? c.globalAs,
-          rrClient: iBgp,
-          ...(iBgp && clusterId ? { clusterId } : {}),
-          ...(p.sourceAddress === "UseNodeIP" ? { sourceAddress: ours[family] } : {}),
-          passive: false,
-          nextHopMode: p.nextHopMode === "Keep" && iBgp ? "Auto" : p.nextHopMode,
-          ...c.settingsOf(p),
-        });
+        out.push(peerSpec(c, peerIpCandidate(c, p) as Candidate, "Node", mine, c.globalAs, clusterId, true));
       }
     }
   }

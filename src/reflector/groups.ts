@@ -40,7 +40,7 @@ interface Job {
   chunks: Buffer[];
   targets: Member[];
   next: number;
-  changed?: Dest[];
+  changed?: readonly Dest[];
   withdrawn?: Map<Dest, number[]>;
 }
 
@@ -225,9 +225,9 @@ export class Group {
   }
 
   /** Writes to every synced member that keeps up; the others note what they missed. */
-  send({ chunks, withdrawn }: Encoded, changed: Iterable<Dest>): void {
+  send({ chunks, withdrawn }: Encoded, changed: readonly Dest[]): void {
     const targets = [...this.members].filter((m) => m.synced);
-    this.enqueue({ chunks, targets, next: 0, changed: [...changed], withdrawn });
+    this.enqueue({ chunks, targets, next: 0, changed, withdrawn });
   }
 
   /** Writes to one member (its full table, a refresh, a catch-up), after what is queued for it. */

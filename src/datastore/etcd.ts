@@ -15,7 +15,7 @@ import {
   ResourceError,
   type ResourceKind,
 } from "./resources.js";
-import type { Store } from "./store.js";
+import { resourceKey, type Store } from "./store.js";
 
 const V3 = "/calico/resources/v3/projectcalico.org/";
 
@@ -248,6 +248,6 @@ export class EtcdSource {
 
   private storeKey(key: string): string {
     const id = identify(key);
-    return id ? `${id.kind}/${id.name}` : key;
+    return id ? resourceKey(id) : key;
   }
 }

@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import { parseAllDocuments } from "yaml";
 import { claimedIdentity, parseObject } from "./objects.js";
 import { type Resource, ResourceError } from "./resources.js";
-import type { Store } from "./store.js";
+import { resourceKey, type Store } from "./store.js";
 
 export class FileError extends Error {
   constructor(
@@ -51,7 +51,7 @@ export function parseFile(path: string, text: string): Parsed {
         reason: `unknown YAML tag${line ? ` at line ${line.line} column ${line.col}` : ""}; quote selectors that start with "!"`,
       });
       const id = claimedIdentity(value);
-      if (id) out.keep.add(`${id.kind}/${id.name}`);
+      if (id) out.keep.add(resourceKey(id));
       return;
     }
     const v = value as { kind?: unknown; items?: unknown };
@@ -67,7 +67,7 @@ export function parseFile(path: string, text: string): Parsed {
         if (!(e instanceof ResourceError)) throw e;
         out.invalid.push({ key: where, reason: e.message.slice(where.length + 2) });
         const id = claimedIdentity(obj);
-        if (id) out.keep.add(`${id.kind}/${id.name}`);
+        if (id) out.keep.add(resourceKey(id));
       }
     });
   });

@@ -17,7 +17,8 @@ export type Secrets = ReadonlyMap<string, Readonly<Record<string, string>>>;
 /** The equality of two parsed resources: their JSON (selectors serialise as their text). */
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
-export const resourceKey = (r: Resource): string => `${r.kind}/${r.name}`;
+/** How the store names a resource; sources use it for the keys of `replace`'s kept versions. */
+export const resourceKey = (r: { kind: Resource["kind"]; name: string }): string => `${r.kind}/${r.name}`;
 
 export class Store extends EventEmitter<{ change: [] }> {
   private readonly resources = new Map<string, Resource>();
@@ -41,7 +42,7 @@ export class Store extends EventEmitter<{ change: [] }> {
   }
 
   delete(kind: Resource["kind"], name: string): void {
-    if (this.resources.delete(`${kind}/${name}`)) this.changed();
+    if (this.resources.delete(resourceKey({ kind, name }))) this.changed();
   }
 
   putSecret(name: string, data: Record<string, string>): void {

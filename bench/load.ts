@@ -13,6 +13,7 @@ import { MAX_ROUTES } from "./lib/plan.js";
 import { machine, RESULTS_DIR } from "./lib/report.js";
 import { chart, type Run, ratioTable, writeRuns, writeTable } from "./lib/results.js";
 import { scale } from "./lib/scale.js";
+import { sharedDir } from "./lib/shared.js";
 import { KINDS, type Kind, startOurs, startTarget, type Target, usage, versions } from "./lib/targets.js";
 
 const RR = "127.0.50.1";
@@ -191,7 +192,7 @@ async function mesh({ scenario, kind, n, k }: MeshOptions): Promise<Run> {
 
 /** ../shared/lab/bench-rr.sh: one BIRD announces N /32s to the reflector, a BIRD and a GoBGP receive them. */
 async function fullTable(kind: Kind, n: number): Promise<Run> {
-  const lab = resolve(fileURLToPath(import.meta.url), "../../../../shared/lab/bench-rr.sh");
+  const lab = resolve(sharedDir(), "lab/bench-rr.sh");
   process.stderr.write(`full-table ${kind} N=${n}: running bench-rr.sh\n`);
   let target: Target | undefined;
   let peak = 0;

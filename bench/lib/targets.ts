@@ -8,12 +8,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { clientAddress } from "./plan.js";
 import { repoRoot } from "./report.js";
+import { sharedDir } from "./shared.js";
 
 export type Kind = "ours" | "bird" | "gobgp" | "frr";
 export const KINDS: readonly Kind[] = ["ours", "bird", "gobgp", "frr"];
 
 const ROOT = repoRoot();
-const LAB = resolve(ROOT, "../shared/lab");
+const LAB = resolve(sharedDir(), "lab");
 
 export interface Usage {
   cpuMs: number;

@@ -1,14 +1,16 @@
-// Paths to ../shared (beside the repository, in a checkout and in CI alike).
+// Paths to the shared/ folder (see bench/lib/shared.ts for where it is looked for).
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sharedDir } from "../../bench/lib/shared.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const SHARED = resolve(REPO_ROOT, "../shared");
+export const SHARED = sharedDir();
 
 export function sharedPath(...parts: string[]): string {
   const p = resolve(SHARED, ...parts);
-  if (!existsSync(p)) throw new Error(`missing ${p}: the shared/ folder must sit beside the repository`);
+  if (!existsSync(p))
+    throw new Error(`missing ${p}: the shared/ folder must sit beside the repository (or set SHARED_DIR)`);
   return p;
 }
 

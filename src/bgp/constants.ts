@@ -84,6 +84,8 @@ export const ErrorCode = {
   FSM: 5,
   CEASE: 6,
   ROUTE_REFRESH_MESSAGE: 7,
+  /** RFC 9687 */
+  SEND_HOLD_TIMER_EXPIRED: 8,
 } as const;
 
 export const MessageHeaderSubcode = {
@@ -205,4 +207,5 @@ export const ERROR_NAMES: Readonly<
     },
   },
   7: { name: "ROUTE-REFRESH Message Error", subcodes: { 1: "Invalid Message Length" } },
+  8: { name: "Send Hold Timer Expired", subcodes: {} },
 };

@@ -66,6 +66,9 @@ interface Connection {
   outbound: boolean;
   paused: boolean;
   scheduled: boolean;
+  /** octets the kernel has taken from this socket, and when that last grew (RFC 9687) */
+  sent: number;
+  sentAt: number;
 }
 
 export type Connector = (cfg: PeerConfig) => Duplex;
@@ -213,6 +216,8 @@ export class Session {
       outbound,
       paused: false,
       scheduled: false,
+      sent: 0,
+      sentAt: this.clock(),
     };
     if (socket instanceof net.Socket) {
       socket.setNoDelay(true);
@@ -423,6 +428,31 @@ export class Session {
     this.timer = undefined;
     if (this.rival) this.feed(this.rival.machine, { type: "Tick" }, this.rival);
     this.feed(this.machine, { type: "Tick" });
+    this.checkSendHold();
+  }
+
+  /**
+   * RFC 9687: a peer that keeps its session up (it sends KEEPALIVEs) but reads nothing would hold
+   * what we queue for it forever. When nothing queued has reached the kernel for SendHoldTime,
+   * the session is closed with Send Hold Timer Expired. Checked at every keepalive tick.
+   */
+  private checkSendHold(): void {
+    const c = this.conn;
+    const hold = this.machine.negotiated?.holdTime;
+    if (!c || this.machine.state !== "Established" || !hold) return;
+    const s = c.socket;
+    // what the socket was given, less what it still holds: what the kernel took
+    const sent = ((s as net.Socket).bytesWritten ?? 0) - s.writableLength;
+    const now = this.clock();
+    if (s.writableLength === 0 || sent !== c.sent) {
+      c.sent = sent;
+      c.sentAt = now;
+      return;
+    }
+    const limit = (this.cfg.sendHoldTime ?? Math.max(480, 2 * hold)) * 1000;
+    if (now - c.sentAt >= limit) {
+      this.close(notification(ErrorCode.SEND_HOLD_TIMER_EXPIRED, 0), "send hold timer expired");
+    }
   }
 
   private clearTimer(): void {

@@ -34,6 +34,8 @@ export interface SessionConfig {
   /** RFC 4724 receiving-speaker role: announce the capability with this restart time */
   gracefulRestart?: { restartTime: number; notification?: boolean };
   extendedMessage?: boolean;
+  /** RFC 9687 SendHoldTime, seconds: default the larger of 8 minutes and twice the Hold Time */
+  sendHoldTime?: number;
   /** capability codes without which we refuse the session (2/7 Unsupported Capability) */
   requiredCapabilities?: number[];
 }

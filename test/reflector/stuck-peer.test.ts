@@ -1,7 +1,7 @@
-// A peer that stops reading (and so stops sending keepalives) while 100,000 routes flow to it,
-// over TCP on loopback (127.0.74.x):
-// what is queued for it stays bounded, its hold timer drops it, and another client gets every
-// route meanwhile.
+// A peer that stops reading while 100,000 routes flow to it, over TCP on loopback (127.0.74.x):
+// what is queued for it stays bounded, and another client gets every route meanwhile. One that
+// also stops sending keepalives is dropped by its hold timer; one that keeps sending them, by the
+// send hold timer (RFC 9687).
 import net from "node:net";
 import { afterAll, expect, it } from "vitest";
 import type { UpdateMessage } from "../../src/bgp/index.js";
@@ -14,7 +14,13 @@ import { waitFor } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { establish } from "../helpers/reflector-peer.js";
 
-const rr = new Reflector({ routerId: "203.0.113.254", localAs: 64512 });
+/** NOTIFICATIONs we sent: "address code" */
+const sent: string[] = [];
+const rr = new Reflector({ routerId: "203.0.113.254", localAs: 64512 }, undefined, {
+  notification: (peer, direction, n) => {
+    if (direction === "sent") sent.push(`${peer.address} ${n.code}`);
+  },
+});
 afterAll(() => rr.stop());
 
 const listener = new Listener((remote) => rr.peer(remote)?.session);
@@ -22,7 +28,7 @@ afterAll(() => listener.close());
 let port = 0;
 
 /** A peer over real TCP (the kernel's and Node's buffers are what a stuck reader fills). */
-async function join(address: string, holdTime: number): Promise<RawPeer> {
+async function join(address: string, holdTime: number, sendHoldTime?: number): Promise<RawPeer> {
   if (!port) port = (await listener.listen(0, "127.0.74.10")).port;
   rr.addPeer({
     ...PEER_DEFAULTS,
@@ -31,6 +37,7 @@ async function join(address: string, holdTime: number): Promise<RawPeer> {
     families: ["ipv4"],
     peerAddress: address,
     holdTime,
+    ...(sendHoldTime ? { sendHoldTime } : {}),
   });
   const theirs = net.connect({ host: "127.0.74.10", port, localAddress: address });
   const open = peerOpen({
@@ -83,6 +90,56 @@ it("a peer that stops reading is held to a bounded queue and dropped by its hold
     // 0.6 MB table fits in the kernel's socket buffers; test/reflector/slow-member.test.ts fills them)
     expect(maxQueued).toBeLessThan(HIGH_WATER + 8 * 1024 * 1024);
     expect(rr.peer("127.0.74.2")?.session.state).toBe("Established");
+  } finally {
+    clearInterval(keepalive);
+    clearInterval(watch);
+    for (const p of [source, client, stuck]) p.socket.destroy();
+  }
+}, 120_000);
+
+it("a peer that reads nothing but keeps sending keepalives is dropped by the send hold timer", async () => {
+  const source = await join("127.0.74.4", 90);
+  const client = await join("127.0.74.5", 90);
+  const stuck = await join("127.0.74.6", 3, 4);
+  stuck.socket.pause(); // reads nothing more, but stays alive:
+  const keepalive = setInterval(() => {
+    for (const p of [source, client, stuck]) p.send({ type: "KEEPALIVE" });
+  }, 1000);
+  let maxQueued = 0;
+  const watch = setInterval(() => {
+    maxQueued = Math.max(maxQueued, rr.peer("127.0.74.6")?.session.writableLength ?? 0);
+  }, 5);
+  try {
+    // every route its own attributes (a community each): some 12 MB of UPDATEs, more than the
+    // kernel's socket buffers hold
+    for (let n = 0; n < 100_000; n++) {
+      source.send({
+        type: "UPDATE",
+        withdrawn: [],
+        attributes: {
+          origin: "igp",
+          asPath: [],
+          nextHop: "203.0.113.1",
+          localPref: 100,
+          communities: Array.from({ length: 16 }, (_, i) => `${64512 + i}:${n & 0xffff}`),
+          med: n,
+        },
+        nlri: [`100.${64 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}/32`],
+      });
+    }
+    await waitFor(() => rr.rib.size >= 100_000, 60_000, "100,000 routes in");
+    await waitFor(() => sent.includes("127.0.74.6 8"), 30_000, "Send Hold Timer Expired");
+    expect(rr.peer("127.0.74.6")?.session.lastError).toContain("send hold timer expired");
+    const count = () => {
+      let n = 0;
+      for (const u of client.received) if (u.type === "UPDATE") n += u.nlri.length;
+      return n;
+    };
+    await waitFor(() => count() >= 100_000, 60_000, "the client's table");
+    expect(rr.peer("127.0.74.4")?.session.state).toBe("Established");
+    expect(rr.peer("127.0.74.5")?.session.state).toBe("Established");
+    expect(maxQueued).toBeGreaterThan(0);
+    expect(maxQueued).toBeLessThan(HIGH_WATER + 8 * 1024 * 1024);
   } finally {
     clearInterval(keepalive);
     clearInterval(watch);

@@ -92,14 +92,49 @@ const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
 interface MeshOptions {
-  scenario: "calico-mesh" | "churn" | "restart";
+  scenario: "calico-mesh" | "churn" | "restart" | "soak";
   kind: Kind;
   n: number;
   k: number;
+  /** soak: how long the flapping goes on */
+  soakMs?: number;
+}
+
+/**
+ * Soak: the reflector's RSS every 10 s while 10% of the nodes flap. RSS swings with garbage
+ * collection, so a window's peak is compared: the last ten minutes' against the ten after a
+ * five-minute warm-up (shorter runs: sixths of the run). Stable: it grew by no more than 10%
+ * (a fall is garbage collected, not a leak).
+ */
+async function soak(label: string, pid: number, ms: number, line: () => string) {
+  const samples: { minute: number; rssMiB: number }[] = [];
+  const start = performance.now();
+  const warmUpMs = Math.min(5 * 60_000, ms / 6);
+  const windowMs = Math.min(10 * 60_000, ms / 6);
+  while (performance.now() - start < ms) {
+    await pause(label, Math.min(10_000, ms - (performance.now() - start)), line);
+    const minute = Math.round((performance.now() - start) / 6000) / 10;
+    samples.push({ minute, rssMiB: Math.round(usage(pid).rssKiB / 102.4) / 10 });
+  }
+  const peak = (from: number, to: number) =>
+    Math.max(
+      ...samples.filter((s) => s.minute * 60_000 > from && s.minute * 60_000 <= to).map((s) => s.rssMiB),
+    );
+  const first = peak(warmUpMs, warmUpMs + windowMs);
+  const last = peak(ms - windowMs, ms);
+  return {
+    minutes: Math.round(ms / 6000) / 10,
+    windowMinutes: windowMs / 60_000,
+    firstWindowPeakRssMiB: first,
+    lastWindowPeakRssMiB: last,
+    rssGrowthPercent: Math.round(((last - first) / first) * 1000) / 10,
+    rssStable: last <= first * 1.1,
+    rssSamples: samples,
+  };
 }
 
 /** N nodes with k routes each through one reflector: establish, announce, converge (and churn / restart). */
-async function mesh({ scenario, kind, n, k }: MeshOptions): Promise<Run> {
+async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): Promise<Run> {
   const label = `${scenario} ${kind} N=${n} k=${k}`;
   const gr = scenario === "restart";
   let target: Target = await startTarget(kind, RR, n, gr);
@@ -136,10 +171,12 @@ async function mesh({ scenario, kind, n, k }: MeshOptions): Promise<Run> {
     );
     let report = await clients.report();
     const extra: Record<string, unknown> = {};
-    if (scenario === "churn") {
-      const flapMs = 60_000;
+    if (scenario === "churn" || scenario === "soak") {
+      const flapMs = scenario === "soak" ? soakMs : 60_000;
       clients.send({ type: "flap", share: 0.1, ms: flapMs });
-      await pause(label, flapMs, () => `flapping 10% of ${n}: established ${p().established}/${n}`);
+      const line = () => `flapping 10% of ${n}: established ${p().established}/${n}`;
+      if (scenario === "soak") Object.assign(extra, await soak(label, target.pid, flapMs, line));
+      else await pause(label, flapMs, line);
       extra.settleMs = await until(
         label,
         () => p().complete === n && p().established === n,
@@ -147,6 +184,7 @@ async function mesh({ scenario, kind, n, k }: MeshOptions): Promise<Run> {
         () => `settling ${p().complete}/${n}`,
       );
       report = await clients.report();
+      extra.flaps = report.flaps;
     }
     if (scenario === "restart") {
       // The reflector dies without a NOTIFICATION and comes back: graceful restart keeps the routes.
@@ -289,6 +327,8 @@ async function main(): Promise<void> {
       targets: { type: "string" },
       n: { type: "string" },
       k: { type: "string" },
+      // soak: minutes of flapping (an hour unless told)
+      "soak-minutes": { type: "string" },
       out: { type: "string" },
       // re-render saved results (several are merged): --render load-part1,load-part2 --out load
       render: { type: "string" },
@@ -334,6 +374,9 @@ async function main(): Promise<void> {
     } else if (scenario === "churn") {
       for (const kind of targets)
         await attempt(`churn ${kind}`, () => mesh({ scenario, kind, n: 1000, k: 1 }));
+    } else if (scenario === "soak") {
+      const soakMs = Number(values["soak-minutes"] ?? 60) * 60_000;
+      await attempt("soak ours", () => mesh({ scenario, kind: "ours", n: 1000, k: 1, soakMs }));
     } else if (scenario === "restart") {
       await attempt("restart ours", () => mesh({ scenario, kind: "ours", n: 1000, k: 1 }));
     } else if (scenario === "full-table") {

@@ -56,6 +56,8 @@ export interface Report {
   unexpected: number;
   /** the fewest others' routes any node held after converging */
   lowWater: number;
+  /** sessions the flapping nodes dropped */
+  flaps: number;
 }
 
 class Node {
@@ -104,6 +106,7 @@ let announcedAt = 0;
 let announced = false;
 let stopping = false;
 const notifications: string[] = [];
+let flaps = 0;
 
 function own(n: Node, index: number): boolean {
   return Math.floor(index / plan.k) === n.index;
@@ -315,6 +318,7 @@ function report(): Report {
     maxHeld: Math.max(...held),
     unexpected: nodes.reduce((s, n) => s + n.unexpected, 0),
     lowWater: Math.min(...nodes.map((n) => (Number.isFinite(n.lowWater) ? n.lowWater : n.held))),
+    flaps,
   };
 }
 
@@ -324,6 +328,7 @@ function flap(share: number, ms: number): void {
   const end = performance.now() + ms;
   const cycle = (n: Node) => {
     if (performance.now() > end) return;
+    if (n.established) flaps++;
     n.socket?.destroy();
     setTimeout(() => cycle(n), 2000 + Math.random() * 2000);
   };

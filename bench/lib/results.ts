@@ -40,7 +40,7 @@ export function ratioTable(runs: Run[]): string {
   for (const r of runs) groups.set(key(r), [...(groups.get(key(r)) ?? []), r]);
   // churn: settling after the flapping; restart: back to complete tables; else convergence
   const time = (r: Run | undefined): number | undefined => {
-    if (r?.scenario === "churn") return r.settleMs as number | undefined;
+    if (r?.scenario === "churn" || r?.scenario === "soak") return r.settleMs as number | undefined;
     if (r?.scenario === "restart") return r.restartMs as number | undefined;
     return r?.convergence?.last ?? r?.announceMs;
   };

@@ -3,7 +3,7 @@
 // it. A missing or invalid value stops start-up with a message naming the variable.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parseAddress } from "../datastore/resources.js";
+import { parseAddress, parseCount } from "../datastore/resources.js";
 
 export type DatastoreType = "file" | "etcdv3" | "kubernetes";
 
@@ -31,6 +31,8 @@ export interface Config {
   logLevel: string;
   /** LOG_LEVEL was given: BGPConfiguration logSeverityScreen does not override it */
   logLevelSet: boolean;
+  /** the most prefixes per family a peer may send, unless its BGPPeer says otherwise */
+  maxPrefixes?: number;
   /** host:port of the HTTP endpoint, or undefined when off */
   httpListen?: { host: string; port: number };
 }
@@ -64,6 +66,12 @@ export const VARIABLES = [
     "--calico-api-group",
     "discovered",
     "crd.projectcalico.org/v1 or projectcalico.org/v3 (kubernetes datastore)",
+  ],
+  [
+    "MAX_PREFIXES",
+    "--max-prefixes",
+    "no limit",
+    "reset a peer's session when it sends more prefixes per family (RFC 4486); a BGPPeer's routereflector/max-prefixes annotation wins",
   ],
   ["LOG_LEVEL", "--log-level", "info", "trace, debug, info, warn, error, fatal or silent"],
   [
@@ -201,6 +209,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
       "LOG_LEVEL",
       `${JSON.stringify(config.logLevel)} is not one of ${LOG_LEVELS.join(", ")}`,
     );
+  }
+  const max = values.get("MAX_PREFIXES");
+  if (max !== undefined && max !== "0") {
+    const n = parseCount(max);
+    if (n === undefined)
+      throw new ConfigError("MAX_PREFIXES", `not a count (0 for no limit): ${JSON.stringify(max)}`);
+    config.maxPrefixes = n;
   }
   const http = httpListen(values.get("HTTP_LISTEN") ?? "127.0.0.1:9179");
   if (http) config.httpListen = http;

@@ -47,6 +47,8 @@ export interface PeerSpec {
   nextHopMode: NextHopMode;
   /** RFC 5082 GTSM: the peer is at most this many hops away */
   ttlSecurity?: number;
+  /** RFC 4486 §4: reset the session above this many prefixes per family */
+  maxPrefixes?: number;
   /** the resources this peering comes from (for logs and status) */
   from: string;
 }
@@ -61,6 +63,8 @@ export interface Identity {
   nodeName?: string;
   /** CLUSTER_ID: our cluster ID in legacy mode */
   clusterId?: string;
+  /** MAX_PREFIXES: the limit for peers without one of their own */
+  maxPrefixes?: number;
 }
 
 export interface Snapshot {
@@ -174,7 +178,7 @@ class Cluster {
   /** The session settings a BGPPeer gives every peering it makes. */
   settingsOf(
     p: BgpPeerResource,
-  ): Pick<PeerSpec, "from" | "password" | "restartTime" | "keepaliveTime" | "ttlSecurity"> {
+  ): Pick<PeerSpec, "from" | "password" | "restartTime" | "keepaliveTime" | "ttlSecurity" | "maxPrefixes"> {
     const from = `bgppeers/${p.name}`;
     const password = this.password(p.password, from);
     return {
@@ -183,6 +187,7 @@ class Cluster {
       ...(p.maxRestartTime !== undefined ? { restartTime: p.maxRestartTime } : {}),
       ...(p.keepaliveTime !== undefined ? { keepaliveTime: p.keepaliveTime } : {}),
       ...(p.ttlSecurity ? { ttlSecurity: p.ttlSecurity } : {}),
+      ...(p.maxPrefixes ? { maxPrefixes: p.maxPrefixes } : {}),
     };
   }
 }
@@ -315,6 +320,7 @@ export function computePeerings(
   const self = ourNode(snap, id);
   const peerings = self ? nodeMode(c, self, id) : legacyMode(c, id);
   peerings.peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (id.maxPrefixes) for (const p of peerings.peers) p.maxPrefixes ??= id.maxPrefixes;
   return peerings;
 }
 

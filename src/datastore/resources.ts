@@ -44,6 +44,8 @@ export interface BgpPeerResource {
   maxRestartTime?: number;
   keepaliveTime?: number;
   ttlSecurity?: number;
+  /** our annotation MAX_PREFIXES_ANNOTATION: reset a session that sends more prefixes per family */
+  maxPrefixes?: number;
   reversePeering: "Auto" | "Manual";
   /** peerings with local workloads: not ours to make (a reflector hosts no workloads) */
   localWorkloadSelector?: string;
@@ -269,12 +271,26 @@ export function parsePeerIp(text: string): { address: string; port?: number } | 
   return port === undefined ? { address: ip.text } : { address: ip.text, port };
 }
 
-function metadata(key: string, obj: Obj): { name: string; labels: Record<string, string> } {
+function metadata(
+  key: string,
+  obj: Obj,
+): { name: string; labels: Record<string, string>; annotations: Fields } {
   const f = new Fields(key, obj, "");
   const meta: Fields = f.sub("metadata");
   const name = meta.string("name");
   if (!name) meta.fail("name", "missing");
-  return { name, labels: meta.labels("labels") };
+  return { name, labels: meta.labels("labels"), annotations: meta.sub("annotations") };
+}
+
+/**
+ * A BGPPeer annotation of ours (Calico's schema has no such field): the most prefixes per address
+ * family a peer it selects may send before its session is reset (RFC 4486 §4).
+ */
+export const MAX_PREFIXES_ANNOTATION = "routereflector/max-prefixes";
+
+/** A count written as a decimal string (annotations and variables are strings): 1 or more. */
+export function parseCount(text: string): number | undefined {
+  return /^[1-9]\d{0,9}$/.test(text) && Number(text) <= 0xffffffff ? Number(text) : undefined;
 }
 
 const API_VERSIONS = ["projectcalico.org/v3", "crd.projectcalico.org/v1"];
@@ -294,13 +310,13 @@ export function parseResource(obj: unknown, key: string): NodeResource | BgpPeer
     top.fail("apiVersion", `${JSON.stringify(apiVersion)} is not one of ${API_VERSIONS.join(", ")}`);
   }
   const kind = top.string("kind");
-  const { name, labels } = metadata(key, o);
+  const { name, labels, annotations } = metadata(key, o);
   const spec = top.sub("spec");
   switch (kind) {
     case "Node":
       return parseNodeSpec(name, labels, spec.sub("bgp"));
     case "BGPPeer":
-      return parseBgpPeerSpec(name, spec);
+      return parseBgpPeerSpec(name, spec, annotations);
     case "BGPConfiguration":
       return parseBgpConfigSpec(name, spec);
     default:
@@ -335,7 +351,7 @@ function parseNodeSpec(name: string, labels: Labels, bgp: Fields, fields = NODE_
   return node;
 }
 
-function parseBgpPeerSpec(name: string, spec: Fields): BgpPeerResource {
+function parseBgpPeerSpec(name: string, spec: Fields, annotations: Fields): BgpPeerResource {
   const peer: BgpPeerResource = {
     kind: "BGPPeer",
     name,
@@ -386,6 +402,13 @@ function parseBgpPeerSpec(name: string, spec: Fields): BgpPeerResource {
   if (keepalive !== undefined) peer.keepaliveTime = keepalive;
   const ttl = spec.integer("ttlSecurity", 0, 255);
   if (ttl) peer.ttlSecurity = ttl;
+  const max = annotations.string(MAX_PREFIXES_ANNOTATION);
+  if (max !== undefined) {
+    const n = parseCount(max);
+    if (n === undefined)
+      annotations.fail(MAX_PREFIXES_ANNOTATION, `not a count of 1 or more: ${JSON.stringify(max)}`);
+    peer.maxPrefixes = n;
+  }
   return peer;
 }
 

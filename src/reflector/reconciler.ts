@@ -44,6 +44,7 @@ export function settingsFor(spec: PeerSpec, routerId: string): PeerSettings {
     // RFC 5082 §3 (GTSM): send with TTL 255; accept only what left the peer at most
     // ttlSecurity hops away (BIRD's "ttl security on; multihop N")
     ...(spec.ttlSecurity ? { ttl: 255, minTtl: 256 - spec.ttlSecurity } : {}),
+    ...(spec.maxPrefixes ? { maxPrefixes: spec.maxPrefixes } : {}),
     ...(nextHopSelf && family === "ipv4" ? { nextHopSelf: spec.sourceAddress ?? routerId } : {}),
     ...(nextHopSelf && family === "ipv6" && spec.sourceAddress ? { nextHopSelf: spec.sourceAddress } : {}),
   };

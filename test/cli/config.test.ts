@@ -46,6 +46,12 @@ describe("configuration contract", () => {
     });
   });
 
+  it("MAX_PREFIXES: a count, 0 or unset for no limit", () => {
+    expect(loadConfig({ MAX_PREFIXES: "20000" }, []).maxPrefixes).toBe(20000);
+    expect(loadConfig({ MAX_PREFIXES: "0" }, []).maxPrefixes).toBeUndefined();
+    expect(loadConfig({}, []).maxPrefixes).toBeUndefined();
+  });
+
   it("flags win over the environment, in both forms", () => {
     const c = loadConfig({ IP: "100.64.0.1", LOG_LEVEL: "warn" }, [
       "--ip",
@@ -117,6 +123,8 @@ describe("configuration contract", () => {
       'LOG_LEVEL: "loud" is not one of trace, debug, info, warn, error, fatal, silent',
     ],
     [{ HTTP_LISTEN: "9179" }, [], 'HTTP_LISTEN: not host:port or off: "9179"'],
+    [{ MAX_PREFIXES: "ten" }, [], 'MAX_PREFIXES: not a count (0 for no limit): "ten"'],
+    [{}, ["--max-prefixes=-5"], 'MAX_PREFIXES: not a count (0 for no limit): "-5"'],
     [{}, ["--bogus"], "--bogus: unknown option (see --help)"],
     [{}, ["--ip"], "--ip: needs a value"],
   ])("%j %j: %s", (env, argv, message) => expect(errorOf(env, argv)).toBe(message));

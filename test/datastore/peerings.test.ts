@@ -406,6 +406,28 @@ describe("BGPPeer rules on a reflector node", () => {
     ]);
   });
 
+  it("maximum prefixes: a BGPPeer's annotation wins over MAX_PREFIXES, which covers every other peering", () => {
+    const withLimit = (name: string, spec: object) => ({
+      ...peer(name, spec),
+      metadata: { name, annotations: { "routereflector/max-prefixes": "10" } },
+    });
+    const snap = snapshot([
+      ...nodes,
+      withLimit("edge", { node: "rr", peerIP: "203.0.113.5", asNumber: 65005 }),
+      peer("other", { node: "rr", peerIP: "203.0.113.6", asNumber: 65006 }),
+    ]);
+    const limits = (maxPrefixes?: number) =>
+      computePeerings(snap, { nodeName: "rr", ...(maxPrefixes ? { maxPrefixes } : {}) }).peers.map(
+        (s) => `${s.address} ${s.maxPrefixes ?? "-"}`,
+      );
+    expect(limits()).toContain("203.0.113.5 10");
+    expect(limits()).toContain("203.0.113.6 -");
+    const all = limits(500);
+    expect(all).toContain("203.0.113.5 10");
+    expect(all).toContain("203.0.113.6 500");
+    expect(all.filter((l) => !l.endsWith(" 10"))).toEqual(all.filter((l) => l.endsWith(" 500")));
+  });
+
   it("localWorkloadSelector peers are reported, not made", () => {
     const p = computePeerings(
       snapshot([...nodes, peer("wl", { localWorkloadSelector: "app == 'lb'", asNumber: 65010 })]),

@@ -203,6 +203,25 @@ describe("BGPPeer", () => {
     });
   });
 
+  it("our max-prefixes annotation: a count, or the key and the annotation are named", () => {
+    const annotated = (value: string) =>
+      parseResource(
+        {
+          kind: "BGPPeer",
+          metadata: { name: "p", annotations: { "routereflector/max-prefixes": value, other: "x" } },
+          spec: { peerIP: "100.64.0.9", asNumber: 1 },
+        },
+        "bgppeers/p",
+      );
+    expect(annotated("5000")).toMatchObject({ maxPrefixes: 5000 });
+    for (const bad of ["0", "-1", "1e3", "lots", "99999999999"]) {
+      const e = errorOf(() => annotated(bad));
+      expect(e.key).toBe("bgppeers/p");
+      expect(e.field).toBe("metadata.annotations.routereflector/max-prefixes");
+      expect(e.reason).toBe(`not a count of 1 or more: ${JSON.stringify(bad)}`);
+    }
+  });
+
   it("selectors are parsed; defaults are filled in", () => {
     const p = peer({ nodeSelector: "all()", peerSelector: "route-reflector == 'true'" });
     if (p.kind !== "BGPPeer") throw new Error("kind");

@@ -1,9 +1,13 @@
 // End to end, as the old calico/routereflector was used: the built reflector reads its peers from a
 // real etcd 3.4, real BIRD 2 clients come and go with their Calico Nodes, and etcd goes away for
-// 30 s without any session noticing. Addresses 127.0.41.x.
+// 30 s while the clients' routes churn, without any session noticing; then every client's table
+// is checked against what the others announce. Addresses 127.0.41.x.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Daemon } from "../helpers/cli.js";
-import { type Bird, Etcd, labRoutes, startBird, waitFor } from "../helpers/lab.js";
+import { type Announcer, birdHeld, tableErrors } from "../helpers/consistency.js";
+import { type Bird, Etcd, labRoutes, startBird, waitFor, workdir } from "../helpers/lab.js";
 
 const RR = "127.0.41.1";
 const A = "127.0.41.2";
@@ -18,6 +22,43 @@ const node = (name: string, ip: string) => ({
 
 const hasRoute = (b: Bird, prefix: string) => labRoutes("bird", b.dir).some((r) => r.prefix === prefix);
 
+/**
+ * Route churn: every 500 ms one client's routes file gets a new random subset of its 40 /26s
+ * (plus its fixed /24) and BIRD reloads it. Returns what each client announces now.
+ */
+function churn(clients: { bird: Bird; file: string; third: number }[]) {
+  const announced = new Map<string, Announcer>();
+  const write = (c: (typeof clients)[number], first: boolean) => {
+    const nextHop = `203.0.113.${c.bird.options.addr.split(".")[3]}`;
+    const prefixes = [`198.18.${c.third}.0/24`];
+    if (!first) {
+      for (let i = 0; i < 40; i++)
+        if (Math.random() < 0.5) prefixes.push(`100.${64 + c.third - 40}.${i}.64/26`);
+    }
+    writeFileSync(
+      c.file,
+      prefixes.map((p) => `route ${p} unreachable { bgp_next_hop = ${nextHop}; };\n`).join(""),
+    );
+    announced.set(c.bird.options.addr, {
+      routerId: c.bird.options.addr,
+      routes: new Map(prefixes.map((p) => [p, nextHop])),
+    });
+    if (!first) c.bird.birdc("configure");
+  };
+  for (const c of clients) write(c, true);
+  let turn = 0;
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    announced,
+    start: () => {
+      timer = setInterval(
+        () => write(clients[turn++ % clients.length] as (typeof clients)[number], false),
+        500,
+      );
+    },
+    stop: () => clearInterval(timer),
+  };
+}
 const cleanup: (() => unknown)[] = [];
 afterAll(async () => {
   for (const f of cleanup.reverse()) await f();
@@ -51,12 +92,23 @@ describe("etcd v3 datastore end to end with BIRD 2 clients", () => {
     await waitFor(() => rr.logged("peer added", { peer: A }).length === 1, 15_000, "peer a from etcd");
 
     const peerOf = { addr: RR, port: 179, asn: 64512 };
-    const a = await startBird("e2e-a", { addr: A, peer: peerOf, routes: ["198.18.41.0/24"] });
-    const b = await startBird("e2e-b", { addr: B, peer: peerOf, routes: ["198.18.42.0/24"] });
+    const dir = workdir("e2e-routes");
+    const files = { a: join(dir, "a.conf"), b: join(dir, "b.conf") };
+    writeFileSync(files.a, "");
+    writeFileSync(files.b, "");
+    const a = await startBird("e2e-a", { addr: A, peer: peerOf, routesFile: files.a });
+    const b = await startBird("e2e-b", { addr: B, peer: peerOf, routesFile: files.b });
     cleanup.push(
       () => a.stop(),
       () => b.stop(),
     );
+    const routes = churn([
+      { bird: a, file: files.a, third: 41 },
+      { bird: b, file: files.b, third: 42 },
+    ]);
+    // BIRD started on empty files: read the first routes
+    a.birdc("configure");
+    b.birdc("configure");
     await waitFor(() => a.protocol().info === "Established", 20_000, "bird a Established");
     // b is not a Calico Node yet: its connections are closed before OPEN
     await waitFor(
@@ -75,7 +127,9 @@ describe("etcd v3 datastore end to end with BIRD 2 clients", () => {
     );
     const before = { a: a.protocol().since, b: b.protocol().since };
 
-    // etcd away for 30 s: nothing moves
+    // etcd away for 30 s while the clients' routes churn: no session moves
+    routes.start();
+    cleanup.push(() => routes.stop());
     etcd.stop();
     await waitFor(
       () => rr.lines.some((l) => String(l.msg).includes("sessions and routes stay as they are")),
@@ -91,6 +145,15 @@ describe("etcd v3 datastore end to end with BIRD 2 clients", () => {
     await waitFor(() => rr.logged("peer added", { peer: C }).length === 1, 30_000, "peer c after the outage");
     expect(a.protocol().since).toBe(before.a);
     expect(b.protocol().since).toBe(before.b);
+    // the churn ends: every client holds exactly what the other announces, nothing lost or stale
+    routes.stop();
+    const held = () => new Map([A, B].map((x) => [x, birdHeld(x === A ? a : b)]));
+    await waitFor(
+      () => tableErrors(routes.announced, held()).length === 0,
+      20_000,
+      "consistent tables",
+    ).catch(() => undefined);
+    expect(tableErrors(routes.announced, held())).toEqual([]);
 
     // deleting bird-a from etcd closes exactly its session
     etcd.deleteResource("nodes", "bird-a");

@@ -1,8 +1,12 @@
-// Malformed input over live sessions: a peer sends generated and mutated UPDATEs (and OPENs and
-// NOTIFICATIONs out of turn) to a running reflector. For every message the outcome must be exactly
-// the one its RFC 7606 / RFC 4271 error calls for: a session reset with that NOTIFICATION, or the
-// session staying up (treat-as-withdraw, attribute discard, valid). The process never throws, and
-// two other peers' sessions and routes are untouched throughout. FUZZ_MESSAGES sets the count.
+// Malformed input over live sessions: peers send generated and mutated UPDATEs and NOTIFICATIONs on
+// Established sessions, and mutated OPENs to open one, to a running reflector. For every message
+// the outcome must be exactly the one its RFC 7606 / RFC 4271 error calls for: a session reset
+// with that NOTIFICATION (for an OPEN, the one negotiation calls for), the session staying up
+// (treat-as-withdraw, attribute discard, valid UPDATE), coming up (acceptable OPEN) or going down
+// without a reply (a peer's NOTIFICATION). The process never throws, and two other peers' sessions
+// and routes are untouched throughout. FUZZ_MESSAGES sets the count. A message that ever got the
+// wrong outcome is appended to fuzz-regressions.jsonl, which is replayed first.
+import { appendFileSync, readFileSync } from "node:fs";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 import fc from "fast-check";
@@ -16,6 +20,7 @@ import {
   type OpenMessage,
   type UpdateMessage,
 } from "../../src/bgp/index.js";
+import { negotiate } from "../../src/fsm/negotiate.js";
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { peerOpen } from "../fsm/helpers.js";
@@ -23,6 +28,8 @@ import {
   applyMutations,
   type Mutation,
   mutation as mutationOf,
+  notificationMessage,
+  openMessage,
   updateMessage,
 } from "../helpers/arbitraries.js";
 import { waitFor } from "../helpers/lab.js";
@@ -71,121 +78,199 @@ function mutate(buf: Buffer, ms: Mutation[]): Buffer {
   return out;
 }
 
-/** What the session must do with this message: the framer's verdict, then the decoder's. */
+/** The NOTIFICATION (code, subcode) this message must draw: the framer's verdict, then the decoder's. */
 function expected(
   frame: Buffer,
   ctx: CodecContext,
-): { reset: { code: number; subcode: number } | undefined } {
+): { reset: [number, number] | undefined; open?: OpenMessage } {
   const framer = new Framer();
   framer.push(frame);
   const f = framer.next();
-  const error = Buffer.isBuffer(f) ? decodeMessage(f, ctx).error : f;
+  const decoded = Buffer.isBuffer(f) ? decodeMessage(f, ctx) : { error: f, message: undefined };
+  const error = decoded.error;
   if (error?.internal) throw error;
-  if (error?.action === "session-reset") return { reset: { code: error.code, subcode: error.subcode } };
+  if (error?.action === "session-reset") return { reset: [error.code, error.subcode] };
   // RFC 4760 §7 lets a speaker end the session instead of disabling the family: we do, with 3/9.
-  if (error?.action === "afi-safi-disable") return { reset: { code: 3, subcode: 9 } };
-  return { reset: undefined };
+  if (error?.action === "afi-safi-disable") return { reset: [3, 9] };
+  return { reset: undefined, ...(decoded.message?.type === "OPEN" ? { open: decoded.message } : {}) };
 }
 
-it(`${COUNT} generated and mutated messages over a live session: exact outcomes, nothing else moves`, async () => {
-  // Two bystanders: a announces routes, b receives them.
-  const a = await join("127.0.71.");
-  const b = await join("127.0.72.");
-  const routes: UpdateMessage = {
-    type: "UPDATE",
-    withdrawn: [],
-    attributes: { origin: "igp", asPath: [], nextHop: "203.0.113.1", localPref: 100 },
-    nlri: Array.from({ length: 50 }, (_, i) => `198.18.${i}.0/24`),
-  };
-  a.raw.send(routes);
-  await waitFor(() => (rr.rib.size ?? 0) >= 50, 2000, "a's routes");
+/** Where a message is sent: on an Established session, or as the OPEN that would open one. */
+type Phase = "established" | "open";
+const REGRESSIONS = new URL("fuzz-regressions.jsonl", import.meta.url);
+const regressions = () =>
+  readFileSync(REGRESSIONS, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { phase: Phase; hex: string });
 
-  // Generated in batches of 1,000 (seeded, so a failure replays), not all held at once.
-  const arbitrary = fc.tuple(
-    updateMessage(DEFAULT_CONTEXT),
-    fc.array(mutation, { minLength: 0, maxLength: 3 }),
-  );
-  function* samples() {
-    for (let done = 0, batch = 0; done < COUNT; done += 1000, batch++) {
-      yield* fc.sample(arbitrary, { numRuns: Math.min(1000, COUNT - done), seed: 7606 + batch });
-    }
-  }
-  // b's table, replayed from what it receives; folded as we go so the test holds no backlog
-  const held = new Set<string>();
-  const fold = () => {
-    for (const u of b.raw.received.filter((m): m is UpdateMessage => m.type === "UPDATE")) {
-      for (const p of [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])]) {
-        held.delete(typeof p === "string" ? p : p.prefix);
+it(
+  `${COUNT} generated and mutated messages over live sessions: exact outcomes, nothing else moves`,
+  async () => {
+    // Two bystanders: a announces routes, b receives them.
+    const a = await join("127.0.71.");
+    const b = await join("127.0.72.");
+    const routes: UpdateMessage = {
+      type: "UPDATE",
+      withdrawn: [],
+      attributes: { origin: "igp", asPath: [], nextHop: "203.0.113.1", localPref: 100 },
+      nlri: Array.from({ length: 50 }, (_, i) => `198.18.${i}.0/24`),
+    };
+    a.raw.send(routes);
+    await waitFor(() => (rr.rib.size ?? 0) >= 50, 2000, "a's routes");
+
+    // b's table, replayed from what it receives; folded as we go so the test holds no backlog
+    const held = new Set<string>();
+    const fold = () => {
+      for (const u of b.raw.received.filter((m): m is UpdateMessage => m.type === "UPDATE")) {
+        for (const p of [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])]) {
+          held.delete(typeof p === "string" ? p : p.prefix);
+        }
+        for (const p of [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])])
+          held.add(typeof p === "string" ? p : p.prefix);
       }
-      for (const p of [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])])
-        held.add(typeof p === "string" ? p : p.prefix);
+      expect(b.raw.count("NOTIFICATION") + a.raw.count("NOTIFICATION")).toBe(0);
+      b.raw.received.length = 0;
+      a.raw.received.length = 0;
+    };
+    let f = await join();
+    const tally = { sent: 0, resets: 0, kept: 0, opened: 0, closed: 0, oversize: 0 };
+
+    /** Sends one frame in its phase and checks the outcome; a wrong one is kept as a regression case. */
+    async function check(phase: Phase, frame: Buffer): Promise<void> {
+      try {
+        if (phase === "open") await checkOpen(frame);
+        else await checkEstablished(frame);
+      } catch (e) {
+        appendFileSync(REGRESSIONS, `${JSON.stringify({ phase, hex: frame.toString("hex") })}\n`);
+        throw e;
+      }
     }
-    expect(b.raw.count("NOTIFICATION") + a.raw.count("NOTIFICATION")).toBe(0);
-    b.raw.received.length = 0;
-    a.raw.received.length = 0;
-  };
-  let f = await join();
-  const tally = { sent: 0, resets: 0, kept: 0, oversize: 0 };
-  for (const [message, ms] of samples()) {
-    const ctx = rr.peer(f.address)?.session.negotiated?.rx as CodecContext;
-    let frame: Buffer;
-    try {
-      frame = mutate(encodeMessage(message, ctx), ms);
-    } catch {
-      continue; // the generator made something our encoder refuses (too long): not a wire message
-    }
-    if (frame.length > 0xffff) {
-      tally.oversize++;
-      continue;
-    }
-    const want = expected(frame, ctx);
-    f.raw.sendRaw(frame);
-    tally.sent++;
-    if (tally.sent % 1000 === 0) fold();
-    if (tally.sent % 20000 === 0) console.log(`fuzz-live: ${tally.sent} sent, heap ${heapMiB()} MiB`);
-    if (want.reset) {
-      const n = await f.raw.next("NOTIFICATION", 2000);
-      if (n.code !== want.reset.code || n.subcode !== want.reset.subcode) {
-        // kept as a regression case: the message, and what the decoder made of it
-        console.log(
-          `fuzz-live mismatch: ${frame.toString("hex")} ${decodeMessage(frame, ctx).error?.message}`,
+
+    async function checkEstablished(frame: Buffer): Promise<void> {
+      const ctx = rr.peer(f.address)?.session.negotiated?.rx as CodecContext;
+      const want = expected(frame, ctx);
+      f.raw.sendRaw(frame);
+      if (want.reset) {
+        const n = await f.raw.next("NOTIFICATION", 2000);
+        expect([n.code, n.subcode]).toEqual(want.reset);
+        await waitFor(() => rr.peer(f.address)?.session.state !== "Established", 2000, "reset");
+        tally.resets++;
+        f = await join();
+      } else if (frame[18] === 3) {
+        // RFC 4271 §6.4: the peer's NOTIFICATION closes the session; it is not answered
+        await waitFor(
+          () => rr.peer(f.address)?.session.state !== "Established",
+          2000,
+          "peer's NOTIFICATION honoured",
         );
+        expect(f.raw.count("NOTIFICATION")).toBe(0);
+        tally.closed++;
+        f = await join();
+      } else {
+        // A KEEPALIVE after it: once the reflector has read that, it has dealt with the message.
+        const before = rr.peer(f.address)?.session.bytesIn ?? 0;
+        f.raw.send({ type: "KEEPALIVE" });
+        await waitFor(() => (rr.peer(f.address)?.session.bytesIn ?? 0) >= before + 19, 2000, "message read");
+        expect(rr.peer(f.address)?.session.state).toBe("Established");
+        expect(f.raw.count("NOTIFICATION")).toBe(0);
+        tally.kept++;
       }
-      expect([n.code, n.subcode]).toEqual([want.reset.code, want.reset.subcode]);
-      await waitFor(() => rr.peer(f.address)?.session.state !== "Established", 2000, "reset");
-      tally.resets++;
-      f = await join();
-    } else {
-      // A KEEPALIVE after it: once the reflector has read that, it has dealt with the message.
-      const before = rr.peer(f.address)?.session.bytesIn ?? 0;
-      f.raw.send({ type: "KEEPALIVE" });
-      await waitFor(() => (rr.peer(f.address)?.session.bytesIn ?? 0) >= before + 19, 2000, "message read");
-      expect(rr.peer(f.address)?.session.state).toBe("Established");
-      expect(f.raw.count("NOTIFICATION")).toBe(0);
-      tally.kept++;
     }
-  }
-  // OPEN and NOTIFICATION out of turn: an FSM error answered with a NOTIFICATION, and a close.
-  f.raw.send(open(f.address));
-  expect((await f.raw.next("NOTIFICATION", 2000)).code).toBe(5);
-  f = await join();
-  f.raw.send({ type: "NOTIFICATION", code: 6, subcode: 2, dataHex: "" });
-  await waitFor(() => rr.peer(f.address)?.session.state !== "Established", 2000, "peer's Cease honoured");
-  rr.removePeer(f.address);
-  // A peer that resets mid-message: half an UPDATE, then the connection drops.
-  f = await join();
-  f.raw.sendRaw(encodeMessage(routes, DEFAULT_CONTEXT).subarray(0, 40));
-  f.raw.socket.destroy();
-  await waitFor(() => rr.peer(f.address)?.session.state !== "Established", 2000, "reset mid-message");
-  rr.removePeer(f.address);
 
-  // The bystanders never noticed, and b holds exactly a's routes once the fuzzer is gone.
-  expect(rr.peer(a.address)?.session.state).toBe("Established");
-  expect(rr.peer(b.address)?.session.state).toBe("Established");
-  await waitFor(() => rr.rib.size === 50, 5000, "only a's routes left");
-  fold();
-  expect([...held].sort()).toEqual([...routes.nlri].map(String).sort());
-  console.log(`fuzz-live: ${JSON.stringify({ ...tally, heapMiB: heapMiB() })}`);
-  expect(tally.resets).toBeGreaterThan(0);
-  expect(tally.kept).toBeGreaterThan(0);
-}, 600_000);
+    /** A new connection whose OPEN is this frame: refused with negotiation's NOTIFICATION, or Established. */
+    async function checkOpen(frame: Buffer): Promise<void> {
+      const address = `127.0.73.${(serial++ % 250) + 1}`;
+      rr.removePeer(address);
+      rr.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, passive: true, peerAddress: address, idleHoldTime: 0 });
+      const raw = accepted(rr, address);
+      await raw.next("OPEN");
+      const session = rr.peer(address)?.session;
+      let want = expected(frame, DEFAULT_CONTEXT).reset;
+      const open = expected(frame, DEFAULT_CONTEXT).open;
+      if (!want && open && session) {
+        const n = negotiate(session.cfg, open);
+        if (!("peerId" in n)) want = [n.code, n.subcode];
+      }
+      raw.sendRaw(frame);
+      if (want) {
+        const n = await raw.next("NOTIFICATION", 2000);
+        expect([n.code, n.subcode]).toEqual(want);
+        tally.resets++;
+      } else {
+        await raw.next("KEEPALIVE", 2000);
+        raw.send({ type: "KEEPALIVE" });
+        await waitFor(() => session?.state === "Established", 2000, "Established on an acceptable OPEN");
+        tally.opened++;
+      }
+      rr.removePeer(address);
+      raw.socket.destroy();
+    }
+
+    for (const r of regressions()) await check(r.phase, Buffer.from(r.hex, "hex"));
+
+    // Generated in batches of 1,000 (seeded, so a failure replays), not all held at once. OPENs
+    // are biased towards our AS, so that negotiation gets past Bad Peer AS.
+    const ourAs = (o: OpenMessage): OpenMessage => ({
+      ...o,
+      myAs: 64512,
+      capabilities: [{ code: 65, name: "four-octet-as", asn: 64512 }, ...o.capabilities],
+    });
+    const arbitrary = fc.tuple(
+      fc.oneof(
+        { weight: 8, arbitrary: updateMessage(DEFAULT_CONTEXT) },
+        { weight: 1, arbitrary: fc.oneof(openMessage, openMessage.map(ourAs)) },
+        { weight: 1, arbitrary: notificationMessage },
+      ),
+      fc.array(mutation, { minLength: 0, maxLength: 3 }),
+    );
+    function* samples() {
+      for (let done = 0, batch = 0; done < COUNT; done += 1000, batch++) {
+        yield* fc.sample(arbitrary, { numRuns: Math.min(1000, COUNT - done), seed: 7606 + batch });
+      }
+    }
+    const started = Date.now();
+    for (const [message, ms] of samples()) {
+      const phase: Phase = message.type === "OPEN" ? "open" : "established";
+      const ctx =
+        phase === "open" ? DEFAULT_CONTEXT : (rr.peer(f.address)?.session.negotiated?.rx as CodecContext);
+      let frame: Buffer;
+      try {
+        frame = mutate(encodeMessage(message, ctx), ms);
+      } catch {
+        continue; // the generator made something our encoder refuses (too long): not a wire message
+      }
+      if (frame.length > 0xffff) {
+        tally.oversize++;
+        continue;
+      }
+      tally.sent++;
+      await check(phase, frame);
+      if (tally.sent % 1000 === 0) fold();
+      if (tally.sent % 20000 === 0)
+        console.log(
+          `fuzz-live: ${tally.sent} sent in ${Math.round((Date.now() - started) / 1000)} s, heap ${heapMiB()} MiB`,
+        );
+    }
+    // An OPEN on an Established session: an FSM error answered with a NOTIFICATION, and a close.
+    f.raw.send(open(f.address));
+    expect((await f.raw.next("NOTIFICATION", 2000)).code).toBe(5);
+    // A peer that resets mid-message: half an UPDATE, then the connection drops.
+    f = await join();
+    f.raw.sendRaw(encodeMessage(routes, DEFAULT_CONTEXT).subarray(0, 40));
+    f.raw.socket.destroy();
+    await waitFor(() => rr.peer(f.address)?.session.state !== "Established", 2000, "reset mid-message");
+    rr.removePeer(f.address);
+
+    // The bystanders never noticed, and b holds exactly a's routes once the fuzzer is gone.
+    expect(rr.peer(a.address)?.session.state).toBe("Established");
+    expect(rr.peer(b.address)?.session.state).toBe("Established");
+    await waitFor(() => rr.rib.size === 50, 5000, "only a's routes left");
+    fold();
+    expect([...held].sort()).toEqual([...routes.nlri].map(String).sort());
+    console.log(`fuzz-live: ${JSON.stringify({ ...tally, heapMiB: heapMiB() })}`);
+    for (const outcome of ["resets", "kept", "opened", "closed"] as const)
+      expect(tally[outcome]).toBeGreaterThan(0);
+  },
+  Math.max(600_000, COUNT * 10),
+);

@@ -60,6 +60,8 @@ export class Daemon {
   ) {}
 
   private source: Source | undefined;
+  /** connections from addresses that are not configured peers, closed before OPEN */
+  refusedConnections = 0;
 
   async start(): Promise<void> {
     this.store.on("change", () => void this.update().catch((e: unknown) => this.fatal(e)));
@@ -161,7 +163,10 @@ export class Daemon {
       address,
       listener: new Listener(
         (remote) => reflector.peer(remote)?.session,
-        (remote) => log.warn({ peer: remote }, "connection from an unconfigured address closed"),
+        (remote) => {
+          this.refusedConnections++;
+          log.warn({ peer: remote }, "connection from an unconfigured address closed");
+        },
       ),
     }));
     for (const l of listeners) {

@@ -99,6 +99,15 @@ export function createMetrics(d: Daemon): Registry {
       },
     });
   }
+  new Counter({
+    name: "routereflector_connections_refused_total",
+    help: "TCP connections from addresses that are not configured peers, closed before OPEN",
+    registers: [register],
+    collect() {
+      this.reset();
+      this.inc(d.refusedConnections);
+    },
+  });
   new Gauge({
     name: "routereflector_update_group_members",
     help: "peers per update group",

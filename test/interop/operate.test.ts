@@ -3,6 +3,7 @@
 // without resetting the others; SIGTERM is an administrative shutdown BIRD logs. Bad configuration
 // stops start-up with a message naming the problem. Addresses 127.0.44.x.
 import { writeFileSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Daemon, runCli } from "../helpers/cli.js";
@@ -30,7 +31,7 @@ const cli = (...args: string[]) => {
 
 async function metric(name: string, labels: string): Promise<number | undefined> {
   const text = await (await fetch(`http://${HTTP}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
+  const line = text.split("\n").find((l) => l.startsWith(labels ? `${name}{${labels}}` : `${name} `));
   return line === undefined ? undefined : Number(line.split(" ").pop());
 }
 
@@ -101,6 +102,17 @@ describe("operating the reflector", () => {
     expect(await metric("routereflector_datastore_synced", `datastore="file"`)).toBe(1);
     expect(await metric("routereflector_loc_rib_prefixes", `family="ipv4"`)).toBe(3);
     expect(await (await fetch(`http://${HTTP}/readyz`)).text()).toBe("ok\n");
+
+    // a connection from an address that is no peer: closed before any OPEN, logged and counted
+    const stranger = net.connect({ host: RR, port: 179, localAddress: "127.0.44.9" });
+    const got: Buffer[] = [];
+    stranger.on("data", (d: Buffer) => got.push(d));
+    await new Promise((r) => stranger.once("close", r));
+    expect(Buffer.concat(got)).toHaveLength(0);
+    expect(rr.logged("connection from an unconfigured address closed", { peer: "127.0.44.9" })).toHaveLength(
+      1,
+    );
+    expect(await metric("routereflector_connections_refused_total", "")).toBe(1);
 
     // a new Node in the file: a new session, the others untouched
     const before = { a: a.protocol().since, b: b.protocol().since };

@@ -32,6 +32,7 @@ import {
   openMessage,
   updateMessage,
 } from "../helpers/arbitraries.js";
+import { FoldedTable, tableErrors } from "../helpers/consistency.js";
 import { waitFor } from "../helpers/lab.js";
 import type { RawPeer } from "../helpers/raw-peer.js";
 import { accepted, establish } from "../helpers/reflector-peer.js";
@@ -120,15 +121,9 @@ it(
     await waitFor(() => (rr.rib.size ?? 0) >= 50, 2000, "a's routes");
 
     // b's table, replayed from what it receives; folded as we go so the test holds no backlog
-    const held = new Set<string>();
+    const table = new FoldedTable();
     const fold = () => {
-      for (const u of b.raw.received.filter((m): m is UpdateMessage => m.type === "UPDATE")) {
-        for (const p of [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])]) {
-          held.delete(typeof p === "string" ? p : p.prefix);
-        }
-        for (const p of [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])])
-          held.add(typeof p === "string" ? p : p.prefix);
-      }
+      table.fold(b.raw.received.filter((m): m is UpdateMessage => m.type === "UPDATE"));
       expect(b.raw.count("NOTIFICATION") + a.raw.count("NOTIFICATION")).toBe(0);
       b.raw.received.length = 0;
       a.raw.received.length = 0;
@@ -267,7 +262,10 @@ it(
     expect(rr.peer(b.address)?.session.state).toBe("Established");
     await waitFor(() => rr.rib.size === 50, 5000, "only a's routes left");
     fold();
-    expect([...held].sort()).toEqual([...routes.nlri].map(String).sort());
+    // the consistency check: b holds exactly a's routes, with a's next hop and a as originator
+    const announced = new Map(routes.nlri.map((p) => [String(p), "203.0.113.1"]));
+    const announcers = new Map([[a.address, { routerId: a.address, routes: announced }]]);
+    expect(tableErrors(announcers, new Map([[b.address, table.held]]))).toEqual([]);
     console.log(`fuzz-live: ${JSON.stringify({ ...tally, heapMiB: heapMiB() })}`);
     for (const outcome of ["resets", "kept", "opened", "closed"] as const)
       expect(tally[outcome]).toBeGreaterThan(0);

@@ -10,6 +10,7 @@ import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { HIGH_WATER } from "../../src/reflector/groups.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { peerOpen } from "../fsm/helpers.js";
+import { FoldedTable, tableErrors } from "../helpers/consistency.js";
 import { waitFor } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { establish } from "../helpers/reflector-peer.js";
@@ -48,6 +49,21 @@ async function join(address: string, holdTime: number, sendHoldTime?: number): P
   return establish(rr, address, new RawPeer(theirs), open);
 }
 
+/** The consistency check: the client holds exactly the source's prefixes, next hop and originator. */
+async function expectTable(client: RawPeer, source: RawPeer, prefixes: string[]): Promise<void> {
+  const table = new FoldedTable();
+  const fold = () => {
+    table.fold(client.received.filter((m): m is UpdateMessage => m.type === "UPDATE"));
+    client.received.length = 0;
+    return table.held.size;
+  };
+  await waitFor(() => fold() >= prefixes.length, 60_000, "the client's table");
+  const address = (p: RawPeer) => (p.socket as net.Socket).localAddress as string;
+  const routes = new Map(prefixes.map((p) => [p, "203.0.113.1"]));
+  const announcers = new Map([[address(source), { routerId: address(source), routes }]]);
+  expect(tableErrors(announcers, new Map([[address(client), table.held]]))).toEqual([]);
+}
+
 it("a peer that stops reading is held to a bounded queue and dropped by its hold timer", async () => {
   const source = await join("127.0.74.1", 90);
   const client = await join("127.0.74.2", 90);
@@ -62,11 +78,12 @@ it("a peer that stops reading is held to a bounded queue and dropped by its hold
     maxQueued = Math.max(maxQueued, rr.peer("127.0.74.3")?.session.writableLength ?? 0);
   }, 5);
   try {
+    const prefixes = Array.from(
+      { length: 100_000 },
+      (_, n) => `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}/32`,
+    );
     for (let m = 0; m < 200; m++) {
-      const nlri = Array.from({ length: 500 }, (_, i) => {
-        const n = m * 500 + i;
-        return `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}/32`;
-      });
+      const nlri = prefixes.slice(m * 500, (m + 1) * 500);
       const u: UpdateMessage = {
         type: "UPDATE",
         withdrawn: [],
@@ -79,12 +96,7 @@ it("a peer that stops reading is held to a bounded queue and dropped by its hold
     // the hold timer (3 s) drops the stuck peer
     await waitFor(() => rr.peer("127.0.74.3")?.session.state !== "Established", 10_000, "hold timer expiry");
     // the client gets every route
-    const count = () => {
-      let n = 0;
-      for (const u of client.received) if (u.type === "UPDATE") n += u.nlri.length;
-      return n;
-    };
-    await waitFor(() => count() >= 100_000, 60_000, "the client's table");
+    await expectTable(client, source, prefixes);
     expect(rr.peer("127.0.74.2")?.session.state).toBe("Established");
     // never more queued in the process than the high-water mark plus what one flush adds (the
     // 0.6 MB table fits in the kernel's socket buffers; test/reflector/slow-member.test.ts fills them)
@@ -112,7 +124,11 @@ it("a peer that reads nothing but keeps sending keepalives is dropped by the sen
   try {
     // every route its own attributes (a community each): some 12 MB of UPDATEs, more than the
     // kernel's socket buffers hold
-    for (let n = 0; n < 100_000; n++) {
+    const prefixes = Array.from(
+      { length: 100_000 },
+      (_, n) => `100.${64 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}/32`,
+    );
+    prefixes.forEach((prefix, n) => {
       source.send({
         type: "UPDATE",
         withdrawn: [],
@@ -124,18 +140,13 @@ it("a peer that reads nothing but keeps sending keepalives is dropped by the sen
           communities: Array.from({ length: 16 }, (_, i) => `${64512 + i}:${n & 0xffff}`),
           med: n,
         },
-        nlri: [`100.${64 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}/32`],
+        nlri: [prefix],
       });
-    }
+    });
     await waitFor(() => rr.rib.size >= 100_000, 60_000, "100,000 routes in");
     await waitFor(() => sent.includes("127.0.74.6 8"), 30_000, "Send Hold Timer Expired");
     expect(rr.peer("127.0.74.6")?.session.lastError).toContain("send hold timer expired");
-    const count = () => {
-      let n = 0;
-      for (const u of client.received) if (u.type === "UPDATE") n += u.nlri.length;
-      return n;
-    };
-    await waitFor(() => count() >= 100_000, 60_000, "the client's table");
+    await expectTable(client, source, prefixes);
     expect(rr.peer("127.0.74.4")?.session.state).toBe("Established");
     expect(rr.peer("127.0.74.5")?.session.state).toBe("Established");
     expect(maxQueued).toBeGreaterThan(0);

@@ -15,4 +15,6 @@ node -e '
   const skipped = r.numPendingTests + r.numTodoTests;
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
 ' "$results" || echo "tests: no results (vitest exit $status)"
+# a whole run (no test files named) rewrites docs/reliability.md from its results
+if [[ $# -eq 0 && -s "$results" ]]; then node scripts/reliability.mjs "$results"; fi
 exit "$status"

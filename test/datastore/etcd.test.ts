@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { EtcdSource } from "../../src/datastore/etcd.js";
 import { Store } from "../../src/datastore/store.js";
 import { Etcd, waitFor } from "../helpers/lab.js";
+import { reliability } from "../helpers/reliability.js";
 
 const node = (name: string, ip: string, labels: Record<string, string> = {}) => ({
   kind: "Node",
@@ -99,7 +100,13 @@ describe("etcd v3 source", () => {
     expect([...store.snapshot().nodes.keys()]).toEqual(["n2"]);
   });
 
-  it("a watch from a compacted revision is canceled: the source lists again and applies the difference", async () => {
+  it("a watch from a compacted revision is canceled: the source lists again and applies the difference", async (ctx) => {
+    reliability(ctx, {
+      scenario: "etcd compaction during a watch",
+      load: "a real etcd 3.4 with Calico resources",
+      fault: "the revision being watched is compacted away",
+      checked: "the source lists again and applies exactly the difference",
+    });
     const etcd = new Etcd("127.0.40.2");
     started.etcd.push(etcd);
     etcd.start();

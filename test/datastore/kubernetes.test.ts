@@ -10,6 +10,7 @@ import { KubernetesSource } from "../../src/datastore/kubernetes.js";
 import { Store } from "../../src/datastore/store.js";
 import { KubeApiServer } from "../helpers/kube-apiserver.js";
 import { waitFor, workdir } from "../helpers/lab.js";
+import { reliability } from "../helpers/reliability.js";
 
 const k8sNode = (
   name: string,
@@ -115,7 +116,14 @@ spec:
 });
 
 describe("Kubernetes source", () => {
-  it("lists and watches Nodes, BGPPeers, BGPConfigurations and Secrets; resumes, follows bookmarks, relists on 410", async () => {
+  it("lists and watches Nodes, BGPPeers, BGPConfigurations and Secrets; resumes, follows bookmarks, relists on 410", async (ctx) => {
+    reliability(ctx, {
+      scenario: "Kubernetes watches closed, 410 Gone",
+      load: "the HTTPS API server stand-in with Nodes, BGPPeers, BGPConfigurations and Secrets",
+      fault: "watches closed by the server; 410 Gone for an expired resourceVersion",
+      checked:
+        "resumes from the last resourceVersion; follows bookmarks; relists on 410 and applies the difference",
+    });
     api.put(
       "nodes",
       k8sNode(

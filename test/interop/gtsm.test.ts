@@ -2,6 +2,7 @@
 // session comes up whichever side connects; a BIRD that sends the usual TTL never gets through.
 import { afterAll, describe, expect, it } from "vitest";
 import { BASE, Ours, startBird, waitFor } from "../helpers/lab.js";
+import { reliability } from "../helpers/reliability.js";
 
 const cleanup: (() => unknown)[] = [];
 afterAll(async () => {
@@ -40,7 +41,13 @@ describe("GTSM (TTL security)", () => {
     30_000,
   );
 
-  it("a peer sending the usual TTL is dropped below the minimum: no session", async () => {
+  it("a peer sending the usual TTL is dropped below the minimum: no session", async (ctx) => {
+    reliability(ctx, {
+      scenario: "GTSM (ttlSecurity)",
+      load: "BIRD 2 peers",
+      fault: "a peer whose packets arrive with the usual TTL (64) where TTL security asks for 255",
+      checked: "its SYN's TTL is read and the connection dropped: no session; a peer sending 255 comes up",
+    });
     const ours = new Ours("127.0.45.5");
     await ours.listen();
     cleanup.push(() => ours.close());

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { Daemon, runCli } from "../helpers/cli.js";
 import { startBird, waitFor, workdir } from "../helpers/lab.js";
+import { reliability } from "../helpers/reliability.js";
 
 const RR = "127.0.47.1";
 const HTTP = `${RR}:9179`;
@@ -31,7 +32,14 @@ afterAll(async () => {
 
 const status = () => runCli(["status", "--http", HTTP]).stdout;
 
-it("MAX_PREFIXES resets a peer over the limit; the annotation raises it for one peer", async () => {
+it("MAX_PREFIXES resets a peer over the limit; the annotation raises it for one peer", async (ctx) => {
+  reliability(ctx, {
+    scenario: "Maximum prefixes",
+    load: "three BIRD 2 clients",
+    fault: "a client sends more prefixes than MAX_PREFIXES allows",
+    checked:
+      "Cease / Maximum Number of Prefixes Reached, damped; none of its routes reach the others; the annotation's higher limit for one peer",
+  });
   const file = join(workdir("max-prefixes"), "calico.yaml");
   writeFileSync(file, YAML);
   const rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP, MAX_PREFIXES: "2" });

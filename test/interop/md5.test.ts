@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { md5sig } from "../../src/fsm/index.js";
 import { BASE, type Bird, Ours, startBird, waitFor } from "../helpers/lab.js";
+import { reliability } from "../helpers/reliability.js";
 
 const US = "127.0.23.1";
 let ours: Ours | undefined;
@@ -51,7 +52,13 @@ describe("TCP MD5 (RFC 2385)", () => {
     });
   }
 
-  it("a wrong key keeps the session down", async () => {
+  it("a wrong key keeps the session down", async (ctx) => {
+    reliability(ctx, {
+      scenario: "TCP MD5 with a wrong key",
+      load: "a BIRD 2 peer",
+      fault: "the peer signs with a different password",
+      checked: "the kernel drops its segments: no session; the right key comes up",
+    });
     ours = new Ours(US);
     await ours.listen();
     const peer = ours.add({

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Daemon, runCli } from "../helpers/cli.js";
 import { startBird, waitFor, workdir } from "../helpers/lab.js";
+import { reliability } from "../helpers/reliability.js";
 
 const RR = "127.0.44.1";
 const HTTP = `${RR}:9179`;
@@ -41,7 +42,13 @@ afterAll(async () => {
 });
 
 describe("operating the reflector", () => {
-  it("status, routes, metrics, file edits and shutdown, with BIRD 2 clients", async () => {
+  it("status, routes, metrics, file edits and shutdown, with BIRD 2 clients", async (ctx) => {
+    reliability(ctx, {
+      scenario: "Connections from unconfigured addresses",
+      load: "the built CLI with BIRD 2 clients",
+      fault: "a TCP connection from an address that is no peer",
+      checked: "closed before any OPEN, logged, counted in routereflector_connections_refused_total",
+    });
     const dir = workdir("operate");
     const file = join(dir, "calico.yaml");
     writeFileSync(

@@ -36,6 +36,7 @@ import { FoldedTable, tableErrors } from "../helpers/consistency.js";
 import { waitFor } from "../helpers/lab.js";
 import type { RawPeer } from "../helpers/raw-peer.js";
 import { accepted, establish } from "../helpers/reflector-peer.js";
+import { reliability } from "../helpers/reliability.js";
 
 const COUNT = Number(process.env.FUZZ_MESSAGES ?? 3000);
 
@@ -107,7 +108,14 @@ const regressions = () =>
 
 it(
   `${COUNT} generated and mutated messages over live sessions: exact outcomes, nothing else moves`,
-  async () => {
+  async (ctx) => {
+    const measured = reliability(ctx, {
+      scenario: "Malformed messages over live sessions",
+      load: `${COUNT} generated and mutated UPDATEs, OPENs and NOTIFICATIONs; two bystander peers`,
+      fault: "mutated bodies; an OPEN out of turn; a peer that resets mid-message",
+      checked:
+        "each message's exact RFC 7606 / RFC 4271 outcome; no throw; bystanders' sessions and table (consistency checker); heap",
+    });
     // Two bystanders: a announces routes, b receives them.
     const a = await join("127.0.71.");
     const b = await join("127.0.72.");
@@ -119,6 +127,11 @@ it(
     };
     a.raw.send(routes);
     await waitFor(() => (rr.rib.size ?? 0) >= 50, 2000, "a's routes");
+    // the bystanders keep their sessions alive (hold time 90 s) however long the run
+    const keepalive = setInterval(() => {
+      for (const p of [a, b]) p.raw.send({ type: "KEEPALIVE" });
+    }, 30_000);
+    ctx.onTestFinished(() => clearInterval(keepalive));
 
     // b's table, replayed from what it receives; folded as we go so the test holds no backlog
     const table = new FoldedTable();
@@ -266,7 +279,11 @@ it(
     const announced = new Map(routes.nlri.map((p) => [String(p), "203.0.113.1"]));
     const announcers = new Map([[a.address, { routerId: a.address, routes: announced }]]);
     expect(tableErrors(announcers, new Map([[b.address, table.held]]))).toEqual([]);
-    console.log(`fuzz-live: ${JSON.stringify({ ...tally, heapMiB: heapMiB() })}`);
+    const heap = heapMiB();
+    console.log(`fuzz-live: ${JSON.stringify({ ...tally, heapMiB: heap })}`);
+    measured(
+      `${tally.sent} sent: ${tally.resets} resets, ${tally.kept} kept up, ${tally.opened} opened, ${tally.closed} closed by the peer's NOTIFICATION; heap ${heap} MiB after`,
+    );
     for (const outcome of ["resets", "kept", "opened", "closed"] as const)
       expect(tally[outcome]).toBeGreaterThan(0);
   },

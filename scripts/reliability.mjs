@@ -1,0 +1,124 @@
+// Writes docs/reliability.md from a test run (vitest's JSON report, whose reliability scenarios
+// carry task.meta.reliability: see test/helpers/reliability.ts) and from the bench results
+// (bench/results/*.json: churn, restart and the soak). Run by scripts/test.sh after a whole run:
+//
+//   node scripts/reliability.mjs <vitest-json>
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const RESULTS = resolve(ROOT, "bench/results");
+const cell = (text) => String(text).replaceAll("|", "\\|").replaceAll("\n", " ");
+const seconds = (ms) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+
+/** Rows from the test run: every test that declared itself a reliability scenario. */
+function testRows(report) {
+  const rows = [];
+  for (const file of report.testResults) {
+    for (const t of file.assertionResults) {
+      const r = t.meta?.reliability;
+      if (!r) continue;
+      const passed = t.status === "passed";
+      const why = passed ? "" : `: ${(t.failureMessages[0] ?? "").split("\n")[0]}`;
+      rows.push({
+        ...r,
+        result: `${passed ? "passed" : `**${t.status.toUpperCase()}**${why}`} (${seconds(t.duration ?? 0)})${r.measured ? `; ${r.measured}` : ""}`,
+        source: `${relative(ROOT, file.name)}: “${t.title}”`,
+      });
+    }
+  }
+  return rows;
+}
+
+/** The runs saved in one bench result file (a merged file keeps its parts). */
+function benchRuns(name) {
+  const path = resolve(RESULTS, `${name}.json`);
+  if (!existsSync(path)) return [];
+  const saved = JSON.parse(readFileSync(path, "utf8"));
+  const parts = saved.parts ?? [saved];
+  return parts.flatMap((p) =>
+    p.runs.map((run) => ({ run, date: p.machine.date.slice(0, 10), commit: p.machine.commit })),
+  );
+}
+
+const exact = (run) =>
+  run.tableCheck?.exact
+    ? `every table exact (all ${run.n} by prefix set, ${run.tableCheck.sampled} decoded in full)`
+    : `**tables wrong**: ${(run.tableCheck?.errors ?? []).slice(0, 2).join("; ")}`;
+
+/** Rows from the bench: each scenario's latest saved run of our reflector. */
+function benchRows() {
+  const rows = [];
+  const latest = (name, scenario) =>
+    benchRuns(name)
+      .filter((r) => r.run.scenario === scenario && r.run.kind === "ours")
+      .pop();
+  const source = (name, r) => `bench/results/${name}.json (${r.date}, commit ${r.commit})`;
+  const churn = latest("load", "churn");
+  if (churn) {
+    const r = churn.run;
+    rows.push({
+      scenario: "Churn",
+      load: `${r.n} simulated Calico nodes over TCP, ${r.k} route each`,
+      fault: "10% of them drop and reopen their sessions every 2-4 s for 60 s",
+      checked: "tables after the flapping (consistency checker in the simulator); keepalive gaps",
+      result: `settled ${seconds(r.settleMs)} after; ${exact(r)}; longest keepalive gap ${seconds(r.maxGapMs)}`,
+      source: source("load", churn),
+    });
+  }
+  const restart = latest("load", "restart");
+  if (restart) {
+    const r = restart.run;
+    const all = (r.n - 1) * r.k;
+    rows.push({
+      scenario: "Reflector restart with graceful restart",
+      load: `${r.n} simulated Calico nodes over TCP with graceful restart, ${r.k} route each`,
+      fault: "the reflector is killed (no NOTIFICATION) and started again",
+      checked: "clients keep their routes (stale) throughout, then hold whole, exact tables again",
+      result: `fewest routes any client held: ${r.tableCheck.lowestHeldDuringRun} of ${all}; whole tables again ${seconds(r.restartMs)} after the restart; ${exact(r)}`,
+      source: source("load", restart),
+    });
+  }
+  const soak = latest("soak", "soak");
+  if (soak) {
+    const r = soak.run;
+    rows.push({
+      scenario: "Soak",
+      load: `${r.n} simulated Calico nodes over TCP, ${r.k} route each`,
+      fault: `10% of them drop and reopen their sessions every 2-4 s for ${r.minutes} minutes`,
+      checked: `RSS: the last ${r.windowMinutes} minutes' peak against the ${r.windowMinutes} after warm-up, within 10%; tables after`,
+      result: `RSS peak ${r.firstWindowPeakRssMiB} → ${r.lastWindowPeakRssMiB} MiB (${r.rssGrowthPercent > 0 ? "+" : ""}${r.rssGrowthPercent}%): ${r.rssStable ? "stable" : "**grew**"}; ${r.flaps} sessions dropped; settled ${seconds(r.settleMs)} after; ${exact(r)}`,
+      source: source("soak", soak),
+    });
+  }
+  return rows;
+}
+
+const [jsonPath] = process.argv.slice(2);
+if (!jsonPath) {
+  console.error("usage: node scripts/reliability.mjs <vitest-json>");
+  process.exit(2);
+}
+const report = JSON.parse(readFileSync(jsonPath, "utf8"));
+const commit = execFileSync("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+const when = new Date(report.startTime).toISOString().slice(0, 16).replace("T", " ");
+const rows = [...testRows(report), ...benchRows()];
+const lines = [
+  "# Reliability",
+  "",
+  `Generated by \`scripts/reliability.mjs\` from the test run of ${when} UTC at commit ${commit}`,
+  `(${report.numPassedTests} passed, ${report.numFailedTests} failed) and from the bench results it names;`,
+  "not written by hand. `npm test` rewrites it; the bench rows change when `npm run bench:full` or",
+  "`npm run bench:soak` saves new results.",
+  "",
+  "| scenario | load | fault | checked | result | from |",
+  "|---|---|---|---|---|---|",
+  ...rows.map(
+    (r) => `| ${[r.scenario, r.load, r.fault, r.checked, r.result, r.source].map(cell).join(" | ")} |`,
+  ),
+  "",
+];
+writeFileSync(resolve(ROOT, "docs/reliability.md"), lines.join("\n"));
+console.log(`docs/reliability.md: ${rows.length} scenarios`);

@@ -211,7 +211,18 @@ export async function configCheckCommand(argv: string[], print: Print, printErro
   print(
     p.peers.length
       ? table(
-          ["NAME", "PEER ADDRESS", "PORT", "PEER TYPE", "AS", "LOCAL AS", "RR CLIENT", "PASSIVE", "FROM"],
+          [
+            "NAME",
+            "PEER ADDRESS",
+            "PORT",
+            "PEER TYPE",
+            "AS",
+            "LOCAL AS",
+            "RR CLIENT",
+            "PASSIVE",
+            "MAX PREFIXES",
+            "FROM",
+          ],
           p.peers.map((s) => [
             s.name,
             s.address,
@@ -221,6 +232,7 @@ export async function configCheckCommand(argv: string[], print: Print, printErro
             String(s.localAs),
             s.rrClient ? "yes" : "no",
             s.passive ? "yes" : "no",
+            s.maxPrefixes ? String(s.maxPrefixes) : "-",
             s.from,
           ]),
         )

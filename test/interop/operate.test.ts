@@ -188,12 +188,12 @@ describe("operating the reflector", () => {
       file,
       `${yaml([["bird-a", CLIENTS.a]])}\n---\napiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: bad}\nspec: {peerIP: 203.0.113.1}\n`,
     );
-    const r = runCli(["config", "check"], undefined, { IP: RR, DATASTORE_FILE: file });
+    const r = runCli(["config", "check"], undefined, { IP: RR, DATASTORE_FILE: file, MAX_PREFIXES: "500" });
     expect(r.stdout).toMatch(
       /^legacy mode: router ID 127\.0\.44\.1, AS 64512, cluster ID 127\.0\.44\.1, BGP port 179$/m,
     );
     expect(r.stdout).toMatch(
-      /\| Global_127_0_44_2 \| 127\.0\.44\.2 +\| 179 +\| global +\| 64512 \| 64512 +\| yes +\| no +\| bgppeers\/peer-with-rr \|/,
+      /\| Global_127_0_44_2 \| 127\.0\.44\.2 +\| 179 +\| global +\| 64512 \| 64512 +\| yes +\| no +\| 500 +\| bgppeers\/peer-with-rr \|/,
     );
     expect(r.stderr).toMatch(/error: invalid object skipped: .*document 4/);
     expect(r.status).toBe(1);

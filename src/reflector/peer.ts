@@ -3,6 +3,7 @@
 // refresh (RFC 7313), maximum prefixes (RFC 4486 §4).
 import {
   attributeKey,
+  type BgpError,
   CeaseSubcode,
   decodeMessage,
   ErrorCode,
@@ -11,7 +12,14 @@ import {
   type UpdateMessage,
 } from "../bgp/index.js";
 import type { FsmStateName, GracefulRestartInfo, Negotiated } from "../fsm/index.js";
-import { type Connector, notification, type PeerConfig, Session, tcpConnector } from "../fsm/index.js";
+import {
+  type Connector,
+  notification,
+  type PeerConfig,
+  Session,
+  type SessionEvents,
+  tcpConnector,
+} from "../fsm/index.js";
 import { AdjRibIn, AttrTable, type Family, type RibChange } from "../rib/index.js";
 import { inboundAttributes } from "./rules.js";
 
@@ -39,7 +47,7 @@ export interface PeerEvents {
   notification?(peer: Peer, direction: "sent" | "received", n: NotificationMessage): void;
 }
 
-export class Peer {
+export class Peer implements SessionEvents {
   readonly session: Session;
   readonly rib: AdjRibIn;
   /** families whose routes are stale after a restart, waiting for End-of-RIB */
@@ -57,19 +65,8 @@ export class Peer {
     readonly attrTable: AttrTable = new AttrTable(),
   ) {
     this.rib = new AdjRibIn(attrTable);
-    this.session = new Session(
-      options,
-      {
-        established: (n) => this.onEstablished(n),
-        down: (reason, gr) => this.onDown(reason, gr),
-        update: (frame, n) => this.onUpdate(frame, n),
-        routeRefresh: (afi, safi, subtype) => this.onRouteRefresh(afi, safi, subtype),
-        stateChange: (from, to, reason) => this.events.stateChange?.(this, from, to, reason),
-        notificationSent: (n) => this.events.notification?.(this, "sent", n),
-        notificationReceived: (n) => this.events.notification?.(this, "received", n),
-      },
-      connector,
-    );
+    // The peer is its session's event handler: no closures per peer (100,000 peers add up).
+    this.session = new Session(options, this, connector);
   }
 
   get address(): string {
@@ -101,7 +98,21 @@ export class Peer {
     if (change.announced.length || change.withdrawn.length) this.events.changed?.(this, change);
   }
 
-  private onUpdate(frame: Buffer, n: Negotiated) {
+  // SessionEvents: called by this.session, not by users of the peer.
+
+  stateChange(from: FsmStateName, to: FsmStateName, reason?: string): void {
+    this.events.stateChange?.(this, from, to, reason);
+  }
+
+  notificationSent(n: NotificationMessage): void {
+    this.events.notification?.(this, "sent", n);
+  }
+
+  notificationReceived(n: NotificationMessage): void {
+    this.events.notification?.(this, "received", n);
+  }
+
+  update(frame: Buffer, n: Negotiated): BgpError | undefined {
     this.updatesIn++;
     const { message, error } = decodeMessage(frame, n.rx);
     if (error?.action === "session-reset" || error?.action === "afi-safi-disable") return error;
@@ -144,7 +155,7 @@ export class Peer {
     return undefined;
   }
 
-  private onEstablished(n: Negotiated): void {
+  established(n: Negotiated): void {
     this.clearGr();
     // RFC 4724 §4.2: families the peer no longer keeps forwarding state for lose their stale routes now.
     for (const family of [...this.restarting]) {
@@ -158,7 +169,7 @@ export class Peer {
     this.events.established?.(this, n);
   }
 
-  private onDown(reason: string, gr: GracefulRestartInfo | undefined): void {
+  down(reason: string, gr?: GracefulRestartInfo): void {
     const families = gr ? gr.families.map((f) => f.family) : [];
     for (const family of ["ipv4", "ipv6"] as Family[]) {
       if (families.includes(family)) {
@@ -175,7 +186,7 @@ export class Peer {
     this.events.down?.(this, reason, this.restarting.size > 0);
   }
 
-  private onRouteRefresh(afi: number, safi: number, subtype: number): void {
+  routeRefresh(afi: number, safi: number, subtype: number): void {
     const family = familyOf(afi, safi);
     if (!family) return;
     // RFC 7313 §4: BoRR marks the family stale, EoRR removes what was not re-sent.

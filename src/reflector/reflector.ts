@@ -165,14 +165,7 @@ export class Reflector {
     };
     n.peer = new Peer(
       { ...settings, localAs, routerId: this.config.routerId },
-      {
-        changed: (_p, change) => this.onChanged(n, change),
-        established: (_p, negotiated) => this.onEstablished(n, negotiated),
-        down: () => this.onDown(n),
-        routeRefresh: (_p, family) => this.onRouteRefresh(n, family),
-        endOfRib: () => this.checkDeferral(),
-        ...this.observer,
-      },
+      this.peerEvents,
       this.connector,
       this.attrTable,
     );
@@ -180,6 +173,35 @@ export class Reflector {
     n.peer.start();
     return n.peer;
   }
+
+  /** The neighbour a peer's event is about; a peer already removed has none. */
+  private neighbourOf(p: Peer): Neighbour | undefined {
+    const n = this.neighbours.get(p.address);
+    return n?.peer === p ? n : undefined;
+  }
+
+  /** Every peer's events, one object for all (at 100,000 peers, closures per peer add up). */
+  private readonly peerEvents: PeerEvents = {
+    changed: (p, change) => {
+      const n = this.neighbourOf(p);
+      if (n) this.onChanged(n, change);
+    },
+    established: (p, negotiated) => {
+      const n = this.neighbourOf(p);
+      if (n) this.onEstablished(n, negotiated);
+    },
+    down: (p) => {
+      const n = this.neighbourOf(p);
+      if (n) this.onDown(n);
+    },
+    routeRefresh: (p, family) => {
+      const n = this.neighbourOf(p);
+      if (n) this.onRouteRefresh(n, family);
+    },
+    endOfRib: () => this.checkDeferral(),
+    stateChange: (...args) => this.observer.stateChange?.(...args),
+    notification: (...args) => this.observer.notification?.(...args),
+  };
 
   removePeer(address: string, message?: string, subcode?: number): void {
     const n = this.neighbours.get(address);

@@ -1,6 +1,7 @@
 // Writes docs/reliability.md from a test run (vitest's JSON report, whose reliability scenarios
-// carry task.meta.reliability: see test/helpers/reliability.ts) and from the bench results
-// (bench/results/*.json: churn, restart and the soak). Run by scripts/test.sh after a whole run:
+// carry task.meta.reliability: see test/helpers/reliability.ts), from long test runs saved in
+// bench/results (fuzz-live-1m.json: npm run fuzz:long) and from the bench results (churn, restart
+// and the soak). Run by scripts/test.sh after a whole run:
 //
 //   node scripts/reliability.mjs <vitest-json>
 import { execFileSync } from "node:child_process";
@@ -13,8 +14,8 @@ const RESULTS = resolve(ROOT, "bench/results");
 const cell = (text) => String(text).replaceAll("|", "\\|").replaceAll("\n", " ");
 const seconds = (ms) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 
-/** Rows from the test run: every test that declared itself a reliability scenario. */
-function testRows(report) {
+/** Rows from a test run: every test that declared itself a reliability scenario. */
+function testRows(report, from = "") {
   const rows = [];
   for (const file of report.testResults) {
     for (const t of file.assertionResults) {
@@ -25,7 +26,7 @@ function testRows(report) {
       rows.push({
         ...r,
         result: `${passed ? "passed" : `**${t.status.toUpperCase()}**${why}`} (${seconds(t.duration ?? 0)})${r.measured ? `; ${r.measured}` : ""}`,
-        source: `${relative(ROOT, file.name)}: “${t.title}”`,
+        source: `${relative(ROOT, file.name)}: “${t.title}”${from}`,
       });
     }
   }
@@ -104,7 +105,18 @@ if (!jsonPath) {
 const report = JSON.parse(readFileSync(jsonPath, "utf8"));
 const commit = execFileSync("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
 const when = new Date(report.startTime).toISOString().slice(0, 16).replace("T", " ");
-const rows = [...testRows(report), ...benchRows()];
+/** Long runs of reliability tests, saved as vitest JSON reports. */
+function longRuns() {
+  return ["fuzz-live-1m"].flatMap((name) => {
+    const path = resolve(RESULTS, `${name}.json`);
+    if (!existsSync(path)) return [];
+    const saved = JSON.parse(readFileSync(path, "utf8"));
+    const date = new Date(saved.startTime).toISOString().slice(0, 10);
+    return testRows(saved, ` (bench/results/${name}.json, ${date})`);
+  });
+}
+
+const rows = [...testRows(report), ...longRuns(), ...benchRows()];
 const lines = [
   "# Reliability",
   "",

@@ -142,7 +142,7 @@ it(
       a.raw.received.length = 0;
     };
     let f = await join();
-    const tally = { sent: 0, resets: 0, kept: 0, opened: 0, closed: 0, oversize: 0 };
+    const tally = { sent: 0, resets: 0, kept: 0, opened: 0, closed: 0, oversize: 0, unencodable: 0 };
 
     /** Sends one frame in its phase and checks the outcome; a wrong one is kept as a regression case. */
     async function check(phase: Phase, frame: Buffer): Promise<void> {
@@ -246,7 +246,8 @@ it(
       try {
         frame = mutate(encodeMessage(message, ctx), ms);
       } catch {
-        continue; // the generator made something our encoder refuses (too long): not a wire message
+        tally.unencodable++; // the generator made something our encoder refuses (too long): not a wire message
+        continue;
       }
       if (frame.length > 0xffff) {
         tally.oversize++;
@@ -282,7 +283,7 @@ it(
     const heap = heapMiB();
     console.log(`fuzz-live: ${JSON.stringify({ ...tally, heapMiB: heap })}`);
     measured(
-      `${tally.sent} sent: ${tally.resets} resets, ${tally.kept} kept up, ${tally.opened} opened, ${tally.closed} closed by the peer's NOTIFICATION; heap ${heap} MiB after`,
+      `${tally.sent} sent (${tally.unencodable + tally.oversize} generated could not be encoded): ${tally.resets} resets, ${tally.kept} kept up, ${tally.opened} opened, ${tally.closed} closed by the peer's NOTIFICATION; heap ${heap} MiB after`,
     );
     for (const outcome of ["resets", "kept", "opened", "closed"] as const)
       expect(tally[outcome]).toBeGreaterThan(0);

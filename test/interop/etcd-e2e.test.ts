@@ -70,7 +70,7 @@ describe("etcd v3 datastore end to end with BIRD 2 clients", () => {
   it("peers appear and go with their Nodes; etcd down for 30 s drops nothing", async (ctx) => {
     const measured = reliability(ctx, {
       scenario: "etcd stopped for 30 s under churn",
-      load: "two BIRD 2 clients; one of them changes its routes every 500 ms",
+      load: "two BIRD 2 clients, taking turns to change their routes every 500 ms",
       fault: "etcd stopped for 30 s, then started",
       checked:
         "no session resets; a change after the restart applies; both tables exact (consistency checker)",

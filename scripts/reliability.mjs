@@ -49,52 +49,54 @@ const exact = (run) =>
     ? `every table exact (all ${run.n} by prefix set, ${run.tableCheck.sampled} decoded in full)`
     : `**tables wrong**: ${(run.tableCheck?.errors ?? []).slice(0, 2).join("; ")}`;
 
-/** Rows from the bench: each scenario's latest saved run of our reflector. */
-function benchRows() {
-  const rows = [];
-  const latest = (name, scenario) =>
-    benchRuns(name)
-      .filter((r) => r.run.scenario === scenario && r.run.kind === "ours")
-      .pop();
-  const source = (name, r) => `bench/results/${name}.json (${r.date}, commit ${r.commit})`;
-  const churn = latest("load", "churn");
-  if (churn) {
-    const r = churn.run;
-    rows.push({
+/** The bench scenarios that are reliability scenarios: result file, scenario, and its row. */
+const BENCH = [
+  [
+    "load",
+    "churn",
+    (r) => ({
       scenario: "Churn",
       load: `${r.n} simulated Calico nodes over TCP, ${r.k} route each`,
       fault: "10% of them drop and reopen their sessions every 2-4 s for 60 s",
       checked: "tables after the flapping (consistency checker in the simulator); keepalive gaps",
       result: `settled ${seconds(r.settleMs)} after; ${exact(r)}; longest keepalive gap ${seconds(r.maxGapMs)}`,
-      source: source("load", churn),
-    });
-  }
-  const restart = latest("load", "restart");
-  if (restart) {
-    const r = restart.run;
-    const all = (r.n - 1) * r.k;
-    rows.push({
+    }),
+  ],
+  [
+    "load",
+    "restart",
+    (r) => ({
       scenario: "Reflector restart with graceful restart",
       load: `${r.n} simulated Calico nodes over TCP with graceful restart, ${r.k} route each`,
       fault: "the reflector is killed (no NOTIFICATION) and started again",
       checked: "clients keep their routes (stale) throughout, then hold whole, exact tables again",
-      result: `fewest routes any client held: ${r.tableCheck.lowestHeldDuringRun} of ${all}; whole tables again ${seconds(r.restartMs)} after the restart; ${exact(r)}`,
-      source: source("load", restart),
-    });
-  }
-  const soak = latest("soak", "soak");
-  if (soak) {
-    const r = soak.run;
-    rows.push({
+      result: `fewest routes any client held: ${r.tableCheck.lowestHeldDuringRun} of ${(r.n - 1) * r.k}; whole tables again ${seconds(r.restartMs)} after the restart; ${exact(r)}`,
+    }),
+  ],
+  [
+    "soak",
+    "soak",
+    (r) => ({
       scenario: "Soak",
       load: `${r.n} simulated Calico nodes over TCP, ${r.k} route each`,
       fault: `10% of them drop and reopen their sessions every 2-4 s for ${r.minutes} minutes`,
       checked: `RSS: the last ${r.windowMinutes} minutes' peak against the ${r.windowMinutes} after warm-up, within 10%; tables after`,
       result: `RSS peak ${r.firstWindowPeakRssMiB} → ${r.lastWindowPeakRssMiB} MiB (${r.rssGrowthPercent > 0 ? "+" : ""}${r.rssGrowthPercent}%): ${r.rssStable ? "stable" : "**grew**"}; ${r.flaps} sessions dropped; settled ${seconds(r.settleMs)} after; ${exact(r)}`,
-      source: source("soak", soak),
-    });
-  }
-  return rows;
+    }),
+  ],
+];
+
+/** Rows from the bench: each scenario's latest saved run of our reflector. */
+function benchRows() {
+  return BENCH.flatMap(([name, scenario, row]) => {
+    const latest = benchRuns(name)
+      .filter((r) => r.run.scenario === scenario && r.run.kind === "ours")
+      .pop();
+    if (!latest) return [];
+    return [
+      { ...row(latest.run), source: `bench/results/${name}.json (${latest.date}, commit ${latest.commit})` },
+    ];
+  });
 }
 
 const [jsonPath] = process.argv.slice(2);

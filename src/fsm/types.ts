@@ -34,7 +34,10 @@ export interface SessionConfig {
   /** RFC 4724 receiving-speaker role: announce the capability with this restart time */
   gracefulRestart?: { restartTime: number; notification?: boolean };
   extendedMessage?: boolean;
-  /** RFC 9687 SendHoldTime, seconds: default the larger of 8 minutes and twice the Hold Time */
+  /**
+   * RFC 9687 SendHoldTime, seconds. Default: 8 minutes, or twice the negotiated Hold Time when that
+   * is longer (FRR uses twice the Hold Time); none when the Hold Time is 0, as in FRR.
+   */
   sendHoldTime?: number;
   /** capability codes without which we refuse the session (2/7 Unsupported Capability) */
   requiredCapabilities?: number[];

@@ -281,6 +281,8 @@ interface Saved {
   versions: Record<string, string>;
   runs: Run[];
   failures: string[];
+  /** RR_NODE_ARGS: node options our reflector ran with, when any */
+  nodeArgs?: string;
 }
 
 /** The table and chart of one or more saved results. */
@@ -292,7 +294,8 @@ function report(name: string, saved: Saved[]): void {
     const m = s.machine;
     // results saved before versions were read from stderr lack BIRD's: this machine's, same packages
     const v = Object.entries(s.versions).map(([k, x]) => x || versions()[k] || "unknown");
-    return `Measured ${m.date}: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, commit ${m.commit}; ${v.join("; ")}.`;
+    const args = s.nodeArgs ? ` Our reflector ran with node ${s.nodeArgs}.` : "";
+    return `Measured ${m.date}: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, commit ${m.commit}; ${v.join("; ")}.${args}`;
   });
   writeTable(
     name,
@@ -386,7 +389,14 @@ async function main(): Promise<void> {
     }
   }
   const name = values.out ?? (short ? "load-short" : "load");
-  const result: Saved = { machine: machine(), versions: versions(), runs, failures };
+  const nodeArgs = process.env.RR_NODE_ARGS;
+  const result: Saved = {
+    machine: machine(),
+    versions: versions(),
+    runs,
+    failures,
+    ...(nodeArgs ? { nodeArgs } : {}),
+  };
   writeRuns(name, result);
   report(name, [result]);
 }

@@ -167,6 +167,20 @@ function httpListen(text: string): { host: string; port: number } | undefined {
   return { host, port };
 }
 
+/** The configuration from the environment and flags; undefined when invalid, with the error printed. */
+export function configOrError(
+  argv: readonly string[],
+  printError: (line: string) => void,
+): Config | undefined {
+  try {
+    return loadConfig(process.env, argv);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    printError(`routereflector: ${e.message}`);
+    return undefined;
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Config {
   const values = readVariables(env, argv);
   const typeText = values.get("DATASTORE_TYPE") ?? (values.has("ETCD_ENDPOINTS") ? "etcdv3" : "file");

@@ -6,7 +6,7 @@ import type { RouteEntry, Status } from "../control/snapshot.js";
 import { computePeerings } from "../datastore/peerings.js";
 import { Store } from "../datastore/store.js";
 import { UsageError } from "./codec-commands.js";
-import { type Config, ConfigError, loadConfig } from "./config.js";
+import { configOrError } from "./config.js";
 import { makeSource } from "./run.js";
 
 export const CONTROL_USAGE = `usage: routereflector status [--json] [--http HOST:PORT]
@@ -165,14 +165,8 @@ export async function routesCommand(argv: string[], print: Print): Promise<numbe
 
 /** Reads the configuration and the datastore once, prints the peerings; 1 when anything is wrong. */
 export async function configCheckCommand(argv: string[], print: Print, printError: Print): Promise<number> {
-  let config: Config;
-  try {
-    config = loadConfig(process.env, argv);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    printError(`routereflector: ${e.message}`);
-    return 2;
-  }
+  const config = configOrError(argv, printError);
+  if (!config) return 2;
   let problems = 0;
   const log = pino(
     { level: "warn", base: undefined, timestamp: false },

@@ -12,7 +12,7 @@ import { Store } from "../datastore/store.js";
 import { Listener } from "../fsm/index.js";
 import { Reconciler } from "../reflector/reconciler.js";
 import { Reflector } from "../reflector/reflector.js";
-import { type Config, ConfigError, loadConfig, VARIABLES } from "./config.js";
+import { type Config, ConfigError, configOrError, VARIABLES } from "./config.js";
 import { createLogger, levelOfSeverity } from "./log.js";
 
 /**
@@ -250,14 +250,8 @@ export async function runCommand(argv: string[], printError: (line: string) => v
     process.stdout.write(`${RUN_USAGE}\n`);
     return 0;
   }
-  let config: Config;
-  try {
-    config = loadConfig(process.env, argv);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    printError(`routereflector: ${e.message}`);
-    return 2;
-  }
+  const config = configOrError(argv, printError);
+  if (!config) return 2;
   const log = createLogger(config.logLevel);
   const daemon = new Daemon(config, log, (store) => makeSource(config, store, log));
   let http: Server | undefined;

@@ -180,24 +180,22 @@ export class Reflector {
     return n?.peer === p ? n : undefined;
   }
 
+  /** A peer's event, handed on with its neighbour; a peer already removed has none. */
+  private forNeighbour<A extends unknown[]>(
+    handle: (n: Neighbour, ...args: A) => void,
+  ): (p: Peer, ...args: A) => void {
+    return (p, ...args) => {
+      const n = this.neighbourOf(p);
+      if (n) handle(n, ...args);
+    };
+  }
+
   /** Every peer's events, one object for all (at 100,000 peers, closures per peer add up). */
   private readonly peerEvents: PeerEvents = {
-    changed: (p, change) => {
-      const n = this.neighbourOf(p);
-      if (n) this.onChanged(n, change);
-    },
-    established: (p, negotiated) => {
-      const n = this.neighbourOf(p);
-      if (n) this.onEstablished(n, negotiated);
-    },
-    down: (p) => {
-      const n = this.neighbourOf(p);
-      if (n) this.onDown(n);
-    },
-    routeRefresh: (p, family) => {
-      const n = this.neighbourOf(p);
-      if (n) this.onRouteRefresh(n, family);
-    },
+    changed: this.forNeighbour((n, change) => this.onChanged(n, change)),
+    established: this.forNeighbour((n, negotiated) => this.onEstablished(n, negotiated)),
+    down: this.forNeighbour((n) => this.onDown(n)),
+    routeRefresh: this.forNeighbour((n, family) => this.onRouteRefresh(n, family)),
     endOfRib: () => this.checkDeferral(),
     stateChange: (...args) => this.observer.stateChange?.(...args),
     notification: (...args) => this.observer.notification?.(...args),

@@ -194,8 +194,8 @@ it(
       const raw = accepted(rr, address);
       await raw.next("OPEN");
       const session = rr.peer(address)?.session;
-      let want = expected(frame, DEFAULT_CONTEXT).reset;
-      const open = expected(frame, DEFAULT_CONTEXT).open;
+      const { reset, open } = expected(frame, DEFAULT_CONTEXT);
+      let want = reset;
       if (!want && open && session) {
         const n = negotiate(session.cfg, open);
         if (!("peerId" in n)) want = [n.code, n.subcode];

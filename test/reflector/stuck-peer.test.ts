@@ -65,6 +65,27 @@ async function expectTable(client: RawPeer, source: RawPeer, prefixes: string[])
   expect(tableErrors(announcers, new Map([[address(client), table.held]]))).toEqual([]);
 }
 
+/**
+ * While a test runs: `alive` send a KEEPALIVE every second, and the most octets queued for the
+ * stuck peer at `stuck` is sampled every 5 ms.
+ */
+function watch(alive: RawPeer[], stuck: string): { maxQueued(): number; stop(): void } {
+  let max = 0;
+  const keepalive = setInterval(() => {
+    for (const p of alive) p.send({ type: "KEEPALIVE" });
+  }, 1000);
+  const sample = setInterval(() => {
+    max = Math.max(max, rr.peer(stuck)?.session.writableLength ?? 0);
+  }, 5);
+  return {
+    maxQueued: () => max,
+    stop: () => {
+      clearInterval(keepalive);
+      clearInterval(sample);
+    },
+  };
+}
+
 it("a peer that stops reading is held to a bounded queue and dropped by its hold timer", async (ctx) => {
   const measured = reliability(ctx, {
     scenario: "A peer stops reading and sending",
@@ -77,14 +98,7 @@ it("a peer that stops reading is held to a bounded queue and dropped by its hold
   const client = await join("127.0.74.2", 90);
   const stuck = await join("127.0.74.3", 3);
   stuck.socket.pause(); // reads nothing more, and sends no keepalive
-  const keepalive = setInterval(() => {
-    source.send({ type: "KEEPALIVE" });
-    client.send({ type: "KEEPALIVE" });
-  }, 1000);
-  let maxQueued = 0;
-  const watch = setInterval(() => {
-    maxQueued = Math.max(maxQueued, rr.peer("127.0.74.3")?.session.writableLength ?? 0);
-  }, 5);
+  const w = watch([source, client], "127.0.74.3");
   try {
     const prefixes = Array.from(
       { length: 100_000 },
@@ -108,12 +122,10 @@ it("a peer that stops reading is held to a bounded queue and dropped by its hold
     expect(rr.peer("127.0.74.2")?.session.state).toBe("Established");
     // never more queued in the process than the high-water mark plus what one flush adds (the
     // 0.6 MB table fits in the kernel's socket buffers; test/reflector/slow-member.test.ts fills them)
-    expect(maxQueued).toBeLessThan(HIGH_WATER + 8 * 1024 * 1024);
-    expect(rr.peer("127.0.74.2")?.session.state).toBe("Established");
-    measured(`most queued for it: ${(maxQueued / 2 ** 20).toFixed(1)} MiB; dropped by the hold timer`);
+    expect(w.maxQueued()).toBeLessThan(HIGH_WATER + 8 * 1024 * 1024);
+    measured(`most queued for it: ${(w.maxQueued() / 2 ** 20).toFixed(1)} MiB; dropped by the hold timer`);
   } finally {
-    clearInterval(keepalive);
-    clearInterval(watch);
+    w.stop();
     for (const p of [source, client, stuck]) p.socket.destroy();
   }
 }, 120_000);
@@ -130,13 +142,7 @@ it("a peer that reads nothing but keeps sending keepalives is dropped by the sen
   const client = await join("127.0.74.5", 90);
   const stuck = await join("127.0.74.6", 3, 4);
   stuck.socket.pause(); // reads nothing more, but stays alive:
-  const keepalive = setInterval(() => {
-    for (const p of [source, client, stuck]) p.send({ type: "KEEPALIVE" });
-  }, 1000);
-  let maxQueued = 0;
-  const watch = setInterval(() => {
-    maxQueued = Math.max(maxQueued, rr.peer("127.0.74.6")?.session.writableLength ?? 0);
-  }, 5);
+  const w = watch([source, client, stuck], "127.0.74.6");
   try {
     // every route its own attributes (a community each): some 12 MB of UPDATEs, more than the
     // kernel's socket buffers hold
@@ -165,14 +171,13 @@ it("a peer that reads nothing but keeps sending keepalives is dropped by the sen
     await expectTable(client, source, prefixes);
     expect(rr.peer("127.0.74.4")?.session.state).toBe("Established");
     expect(rr.peer("127.0.74.5")?.session.state).toBe("Established");
-    expect(maxQueued).toBeGreaterThan(0);
-    expect(maxQueued).toBeLessThan(HIGH_WATER + 8 * 1024 * 1024);
+    expect(w.maxQueued()).toBeGreaterThan(0);
+    expect(w.maxQueued()).toBeLessThan(HIGH_WATER + 8 * 1024 * 1024);
     measured(
-      `most queued for it: ${(maxQueued / 2 ** 20).toFixed(1)} MiB; Send Hold Timer Expired after 4 s without progress`,
+      `most queued for it: ${(w.maxQueued() / 2 ** 20).toFixed(1)} MiB; Send Hold Timer Expired after 4 s without progress`,
     );
   } finally {
-    clearInterval(keepalive);
-    clearInterval(watch);
+    w.stop();
     for (const p of [source, client, stuck]) p.socket.destroy();
   }
 }, 120_000);

@@ -117,7 +117,8 @@ describe("session driver", () => {
     for (let i = 0; i < 2000; i++) {
       peer.send({ type: "UPDATE", withdrawn: [], attributes: {}, nlri: [] });
     }
-    await vi.advanceTimersByTimeAsync(10);
+    // Reading goes in slices with the event loop between them: step the clock until they are done.
+    for (let i = 0; i < 100 && seen.length < 2000; i++) await vi.advanceTimersByTimeAsync(10);
     expect(seen).toHaveLength(2000);
     expect(session.state).toBe("Established");
   });
@@ -152,7 +153,10 @@ describe("connection collision (RFC 4271 §6.8)", () => {
     );
     a.start();
     b.start();
-    await vi.advanceTimersByTimeAsync(50);
+    // The in-memory streams deliver between timer steps: step the clock until both settle.
+    for (let i = 0; i < 100 && (a.state !== "Established" || b.state !== "Established"); i++) {
+      await vi.advanceTimersByTimeAsync(50);
+    }
     return { a, b, notes };
   }
 

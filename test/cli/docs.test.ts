@@ -1,4 +1,5 @@
-// docs/configuration.md lists every variable with its flag and default, as the program has them.
+// docs/configuration.md lists every variable with its flag and default, as the program has them;
+// the Dockerfile declares every one.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
@@ -11,4 +12,10 @@ it("the configuration reference has a row per variable, matching the program", (
   expect(rows).toEqual(
     VARIABLES.map(([n, f, d, w]) => `| \`${n}\` | \`${f}\` | ${d ? d : "unset"} | ${w} |`),
   );
+});
+
+it("the image declares every variable", () => {
+  const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
+  const declared = [...dockerfile.matchAll(/^\s*(?:ENV )?([A-Z0-9_]+)="" \\$/gm)].map((m) => m[1]);
+  expect(declared.sort()).toEqual(VARIABLES.map(([n]) => n).sort());
 });

@@ -1,8 +1,9 @@
 // The load benchmark: simulated Calico nodes against this reflector and against BIRD 2, GoBGP and
 // FRR, in the same run, on this machine. See bench/README.md.
 //
-//   node dist-bench/bench/load.js [--short] [--scenarios calico-mesh,churn,...] [--targets ours,bird]
-//                                 [--n 100,1000] [--k 1,4]
+//   node dist-bench/bench/load.js [--short] [--scenarios calico-mesh,churn,soak,...] [--targets ours,bird]
+//                                 [--n 100,1000] [--k 1,4] [--soak-minutes 60] [--out name]
+//   node dist-bench/bench/load.js --render part1,part2 --out load     (merge saved results)
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";

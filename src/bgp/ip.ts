@@ -41,8 +41,33 @@ export function isIpv6Text(text: string): boolean {
   return text.includes(":");
 }
 
+// The text of an IPv4 prefix is written here and read out as one string: a template literal
+// would build a string per part (the hot path: every prefix of every UPDATE).
+const scratch = Buffer.alloc(18);
+
+function putDecimal(n: number, at: number): number {
+  if (n >= 100) scratch[at++] = 48 + Math.floor(n / 100);
+  if (n >= 10) scratch[at++] = 48 + (Math.floor(n / 10) % 10);
+  scratch[at++] = 48 + (n % 10);
+  return at;
+}
+
+function formatIpv4Prefix(buf: Uint8Array, off: number, bits: number): string {
+  const n = (bits + 7) >> 3;
+  let at = 0;
+  for (let i = 0; i < 4; i++) {
+    let octet = i < n ? buf[off + i]! : 0;
+    if (i === n - 1 && bits & 7) octet &= (0xff << (8 - (bits & 7))) & 0xff;
+    at = putDecimal(octet, at);
+    scratch[at++] = i < 3 ? 46 /* . */ : 47 /* / */;
+  }
+  at = putDecimal(bits, at);
+  return scratch.toString("latin1", 0, at);
+}
+
 /** A prefix as text: "198.18.0.0/15" or "2001:db8::/32", host bits cleared. */
 export function formatPrefix(afi: number, buf: Uint8Array, off: number, bits: number): string {
+  if (afi === Afi.IPV4) return formatIpv4Prefix(buf, off, bits);
   const size = afi === Afi.IPV4 ? 4 : 16;
   const addr = new Uint8Array(size);
   const n = (bits + 7) >> 3;

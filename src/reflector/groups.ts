@@ -13,7 +13,7 @@ import {
   type PathAttributes,
   UpdateBatch,
 } from "../bgp/index.js";
-import { candidateOf, type Dest, type Family, type Path, selectBest } from "../rib/index.js";
+import { candidateOf, type Dest, type Family, type Path, type PeerRef, selectBest } from "../rib/index.js";
 import type { Peer } from "./peer.js";
 import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
 
@@ -57,6 +57,8 @@ export class Group {
   private snapshot: Buffer[] | undefined;
   /** with ADD-PATH: the path identifiers advertised for each prefix (per group, not per peer) */
   private readonly advertised = new Map<Dest, number[]>();
+  /** outboundKey() per sender, built when its identifier or role changes rather than per path */
+  private readonly senders = new WeakMap<PeerRef, { routerId: string; role: string; keys: string[] }>();
   bytesEncoded = 0;
   bytesWritten = 0;
 
@@ -79,11 +81,22 @@ export class Group {
 
   /** The paths of a prefix this group advertises: the best, or with ADD-PATH the best N eligible. */
   paths(d: Dest): Path[] {
-    const ok = (p: Path) => mayAdvertise(p.peer.role as Role, this.receiver.role, this.clientToClient);
-    if (!this.tx.addPath[d.family]) return d.best && ok(d.best) ? [d.best] : [];
-    const eligible = d.paths.filter(ok);
+    if (!this.tx.addPath[d.family]) {
+      const best = this.best(d);
+      return best ? [best] : [];
+    }
+    const eligible = d.paths.filter((p) => this.eligible(p));
     if (eligible.length <= this.addPathMax) return eligible;
     return rank(eligible).slice(0, this.addPathMax);
+  }
+
+  /** Without ADD-PATH: the best path, when this group may be sent it. */
+  best(d: Dest): Path | undefined {
+    return d.best && this.eligible(d.best) ? d.best : undefined;
+  }
+
+  private eligible(p: Path): boolean {
+    return mayAdvertise(p.peer.role as Role, this.receiver.role, this.clientToClient);
   }
 
   /** The table of these families, then End-of-RIB for each (RFC 4724 §2). */
@@ -111,30 +124,33 @@ export class Group {
     const v6Withdrawn: Nlri[] = [];
     for (const d of dests) {
       if (!this.families.includes(d.family)) continue;
-      const addPath = this.tx.addPath[d.family];
+      if (!this.tx.addPath[d.family]) {
+        // One path per prefix, the best, or a withdrawal. This runs for every prefix of a full
+        // table, so it builds no arrays.
+        const best = this.best(d);
+        if (best && d.family === "ipv4") push(v4, this.outbound4(best), 0, d.addr, d.bits);
+        else if (best) pushList(v6, this.outbound6(best), d.prefix);
+        else if (withdrawals && d.family === "ipv4") v4Withdrawn.push(0, d.addr, d.bits);
+        else if (withdrawals) v6Withdrawn.push(d.prefix);
+        continue;
+      }
       const paths = this.paths(d);
       for (const p of paths) {
-        const id = addPath ? p.id : 0;
-        if (d.family === "ipv4") push(v4, this.outbound4(p), id, d.addr, d.bits);
-        else pushList(v6, this.outbound6(p), addPath ? { pathId: id, prefix: d.prefix } : d.prefix);
+        if (d.family === "ipv4") push(v4, this.outbound4(p), p.id, d.addr, d.bits);
+        else pushList(v6, this.outbound6(p), { pathId: p.id, prefix: d.prefix });
       }
-      let gone: number[] = [];
-      if (addPath) {
-        const ids = paths.map((p) => p.id);
-        const before = behind ? (behind.get(d) ?? []) : (this.advertised.get(d) ?? []);
-        gone = before.filter((id) => !ids.includes(id));
-        if (!behind) {
-          if (ids.length) this.advertised.set(d, ids);
-          else this.advertised.delete(d);
-          if (gone.length) withdrawn.set(d, gone);
-        }
-      } else if (paths.length === 0) {
-        gone = [0];
+      const ids = paths.map((p) => p.id);
+      const before = behind ? (behind.get(d) ?? []) : (this.advertised.get(d) ?? []);
+      const gone = before.filter((id) => !ids.includes(id));
+      if (!behind) {
+        if (ids.length) this.advertised.set(d, ids);
+        else this.advertised.delete(d);
+        if (gone.length) withdrawn.set(d, gone);
       }
       if (!withdrawals) continue;
       for (const id of gone) {
         if (d.family === "ipv4") v4Withdrawn.push(id, d.addr, d.bits);
-        else v6Withdrawn.push(addPath ? { pathId: id, prefix: d.prefix } : d.prefix);
+        else v6Withdrawn.push({ pathId: id, prefix: d.prefix });
       }
     }
     if (v4Withdrawn.length) batch.withdrawIpv4(v4Withdrawn, this.tx.addPath.ipv4);
@@ -151,7 +167,13 @@ export class Group {
    * (its role, and its identifier when it becomes the ORIGINATOR_ID).
    */
   private outboundKey(p: Path): string {
-    return `${this.key}|${p.attrs.attributes.originatorId ? "" : p.peer.routerId}|${p.peer.role}`;
+    const { routerId, role } = p.peer;
+    let s = this.senders.get(p.peer);
+    if (s?.routerId !== routerId || s.role !== role) {
+      s = { routerId, role, keys: [`${this.key}||${role}`, `${this.key}|${routerId}|${role}`] };
+      this.senders.set(p.peer, s);
+    }
+    return s.keys[p.attrs.attributes.originatorId ? 0 : 1]!;
   }
 
   /** The encoded attribute block of a path for this group, cached on its attribute set. */

@@ -3,6 +3,7 @@
 // Routes point at interned attribute sets (attr-table.ts).
 import type { Nlri, UpdateMessage } from "../bgp/index.js";
 import type { AttrSet, AttrTable } from "./attr-table.js";
+import { type PrefixKey, prefixKey } from "./keys.js";
 
 export type Family = "ipv4" | "ipv6";
 
@@ -33,7 +34,7 @@ function split(n: Nlri): [string, number] {
 }
 
 export class AdjRibIn {
-  private readonly routes = new Map<string, Route>();
+  private readonly routes = new Map<PrefixKey, Route>();
   private readonly counts: Record<Family, number> = { ipv4: 0, ipv6: 0 };
 
   constructor(private readonly table: AttrTable) {}
@@ -74,7 +75,7 @@ export class AdjRibIn {
 
   private add(family: Family, n: Nlri, attrs: AttrSet, change: RibChange): void {
     const [prefix, pathId] = split(n);
-    const k = `${family} ${prefix} ${pathId}`;
+    const k = prefixKey(family, prefix, pathId);
     const old = this.routes.get(k);
     if (old)
       this.table.release(old.attrs); // implicit withdraw
@@ -87,12 +88,12 @@ export class AdjRibIn {
 
   private remove(family: Family, n: Nlri, change: RibChange): void {
     const [prefix, pathId] = split(n);
-    const k = `${family} ${prefix} ${pathId}`;
+    const k = prefixKey(family, prefix, pathId);
     const r = this.routes.get(k);
     if (r) this.drop(k, r, change);
   }
 
-  private drop(k: string, r: Route, change: RibChange): void {
+  private drop(k: PrefixKey, r: Route, change: RibChange): void {
     this.routes.delete(k);
     this.counts[r.family]--;
     this.table.release(r.attrs);

@@ -4,6 +4,7 @@ import { asPathLength } from "../bgp/index.js";
 import type { Family } from "./adj-rib-in.js";
 import type { AttrSet } from "./attr-table.js";
 import { type Candidate, selectBest } from "./decision.js";
+import { ipv4Number, type PrefixKey, prefixKey } from "./keys.js";
 
 /** What the decision process needs to know of the peer a path came from. */
 export interface PeerRef {
@@ -37,12 +38,6 @@ export interface Dest {
 
 const ORIGIN = { igp: 0, egp: 1, incomplete: 2 } as const;
 
-export function ipv4Number(text: string): number {
-  let n = 0;
-  for (const o of text.split(".")) n = n * 256 + Number(o);
-  return n;
-}
-
 export function candidateOf(p: Path): Candidate {
   const a = p.attrs.attributes;
   const first = a.asPath?.find((s) => s.type === "AS_SEQUENCE");
@@ -60,7 +55,7 @@ export function candidateOf(p: Path): Candidate {
 }
 
 export class LocRib {
-  private readonly dests = new Map<string, Dest>();
+  private readonly dests = new Map<PrefixKey, Dest>();
   readonly dirty = new Set<Dest>();
   private nextId = 1;
 
@@ -69,7 +64,7 @@ export class LocRib {
   }
 
   get(family: Family, prefix: string): Dest | undefined {
-    return this.dests.get(`${family} ${prefix}`);
+    return this.dests.get(prefixKey(family, prefix));
   }
 
   *all(): IterableIterator<Dest> {
@@ -78,7 +73,18 @@ export class LocRib {
 
   /** Adds a path, or replaces the one the peer had under the same Path Identifier. */
   upsert(peer: PeerRef, family: Family, prefix: string, pathId: number, attrs: AttrSet): void {
-    const d = this.dest(family, prefix);
+    const key = prefixKey(family, prefix);
+    let d = this.dests.get(key);
+    if (!d) {
+      // The paths array starts at its one path: pushing onto [] would reserve 17 slots.
+      const path: Path = { peer, pathId, attrs, id: this.nextId++ };
+      const slash = prefix.indexOf("/");
+      const addr = family === "ipv4" ? ipv4Number(prefix, slash) : 0;
+      d = { family, prefix, addr, bits: Number(prefix.slice(slash + 1)), paths: [path], best: undefined };
+      this.dests.set(key, d);
+      this.reselect(d);
+      return;
+    }
     const i = d.paths.findIndex((p) => p.peer === peer && p.pathId === pathId);
     const path: Path = { peer, pathId, attrs, id: i >= 0 ? d.paths[i]!.id : this.nextId++ };
     if (i >= 0) d.paths[i] = path;
@@ -87,35 +93,18 @@ export class LocRib {
   }
 
   remove(peer: PeerRef, family: Family, prefix: string, pathId: number): void {
-    const d = this.dests.get(`${family} ${prefix}`);
+    const d = this.dests.get(prefixKey(family, prefix));
     if (!d) return;
     const i = d.paths.findIndex((p) => p.peer === peer && p.pathId === pathId);
     if (i < 0) return;
-    d.paths.splice(i, 1);
+    d.paths.copyWithin(i, i + 1); // splice would allocate an array of the removed path
+    d.paths.pop();
     this.reselect(d);
   }
 
   /** After the outbound side took a dirty prefix: an empty one is dropped. */
   settle(d: Dest): void {
-    if (d.paths.length === 0) this.dests.delete(`${d.family} ${d.prefix}`);
-  }
-
-  private dest(family: Family, prefix: string): Dest {
-    const key = `${family} ${prefix}`;
-    let d = this.dests.get(key);
-    if (!d) {
-      const [addr, bits] = prefix.split("/");
-      d = {
-        family,
-        prefix,
-        addr: family === "ipv4" ? ipv4Number(addr!) : 0,
-        bits: Number(bits),
-        paths: [],
-        best: undefined,
-      };
-      this.dests.set(key, d);
-    }
-    return d;
+    if (d.paths.length === 0) this.dests.delete(prefixKey(d.family, d.prefix));
   }
 
   private reselect(d: Dest): void {

@@ -1,0 +1,55 @@
+// Prefix keys and the hot-path IPv4 prefix text, against ipaddr.js as the reference.
+import fc from "fast-check";
+import ipaddr from "ipaddr.js";
+import { describe, expect, it } from "vitest";
+import { formatPrefix } from "../../src/bgp/index.js";
+import { ipv4Number, prefixKey } from "../../src/rib/keys.js";
+
+const reference = (bytes: number[], bits: number) => {
+  const [addr, len] = ipaddr.parseCIDR(`${ipaddr.fromByteArray(bytes).toString()}/${bits}`);
+  const net = ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${len}`);
+  return `${net.toString()}/${len}`;
+};
+
+describe("IPv4 prefix text", () => {
+  it("matches ipaddr.js for every length, host bits cleared, and reads only the prefix's octets", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }),
+        fc.integer({ min: 0, max: 32 }),
+        (bytes, bits) => {
+          // Octets past ceil(bits / 8) belong to the next NLRI: they must not show.
+          const wire = Uint8Array.from([0xaa, ...bytes.slice(0, (bits + 7) >> 3), 0xff, 0xff, 0xff, 0xff]);
+          const shown = bytes.map((b, i) => (i < (bits + 7) >> 3 ? b : 0));
+          expect(formatPrefix(1, wire, 1, bits)).toBe(reference(shown, bits));
+        },
+      ),
+    );
+  });
+
+  it("keeps the scratch buffer from leaking between calls", () => {
+    expect(formatPrefix(1, Uint8Array.from([198, 18, 255, 255]), 0, 32)).toBe("198.18.255.255/32");
+    expect(formatPrefix(1, Uint8Array.from([0]), 0, 0)).toBe("0.0.0.0/0");
+    expect(formatPrefix(1, Uint8Array.from([100, 127]), 0, 9)).toBe("100.0.0.0/9");
+  });
+});
+
+describe("prefix keys", () => {
+  it("number IPv4 prefixes without a Path Identifier by address and length, one key per prefix", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 0, max: 32 }), (n, bits) => {
+        const text = ipaddr.fromByteArray([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]).toString();
+        expect(ipv4Number(text)).toBe(n);
+        expect(prefixKey("ipv4", `${text}/${bits}`)).toBe(n * 64 + bits);
+      }),
+    );
+    // the same address with another length is another prefix
+    expect(prefixKey("ipv4", "198.18.0.0/15")).not.toBe(prefixKey("ipv4", "198.18.0.0/16"));
+  });
+
+  it("key everything else by text, so no two families or Path Identifiers collide", () => {
+    expect(prefixKey("ipv4", "198.18.0.0/15", 7)).toBe("ipv4 198.18.0.0/15 7");
+    expect(prefixKey("ipv6", "2001:db8::/32")).toBe("ipv6 2001:db8::/32 0");
+    expect(prefixKey("ipv4", "198.18.0.0/15", 7)).not.toBe(prefixKey("ipv4", "198.18.0.0/15"));
+  });
+});

@@ -2,6 +2,7 @@
 // become sessions. The BGP side (reflector and listeners) is built from what the datastore says
 // (router ID, cluster ID, listen port) and rebuilt only when one of those changes.
 import type { Server } from "node:http";
+import v8 from "node:v8";
 import type { Logger } from "pino";
 import { describeError } from "../bgp/index.js";
 import { startHttp } from "../control/http.js";
@@ -20,6 +21,14 @@ import { createLogger, levelOfSeverity } from "./log.js";
  * End-of-RIB, or after this many seconds; clients with graceful restart keep their routes meanwhile.
  */
 const SELECTION_DEFERRAL = 10;
+
+/**
+ * V8's young generation stays at its initial size (1 MiB semi-spaces) instead of growing to 16 MiB.
+ * What a reflector allocates in bulk is long-lived (routes), so a large nursery only adds resident
+ * memory: with 100,000 prefixes (bench full-table) peak RSS fell from 165 to 136 MiB at the same
+ * speed. V8 reads this flag whenever it would grow the nursery, so setting it now takes effect.
+ */
+const NURSERY_FLAG = "--semi-space-growth-factor=1";
 
 /** A datastore source: fills the store, keeps it current. */
 export interface Source {
@@ -252,6 +261,7 @@ export async function runCommand(argv: string[], printError: (line: string) => v
   }
   const config = configOrError(argv, printError);
   if (!config) return 2;
+  v8.setFlagsFromString(NURSERY_FLAG);
   const log = createLogger(config.logLevel);
   const daemon = new Daemon(config, log, (store) => makeSource(config, store, log));
   let http: Server | undefined;

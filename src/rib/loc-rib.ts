@@ -63,8 +63,10 @@ export class LocRib {
     return this.dests.size;
   }
 
+  /** The prefix written as the Loc-RIB writes it ("198.18.0.0/15"); other text finds nothing. */
   get(family: Family, prefix: string): Dest | undefined {
-    return this.dests.get(prefixKey(family, prefix));
+    const d = this.dests.get(prefixKey(family, prefix));
+    return d?.prefix === prefix ? d : undefined;
   }
 
   *all(): IterableIterator<Dest> {

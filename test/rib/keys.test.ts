@@ -3,6 +3,7 @@ import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { describe, expect, it } from "vitest";
 import { formatPrefix } from "../../src/bgp/index.js";
+import { AttrTable, LocRib, type PeerRef } from "../../src/rib/index.js";
 import { ipv4Number, prefixKey } from "../../src/rib/keys.js";
 
 const reference = (bytes: number[], bits: number) => {
@@ -51,5 +52,27 @@ describe("prefix keys", () => {
     expect(prefixKey("ipv4", "198.18.0.0/15", 7)).toBe("ipv4 198.18.0.0/15 7");
     expect(prefixKey("ipv6", "2001:db8::/32")).toBe("ipv6 2001:db8::/32 0");
     expect(prefixKey("ipv4", "198.18.0.0/15", 7)).not.toBe(prefixKey("ipv4", "198.18.0.0/15"));
+  });
+});
+
+describe("Loc-RIB lookup by text (/routes?prefix=)", () => {
+  it("finds a prefix written as the Loc-RIB writes it, and nothing for other text", () => {
+    const rib = new LocRib();
+    const peer: PeerRef = {
+      address: "203.0.113.1",
+      addressKey: "203.000.113.001",
+      routerId: "203.0.113.1",
+      ebgp: false,
+      role: "client",
+    };
+    const attrs = new AttrTable().intern("k", () => ({ origin: "igp", asPath: [], nextHop: "203.0.113.1" }));
+    for (const prefix of ["0.0.0.0/0", "198.18.0.0/15", "100.64.0.1/32"])
+      rib.upsert(peer, "ipv4", prefix, 0, attrs);
+    rib.upsert(peer, "ipv6", "2001:db8::/32", 0, attrs);
+    expect(rib.get("ipv4", "198.18.0.0/15")?.addr).toBe(ipv4Number("198.18.0.0"));
+    expect(rib.get("ipv6", "2001:db8::/32")?.bits).toBe(32);
+    // Text that parses to the same number as a stored key is still not that prefix.
+    for (const text of ["0", "", "198.18.0.0", "198.18.0.0/015", "100.64.0.01/32"])
+      expect(rib.get("ipv4", text)).toBeUndefined();
   });
 });

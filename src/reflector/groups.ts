@@ -75,6 +75,11 @@ export class Group {
     this.maxLength = maxLengthFor(tx);
   }
 
+  /** Whether writes are still queued, or a member that fell behind has yet to catch up. */
+  get busy(): boolean {
+    return this.queue.length > 0 || [...this.members].some((m) => m.behind);
+  }
+
   invalidate(): void {
     this.snapshot = undefined;
   }

@@ -46,8 +46,8 @@ export function ratioTable(runs: Run[]): string {
   };
   const others = (f: (k: string) => string) => kinds.map((k) => ` ${f(k)} |`).join("");
   const lines = [
-    `| scenario | N | k | ours |${others((k) => `${k} | ours faster than ${k}`)} ours peak RSS | ours CPU |`,
-    `|---|---|---|---|${others(() => "---|---")}---|---|`,
+    `| scenario | N | k | ours |${others((k) => `${k} | ours faster than ${k}`)} ours peak RSS | ours CPU | ours longest keepalive gap |`,
+    `|---|---|---|---|${others(() => "---|---")}---|---|---|`,
   ];
   for (const rs of groups.values()) {
     const ours = rs.find((r) => r.kind === "ours");
@@ -57,7 +57,7 @@ export function ratioTable(runs: Run[]): string {
       return [fmt(time(t)), ratio(time(t), time(ours))];
     });
     lines.push(
-      `| ${first.scenario} | ${first.n} | ${first.k} | ${fmt(time(ours))} |${cells.map((c) => ` ${c} |`).join("")} ${ours?.peakRssMiB ?? "-"} MiB | ${fmt(ours?.cpuMs)} |`,
+      `| ${first.scenario} | ${first.n} | ${first.k} | ${fmt(time(ours))} |${cells.map((c) => ` ${c} |`).join("")} ${ours?.peakRssMiB ?? "-"} MiB | ${fmt(ours?.cpuMs)} | ${fmt(ours?.maxGapMs)} |`,
     );
   }
   return lines.join("\n");

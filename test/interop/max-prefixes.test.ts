@@ -66,9 +66,10 @@ it("MAX_PREFIXES resets a peer over the limit; the annotation raises it for one 
     30_000,
     "A's status",
   );
-  const sent = rr.lines.filter((l) => l.msg === "NOTIFICATION sent" && l.peer === A);
-  expect(sent.length).toBeGreaterThan(0);
-  expect(JSON.stringify(sent[0])).toContain("Maximum Number of Prefixes Reached");
+  // The log line comes through the reflector's stdout, which may trail its status.
+  const sent = () => rr.lines.filter((l) => l.msg === "NOTIFICATION sent" && l.peer === A);
+  await waitFor(() => sent().length > 0, 10_000, "the NOTIFICATION's log line");
+  expect(JSON.stringify(sent()[0])).toContain("Maximum Number of Prefixes Reached");
   // none of A's routes reached B
   expect(b.birdc("show", "route", "count")).toMatch(/7 of 7 routes/);
   expect(b.birdc("show", "route")).not.toMatch(/198\.18\.6\d\.0\/24/);

@@ -412,14 +412,17 @@ async function main(): Promise<void> {
   const measured = machine();
   const runs: Run[] = [];
   const failures: string[] = [];
-  const attempt = async (what: string, f: () => Promise<Run>) => {
+  /** Runs one measurement; false when it failed (recorded with the failures). */
+  const attempt = async (what: string, f: () => Promise<Run>): Promise<boolean> => {
     try {
       const r = await f();
       runs.push(r);
       process.stderr.write(`${what}: ${JSON.stringify(r)}\n`);
+      return true;
     } catch (e) {
       failures.push(`${what}: ${(e as Error).message}`);
       process.stderr.write(`\n${what}: FAILED ${(e as Error).message}\n`);
+      return false;
     }
   };
   for (const scenario of scenarios) {
@@ -439,9 +442,8 @@ async function main(): Promise<void> {
               failures.push(`${what}: not run, as ${failed} did not converge`);
               continue;
             }
-            const before = failures.length;
-            await attempt(what, () => mesh({ scenario, kind, n, k }));
-            if (failures.length > before) gaveUp.set(kind, `N=${n} k=${k}`);
+            if (!(await attempt(what, () => mesh({ scenario, kind, n, k }))))
+              gaveUp.set(kind, `N=${n} k=${k}`);
           }
         }
       }

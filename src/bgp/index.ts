@@ -5,7 +5,7 @@ export * from "./constants.js";
 export { type CodecContext, DEFAULT_CONTEXT, makeContext } from "./context.js";
 export { BgpError, type BgpErrorInit, EncodeError, type Rfc7606Action, strongerAction } from "./errors.js";
 export { Framer } from "./framer.js";
-export { formatPrefix, parsePrefix } from "./ip.js";
+export { formatPrefix, ipv4Number, parsePrefix } from "./ip.js";
 export {
   type BgpMessage,
   type DecodeResult,

@@ -26,6 +26,23 @@ export function parseIpv4(text: string): number {
   return n;
 }
 
+/**
+ * Dotted-quad text (up to `end`) as an unsigned number, without the checks of parseIpv4: for
+ * text this program wrote or already checked (prefixes, router IDs), on the hot path.
+ */
+export function ipv4Number(text: string, end = text.length): number {
+  let n = 0;
+  let octet = 0;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      n = n * 256 + octet;
+      octet = 0;
+    } else octet = octet * 10 + c - 48;
+  }
+  return n * 256 + octet;
+}
+
 export function ipv4Bytes(text: string): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(parseIpv4(text));
@@ -68,13 +85,11 @@ function formatIpv4Prefix(buf: Uint8Array, off: number, bits: number): string {
 /** A prefix as text: "198.18.0.0/15" or "2001:db8::/32", host bits cleared. */
 export function formatPrefix(afi: number, buf: Uint8Array, off: number, bits: number): string {
   if (afi === Afi.IPV4) return formatIpv4Prefix(buf, off, bits);
-  const size = afi === Afi.IPV4 ? 4 : 16;
-  const addr = new Uint8Array(size);
+  const addr = new Uint8Array(16);
   const n = (bits + 7) >> 3;
   for (let i = 0; i < n; i++) addr[i] = buf[off + i]!;
   if (bits & 7) addr[n - 1]! &= (0xff << (8 - (bits & 7))) & 0xff;
-  const text = afi === Afi.IPV4 ? ipv4ToString(addr, 0) : ipv6ToString(addr, 0);
-  return `${text}/${bits}`;
+  return `${ipv6ToString(addr, 0)}/${bits}`;
 }
 
 export interface ParsedPrefix {

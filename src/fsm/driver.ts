@@ -11,6 +11,7 @@ import {
   ErrorCode,
   encodeMessage,
   Framer,
+  ipv4Number,
   KEEPALIVE,
   MAX_EXTENDED_MESSAGE_LENGTH,
   MessageType,
@@ -459,8 +460,4 @@ export class Session {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
-}
-
-function ipv4Number(text: string): number {
-  return text.split(".").reduce((n, o) => n * 256 + Number(o), 0);
 }

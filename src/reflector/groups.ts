@@ -96,7 +96,7 @@ export class Group {
   }
 
   /** Without ADD-PATH: the best path, when this group may be sent it. */
-  best(d: Dest): Path | undefined {
+  private best(d: Dest): Path | undefined {
     return d.best && this.eligible(d.best) ? d.best : undefined;
   }
 

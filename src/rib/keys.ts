@@ -1,23 +1,10 @@
 // Map keys for prefixes. An IPv4 prefix without a Path Identifier, nearly every route a Calico
 // cluster carries, is keyed by a number (address × 64 + length, below 2^38): no key string is
 // built or kept per route. Anything else is keyed by its text.
+import { ipv4Number } from "../bgp/index.js";
 import type { Family } from "./adj-rib-in.js";
 
 export type PrefixKey = number | string;
-
-/** Dotted-quad text (up to `end`) as an unsigned number. */
-export function ipv4Number(text: string, end = text.length): number {
-  let n = 0;
-  let octet = 0;
-  for (let i = 0; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46 /* . */) {
-      n = n * 256 + octet;
-      octet = 0;
-    } else octet = octet * 10 + c - 48;
-  }
-  return n * 256 + octet;
-}
 
 /** The key of a prefix (with its Path Identifier, when it has one). */
 export function prefixKey(family: Family, prefix: string, pathId = 0): PrefixKey {

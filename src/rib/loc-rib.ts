@@ -1,10 +1,10 @@
 // Loc-RIB: every eligible path of every prefix, and the best of each by the decision process.
 // Changed prefixes are collected in `dirty` for the outbound side to take in batches.
-import { asPathLength } from "../bgp/index.js";
+import { asPathLength, ipv4Number } from "../bgp/index.js";
 import type { Family } from "./adj-rib-in.js";
 import type { AttrSet } from "./attr-table.js";
 import { type Candidate, selectBest } from "./decision.js";
-import { ipv4Number, type PrefixKey, prefixKey } from "./keys.js";
+import { type PrefixKey, prefixKey } from "./keys.js";
 
 /** What the decision process needs to know of the peer a path came from. */
 export interface PeerRef {
@@ -80,9 +80,11 @@ export class LocRib {
     if (!d) {
       // The paths array starts at its one path: pushing onto [] would reserve 17 slots.
       const path: Path = { peer, pathId, attrs, id: this.nextId++ };
-      const slash = prefix.indexOf("/");
-      const addr = family === "ipv4" ? ipv4Number(prefix, slash) : 0;
-      d = { family, prefix, addr, bits: Number(prefix.slice(slash + 1)), paths: [path], best: undefined };
+      // An IPv4 key is address x 64 + length (keys.ts): no need to read the text again.
+      const v4 = typeof key === "number";
+      const addr = v4 ? Math.floor(key / 64) : 0;
+      const bits = v4 ? key % 64 : Number(prefix.slice(prefix.indexOf("/") + 1));
+      d = { family, prefix, addr, bits, paths: [path], best: undefined };
       this.dests.set(key, d);
       this.reselect(d);
       return;

@@ -2,9 +2,9 @@
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { describe, expect, it } from "vitest";
-import { formatPrefix } from "../../src/bgp/index.js";
+import { formatPrefix, ipv4Number } from "../../src/bgp/index.js";
 import { AttrTable, LocRib, type PeerRef } from "../../src/rib/index.js";
-import { ipv4Number, prefixKey } from "../../src/rib/keys.js";
+import { prefixKey } from "../../src/rib/keys.js";
 
 const reference = (bytes: number[], bits: number) => {
   const [addr, len] = ipaddr.parseCIDR(`${ipaddr.fromByteArray(bytes).toString()}/${bits}`);

@@ -157,6 +157,12 @@ export class Daemon {
             "session state",
           );
         },
+        // RFC 4271 §9.2: a route that cannot be encoded for a peer is left out for it.
+        leftOut: (peers, prefixes) =>
+          log.warn(
+            { peers, prefixes: prefixes.slice(0, 10), count: prefixes.length },
+            "routes left out: too large for one UPDATE to these peers",
+          ),
         notification: (peer, direction, n) =>
           log.warn(
             {

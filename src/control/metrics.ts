@@ -47,10 +47,14 @@ export function createMetrics(d: Daemon): Registry {
   for (const [what, field] of [
     ["received", "prefixesReceived"],
     ["advertised", "prefixesAdvertised"],
+    ["left_out", "prefixesLeftOut"],
   ] as const) {
     new Gauge({
       name: `routereflector_bgp_prefixes_${what}`,
-      help: `prefixes ${what} per peer and family`,
+      help:
+        what === "left_out"
+          ? "prefixes not sent per peer and family: their route is too large for one UPDATE to the peer"
+          : `prefixes ${what} per peer and family`,
       labelNames: ["peer", "family"],
       registers: [register],
       collect() {

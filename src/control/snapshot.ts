@@ -17,6 +17,8 @@ export interface PeerStatus {
   info: string;
   prefixesReceived: Record<Family, number>;
   prefixesAdvertised: Record<Family, number>;
+  /** prefixes not sent to the peer: their route is too large for one UPDATE to it */
+  prefixesLeftOut: Record<Family, number>;
   updatesReceived: number;
   bytesReceived: number;
   bytesSent: number;
@@ -61,6 +63,7 @@ export function status(d: Daemon): Status {
       info: state === "Established" || !error ? state : `${state}: ${error}`,
       prefixesReceived: { ipv4: peer?.rib.count("ipv4") ?? 0, ipv6: peer?.rib.count("ipv6") ?? 0 },
       prefixesAdvertised: reflector?.advertised(spec.address) ?? { ipv4: 0, ipv6: 0 },
+      prefixesLeftOut: reflector?.leftOut(spec.address) ?? { ipv4: 0, ipv6: 0 },
       updatesReceived: peer?.updatesIn ?? 0,
       bytesReceived: session?.bytesIn ?? 0,
       bytesSent: session?.bytesOut ?? 0,

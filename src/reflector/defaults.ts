@@ -11,6 +11,11 @@ export const PEER_DEFAULTS = {
   maxIdleHoldTime: 60,
   families: ["ipv4", "ipv6"] as Family[],
   peerPort: 179,
+  /**
+   * RFC 8654 extended messages: with a peer that announces them too, UPDATEs up to 65,535 octets,
+   * so a route that grew on reflection (ORIGINATOR_ID, CLUSTER_LIST, 4-octet AS_PATH) still fits
+   */
+  extendedMessage: true,
   /** receiving-speaker graceful restart (RFC 4724), announced with this restart time */
   gracefulRestart: { restartTime: 120 },
 };

@@ -8,12 +8,22 @@ import {
   encodeAttributes,
   encodeMessage,
   endOfRib,
+  HEADER_LENGTH,
+  MAX_EXTENDED_MESSAGE_LENGTH,
   maxLengthFor,
   type Nlri,
   type PathAttributes,
   UpdateBatch,
 } from "../bgp/index.js";
-import { candidateOf, type Dest, type Family, type Path, type PeerRef, selectBest } from "../rib/index.js";
+import {
+  candidateOf,
+  type Dest,
+  type Family,
+  type Outbound6,
+  type Path,
+  type PeerRef,
+  selectBest,
+} from "../rib/index.js";
 import type { Peer } from "./peer.js";
 import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
 
@@ -31,6 +41,12 @@ export interface Member {
 }
 
 const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
+
+/** The cached IPv4 attribute block of a path whose attributes cannot be encoded for a group. */
+const UNENCODABLE = Buffer.alloc(0);
+
+/** Prefixes newly left out of a group's UPDATEs because their route is too large to send. */
+export type LeftOutHandler = (group: Group, prefixes: string[]) => void;
 
 /** Milliseconds of writing per turn of the event loop (see Group.pump). */
 const SLICE_MS = 5;
@@ -59,6 +75,8 @@ export class Group {
   private readonly advertised = new Map<Dest, number[]>();
   /** outboundKey() per sender, built when its identifier or role changes rather than per path */
   private readonly senders = new WeakMap<PeerRef, { routerId: string; role: string; keys: string[] }>();
+  /** prefixes whose route this group is not sent because it does not fit in one UPDATE */
+  private readonly leftOut = new Set<Dest>();
   bytesEncoded = 0;
   bytesWritten = 0;
 
@@ -71,6 +89,7 @@ export class Group {
     /** ADD-PATH: send at most this many paths per prefix (RFC 7911 leaves the choice to us) */
     private readonly addPathMax = Number.POSITIVE_INFINITY,
     private readonly highWater = HIGH_WATER,
+    private readonly onLeftOut?: LeftOutHandler,
   ) {
     this.maxLength = maxLengthFor(tx);
   }
@@ -88,11 +107,18 @@ export class Group {
   paths(d: Dest): Path[] {
     if (!this.tx.addPath[d.family]) {
       const best = this.best(d);
-      return best ? [best] : [];
+      return best && this.fits(best, d) ? [best] : [];
     }
-    const eligible = d.paths.filter((p) => this.eligible(p));
+    const eligible = d.paths.filter((p) => this.eligible(p) && this.fits(p, d));
     if (eligible.length <= this.addPathMax) return eligible;
     return rank(eligible).slice(0, this.addPathMax);
+  }
+
+  /** How many prefixes of each family this group is not sent because their route is too large. */
+  leftOutCounts(): Record<Family, number> {
+    const counts: Record<Family, number> = { ipv4: 0, ipv6: 0 };
+    for (const d of this.leftOut) counts[d.family]++;
+    return counts;
   }
 
   /** Without ADD-PATH: the best path, when this group may be sent it. */
@@ -102,6 +128,41 @@ export class Group {
 
   private eligible(p: Path): boolean {
     return mayAdvertise(p.peer.role as Role, this.receiver.role, this.clientToClient);
+  }
+
+  /**
+   * Whether one UPDATE can carry this path's prefix with its outbound attributes. Reflection adds
+   * ORIGINATOR_ID and CLUSTER_LIST, and a 2-octet AS_PATH grows when re-encoded with 4-octet
+   * ASNs, so a route that fitted as received may not fit for this group (4,096 octets, or 65,535
+   * with RFC 8654 extended messages). RFC 4271 §9.2 and RFC 7606 leave such a route out for
+   * this peer: it is not advertised, and withdrawn where it was.
+   */
+  private fits(p: Path, d: Dest): boolean {
+    if (d.family === "ipv4") return this.fits4(this.outbound4(p), d.bits);
+    return this.fits6(this.outbound6(p), d);
+  }
+
+  private fits4(block: Buffer, bits: number): boolean {
+    const prefix = (this.tx.addPath.ipv4 ? 5 : 1) + ((bits + 7) >> 3);
+    return block !== UNENCODABLE && HEADER_LENGTH + 4 + block.length + prefix <= this.maxLength;
+  }
+
+  private fits6(out: Outbound6, d: Dest): boolean {
+    if (out.longest <= this.maxLength) return true;
+    if (out.longest === Number.POSITIVE_INFINITY) return false;
+    // Near the limit: a shorter prefix than /128 may still fit; encode it to know.
+    const nlri = this.tx.addPath.ipv6 ? { pathId: 0xffffffff, prefix: d.prefix } : d.prefix;
+    return updateLength(out.attributes, [nlri], this.tx) <= this.maxLength;
+  }
+
+  /** Notes whether a prefix's route is left out, collecting the prefixes newly left out. */
+  private noteLeftOut(d: Dest, left: boolean, newly: string[]): void {
+    if (left) {
+      if (!this.leftOut.has(d)) newly.push(d.prefix);
+      this.leftOut.add(d);
+    } else if (this.leftOut.size) {
+      this.leftOut.delete(d);
+    }
   }
 
   /** The table of these families, then End-of-RIB for each (RFC 4724 §2). */
@@ -127,22 +188,42 @@ export class Group {
     const v4Withdrawn: number[] = [];
     const v6 = new Map<PathAttributes, Nlri[]>();
     const v6Withdrawn: Nlri[] = [];
+    const newlyLeftOut: string[] = [];
     for (const d of dests) {
       if (!this.families.includes(d.family)) continue;
       if (!this.tx.addPath[d.family]) {
         // One path per prefix, the best, or a withdrawal. This runs for every prefix of a full
         // table, so it builds no arrays.
         const best = this.best(d);
-        if (best && d.family === "ipv4") push(v4, this.outbound4(best), 0, d.addr, d.bits);
-        else if (best) pushList(v6, this.outbound6(best), d.prefix);
-        else if (withdrawals && d.family === "ipv4") v4Withdrawn.push(0, d.addr, d.bits);
+        if (best && d.family === "ipv4") {
+          const block = this.outbound4(best);
+          if (this.fits4(block, d.bits)) {
+            if (this.leftOut.size) this.leftOut.delete(d);
+            push(v4, block, 0, d.addr, d.bits);
+            continue;
+          }
+        } else if (best) {
+          const out = this.outbound6(best);
+          if (this.fits6(out, d)) {
+            if (this.leftOut.size) this.leftOut.delete(d);
+            pushList(v6, out.attributes, d.prefix);
+            continue;
+          }
+        }
+        this.noteLeftOut(d, best !== undefined, newlyLeftOut);
+        if (withdrawals && d.family === "ipv4") v4Withdrawn.push(0, d.addr, d.bits);
         else if (withdrawals) v6Withdrawn.push(d.prefix);
         continue;
       }
       const paths = this.paths(d);
+      this.noteLeftOut(
+        d,
+        d.paths.some((p) => this.eligible(p) && !this.fits(p, d)),
+        newlyLeftOut,
+      );
       for (const p of paths) {
         if (d.family === "ipv4") push(v4, this.outbound4(p), p.id, d.addr, d.bits);
-        else pushList(v6, this.outbound6(p), { pathId: p.id, prefix: d.prefix });
+        else pushList(v6, this.outbound6(p).attributes, { pathId: p.id, prefix: d.prefix });
       }
       const ids = paths.map((p) => p.id);
       const before = behind ? (behind.get(d) ?? []) : (this.advertised.get(d) ?? []);
@@ -164,6 +245,7 @@ export class Group {
     for (const [attrs, nlri] of v6) this.announce6(batch, attrs, nlri);
     const chunks = batch.finish();
     for (const c of chunks) this.bytesEncoded += c.length;
+    if (newlyLeftOut.length) this.onLeftOut?.(this, newlyLeftOut);
     return { chunks, withdrawn };
   }
 
@@ -181,24 +263,30 @@ export class Group {
     return s.keys[p.attrs.attributes.originatorId ? 0 : 1]!;
   }
 
-  /** The encoded attribute block of a path for this group, cached on its attribute set. */
+  /**
+   * The encoded attribute block of a path for this group, cached on its attribute set;
+   * UNENCODABLE when an attribute outgrows its 2-octet length.
+   */
   private outbound4(p: Path): Buffer {
     const key = this.outboundKey(p);
     let block = p.attrs.outbound4.get(key);
     if (!block) {
       const { mpReach, mpUnreach, ...rest } = this.transform(p);
-      block = encodeAttributes(rest, this.tx);
+      block = tryEncode(() => encodeAttributes(rest, this.tx)) ?? UNENCODABLE;
       p.attrs.outbound4.set(key, block);
     }
     return block;
   }
 
   /** IPv6: the outbound attributes, encoded with each message's NLRI inside MP_REACH_NLRI. */
-  private outbound6(p: Path): PathAttributes {
+  private outbound6(p: Path): Outbound6 {
     const key = this.outboundKey(p);
     let out = p.attrs.outbound6.get(key);
     if (!out) {
-      out = this.transform(p);
+      const attributes = this.transform(p);
+      const slash128 = "2001:db8::/128";
+      const longest = this.tx.addPath.ipv6 ? { pathId: 0xffffffff, prefix: slash128 } : slash128;
+      out = { attributes, longest: updateLength(attributes, [longest], this.tx) };
       p.attrs.outbound6.set(key, out);
     }
     return out;
@@ -335,6 +423,35 @@ function rank(paths: Path[]): Path[] {
     left.splice(left.indexOf(best), 1);
   }
   return out;
+}
+
+/** The result of an encoder, or undefined when what it was given cannot be encoded. */
+function tryEncode(encode: () => Buffer): Buffer | undefined {
+  try {
+    return encode();
+  } catch (e) {
+    if (e instanceof EncodeError) return undefined;
+    throw e;
+  }
+}
+
+/** Octets of one IPv6 UPDATE with these NLRI (up to 65,535; Infinity past that, or when unencodable). */
+function updateLength(attrs: PathAttributes, nlri: Nlri[], tx: CodecContext): number {
+  const mp = attrs.mpReach;
+  if (!mp) return Number.POSITIVE_INFINITY; // an IPv6 path without a next hop cannot be sent
+  const wide = { ...tx, extendedMessage: true };
+  const message = tryEncode(() =>
+    encodeMessage(
+      {
+        type: "UPDATE",
+        withdrawn: [],
+        attributes: { ...attrs, mpReach: { afi: 2, safi: 1, nextHop: mp.nextHop, nlri } },
+        nlri: [],
+      },
+      wide,
+    ),
+  );
+  return message && message.length <= MAX_EXTENDED_MESSAGE_LENGTH ? message.length : Number.POSITIVE_INFINITY;
 }
 
 function push(map: Map<Buffer, number[]>, key: Buffer, id: number, addr: number, bits: number): void {

@@ -41,6 +41,12 @@ export interface ReflectorConfig {
 const FLUSH_DELAY_MS = 10;
 const MAX_FLUSH_DELAY_MS = 1000;
 
+/** What the reflector reports for logs and metrics. */
+export interface ReflectorObserver extends Pick<PeerEvents, "stateChange" | "notification"> {
+  /** routes newly left out for these peers: too large for one UPDATE to them (RFC 4271 §9.2) */
+  leftOut?(peers: string[], prefixes: string[]): void;
+}
+
 export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> {
   /** our AS towards this peer (default: the reflector's) */
   localAs?: number;
@@ -77,7 +83,7 @@ export class Reflector {
     readonly config: ReflectorConfig,
     private readonly connector: Connector = tcpConnector,
     /** session transitions and NOTIFICATIONs of every peer, for logs and metrics */
-    private readonly observer: Pick<PeerEvents, "stateChange" | "notification"> = {},
+    private readonly observer: ReflectorObserver = {},
   ) {
     this.clusterId = config.clusterId ?? config.routerId;
     if (config.selectionDeferral) {
@@ -137,6 +143,11 @@ export class Reflector {
     }
     this.advertisedCache.set(group, { version: this.version, counts });
     return counts;
+  }
+
+  /** How many prefixes of each family a peer is not sent because their route is too large for it. */
+  leftOut(address: string): Record<Family, number> {
+    return this.neighbours.get(address)?.member?.group.leftOutCounts() ?? { ipv4: 0, ipv6: 0 };
   }
 
   /** The groups and their members, for status output and tests. */
@@ -261,6 +272,7 @@ export class Reflector {
         this.config.clientToClient ?? true,
         n.settings.addPathMax,
         this.config.highWater,
+        this.onLeftOut,
       );
       this.groups.set(key, group);
     }
@@ -286,6 +298,12 @@ export class Reflector {
     );
     member.synced = true;
   }
+
+  private readonly onLeftOut = (g: Group, prefixes: string[]): void =>
+    this.observer.leftOut?.(
+      [...g.members].map((m) => m.peer.address),
+      prefixes,
+    );
 
   private onDown(n: Neighbour): void {
     this.leave(n);

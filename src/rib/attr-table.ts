@@ -10,7 +10,14 @@ export interface AttrSet {
   refs: number;
   /** outbound forms, by receiver kind (filled by the reflector): IPv4 encoded, IPv6 decoded */
   readonly outbound4: Map<string, Buffer>;
-  readonly outbound6: Map<string, PathAttributes>;
+  readonly outbound6: Map<string, Outbound6>;
+}
+
+/** The outbound attributes of an IPv6 path, and the size of an UPDATE with its longest prefix. */
+export interface Outbound6 {
+  readonly attributes: PathAttributes;
+  /** octets of one UPDATE carrying a /128 (Infinity when it cannot be encoded at all) */
+  readonly longest: number;
 }
 
 export class AttrTable {

@@ -1,97 +1,21 @@
 // Scenario replays through the reflector core, over in-memory sockets: peers announce and
 // withdraw, and each peer's received UPDATEs are checked.
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  type Capability,
-  makeContext,
-  type OpenMessage,
-  type PathAttributes,
-  type UpdateMessage,
-} from "../../src/bgp/index.js";
-import { socketPair } from "../../src/fsm/index.js";
-import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { waitFor } from "../helpers/lab.js";
-import { RawPeer } from "../helpers/raw-peer.js";
+import { announce, held, join, updates } from "../helpers/reflector-peer.js";
 
 const RR = { routerId: "203.0.113.254", localAs: 64512, clusterId: "203.0.113.250" };
-const COMMON = { ...PEER_DEFAULTS, peerAs: 64512, passive: true };
 
 let rr: Reflector;
 afterEach(() => rr?.stop());
 
-function open(id: string, asn = 64512, extra: Capability[] = []): OpenMessage {
-  return {
-    type: "OPEN",
-    version: 4,
-    myAs: asn,
-    holdTime: 90,
-    bgpId: id,
-    capabilities: [
-      { code: 1, name: "multiprotocol", afi: 1, safi: 1 },
-      { code: 1, name: "multiprotocol", afi: 2, safi: 1 },
-      { code: 2, name: "route-refresh" },
-      { code: 65, name: "four-octet-as", asn },
-      ...extra,
-    ],
-  };
-}
-
-/** A scripted peer connected to the reflector and Established. */
-async function join(
-  address: string,
-  id: string,
-  opts: { asn?: number; client?: boolean; addPath?: boolean; addPathMax?: number } = {},
-) {
-  const asn = opts.asn ?? 64512;
-  rr.addPeer({
-    ...COMMON,
-    peerAddress: address,
-    peerAs: asn,
-    ...(opts.client === false ? { client: false } : {}),
-    ...(opts.addPath ? { addPath: { ipv4: "send" as const } } : {}),
-    ...(opts.addPathMax ? { addPathMax: opts.addPathMax } : {}),
-  });
-  const [ours, theirs] = socketPair();
-  rr.peer(address)!.session.accept(ours);
-  const raw = new RawPeer(theirs, makeContext({ addPath: { ipv4: Boolean(opts.addPath), ipv6: false } }));
-  await raw.next("OPEN");
-  const extra: Capability[] = opts.addPath
-    ? [{ code: 69, name: "add-path", families: [{ afi: 1, safi: 1, sendReceive: 1 }] }]
-    : [];
-  raw.send(open(id, asn, extra));
-  raw.send({ type: "KEEPALIVE" });
-  await waitFor(() => rr.peer(address)!.session.state === "Established", 2000, `${address} Established`);
-  return raw;
-}
-
-const updates = (p: RawPeer) => p.received.filter((m): m is UpdateMessage => m.type === "UPDATE");
-/** The route a peer holds now for a prefix, replaying what it received in order. */
-function held(p: RawPeer, prefix: string): PathAttributes | undefined {
-  let attrs: PathAttributes | undefined;
-  for (const u of updates(p)) {
-    const v6 = u.attributes.mpReach?.nlri ?? [];
-    const gone = [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])].map(String);
-    if (gone.includes(prefix)) attrs = undefined;
-    if ([...u.nlri, ...v6].map((n) => (typeof n === "string" ? n : n.prefix)).includes(prefix))
-      attrs = u.attributes;
-  }
-  return attrs;
-}
-
-const announce = (nlri: string[], nh: string, extra: PathAttributes = {}): UpdateMessage => ({
-  type: "UPDATE",
-  withdrawn: [],
-  attributes: { origin: "igp", asPath: [], nextHop: nh, localPref: 100, ...extra },
-  nlri,
-});
-
 describe("route reflection through the core", () => {
   it("reflects a client's route to the other clients with ORIGINATOR_ID and CLUSTER_LIST, then its withdrawal", async () => {
     rr = new Reflector(RR);
-    const a = await join("127.0.0.11", "203.0.113.11");
-    const b = await join("127.0.0.12", "203.0.113.12");
-    const c = await join("127.0.0.13", "203.0.113.13");
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    const c = await join(rr, "127.0.0.13", "203.0.113.13");
     a.send(announce(["198.18.1.0/26"], "203.0.113.11", { communities: ["64512:7"], med: 5 }));
     await waitFor(
       () => held(b, "198.18.1.0/26") !== undefined && held(c, "198.18.1.0/26") !== undefined,
@@ -116,8 +40,8 @@ describe("route reflection through the core", () => {
 
   it("withdraws a peer's routes from everyone when its session drops", async () => {
     rr = new Reflector(RR);
-    const a = await join("127.0.0.11", "203.0.113.11");
-    const b = await join("127.0.0.12", "203.0.113.12");
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
     a.send(announce(["198.18.2.0/26"], "203.0.113.11"));
     await waitFor(() => held(b, "198.18.2.0/26") !== undefined, 2000, "reflection");
     a.socket.destroy();
@@ -126,10 +50,10 @@ describe("route reflection through the core", () => {
 
   it("gives a peer that joins late the full table, then End-of-RIB for each family", async () => {
     rr = new Reflector(RR);
-    const a = await join("127.0.0.11", "203.0.113.11");
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
     a.send(announce(["198.18.3.0/26", "198.18.3.64/26"], "203.0.113.11"));
     await waitFor(() => rr.rib.size === 2, 2000, "two prefixes in the Loc-RIB");
-    const late = await join("127.0.0.14", "203.0.113.14");
+    const late = await join(rr, "127.0.0.14", "203.0.113.14");
     await waitFor(() => updates(late).filter((u) => u.endOfRib).length === 2, 2000, "two End-of-RIB");
     expect(held(late, "198.18.3.0/26")).toBeDefined();
     expect(held(late, "198.18.3.64/26")).toBeDefined();
@@ -143,9 +67,9 @@ describe("route reflection through the core", () => {
 
   it("sends non-client routes to clients only, never to another non-client", async () => {
     rr = new Reflector(RR);
-    const n1 = await join("127.0.0.21", "203.0.113.21", { client: false });
-    const n2 = await join("127.0.0.22", "203.0.113.22", { client: false });
-    const c = await join("127.0.0.11", "203.0.113.11");
+    const n1 = await join(rr, "127.0.0.21", "203.0.113.21", { client: false });
+    const n2 = await join(rr, "127.0.0.22", "203.0.113.22", { client: false });
+    const c = await join(rr, "127.0.0.11", "203.0.113.11");
     n1.send(announce(["198.18.4.0/26"], "203.0.113.21"));
     await waitFor(() => held(c, "198.18.4.0/26") !== undefined, 2000, "the client gets it");
     await new Promise((r) => setTimeout(r, 100));
@@ -154,8 +78,8 @@ describe("route reflection through the core", () => {
 
   it("eBGP: our AS prepended towards the edge router; its routes reach clients with LOCAL_PREF 100", async () => {
     rr = new Reflector(RR);
-    const edge = await join("127.0.0.31", "203.0.113.31", { asn: 65001 });
-    const c = await join("127.0.0.11", "203.0.113.11");
+    const edge = await join(rr, "127.0.0.31", "203.0.113.31", { asn: 65001 });
+    const c = await join(rr, "127.0.0.11", "203.0.113.11");
     c.send(announce(["198.18.5.0/26"], "203.0.113.11"));
     edge.send({
       type: "UPDATE",
@@ -190,8 +114,8 @@ describe("route reflection through the core", () => {
 
   it("does not reflect a path that carries our cluster ID (RFC 4456 §8)", async () => {
     rr = new Reflector(RR);
-    const a = await join("127.0.0.11", "203.0.113.11");
-    const b = await join("127.0.0.12", "203.0.113.12");
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
     a.send(announce(["198.18.6.0/26"], "203.0.113.11", { clusterList: ["203.0.113.250"] }));
     a.send(announce(["198.18.6.64/26"], "203.0.113.11"));
     await waitFor(() => held(b, "198.18.6.64/26") !== undefined, 2000, "the clean route");
@@ -201,8 +125,11 @@ describe("route reflection through the core", () => {
 
   it("writes the same bytes to every member of an update group", async () => {
     rr = new Reflector(RR);
-    const a = await join("127.0.0.11", "203.0.113.11");
-    const members = [await join("127.0.0.12", "203.0.113.12"), await join("127.0.0.13", "203.0.113.13")];
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const members = [
+      await join(rr, "127.0.0.12", "203.0.113.12"),
+      await join(rr, "127.0.0.13", "203.0.113.13"),
+    ];
     const before = members.map((m) => m.received.length);
     a.send(announce(["198.18.7.0/26", "198.18.7.64/26"], "203.0.113.11"));
     await waitFor(() => members.every((m) => held(m, "198.18.7.64/26") !== undefined), 2000, "reflection");
@@ -216,10 +143,10 @@ describe("route reflection through the core", () => {
 
   it("ADD-PATH: a client that receives paths gets both paths of a prefix, the other only the best", async () => {
     rr = new Reflector(RR);
-    const a = await join("127.0.0.11", "203.0.113.11");
-    const b = await join("127.0.0.12", "203.0.113.12");
-    const ap = await join("127.0.0.15", "203.0.113.15", { addPath: true });
-    const plain = await join("127.0.0.16", "203.0.113.16");
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    const ap = await join(rr, "127.0.0.15", "203.0.113.15", { addPath: true });
+    const plain = await join(rr, "127.0.0.16", "203.0.113.16");
     a.send(announce(["198.18.8.0/26"], "203.0.113.11"));
     b.send(announce(["198.18.8.0/26"], "203.0.113.12"));
     await waitFor(() => updates(ap).flatMap((u) => u.nlri).length >= 2, 2000, "two paths");
@@ -233,9 +160,9 @@ describe("route reflection through the core", () => {
 
   it("ADD-PATH best N: with N = 1 the best path only, and the next one when the best goes", async () => {
     rr = new Reflector(RR);
-    const a = await join("127.0.0.11", "203.0.113.11");
-    const b = await join("127.0.0.12", "203.0.113.12");
-    const ap = await join("127.0.0.15", "203.0.113.15", { addPath: true, addPathMax: 1 });
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    const ap = await join(rr, "127.0.0.15", "203.0.113.15", { addPath: true, addPathMax: 1 });
     a.send(announce(["198.18.10.0/26"], "203.0.113.11"));
     b.send(announce(["198.18.10.0/26"], "203.0.113.12"));
     await waitFor(() => rr.rib.get("ipv4", "198.18.10.0/26")?.paths.length === 2, 2000, "two paths");
@@ -256,8 +183,8 @@ describe("route reflection through the core", () => {
 
   it("reflects IPv6 routes", async () => {
     rr = new Reflector(RR);
-    const a = await join("127.0.0.11", "203.0.113.11");
-    const b = await join("127.0.0.12", "203.0.113.12");
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
     a.send({
       type: "UPDATE",
       withdrawn: [],
@@ -275,8 +202,8 @@ describe("route reflection through the core", () => {
 
   it("answers ROUTE-REFRESH by sending the table again", async () => {
     rr = new Reflector(RR);
-    const a = await join("127.0.0.11", "203.0.113.11");
-    const b = await join("127.0.0.12", "203.0.113.12");
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
     a.send(announce(["198.18.9.0/26"], "203.0.113.11"));
     await waitFor(() => held(b, "198.18.9.0/26") !== undefined, 2000, "reflection");
     const count = () => updates(b).filter((u) => u.nlri.includes("198.18.9.0/26")).length;

@@ -100,7 +100,14 @@ export class Daemon {
     if (!this.store.synced || this.stopping) return;
     const c = this.config;
     // The configuration is the identity: IP, IP6, NODENAME, CLUSTER_ID.
-    const p = computePeerings(this.store.snapshot(), c, this.store.secret);
+    let p: Peerings;
+    try {
+      p = computePeerings(this.store.snapshot(), c, this.store.secret);
+    } catch (e) {
+      // A datastore state that cannot be turned into peerings must not take the routing down.
+      this.log.error({ err: (e as Error).message }, "peerings not computed; sessions stay as they are");
+      return;
+    }
     this.peerings = p;
     const level = (p.logSeverity && levelOfSeverity(p.logSeverity)) ?? c.logLevel;
     if (!c.logLevelSet && this.log.level !== level) {

@@ -3,11 +3,12 @@
 // libcalico-go's etcdv3 watcher does. The etcd3 client reconnects with backoff and fails over
 // between endpoints; a watch that etcd cancels (compaction) makes us list again and apply only
 // the differences. While etcd is away nothing changes here: sessions and routes stay as they are.
+import { setTimeout as delay } from "node:timers/promises";
 import { rootCertificates } from "node:tls";
-import { Etcd3, type IKeyValue, type IOptions, type Watcher } from "etcd3";
+import { Etcd3, type IKeyValue, type IOptions, type IWatchResponse, type Watcher } from "etcd3";
 import type { Logger } from "pino";
 import type { EtcdTls } from "../cli/config.js";
-import { parseObject } from "./objects.js";
+import { parseObject, parseOne } from "./objects.js";
 import {
   parseAddress,
   parseReflectorEntry,
@@ -56,6 +57,19 @@ function parseKv(key: string, value: string): Resource {
   return r;
 }
 
+/**
+ * Closes a client that is no longer used. Closing alone leaves its watch stream open, and with
+ * it the gRPC channel's connection (one leaked per relist): gRPC lets calls in progress outlive
+ * a closed channel. So the watches are canceled first, which ends the stream; when etcd is away
+ * that may not complete, and after a short wait the client is closed anyway.
+ */
+async function retire(client: Etcd3, watchers: Watcher[]): Promise<void> {
+  for (const w of watchers) w.removeAllListeners().on("error", () => {});
+  const canceled = Promise.allSettled(watchers.map((w) => w.cancel()));
+  await Promise.race([canceled, delay(2000, undefined, { ref: false })]);
+  client.close();
+}
+
 export class EtcdSource {
   private client: Etcd3;
   private watchers: Watcher[] = [];
@@ -65,6 +79,8 @@ export class EtcdSource {
   private reachable = true;
   /** the revision the store reflects */
   revision = 0;
+  /** the cluster listed, and its Raft term then: neither changes while the data is the same */
+  private cluster: { id: string; term: number } | undefined;
 
   constructor(
     readonly endpoints: string[],
@@ -92,13 +108,13 @@ export class EtcdSource {
   private readonly options: IOptions;
 
   /**
-   * A new client for a new list and watch. Watches are not canceled one by one on the old
-   * stream: a response for a watch being replaced makes the etcd3 client throw ("Failed to find
-   * watcher"), so the old client, its stream and its watches go together.
+   * A new client for a new list and watch. New watches never share the old stream (a response
+   * for a watch being replaced there makes the etcd3 client throw, "Failed to find watcher"):
+   * the old client, its stream and its watches are retired together.
    */
   private renew(): void {
+    void retire(this.client, this.watchers);
     this.watchers = [];
-    this.client.close();
     this.client = new Etcd3(this.options);
   }
 
@@ -115,8 +131,8 @@ export class EtcdSource {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
+    await retire(this.client, this.watchers);
     this.watchers = [];
-    this.client.close();
   }
 
   private resyncing: Promise<void> | undefined;
@@ -163,6 +179,7 @@ export class EtcdSource {
       .prefix(PREFIXES[0]?.prefix as string)
       .exec();
     const revision = Number(first.header.revision);
+    this.cluster = { id: String(first.header.cluster_id), term: Number(first.header.raft_term) };
     const responses = [first];
     for (const p of PREFIXES.slice(1)) {
       responses.push(await this.client.getAll().prefix(p.prefix).revision(revision).exec());
@@ -204,7 +221,9 @@ export class EtcdSource {
         }
         this.reachable = false;
       });
-      w.on("connected", () => {
+      w.on("connected", (res: IWatchResponse) => {
+        if (!this.watchers.includes(w)) return;
+        if (this.replaced(res.header)) return;
         if (!this.reachable) this.log.info("etcd watch resumed");
         this.reachable = true;
       });
@@ -215,6 +234,27 @@ export class EtcdSource {
         void this.resync(`watch canceled by etcd (compaction or permissions): ${err.message}`);
       });
     }
+  }
+
+  /**
+   * A watch that resumes on an etcd recreated empty, or restored from an older backup, resumes
+   * at our next revision, which the new data reaches only later and with other objects: what
+   * was deleted would stay and what is new would be missed. A revision lower than ours, another
+   * cluster ID or a Raft term that went backwards means the data was replaced: list again.
+   * (A recreated etcd that has already written past our revision, with the same cluster ID and
+   * a later term, cannot be told apart from the old one by what a watch response carries.)
+   */
+  private replaced(header: IWatchResponse["header"]): boolean {
+    const was = { revision: this.revision, ...this.cluster };
+    const now = {
+      revision: Number(header.revision),
+      id: String(header.cluster_id),
+      term: Number(header.raft_term),
+    };
+    if (now.revision >= was.revision && now.id === was.id && now.term >= (was.term ?? 0)) return false;
+    this.log.warn({ was, now }, "etcd revision went backwards or the cluster changed: the data was replaced");
+    void this.resync("etcd data replaced");
+    return true;
   }
 
   private onPut(kv: IKeyValue): void {
@@ -237,13 +277,10 @@ export class EtcdSource {
   }
 
   private parse(key: string, value: string): Resource | undefined {
-    try {
-      return parseKv(key, value);
-    } catch (e) {
-      if (!(e instanceof ResourceError)) throw e;
-      this.log.error({ key, err: e.message }, "invalid object skipped");
-      return undefined;
-    }
+    const r = parseOne(key, () => parseKv(key, value));
+    if (!(r instanceof ResourceError)) return r;
+    this.log.error({ key, err: r.message }, "invalid object skipped");
+    return undefined;
   }
 
   private storeKey(key: string): string {

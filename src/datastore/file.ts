@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { Logger } from "pino";
 import { parseAllDocuments } from "yaml";
-import { claimedIdentity, parseObject } from "./objects.js";
+import { claimedIdentity, parseObject, parseOne } from "./objects.js";
 import { type Resource, ResourceError } from "./resources.js";
 import { resourceKey, type Store } from "./store.js";
 
@@ -38,7 +38,14 @@ export function parseFile(path: string, text: string): Parsed {
   list.forEach((doc, i) => {
     const [error] = doc.errors;
     if (error) throw new FileError(path, `invalid YAML in document ${i + 1}: ${error.message}`);
-    const value: unknown = doc.toJS();
+    // toJS() refuses a document whose aliases expand past its limit (a "billion laughs"): that
+    // document is skipped, the others load.
+    const doc1 = `${path}: document ${i + 1}`;
+    const value = parseOne(doc1, () => doc.toJS() as unknown);
+    if (value instanceof ResourceError) {
+      out.invalid.push({ key: doc1, reason: value.message.slice(doc1.length + 2) });
+      return;
+    }
     if (value === null || value === undefined) return;
     // `nodeSelector: !has(x)` unquoted is a YAML tag, and its value an empty string: the peer
     // would silently become global. Refuse the document instead.
@@ -59,15 +66,15 @@ export function parseFile(path: string, text: string): Parsed {
       typeof v.kind === "string" && v.kind.endsWith("List") && Array.isArray(v.items) ? v.items : [value];
     objects.forEach((obj: unknown, j: number) => {
       const where = `${path}: document ${i + 1}${objects.length > 1 || obj !== value ? ` item ${j + 1}` : ""}`;
-      try {
-        const r = parseObject(obj, where);
-        if (r.kind === "Secret") out.secrets.set(r.name, r.data);
-        else out.resources.push(r);
-      } catch (e) {
-        if (!(e instanceof ResourceError)) throw e;
-        out.invalid.push({ key: where, reason: e.message.slice(where.length + 2) });
+      const r = parseOne(where, () => parseObject(obj, where));
+      if (r instanceof ResourceError) {
+        out.invalid.push({ key: where, reason: r.message.slice(where.length + 2) });
         const id = claimedIdentity(obj);
         if (id) out.keep.add(resourceKey(id));
+      } else if (r.kind === "Secret") {
+        out.secrets.set(r.name, r.data);
+      } else {
+        out.resources.push(r);
       }
     });
   });
@@ -139,7 +146,8 @@ export class FileSource {
     if (text === this.lastText) return;
     const parsed = parseFile(this.path, text);
     this.lastText = text;
-    for (const bad of parsed.invalid) this.log.error(bad, "invalid object skipped");
+    for (const bad of parsed.invalid)
+      this.log.error({ key: bad.key, err: bad.reason }, "invalid object skipped");
     this.store.replace(KINDS, parsed.resources, parsed.keep);
     this.store.replaceSecrets(parsed.secrets);
     this.log.info({ key: this.path, objects: parsed.resources.length }, "datastore file loaded");

@@ -16,7 +16,7 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { parseSecret } from "./objects.js";
+import { parseOne, parseSecret } from "./objects.js";
 import {
   parseKubernetesNode,
   parseResource,
@@ -253,13 +253,10 @@ export class KubernetesSource {
       this.store.delete(kind, name);
       return;
     }
-    try {
-      this.store.put(parse(obj, key));
-    } catch (e) {
-      if (!(e instanceof ResourceError)) throw e;
-      // the last good version, if any, stays
-      this.log.error({ key, err: e.message }, "invalid object skipped");
-    }
+    const r = parseOne(key, () => parse(obj, key));
+    // an invalid object is skipped; its last good version, if any, stays
+    if (r instanceof ResourceError) this.log.error({ key, err: r.message }, "invalid object skipped");
+    else this.store.put(r);
   }
 
   private applySecret(name: string, obj: KubernetesObject | undefined): void {
@@ -267,12 +264,9 @@ export class KubernetesSource {
       this.store.deleteSecret(name);
       return;
     }
-    try {
-      const s = parseSecret(obj as Record<string, unknown>, `secrets/${name}`);
-      this.store.putSecret(s.name, s.data);
-    } catch (e) {
-      if (!(e instanceof ResourceError)) throw e;
-      this.log.error({ key: `secrets/${name}`, err: e.message }, "invalid object skipped");
-    }
+    const key = `secrets/${name}`;
+    const s = parseOne(key, () => parseSecret(obj as Record<string, unknown>, key));
+    if (s instanceof ResourceError) this.log.error({ key, err: s.message }, "invalid object skipped");
+    else this.store.putSecret(s.name, s.data);
   }
 }

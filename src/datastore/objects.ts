@@ -14,6 +14,21 @@ export interface SecretObject {
   data: Record<string, string>;
 }
 
+/**
+ * Runs the parsing of one object: whatever fails in it, a bad field or an error of any other
+ * kind, is that object's alone and comes back as a ResourceError naming its key, never thrown
+ * to the watcher that met it. Nothing one object holds can stop the others from loading.
+ */
+export function parseOne<T>(key: string, parse: () => T): T | ResourceError {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof ResourceError) return e;
+    const reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    return new ResourceError(key, "(object)", reason);
+  }
+}
+
 /** A v1 Secret: data is base64, stringData is plain (and wins, as the API server merges it). */
 export function parseSecret(obj: Record<string, unknown>, key: string): SecretObject {
   const meta = obj.metadata as { name?: unknown } | undefined;

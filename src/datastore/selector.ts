@@ -10,6 +10,10 @@
 //
 // `k != v` and `k not in {...}` are true when the label is absent. Keys are [a-zA-Z0-9_./-];
 // strings are '...' or "..." with no escapes; only spaces and tabs separate tokens.
+//
+// A datastore object may carry a selector of any size: `&&` and `||` chains are flat lists, so
+// neither parsing nor evaluation recurses per term, and nesting (parentheses, `!`) deeper than
+// MAX_DEPTH is refused, so no selector can overflow the stack.
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -17,16 +21,24 @@ type Node =
   | { op: "all" }
   | { op: "has"; key: string }
   | { op: "not"; node: Node }
-  | { op: "and" | "or"; left: Node; right: Node }
+  | { op: "and" | "or"; nodes: Node[] }
   | { op: "==" | "!=" | "contains" | "starts with" | "ends with"; key: string; value: string }
   | { op: "in" | "not in"; key: string; values: Set<string> };
+
+/** How deeply parentheses and negations may nest. */
+export const MAX_DEPTH = 100;
 
 export class SelectorError extends Error {
   constructor(
     readonly selector: string,
     reason: string,
   ) {
-    super(`invalid selector ${JSON.stringify(selector)}: ${reason}`);
+    // A selector can be megabytes long: the message quotes its start only.
+    const quoted =
+      selector.length > 200
+        ? `${JSON.stringify(selector.slice(0, 200))}... (${selector.length} characters)`
+        : JSON.stringify(selector);
+    super(`invalid selector ${quoted}: ${reason}`);
     this.name = "SelectorError";
   }
 }
@@ -102,6 +114,7 @@ function tokenize(text: string): Token[] {
 
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(
     private readonly text: string,
     private readonly tokens: Token[],
@@ -127,34 +140,43 @@ class Parser {
   }
 
   private or(): Node {
-    let left = this.and();
+    const nodes = [this.and()];
     while (this.peek().t === "||") {
       this.take();
-      left = { op: "or", left, right: this.and() };
+      nodes.push(this.and());
     }
-    return left;
+    return nodes.length === 1 ? nodes[0]! : { op: "or", nodes };
   }
 
   private and(): Node {
-    let left = this.unary();
+    const nodes = [this.unary()];
     while (this.peek().t === "&&") {
       this.take();
-      left = { op: "and", left, right: this.unary() };
+      nodes.push(this.unary());
     }
-    return left;
+    return nodes.length === 1 ? nodes[0]! : { op: "and", nodes };
+  }
+
+  /** Parses one nested level: a negation's operand or a parenthesised selector. */
+  private nested(parse: () => Node): Node {
+    if (++this.depth > MAX_DEPTH)
+      throw new SelectorError(this.text, `parentheses and negations nested more than ${MAX_DEPTH} deep`);
+    const node = parse();
+    this.depth--;
+    return node;
   }
 
   private unary(): Node {
     const tok = this.take();
     switch (tok.t) {
       case "!":
-        return { op: "not", node: this.unary() };
+        return { op: "not", node: this.nested(() => this.unary()) };
       case "has":
         return { op: "has", key: tok.v };
       case "all":
         return { op: "all" };
       case "(": {
-        const node = this.or();
+        const node = this.nested(() => this.or());
         this.expect(")");
         return node;
       }
@@ -193,9 +215,9 @@ function evaluate(n: Node, labels: Labels): boolean {
     case "not":
       return !evaluate(n.node, labels);
     case "and":
-      return evaluate(n.left, labels) && evaluate(n.right, labels);
+      return n.nodes.every((c) => evaluate(c, labels));
     case "or":
-      return evaluate(n.left, labels) || evaluate(n.right, labels);
+      return n.nodes.some((c) => evaluate(c, labels));
   }
   const v = Object.hasOwn(labels, n.key) ? labels[n.key] : undefined;
   // An absent label satisfies only the negative forms.

@@ -1,9 +1,10 @@
 // The etcd v3 source against a real etcd 3.4 on loopback (127.0.40.x), plain and with TLS client
 // certificates. Resources are written with etcdctl the way calicoctl writes them.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { EtcdSource } from "../../src/datastore/etcd.js";
+import { computePeerings } from "../../src/datastore/peerings.js";
 import { Store } from "../../src/datastore/store.js";
 import { Etcd, waitFor } from "../helpers/lab.js";
 import { reliability } from "../helpers/reliability.js";
@@ -24,6 +25,22 @@ afterAll(async () => {
   for (const s of started.sources) await s.stop();
   for (const e of started.etcd) e.stop();
 });
+
+function startEtcd(addr: string, tls = false): Etcd {
+  const etcd = new Etcd(addr, tls);
+  started.etcd.push(etcd);
+  etcd.start();
+  return etcd;
+}
+
+/** A source following `etcd` into a new store, started. */
+function follow(etcd: Etcd, log = pino({ level: "silent" })): { store: Store; src: EtcdSource } {
+  const store = new Store();
+  const src = new EtcdSource([etcd.endpoint], {}, store, log);
+  started.sources.push(src);
+  src.start();
+  return { store, src };
+}
 
 describe("etcd v3 source", () => {
   it("lists, then follows puts and deletes; invalid objects are logged with their key and skipped", async () => {
@@ -180,5 +197,102 @@ describe("etcd v3 source", () => {
     started.sources.push(src);
     src.start();
     await waitFor(() => store.snapshot().nodes.has("f1"), 20_000, "list through the second endpoint");
+  });
+
+  // Issue 15, finding 2: objects of pathological size, in the list and through the watch.
+  it("a selector of pathological size is skipped with its key, in the list and in the watch; the long valid one is evaluated", async (ctx) => {
+    reliability(ctx, {
+      scenario: "pathological selectors from etcd",
+      load: "a real etcd 3.4; BGPPeers with 20,000-term and 20,000-deep nodeSelectors",
+      fault: "the objects are listed at start and put while watching",
+      checked:
+        "each deep one is skipped with its key and reason, the long one selects its node, the source keeps following",
+    });
+    const etcd = startEtcd("127.0.40.6");
+    const long = Array.from({ length: 20_000 }, (_, i) => `has(k${i})`).join(" || ");
+    const deep = `${"(".repeat(20_000)}has(a)${")".repeat(20_000)}`;
+    const peer = (name: string, ip: string, nodeSelector: string) => ({
+      kind: "BGPPeer",
+      metadata: { name },
+      spec: { peerIP: ip, asNumber: 65001, nodeSelector },
+    });
+    etcd.putResource("nodes", node("n1", "100.64.6.1", { k19999: "x" }));
+    etcd.putResource("bgppeers", peer("deep-listed", "203.0.113.1", deep));
+    etcd.putResource("bgppeers", peer("long-listed", "203.0.113.2", long));
+    const { lines, log } = logSink();
+    const { store } = follow(etcd, log);
+    // every change computes node n1's peerings, as the daemon does
+    const computed: string[][] = [];
+    store.on("change", () => {
+      if (store.synced)
+        computed.push(computePeerings(store.snapshot(), { ip: "100.64.6.1" }).peers.map((p) => p.address));
+    });
+    await waitFor(() => store.synced, 10_000, "initial list");
+    const skipped = (name: string) =>
+      lines.some(
+        (l) =>
+          l.includes("invalid object skipped") &&
+          l.includes(`bgppeers/${name}`) &&
+          l.includes("nested more than 100 deep"),
+      );
+    expect(skipped("deep-listed")).toBe(true);
+    etcd.putResource("bgppeers", peer("deep-watched", "203.0.113.3", deep));
+    etcd.putResource("bgppeers", peer("long-watched", "203.0.113.4", long));
+    await waitFor(
+      () => store.snapshot().peers.has("long-watched"),
+      5000,
+      "the long selector through the watch",
+    );
+    expect(skipped("deep-watched")).toBe(true);
+    expect(computed.at(-1)).toEqual(["203.0.113.2", "203.0.113.4"]);
+    expect([...store.snapshot().peers.keys()].sort()).toEqual(["long-listed", "long-watched"]);
+  });
+
+  // Issue 15, finding 3: a watch that resumes on an etcd recreated empty must not trust its revision.
+  it("etcd recreated empty (its revision went backwards): the source lists again, drops what is gone and follows the new cluster", async (ctx) => {
+    reliability(ctx, {
+      scenario: "etcd recreated empty",
+      load: "a real etcd 3.4 with Calico resources, watched",
+      fault: "etcd is stopped, its data deleted and a new cluster started at the same address",
+      checked:
+        "the revision going backwards is detected: deleted objects go, new ones come, the watch follows",
+    });
+    const etcd = startEtcd("127.0.40.7");
+    for (let i = 1; i <= 30; i++) etcd.putResource("nodes", node(`old${i}`, `100.64.7.${i}`));
+    const { lines, log } = logSink();
+    const { store, src } = follow(etcd, log);
+    await waitFor(() => store.snapshot().nodes.size === 30, 10_000, "initial list");
+    const before = src.revision;
+    etcd.recreate();
+    etcd.putResource("nodes", node("new1", "100.64.7.101"));
+    expect(etcd.revision()).toBeLessThan(before);
+    await waitFor(() => store.snapshot().nodes.has("new1"), 20_000, "the new cluster's node");
+    expect([...store.snapshot().nodes.keys()]).toEqual(["new1"]);
+    expect(lines.some((l) => l.includes("etcd revision went backwards"))).toBe(true);
+    // the watch follows the new cluster
+    etcd.putResource("nodes", node("new2", "100.64.7.102"));
+    await waitFor(() => store.snapshot().nodes.has("new2"), 5000, "a put after the relist");
+  });
+
+  // Issue 15, finding 4: each relist replaced the client and leaked its gRPC connection.
+  it("relisting 100 times leaks no connection", async (ctx) => {
+    reliability(ctx, {
+      scenario: "etcd relists (SIGHUP, cancelled watches, retries)",
+      load: "a real etcd 3.4, one source",
+      fault: "100 relists in a row",
+      checked: "the process's open file descriptors do not grow",
+    });
+    const etcd = startEtcd("127.0.40.8");
+    etcd.putResource("nodes", node("r1", "100.64.8.1"));
+    const { store, src } = follow(etcd);
+    await waitFor(() => store.synced, 10_000, "initial list");
+    const fds = () => readdirSync("/proc/self/fd").length;
+    for (let i = 0; i < 5; i++) await src.reload();
+    const start = fds();
+    for (let i = 0; i < 100; i++) await src.reload();
+    // closed channels release their sockets asynchronously
+    await waitFor(() => fds() <= start + 3, 10_000, `open files back to ${start} (now ${fds()})`);
+    etcd.putResource("nodes", node("r2", "100.64.8.2"));
+    await waitFor(() => store.snapshot().nodes.has("r2"), 5000, "the watch after the relists");
   });
 });

@@ -90,6 +90,41 @@ describe("parseFile", () => {
     expect(p.keep).toEqual(new Set(["BGPPeer/p"]));
   });
 
+  // Issue 15, finding 2: pathological objects are skipped one by one, each named with its reason.
+  it("objects of pathological size: each bad one is skipped with its place and reason, the rest load", () => {
+    const has = Array.from({ length: 20_000 }, (_, i) => `has(k${i})`).join(" || ");
+    const nested = `${"(".repeat(20_000)}has(a)${")".repeat(20_000)}`;
+    // 9 levels of 10 aliases: a billion-laughs document, refused by the YAML library's alias limit
+    const laughs = [
+      "a0: &a0 [lol]",
+      ...Array.from({ length: 9 }, (_, i) => {
+        const refs = Array.from({ length: 10 }, () => `*a${i}`).join(", ");
+        return `a${i + 1}: &a${i + 1} [${refs}]`;
+      }),
+    ].join("\n");
+    const text = [
+      "apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: n1, labels: {k19999: x}}\nspec: {bgp: {ipv4Address: 100.64.0.1/24}}",
+      `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: long}\nspec: {peerIP: 203.0.113.1, asNumber: 65001, nodeSelector: "${has}"}`,
+      `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: deep}\nspec: {peerIP: 203.0.113.2, asNumber: 65001, nodeSelector: "${nested}"}`,
+      laughs,
+    ].join("\n---\n");
+    const p = parseFile("cfg.yaml", text);
+    expect(p.resources.map((r) => `${r.kind}/${r.name}`)).toEqual(["Node/n1", "BGPPeer/long"]);
+    expect(p.invalid.map((i) => i.key)).toEqual(["cfg.yaml: document 3", "cfg.yaml: document 4"]);
+    expect(p.invalid[0]!.reason).toMatch(
+      /^spec\.nodeSelector: invalid selector .* nested more than 100 deep$/,
+    );
+    expect(p.invalid[0]!.reason.length).toBeLessThan(500);
+    expect(p.invalid[1]!.reason).toMatch(/alias/i);
+    expect(p.keep).toEqual(new Set(["BGPPeer/deep"]));
+    // the long selector is evaluated when node n1's peerings are computed: its last term selects n1
+    const store = new Store();
+    store.replace(["Node", "BGPPeer"], p.resources, new Set());
+    store.markSynced();
+    const peers = computePeerings(store.snapshot(), { ip: "100.64.0.1" }).peers;
+    expect(peers.map((s) => `${s.address} ${s.from}`)).toEqual(["203.0.113.1 bgppeers/long"]);
+  });
+
   it("the embedded default parses and yields the example peerings", () => {
     const store = new Store();
     const src = new FileSource(EMBEDDED_DEFAULT, store, pino({ level: "silent" }));

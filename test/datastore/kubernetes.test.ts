@@ -263,4 +263,48 @@ describe("projectcalico.org/v3 clusters", () => {
       await v3.close();
     }
   });
+
+  // Issue 15, finding 2: pathological objects are skipped one by one with their key.
+  it("a BGPPeer with a selector nested 20,000 deep is skipped with its key, in the list and in the watch", async () => {
+    const deep = `${"(".repeat(20_000)}has(a)${")".repeat(20_000)}`;
+    const peer = (name: string, nodeSelector: string) => ({
+      metadata: { name },
+      spec: { peerIP: "203.0.113.10", asNumber: 65010, nodeSelector },
+    });
+    api.put("bgppeers", peer("deep-listed", deep));
+    api.put("bgppeers", peer("fine-listed", "all()"));
+    const store = new Store();
+    const lines: string[] = [];
+    const src = new KubernetesSource(
+      { kubeconfig, namespace: "kube-system" },
+      store,
+      pino({ level: "debug" }, { write: (l: string) => lines.push(l) }),
+    );
+    const skipped = (name: string) =>
+      lines.some(
+        (l) =>
+          l.includes("invalid object skipped") &&
+          l.includes(`bgppeers/${name}`) &&
+          l.includes("nested more than"),
+      );
+    await src.start();
+    try {
+      await waitFor(() => store.synced, 10_000, "synced");
+      expect(skipped("deep-listed")).toBe(true);
+      api.put("bgppeers", peer("deep-watched", deep));
+      api.put("bgppeers", peer("fine-watched", "all()"));
+      await waitFor(
+        () => store.snapshot().peers.has("fine-watched"),
+        5000,
+        "the next object through the watch",
+      );
+      expect(skipped("deep-watched")).toBe(true);
+      expect(store.snapshot().peers.has("fine-listed")).toBe(true);
+      expect(store.snapshot().peers.has("deep-watched")).toBe(false);
+    } finally {
+      src.stop();
+      for (const name of ["deep-listed", "fine-listed", "deep-watched", "fine-watched"])
+        api.remove("bgppeers", name);
+    }
+  });
 });

@@ -154,3 +154,50 @@ describe("selectors in Calico's route reflector recipes", () => {
     expect(parseSelector(`(has(a) || has(b)) && !has(c)`).matches({ a: "", c: "" })).toBe(false);
   });
 });
+
+// Issue 15, finding 2: a selector of pathological size must neither overflow the stack nor take
+// long; one nested too deeply is a SelectorError naming the selector.
+describe("selectors of pathological size", () => {
+  const terms = (n: number, join: string) => Array.from({ length: n }, (_, i) => `has(k${i})`).join(join);
+  const labels = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, ""]));
+
+  it("20,000 terms joined by && or || parse and evaluate", () => {
+    const and = parseSelector(terms(20_000, " && "));
+    expect(and.matches(labels(20_000))).toBe(true);
+    expect(and.matches(labels(19_999))).toBe(false);
+    const or = parseSelector(terms(20_000, " || "));
+    expect(or.matches({ k19999: "" })).toBe(true);
+    expect(or.matches({})).toBe(false);
+  });
+
+  it("precedence holds in long chains: a || b && c || d", () => {
+    const s = parseSelector(`${terms(1000, " && ")} || has(x) && !has(y) || has(z)`);
+    expect(s.matches({ x: "" })).toBe(true);
+    expect(s.matches({ x: "", y: "" })).toBe(false);
+    expect(s.matches({ z: "" })).toBe(true);
+    expect(s.matches(labels(1000))).toBe(true);
+  });
+
+  it.each([
+    ["20,000 nested parentheses", `${"(".repeat(20_000)}has(a)${")".repeat(20_000)}`],
+    ["20,000 negations", `${"!".repeat(20_000)}has(a)`],
+  ])("%s: a SelectorError, not a stack overflow", (_, text) => {
+    expect(() => parseSelector(text)).toThrow(SelectorError);
+    expect(() => parseSelector(text)).toThrow(/nested more than 100 deep/);
+  });
+
+  it("100 nested parentheses and negations are fine", () => {
+    expect(parseSelector(`${"(".repeat(100)}has(a)${")".repeat(100)}`).matches({ a: "" })).toBe(true);
+    expect(parseSelector(`${"!".repeat(100)}has(a)`).matches({ a: "" })).toBe(true);
+  });
+});
+
+it("an error about a long selector quotes only its start", () => {
+  const text = `${"(".repeat(20_000)}has(a)${")".repeat(20_000)}`;
+  expect(() => parseSelector(text)).toThrow(/^invalid selector "\(+"\.\.\. \(40006 characters\)/);
+  try {
+    parseSelector(text);
+  } catch (e) {
+    expect((e as Error).message.length).toBeLessThan(400);
+  }
+});

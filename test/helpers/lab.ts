@@ -2,7 +2,7 @@
 // PID. BIRD configs are generated here (for options the lab scripts do not take); GoBGP, FRR and
 // ExaBGP go through ../shared/lab's start scripts.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Listener } from "../../src/fsm/index.js";
@@ -278,6 +278,13 @@ export class Etcd {
     execFileSync(sharedPath("lab/start-etcd.sh"), ["stop", this.dir], { stdio: "ignore" });
   }
 
+  /** Stops etcd, deletes its data and starts it again: a new, empty cluster at the same address. */
+  recreate(): void {
+    this.stop();
+    rmSync(join(this.dir, "data"), { recursive: true, force: true });
+    this.start();
+  }
+
   /** etcdctl with the endpoint and certificates preset (ETCDCTL_API=3). */
   ctl(...args: string[]): string {
     return execFileSync(join(this.dir, "etcdctl"), args, { encoding: "utf8" });
@@ -296,10 +303,11 @@ export class Etcd {
       },
       spec: obj.spec ?? {},
     };
-    this.ctl(
-      "put",
-      `/calico/resources/v3/projectcalico.org/${plural}/${obj.metadata.name}`,
-      JSON.stringify(value),
+    // the value goes through standard input: a large object does not fit in an argument
+    execFileSync(
+      join(this.dir, "etcdctl"),
+      ["put", `/calico/resources/v3/projectcalico.org/${plural}/${obj.metadata.name}`],
+      { input: JSON.stringify(value), encoding: "utf8" },
     );
   }
 

@@ -196,7 +196,10 @@ describe("operating the reflector", () => {
     expect(r.stdout).toMatch(
       /\| Global_127_0_44_2 \| 127\.0\.44\.2 +\| 179 +\| global +\| 64512 \| 64512 +\| yes +\| no +\| 500 +\| bgppeers\/peer-with-rr \|/,
     );
-    expect(r.stderr).toMatch(/error: invalid object skipped: .*document 4/);
+    // the reason too: the field and what is wrong with it
+    expect(r.stderr).toMatch(
+      /error: invalid object skipped: .*document 4: spec\.asNumber: required with peerIP$/m,
+    );
     expect(r.status).toBe(1);
   });
 });

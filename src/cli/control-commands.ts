@@ -32,17 +32,26 @@ async function get<T>(http: string | undefined, path: string): Promise<T> {
   const where = http ?? process.env.HTTP_LISTEN ?? "127.0.0.1:9179";
   if (where === "off")
     throw new UsageError("HTTP_LISTEN is off: give --http HOST:PORT of a running reflector");
-  let res: Response;
-  try {
-    res = await fetch(`http://${where}${path}`);
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-    throw new UsageError(
-      `no reflector answers at ${where} (${cause}); is it running, and is HTTP_LISTEN the same?`,
-    );
+  // A reflector busy with other /routes answers says when to come back: wait, up to 5 times.
+  for (let attempt = 1; ; attempt++) {
+    let res: Response;
+    try {
+      res = await fetch(`http://${where}${path}`);
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+      throw new UsageError(
+        `no reflector answers at ${where} (${cause}); is it running, and is HTTP_LISTEN the same?`,
+      );
+    }
+    const retryAfter = Number(res.headers.get("retry-after"));
+    if (res.status === 503 && retryAfter > 0 && attempt < 5) {
+      await res.arrayBuffer();
+      await new Promise((r) => setTimeout(r, retryAfter * 1000));
+      continue;
+    }
+    if (!res.ok) throw new UsageError(`${where}${path}: HTTP ${res.status}`);
+    return (await res.json()) as T;
   }
-  if (!res.ok) throw new UsageError(`${where}${path}: HTTP ${res.status}`);
-  return (await res.json()) as T;
 }
 
 /** A table in calicoctl's style: +---+ borders, upper-case centred headings. */

@@ -1,19 +1,47 @@
 // The HTTP endpoint: /metrics, /livez, /readyz, and the JSON the status and routes commands read.
 // It binds to loopback unless told otherwise (HTTP_LISTEN).
-import { createServer, type Server } from "node:http";
+//
+// It shares the process with every BGP session, so nothing it does may starve them: /routes is
+// streamed in short slices with backpressure (memory per answer stays at a slice and a socket
+// buffer, whatever the table's size), only a few are answered at once (the rest get 503 with
+// Retry-After), connections are capped so clients cannot take the file descriptors BGP needs,
+// and slow or idle clients are cut off.
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { Daemon } from "../cli/run.js";
-import { routes, status } from "./snapshot.js";
+import { type RouteEntry, routes, status } from "./snapshot.js";
+
+/** /routes answers streamed at once; more wait for a 503's Retry-After. */
+export const MAX_ROUTE_STREAMS = 4;
+/** open HTTP connections answered; past this a request gets 503, and past HARD_MAX the connection is closed */
+export const MAX_CONNECTIONS = 64;
+const HARD_MAX_CONNECTIONS = 256;
+/** characters of JSON per write */
+const WRITE_SIZE = 16 * 1024;
+/** milliseconds of serialising per turn of the event loop */
+const SLICE_MS = 5;
+/** a socket that neither sends nor takes anything for this long is closed */
+const IDLE_TIMEOUT_MS = 30_000;
 
 export function startHttp(d: Daemon, metrics: Registry, host: string, port: number): Promise<Server> {
+  let streams = 0;
+  let connections = 0;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const send = (code: number, type: string, body: string) => {
-      res.writeHead(code, { "content-type": type });
-      res.end(body);
+    const head = req.method === "HEAD";
+    const send = (code: number, type: string, body: string, headers: Record<string, string> = {}) => {
+      res.writeHead(code, { "content-type": type, ...headers });
+      res.end(head ? undefined : body);
     };
     const json = (code: number, body: unknown) => send(code, "application/json", `${JSON.stringify(body)}\n`);
-    if (req.method !== "GET") return json(405, { error: "GET only" });
+    const busy = (why: string) =>
+      send(503, "application/json", `${JSON.stringify({ error: `busy: ${why}` })}\n`, { "retry-after": "1" });
+    if (connections > MAX_CONNECTIONS) {
+      res.shouldKeepAlive = false;
+      return busy("too many connections");
+    }
+    if (req.method !== "GET" && !head)
+      return send(405, "application/json", '{"error":"GET or HEAD only"}\n', { allow: "GET, HEAD" });
     switch (url.pathname) {
       case "/livez":
         return send(200, "text/plain", "ok\n");
@@ -29,14 +57,28 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
       case "/status":
         return json(200, status(d));
       case "/routes": {
+        if (head) return send(200, "application/json", "");
+        if (streams >= MAX_ROUTE_STREAMS) return busy("too many /routes answers at once");
         const prefix = url.searchParams.get("prefix") ?? undefined;
         const peer = url.searchParams.get("peer") ?? undefined;
-        return json(200, routes(d, { ...(prefix ? { prefix } : {}), ...(peer ? { peer } : {}) }));
+        streams++;
+        res.once("close", () => streams--);
+        res.writeHead(200, { "content-type": "application/json" });
+        streamArray(res, routes(d, { ...(prefix ? { prefix } : {}), ...(peer ? { peer } : {}) }));
+        return;
       }
       default:
         return json(404, { error: `no ${url.pathname}; try /status, /routes, /metrics, /livez, /readyz` });
     }
   });
+  server.on("connection", (socket) => {
+    connections++;
+    socket.once("close", () => connections--);
+  });
+  server.maxConnections = HARD_MAX_CONNECTIONS;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  server.timeout = IDLE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -44,4 +86,39 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
       resolve(server);
     });
   });
+}
+
+/**
+ * Writes the entries as one JSON array in pieces of about WRITE_SIZE, for at most SLICE_MS per
+ * turn of the event loop, and waits for the socket to drain whenever it holds more than its
+ * buffer. Small pieces die young: the garbage collector reclaims them before they are promoted.
+ */
+function streamArray(res: ServerResponse, entries: Iterator<RouteEntry>): void {
+  let first = true;
+  const slice = (): void => {
+    if (res.destroyed) return;
+    const start = performance.now();
+    let text = first ? "[" : "";
+    for (;;) {
+      const next = entries.next();
+      if (next.done) {
+        res.end(`${text}]\n`);
+        return;
+      }
+      text += `${first ? "" : ","}${JSON.stringify(next.value)}`;
+      first = false;
+      if (text.length < WRITE_SIZE) continue;
+      const more = res.write(text);
+      text = "";
+      if (!more) {
+        res.once("drain", slice);
+        return;
+      }
+      if (performance.now() - start > SLICE_MS) {
+        setImmediate(slice);
+        return;
+      }
+    }
+  };
+  slice();
 }

@@ -104,18 +104,20 @@ export interface RouteEntry {
   paths: RoutePath[];
 }
 
-/** The Loc-RIB, or one prefix of it, or the paths from one peer. */
-export function routes(d: Daemon, filter: { prefix?: string; peer?: string }): RouteEntry[] {
+/**
+ * The Loc-RIB, or one prefix of it, or the paths from one peer, one entry at a time: a caller
+ * that takes them across turns of the event loop sees the table as it is when it gets there.
+ */
+export function* routes(d: Daemon, filter: { prefix?: string; peer?: string }): Generator<RouteEntry> {
   const rib = d.reflector?.rib;
-  if (!rib) return [];
-  const out: RouteEntry[] = [];
+  if (!rib) return;
   const dests: Iterable<Dest> = filter.prefix
     ? [rib.get(filter.prefix.includes(":") ? "ipv6" : "ipv4", filter.prefix)].filter((x) => x !== undefined)
     : rib.all();
   for (const dest of dests) {
     const paths = dest.paths.filter((p) => !filter.peer || p.peer.address === filter.peer);
     if (!paths.length) continue;
-    out.push({
+    yield {
       prefix: dest.prefix,
       family: dest.family,
       paths: paths.map((p) => ({
@@ -126,7 +128,6 @@ export function routes(d: Daemon, filter: { prefix?: string; peer?: string }): R
         ...(p === dest.best ? {} : { lostAt: explain(dest.paths, p, candidateOf) }),
         attributes: p.attrs.attributes,
       })),
-    });
+    };
   }
-  return out;
 }

@@ -2,7 +2,6 @@
 // 200 clients ask for all of them at once. Answers stream with bounded memory, beyond a few at a
 // time they are refused with Retry-After, and peers with a 3 s hold time get every keepalive in
 // time. Addresses 127.0.45.x.
-import { type ChildProcess, fork } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
@@ -18,7 +17,7 @@ import { Daemon } from "../helpers/cli.js";
 import { waitFor, workdir } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { reliability } from "../helpers/reliability.js";
-import { REPO_ROOT } from "../helpers/shared.js";
+import { simReport, startSimPeers } from "../helpers/sim-peers-process.js";
 
 const RR = "127.0.45.1";
 const HTTP = `${RR}:9179`;
@@ -33,7 +32,8 @@ afterAll(async () => {
 });
 
 /** kB of the process's peak resident memory (VmHWM). */
-const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+const peakRss = (pid: number) =>
+  Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 
 /** A peer that announces ROUTES /32s in a few hundred UPDATEs. */
 async function announcer(): Promise<RawPeer> {
@@ -63,24 +63,6 @@ async function announcer(): Promise<RawPeer> {
   for (const chunk of batch.finish()) socket.write(chunk);
   socket.write(encodeMessage({ type: "KEEPALIVE" }, ctx));
   return raw;
-}
-
-interface Report {
-  established: number;
-  notifications: string[];
-  maxGapMs: number;
-}
-
-function report(child: ChildProcess): Promise<Report> {
-  return new Promise((resolve) => {
-    const onMessage = (m: { type: string } & Report) => {
-      if (m.type !== "report") return;
-      child.off("message", onMessage);
-      resolve(m);
-    };
-    child.on("message", onMessage);
-    child.send({ type: "report" });
-  });
 }
 
 describe("the HTTP endpoint under load", () => {
@@ -113,16 +95,8 @@ describe("the HTTP endpoint under load", () => {
       20_000,
       "the reflector listening",
     );
-    const sims = fork(
-      join(REPO_ROOT, "test/helpers/sim-peers.ts"),
-      [RR, "179", SIM_BASE, String(SIMS), "3", "64512"],
-      { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] },
-    );
+    const sims = await startSimPeers(RR, SIM_BASE, SIMS, 3);
     cleanup.push(() => sims.kill());
-    await new Promise<void>((resolve, reject) => {
-      sims.once("message", () => resolve());
-      sims.once("exit", (code) => reject(new Error(`simulated peers exited (${code})`)));
-    });
     const source = await announcer();
     cleanup.push(() => source.socket.destroy());
     const loc = async () =>
@@ -171,7 +145,7 @@ describe("the HTTP endpoint under load", () => {
     expect(head.headers.get("content-type")).toBe("application/json");
     expect(await head.text()).toBe("");
 
-    const r = await report(sims);
+    const r = await simReport(sims);
     const growth = (after - before) / 1024;
     measured(
       `${ok.length} whole answers and ${refused.length} refusals in ${seconds.toFixed(1)} s; ` +

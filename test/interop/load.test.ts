@@ -1,11 +1,11 @@
 // Load: 200,000 routes arrive from one BIRD peer while 50 other sessions with a 3 s hold time
 // stay Established: no hold timer expires on either side, no keepalive is late.
-import { type ChildProcess, fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BASE, type Bird, Ours, startBird, waitFor, workdir } from "../helpers/lab.js";
-import { REPO_ROOT } from "../helpers/shared.js";
+import { simReport, startSimPeers } from "../helpers/sim-peers-process.js";
 
 const US = "127.0.22.1";
 const ROUTES = 200_000;
@@ -19,24 +19,6 @@ afterAll(async () => {
   await bird?.stop();
   await ours?.close();
 });
-
-interface Report {
-  established: number;
-  notifications: string[];
-  maxGapMs: number;
-}
-
-function report(child: ChildProcess): Promise<Report> {
-  return new Promise((resolve) => {
-    const onMessage = (m: { type: string } & Report) => {
-      if (m.type !== "report") return;
-      child.off("message", onMessage);
-      resolve(m);
-    };
-    child.on("message", onMessage);
-    child.send({ type: "report" });
-  });
-}
 
 /** 200,000 /32s: all of 198.18.0.0/15, then the rest from 100.64.0.0/10. */
 function routesFile(dir: string, nextHop: string): string {
@@ -64,18 +46,7 @@ describe("load", () => {
       );
     }
     const big = ours.add({ ...BASE, routerId: US, peerAddress: "127.0.22.11", passive: true });
-    sims = fork(
-      join(REPO_ROOT, "test/helpers/sim-peers.ts"),
-      [US, "179", simBase.join("."), String(SIMS), "3", "64512"],
-      {
-        execArgv: ["--import", "tsx"],
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
-      },
-    );
-    await new Promise<void>((resolve, reject) => {
-      sims!.once("message", () => resolve());
-      sims!.once("exit", (code) => reject(new Error(`simulated peers exited (${code})`)));
-    });
+    sims = await startSimPeers(US, simBase.join("."), SIMS, 3);
     const dir = workdir("load");
     const started = Date.now();
     bird = await startBird("load", {
@@ -87,7 +58,7 @@ describe("load", () => {
     const seconds = (Date.now() - started) / 1000;
     // Let a few more keepalive rounds pass after the burst.
     await new Promise((r) => setTimeout(r, 3000));
-    const r = await report(sims);
+    const r = await simReport(sims);
     console.log(
       `load: ${ROUTES} routes in ${seconds.toFixed(1)} s (BIRD start included); ` +
         `longest gap between messages to a 3 s-hold peer: ${r.maxGapMs} ms`,

@@ -22,6 +22,13 @@ export class Framer {
     return this.buffered;
   }
 
+  /** Whether the octets buffered hold a whole message (or a header to answer with an error). */
+  get whole(): boolean {
+    if (this.failed || this.buffered < HEADER_LENGTH) return false;
+    const checked = checkHeader(this.contiguous(HEADER_LENGTH), this.offset, this.maxLength);
+    return typeof checked !== "number" || this.buffered >= checked;
+  }
+
   push(chunk: Buffer): void {
     if (this.failed || chunk.length === 0) return;
     this.chunks.push(chunk);

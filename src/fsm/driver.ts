@@ -233,8 +233,12 @@ export class Session {
 
   private onData(c: Connection, chunk: Buffer): void {
     this.bytesIn += chunk.length;
-    this.feed(c.machine, { type: "Received" }, c);
+    // RFC 4271 §4.2: whole messages restart the hold timer, not octets: a peer that trickles a
+    // message it never completes is not alive. A chunk that completes one counts at once, even
+    // when the message waits behind others to be handled.
+    const had = c.framer.whole;
     c.framer.push(chunk);
+    if (!had && c.framer.whole) this.feed(c.machine, { type: "Received" }, c);
     this.drain(c);
   }
 

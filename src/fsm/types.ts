@@ -100,7 +100,7 @@ export type FsmInput =
   | { type: "TcpUp" }
   /** TcpConnectionFails (Event 18) */
   | { type: "TcpFailed" }
-  /** octets arrived from the peer: the hold timer is restarted */
+  /** a whole message arrived from the peer (it may wait to be handled): the hold timer is restarted */
   | { type: "Received" }
   | { type: "Message"; message: Exclude<BgpMessage, { type: "UPDATE" }> }
   /** UpdateMsg (Event 27); the body goes to the RIB without passing through the machine */

@@ -161,6 +161,28 @@ describe("the framer", () => {
     );
   });
 
+  it("says it holds a whole message exactly when next() would return one", () => {
+    fc.assert(
+      fc.property(stream, fc.array(fc.nat(), { maxLength: 12 }), (messages, cuts) => {
+        const all = Buffer.concat(messages);
+        const points = [...new Set(cuts.map((c) => c % (all.length + 1)))].sort((a, b) => a - b);
+        const framer = new Framer();
+        let prev = 0;
+        for (const p of [...points, all.length]) {
+          framer.push(all.subarray(prev, p));
+          prev = p;
+          for (;;) {
+            const whole = framer.whole;
+            const m = framer.next();
+            expect(whole).toBe(m !== undefined);
+            if (m === undefined) break;
+          }
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("splits a sample stream at every byte offset", () => {
     const messages = loadVectors()
       .filter((v) => v.valid && v.hex.length < 400)

@@ -63,6 +63,45 @@ describe("session driver", () => {
     expect(session.state).toBe("Idle");
   });
 
+  // Issue 15, finding 6: RFC 4271 §4.2 restarts the hold timer on whole messages, not octets.
+  it("a peer that trickles octets of a message it never completes is dropped by its hold timer", async () => {
+    const { session, peer } = withRawPeer();
+    await establish(peer);
+    const update = encodeMessage(
+      {
+        type: "UPDATE",
+        withdrawn: [],
+        attributes: { origin: "igp", asPath: [], nextHop: "203.0.113.9" },
+        nlri: ["198.18.0.0/24"],
+      },
+      makeContext(),
+    );
+    // one octet every 2 s, each well within the 9 s hold time; 9 s after the last KEEPALIVE
+    for (let i = 0; i < 4; i++) {
+      peer.sendRaw(update.subarray(i, i + 1));
+      await vi.advanceTimersByTimeAsync(2000);
+    }
+    expect(session.state).toBe("Established");
+    peer.sendRaw(update.subarray(4, 5));
+    await vi.advanceTimersByTimeAsync(2000);
+    const n = await peer.next("NOTIFICATION");
+    expect([n.code, n.subcode]).toEqual([4, 0]);
+    expect(session.state).toBe("Idle");
+  });
+
+  it("a message completed by its last octet restarts the hold timer", async () => {
+    const { session, peer } = withRawPeer();
+    await establish(peer);
+    const keepalive = encodeMessage({ type: "KEEPALIVE" }, makeContext());
+    for (let round = 0; round < 3; round++) {
+      peer.sendRaw(keepalive.subarray(0, 10));
+      await vi.advanceTimersByTimeAsync(4000);
+      peer.sendRaw(keepalive.subarray(10));
+      await vi.advanceTimersByTimeAsync(4000);
+    }
+    expect(session.state).toBe("Established");
+  });
+
   it("answers a malformed UPDATE with the NOTIFICATION RFC 7606 calls for", async () => {
     const { session, peer } = withRawPeer();
     await establish(peer);

@@ -297,7 +297,7 @@ describe("timers", () => {
     expect(kinds(h.advance(10.1))).toEqual(["Send NOTIFICATION 4/0", "Down", "Disconnect"]);
   });
 
-  it("any octets received restart the hold timer", () => {
+  it("each whole message received restarts the hold timer", () => {
     const h = Harness.in("Established");
     for (let i = 0; i < 10; i++) {
       h.at += 20_000;

@@ -6,6 +6,7 @@ export { type CodecContext, DEFAULT_CONTEXT, makeContext } from "./context.js";
 export { BgpError, type BgpErrorInit, EncodeError, type Rfc7606Action, strongerAction } from "./errors.js";
 export { Framer } from "./framer.js";
 export { formatPrefix, ipv4Number, parsePrefix } from "./ip.js";
+export { jsonReplacer, jsonReviver } from "./json.js";
 export {
   type BgpMessage,
   type DecodeResult,

@@ -10,6 +10,8 @@ import {
   EncodeError,
   encodeMessage,
   Framer,
+  jsonReplacer,
+  jsonReviver,
   makeContext,
   type PathAttributes,
   reconcileAs4,
@@ -138,7 +140,7 @@ export async function decodeCommand(argv: string[], print: (line: string) => voi
   }
   const ctx = contextFrom(values);
   const inputs = positionals.length ? positionals : (await readStdin()).split(/\n/).filter((l) => l.trim());
-  for (const hex of inputs) for (const obj of decodeHex(hex, ctx)) print(JSON.stringify(obj));
+  for (const hex of inputs) for (const obj of decodeHex(hex, ctx)) print(JSON.stringify(obj, jsonReplacer));
   return 0;
 }
 
@@ -160,7 +162,7 @@ export async function encodeCommand(
     if (!line.trim()) continue;
     try {
       print(
-        encodeMessage(JSON.parse(line) as BgpMessage, ctx)
+        encodeMessage(JSON.parse(line, jsonReviver) as BgpMessage, ctx)
           .toString("hex")
           .toUpperCase(),
       );

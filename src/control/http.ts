@@ -8,6 +8,7 @@
 // and slow or idle clients are cut off.
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
+import { jsonReplacer } from "../bgp/index.js";
 import type { Daemon } from "../cli/run.js";
 import { type RouteEntry, routes, status } from "./snapshot.js";
 
@@ -33,7 +34,8 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
       res.writeHead(code, { "content-type": type, ...headers });
       res.end(head ? undefined : body);
     };
-    const json = (code: number, body: unknown) => send(code, "application/json", `${JSON.stringify(body)}\n`);
+    const json = (code: number, body: unknown) =>
+      send(code, "application/json", `${JSON.stringify(body, jsonReplacer)}\n`);
     const busy = (why: string) =>
       send(503, "application/json", `${JSON.stringify({ error: `busy: ${why}` })}\n`, { "retry-after": "1" });
     if (connections > MAX_CONNECTIONS) {
@@ -105,7 +107,7 @@ function streamArray(res: ServerResponse, entries: Iterator<RouteEntry>): void {
         res.end(`${text}]\n`);
         return;
       }
-      text += `${first ? "" : ","}${JSON.stringify(next.value)}`;
+      text += `${first ? "" : ","}${JSON.stringify(next.value, jsonReplacer)}`;
       first = false;
       if (text.length < WRITE_SIZE) continue;
       const more = res.write(text);

@@ -79,7 +79,7 @@ describe("RFC 7606 outcomes", () => {
   it("an unknown optional transitive attribute is kept byte for byte", () => {
     const { error, update: m } = decode(withRawAttribute(update(base), [0xe0, 99, 2, 0xab, 0xcd]));
     expect(error).toBeUndefined();
-    expect(m.attributes.unknown).toEqual([{ code: 99, flags: 0xe0, valueHex: "ABCD" }]);
+    expect(m.attributes.unknown).toEqual([{ code: 99, flags: 0xe0, value: Buffer.from("ABCD", "hex") }]);
   });
 
   it("too few octets left for an attribute header is a framing error: treat-as-withdraw (§4)", () => {

@@ -139,8 +139,8 @@ function expectAttrs(attrs: PathAttributes, want: Record<string, any>): void {
         expect(got.map((u) => u.code)).toEqual(value.map((u: { type: number }) => u.type));
         value.forEach((u: { flags: string; value_hex?: string; length?: number }, i: number) => {
           expect(got[i]!.flags).toBe(Number(u.flags));
-          if (u.value_hex) expect(got[i]!.valueHex).toBe(hex(u.value_hex));
-          if (u.length !== undefined) expect(got[i]!.valueHex.length / 2).toBe(u.length);
+          if (u.value_hex) expect(got[i]!.value.toString("hex").toUpperCase()).toBe(hex(u.value_hex));
+          if (u.length !== undefined) expect(got[i]!.value.length).toBe(u.length);
         });
         break;
       }

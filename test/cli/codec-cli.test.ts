@@ -76,6 +76,26 @@ describe("routereflector encode", () => {
     expect(encoded.stdout.trim().split("\n")).toEqual(valid.map((v) => v.hex.toUpperCase()));
   });
 
+  it("an unknown attribute is valueHex in JSON, both ways", () => {
+    const line = JSON.stringify({
+      type: "UPDATE",
+      withdrawn: [],
+      attributes: {
+        origin: "igp",
+        asPath: [],
+        nextHop: "203.0.113.1",
+        unknown: [{ code: 99, flags: 0xe0, valueHex: "ABCD" }],
+      },
+      nlri: ["198.18.0.0/24"],
+    });
+    const hex = runCli(["encode"], `${line}\n`).stdout.trim();
+    expect(hex).toContain("E06302ABCD");
+    const back = JSON.parse(runCli(["decode", hex]).stdout);
+    expect(back.attributes.unknown).toEqual([{ code: 99, flags: 0xe0, valueHex: "ABCD" }]);
+    const bad = runCli(["encode"], `${line.replace("ABCD", "ABC")}\n`);
+    expect(bad.stderr).toMatch(/line 1: bad hex in attribute 99/);
+  });
+
   it("names the line and the problem for input it cannot encode, and exits 1", () => {
     const r = runCli(
       ["encode"],

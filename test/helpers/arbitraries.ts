@@ -83,7 +83,7 @@ function attributes(
       fc.record({
         code: fc.integer({ min: 100, max: 254 }),
         flags: fc.constantFrom(0xc0, 0xe0, 0x80),
-        valueHex: fc.uint8Array({ maxLength: 12 }).map(hexOf),
+        value: fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b)),
       }),
       { minLength: 1, maxLength: 1 },
     ),

@@ -25,8 +25,8 @@ const PATH: PathAttributes = {
   communities: ["64512:1"],
   largeCommunities: ["64512:1:2"],
   unknown: [
-    { code: 222, flags: 0xc0, valueHex: "ABCD" },
-    { code: 223, flags: 0x80, valueHex: "01" },
+    { code: 222, flags: 0xc0, value: Buffer.from("ABCD", "hex") },
+    { code: 223, flags: 0x80, value: Buffer.from("01", "hex") },
   ],
 };
 const TO_CLIENT = { role: "client" as const, localAs: 64512, clusterId: "203.0.113.254", asn4: true };
@@ -77,7 +77,7 @@ describe("outbound attributes", () => {
       clusterList: ["203.0.113.254"],
     });
     // Unknown transitive: passed with the Partial bit. Unknown non-transitive: dropped.
-    expect(out.unknown).toEqual([{ code: 222, flags: 0xe0, valueHex: "ABCD" }]);
+    expect(out.unknown).toEqual([{ code: 222, flags: 0xe0, value: Buffer.from("ABCD", "hex") }]);
   });
 
   it("an existing ORIGINATOR_ID is kept and our cluster ID goes in front of the CLUSTER_LIST", () => {

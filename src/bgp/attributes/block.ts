@@ -114,7 +114,10 @@ function decodeOne(
     }
     seen.push(code);
     attrs.unknown ??= [];
-    attrs.unknown.push({ code, flags, valueHex: buf.toString("hex", off + header, end).toUpperCase() });
+    // A copy of its own, outside Buffer's shared pool: a view would keep the whole received chunk.
+    const value = Buffer.allocUnsafeSlow(end - off - header);
+    buf.copy(value, 0, off + header, end);
+    attrs.unknown.push({ code, flags, value });
     return undefined;
   }
   if (seen.includes(code)) {
@@ -249,11 +252,8 @@ export function encodeAttributes(attrs: PathAttributes, ctx: CodecContext): Buff
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || key === "flags") continue;
     if (key === "unknown") {
-      for (const u of attrs.unknown ?? []) {
-        const v = Buffer.from(u.valueHex, "hex");
-        if (v.length * 2 !== u.valueHex.length) throw new EncodeError(`bad hex in attribute ${u.code}`);
-        parts.push(attributeHeader(u.flags, u.code, v.length), v);
-      }
+      for (const u of attrs.unknown ?? [])
+        parts.push(attributeHeader(u.flags, u.code, u.value.length), u.value);
       continue;
     }
     const codec = BY_KEY.get(key);

@@ -31,11 +31,12 @@ export interface MpUnreach {
   withdrawnHex?: string;
 }
 
-/** An attribute this codec does not know, kept byte for byte. */
+/** An attribute this codec does not know, kept byte for byte (valueHex in JSON: bgp/json.ts). */
 export interface UnknownAttribute {
   code: number;
   flags: number;
-  valueHex: string;
+  /** its own copy of the octets, never a view of a received chunk */
+  value: Buffer;
 }
 
 export interface PathAttributes {

@@ -15,6 +15,7 @@ import { Reconciler } from "../reflector/reconciler.js";
 import { Reflector } from "../reflector/reflector.js";
 import { type Config, ConfigError, configOrError, VARIABLES } from "./config.js";
 import { createLogger, levelOfSeverity } from "./log.js";
+import { LogLimit } from "./log-limit.js";
 
 /**
  * RFC 4724 §4.1: after a (re)start, routes go out once every peer is back and has sent its
@@ -71,6 +72,8 @@ export class Daemon {
   private source: Source | undefined;
   /** connections from addresses that are not configured peers, closed before OPEN */
   refusedConnections = 0;
+  /** at most one line a second about them; routereflector_connections_refused_total counts each */
+  private readonly refusedLog = new LogLimit(1000);
 
   async start(): Promise<void> {
     this.store.on("change", () => void this.update().catch((e: unknown) => this.fatal(e)));
@@ -187,7 +190,12 @@ export class Daemon {
         (remote) => reflector.peer(remote)?.session,
         (remote) => {
           this.refusedConnections++;
-          log.warn({ peer: remote }, "connection from an unconfigured address closed");
+          const unlogged = this.refusedLog.take(Date.now());
+          if (unlogged === undefined) return;
+          log.warn(
+            { peer: remote, ...(unlogged ? { moreSinceLastLine: unlogged } : {}) },
+            "connection from an unconfigured address closed",
+          );
         },
       ),
     }));

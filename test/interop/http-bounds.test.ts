@@ -105,17 +105,7 @@ describe("the HTTP endpoint under load", () => {
           await (await fetch(`http://${HTTP}/metrics`)).text(),
         )?.[1] ?? 0,
       );
-    let held = 0;
-    await waitFor(
-      () => {
-        void loc().then((n) => {
-          held = n;
-        });
-        return held === ROUTES;
-      },
-      60_000,
-      "200,000 routes held",
-    );
+    await waitFor(async () => (await loc()) === ROUTES, 60_000, "200,000 routes held");
     const pid = rr.proc.pid!;
     const before = peakRss(pid);
 

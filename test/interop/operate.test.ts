@@ -121,6 +121,22 @@ describe("operating the reflector", () => {
     await waitFor(() => refused().length > 0, 5000, "the refusal logged");
     expect(refused()).toHaveLength(1);
     expect(await metric("routereflector_connections_refused_total", "")).toBe(1);
+    // a flood of them (issue 15, finding 7): every one counted, the log rate-limited
+    const flood = 300;
+    await Promise.all(
+      Array.from({ length: flood }, async () => {
+        const c = net.connect({ host: RR, port: 179, localAddress: "127.0.44.9" });
+        c.on("error", () => {});
+        await new Promise((r) => c.once("close", r));
+      }),
+    );
+    await waitFor(
+      async () => (await metric("routereflector_connections_refused_total", "")) === flood + 1,
+      10_000,
+      "every refusal counted",
+    );
+    // one line at the first, then at most one a second with how many came meanwhile
+    expect(refused().length).toBeLessThanOrEqual(3);
 
     // a new Node in the file: a new session, the others untouched
     const before = { a: a.protocol().since, b: b.protocol().since };

@@ -38,6 +38,14 @@ export interface Config {
 }
 
 /** A variable, its flag, its default and what it is for: the configuration reference. */
+/**
+ * Prefixes per family a peer may send unless told otherwise: the memory guard, so that no single
+ * peer can exhaust the heap (4 GiB here). A route costs the reflector about 0.5 KiB (1 KiB with
+ * attributes of its own), so a peer at the limit takes 1 to 2 GiB. Twice a full Internet IPv4
+ * table; Calico nodes announce a handful of blocks and service addresses.
+ */
+export const DEFAULT_MAX_PREFIXES = 2_000_000;
+
 export const VARIABLES = [
   ["IP", "--ip", "", "IPv4 address: router ID and the address BGP listens and connects on"],
   ["IP6", "--ip6", "", "IPv6 address for IPv6 sessions"],
@@ -70,8 +78,8 @@ export const VARIABLES = [
   [
     "MAX_PREFIXES",
     "--max-prefixes",
-    "no limit",
-    "reset a peer's session when it sends more prefixes per family (RFC 4486); a BGPPeer's routereflector/max-prefixes annotation wins",
+    String(DEFAULT_MAX_PREFIXES),
+    "reset a peer's session when it sends more prefixes per family (RFC 4486); 0 for no limit; a BGPPeer's routereflector/max-prefixes annotation wins",
   ],
   ["LOG_LEVEL", "--log-level", "info", "trace, debug, info, warn, error, fatal or silent"],
   [
@@ -224,8 +232,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
       `${JSON.stringify(config.logLevel)} is not one of ${LOG_LEVELS.join(", ")}`,
     );
   }
-  const max = values.get("MAX_PREFIXES");
-  if (max !== undefined && max !== "0") {
+  const max = values.get("MAX_PREFIXES") ?? String(DEFAULT_MAX_PREFIXES);
+  if (max !== "0") {
     const n = parseCount(max);
     if (n === undefined)
       throw new ConfigError("MAX_PREFIXES", `not a count (0 for no limit): ${JSON.stringify(max)}`);

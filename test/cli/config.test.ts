@@ -49,7 +49,8 @@ describe("configuration contract", () => {
   it("MAX_PREFIXES: a count, 0 or unset for no limit", () => {
     expect(loadConfig({ MAX_PREFIXES: "20000" }, []).maxPrefixes).toBe(20000);
     expect(loadConfig({ MAX_PREFIXES: "0" }, []).maxPrefixes).toBeUndefined();
-    expect(loadConfig({}, []).maxPrefixes).toBeUndefined();
+    // the memory guard: a documented default
+    expect(loadConfig({}, []).maxPrefixes).toBe(2_000_000);
   });
 
   it("flags win over the environment, in both forms", () => {

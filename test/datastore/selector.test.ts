@@ -1,6 +1,7 @@
 // The Calico selector language. The first table is Calico's own
 // (projectcalico/calico libcalico-go/lib/selector/parser/parser_test.go: selectorTests,
 // badSelectors), so our semantics are Calico's.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseSelector, SelectorError } from "../../src/datastore/selector.js";
 
@@ -200,4 +201,47 @@ it("an error about a long selector quotes only its start", () => {
   } catch (e) {
     expect((e as Error).message.length).toBeLessThan(400);
   }
+});
+
+// The class, generated: selectors of any size and depth, well-formed or cut anywhere, either
+// parse or throw a SelectorError, and a parsed one evaluates without throwing.
+it("generated selectors of pathological size and depth: a Selector or a SelectorError, never a crash", () => {
+  const leaf = fc.constantFrom("has(a)", "a == 'x'", "b in {'1','2'}", "all()", 'c != "y"');
+  const tree: fc.Arbitrary<string> = fc.letrec<{ s: string }>((tie) => ({
+    s: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      leaf,
+      tie("s").map((s) => `!${s}`),
+      tie("s").map((s) => `(${s})`),
+      fc.array(tie("s"), { minLength: 2, maxLength: 4 }).map((xs) => xs.join(" && ")),
+      fc.array(tie("s"), { minLength: 2, maxLength: 4 }).map((xs) => xs.join(" || ")),
+    ),
+  })).s;
+  const huge = fc.tuple(leaf, fc.integer({ min: 1, max: 30_000 }), fc.constantFrom("(", "!", " && ", " || "));
+  const selector = fc.oneof(
+    tree,
+    huge.map(([l, n, op]) =>
+      op === "("
+        ? `${"(".repeat(n)}${l}${")".repeat(n)}`
+        : op === "!"
+          ? `${"!".repeat(n)}${l}`
+          : Array(n).fill(l).join(op),
+    ),
+  );
+  fc.assert(
+    fc.property(selector, fc.nat(), (text, cut) => {
+      for (const t of [text, text.slice(0, cut % (text.length + 1))]) {
+        let sel: ReturnType<typeof parseSelector> | undefined;
+        try {
+          sel = parseSelector(t);
+        } catch (e) {
+          expect(e).toBeInstanceOf(SelectorError);
+          continue;
+        }
+        sel.matches({ a: "x", b: "1" });
+        sel.matches({});
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -50,25 +50,57 @@ const heapMiB = () => {
 const rr = new Reflector({ routerId: "203.0.113.254", localAs: 64512, flushDelayMs: 0 });
 afterAll(() => rr.stop());
 
-const open = (id: string): OpenMessage =>
+/** The fuzzed peers' kinds: 4-octet AS (the default), 2-octet AS, and RFC 8654 extended messages. */
+type Kind = "asn4" | "asn2" | "extended";
+const open = (id: string, kind: Kind = "asn4"): OpenMessage =>
   peerOpen({
     bgpId: id,
     holdTime: 90,
     capabilities: [
       { code: 1, name: "multiprotocol", afi: 1, safi: 1 },
       { code: 1, name: "multiprotocol", afi: 2, safi: 1 },
-      { code: 65, name: "four-octet-as", asn: 64512 },
+      ...(kind === "asn2" ? [] : [{ code: 65, name: "four-octet-as", asn: 64512 } as const]),
+      ...(kind === "extended" ? [{ code: 6, name: "extended-message" } as const] : []),
     ],
   });
 
 let serial = 0;
 /** A fresh peer, Established; a new address each time, so no IdleHold damping applies. */
-async function join(prefix = "127.0.70."): Promise<{ address: string; raw: RawPeer }> {
+async function join(prefix = "127.0.70.", kind: Kind = "asn4"): Promise<{ address: string; raw: RawPeer }> {
   const address = `${prefix}${(serial++ % 250) + 1}`;
   rr.removePeer(address);
   rr.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, passive: true, peerAddress: address, idleHoldTime: 0 });
-  const raw = await establish(rr, address, accepted(rr, address), open(address));
+  const raw = await establish(rr, address, accepted(rr, address), open(address, kind));
   return { address, raw };
+}
+
+/**
+ * An UPDATE that announces something, padded with communities to `target` octets or a little
+ * under (within 4): reflection then adds ORIGINATOR_ID and CLUSTER_LIST, and towards a 4-octet
+ * peer a 2-octet AS_PATH grows, so the route may no longer fit for some receivers.
+ */
+function padded(m: UpdateMessage, ctx: CodecContext, target: number): Buffer | undefined {
+  const announces = m.nlri.length > 0 || (m.attributes.mpReach?.nlri.length ?? 0) > 0;
+  if (!announces) return undefined;
+  const base = { ...m, attributes: { ...m.attributes, communities: m.attributes.communities ?? [] } };
+  let frame: Buffer;
+  try {
+    frame = encodeMessage(base, ctx);
+  } catch {
+    return undefined;
+  }
+  const room = Math.floor((target - frame.length - 4) / 4);
+  if (room <= 0) return undefined;
+  const communities = [
+    ...base.attributes.communities,
+    ...Array.from({ length: room }, (_, i) => `65000:${i & 0xffff}`),
+  ];
+  try {
+    frame = encodeMessage({ ...base, attributes: { ...base.attributes, communities } }, ctx);
+  } catch {
+    return undefined;
+  }
+  return frame.length <= target ? frame : undefined;
 }
 
 const mutation = mutationOf(6);
@@ -85,7 +117,7 @@ function expected(
   frame: Buffer,
   ctx: CodecContext,
 ): { reset: [number, number] | undefined; open?: OpenMessage } {
-  const framer = new Framer();
+  const framer = new Framer(ctx.extendedMessage);
   framer.push(frame);
   const f = framer.next();
   const decoded = Buffer.isBuffer(f) ? decodeMessage(f, ctx) : { error: f, message: undefined };
@@ -141,8 +173,20 @@ it(
       b.raw.received.length = 0;
       a.raw.received.length = 0;
     };
+    // the fuzzed peer, replaced after each reset by one of the same kind
+    let kind: Kind = "asn4";
     let f = await join();
-    const tally = { sent: 0, resets: 0, kept: 0, opened: 0, closed: 0, oversize: 0, unencodable: 0 };
+    const tally = {
+      sent: 0,
+      resets: 0,
+      kept: 0,
+      opened: 0,
+      closed: 0,
+      oversize: 0,
+      unencodable: 0,
+      atLimit: 0,
+      leftOutForB: 0,
+    };
 
     /** Sends one frame in its phase and checks the outcome; a wrong one is kept as a regression case. */
     async function check(phase: Phase, frame: Buffer): Promise<void> {
@@ -164,7 +208,7 @@ it(
         expect([n.code, n.subcode]).toEqual(want.reset);
         await waitFor(() => rr.peer(f.address)?.session.state !== "Established", 2000, "reset");
         tally.resets++;
-        f = await join();
+        f = await join(undefined, kind);
       } else if (frame[18] === 3) {
         // RFC 4271 §6.4: the peer's NOTIFICATION closes the session; it is not answered
         await waitFor(
@@ -174,7 +218,7 @@ it(
         );
         expect(f.raw.count("NOTIFICATION")).toBe(0);
         tally.closed++;
-        f = await join();
+        f = await join(undefined, kind);
       } else {
         // A KEEPALIVE after it: once the reflector has read that, it has dealt with the message.
         const before = rr.peer(f.address)?.session.bytesIn ?? 0;
@@ -261,6 +305,42 @@ it(
           `fuzz-live: ${tally.sent} sent in ${Math.round((Date.now() - started) / 1000)} s, heap ${heapMiB()} MiB`,
         );
     }
+    // Messages at the size limits (issue 15): generated UPDATEs padded to within 64 octets of
+    // 4,096, from a 4-octet and a 2-octet AS peer, and of 65,535 from an extended-message peer.
+    // Reflected, many no longer fit for b (4,096 octets): left out for it, never a crash.
+    const AT_LIMIT = Math.max(30, Math.round(COUNT / 20));
+    for (const [k, limit] of [
+      ["asn4", 4096],
+      ["asn2", 4096],
+      ["extended", 65535],
+    ] as const) {
+      kind = k;
+      rr.removePeer(f.address);
+      f = await join(undefined, kind);
+      const rx = () => rr.peer(f.address)?.session.negotiated?.rx as CodecContext;
+      const sizes = fc.sample(fc.tuple(updateMessage(rx()), fc.integer({ min: 0, max: 64 })), {
+        numRuns: AT_LIMIT * 3,
+        seed: 4096 + limit,
+      });
+      let sent = 0;
+      for (const [message, under] of sizes) {
+        if (sent >= AT_LIMIT) break;
+        const frame = padded(message, rx(), limit - under);
+        if (!frame) continue;
+        sent++;
+        tally.sent++;
+        tally.atLimit++;
+        await check("established", frame);
+        const left = rr.leftOut(b.address);
+        tally.leftOutForB += left.ipv4 + left.ipv6 > 0 ? 1 : 0;
+      }
+      expect(sent).toBe(AT_LIMIT);
+    }
+    kind = "asn4";
+    rr.removePeer(f.address);
+    f = await join();
+    await waitFor(() => rr.rib.size === 50, 5000, "only a's routes left after the size limits");
+
     // An OPEN on an Established session: an FSM error answered with a NOTIFICATION, and a close.
     f.raw.send(open(f.address));
     expect((await f.raw.next("NOTIFICATION", 2000)).code).toBe(5);
@@ -283,9 +363,9 @@ it(
     const heap = heapMiB();
     console.log(`fuzz-live: ${JSON.stringify({ ...tally, heapMiB: heap })}`);
     measured(
-      `${tally.sent} sent (${tally.unencodable + tally.oversize} generated could not be encoded): ${tally.resets} resets, ${tally.kept} kept up, ${tally.opened} opened, ${tally.closed} closed by the peer's NOTIFICATION; heap ${heap} MiB after`,
+      `${tally.sent} sent (${tally.atLimit} within 64 octets of the size limit; ${tally.unencodable + tally.oversize} generated could not be encoded): ${tally.resets} resets, ${tally.kept} kept up, ${tally.opened} opened, ${tally.closed} closed by the peer's NOTIFICATION; heap ${heap} MiB after`,
     );
-    for (const outcome of ["resets", "kept", "opened", "closed"] as const)
+    for (const outcome of ["resets", "kept", "opened", "closed", "leftOutForB"] as const)
       expect(tally[outcome]).toBeGreaterThan(0);
   },
   Math.max(600_000, COUNT * 10),

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { encodeMessage, makeContext, type OpenMessage } from "../../src/bgp/index.js";
 import { type PeerConfig, Session, socketPair } from "../../src/fsm/index.js";
 import { RawPeer } from "../helpers/raw-peer.js";
+import { reliability } from "../helpers/reliability.js";
 import { CFG, peerOpen } from "./helpers.js";
 
 const PEER: PeerConfig = { ...CFG, peerAddress: "127.0.0.2", peerPort: 179, holdTime: 9, passive: true };
@@ -64,7 +65,13 @@ describe("session driver", () => {
   });
 
   // Issue 15, finding 6: RFC 4271 §4.2 restarts the hold timer on whole messages, not octets.
-  it("a peer that trickles octets of a message it never completes is dropped by its hold timer", async () => {
+  it("a peer that trickles octets of a message it never completes is dropped by its hold timer", async (ctx) => {
+    reliability(ctx, {
+      scenario: "A peer that trickles a message it never completes",
+      load: "one session, hold time 9 s, fake clock",
+      fault: "one octet of an UPDATE every 2 s",
+      checked: "Hold Timer Expired 9 s after the last whole message (RFC 4271 §4.2)",
+    });
     const { session, peer } = withRawPeer();
     await establish(peer);
     const update = encodeMessage(

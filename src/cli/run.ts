@@ -58,8 +58,9 @@ export class Daemon {
   readonly startedAt = Date.now();
 
   /** /readyz: the datastore is synced and the BGP port is bound */
+  /** Datastore synced, BGP bound, and the selection deferral over: every client has its table. */
   get ready(): boolean {
-    return this.store.synced && this.listening;
+    return this.store.synced && this.listening && !this.bgp?.reflector.deferringSelection;
   }
   private stopping = false;
 
@@ -229,20 +230,24 @@ export class Daemon {
     return { key, reflector, reconciler, listeners };
   }
 
-  private async stopBgp(message: string): Promise<void> {
+  private async stopBgp(message: string, retain = false): Promise<void> {
     const bgp = this.bgp;
     if (!bgp) return;
     this.bgp = undefined;
-    bgp.reconciler.stopAll(message);
+    bgp.reconciler.stopAll(message, retain);
     this.listening = false;
     await Promise.all(bgp.listeners.map((l) => l.listener.close()));
   }
 
-  /** Cease / Administrative Shutdown with `message` to every peer, then stop watching. */
-  async stop(message: string): Promise<void> {
+  /**
+   * Ends every session, then stops watching. `retain`: a planned restart (SIGTERM), after which
+   * graceful-restart clients keep our routes until we are back; otherwise (SIGUSR2, start-up
+   * failure) they drop them, told why with `message`.
+   */
+  async stop(message: string, retain = false): Promise<void> {
     this.stopping = true;
     await this.source?.stop();
-    await this.stopBgp(message);
+    await this.stopBgp(message, retain);
   }
 }
 
@@ -306,11 +311,20 @@ export async function runCommand(argv: string[], printError: (line: string) => v
       resolve(code);
       setImmediate(() => process.exit(code));
     };
+    // SIGTERM (a rollout, a drain): a planned restart, clients keep our routes meanwhile.
+    // SIGUSR2: stop for good (decommissioning), clients withdraw our routes at once.
     const shutdown = (signal: string) => {
-      log.info({ signal }, "shutting down");
+      const retain = signal !== "SIGUSR2";
+      log.info(
+        { signal },
+        retain
+          ? "shutting down: graceful-restart clients keep our routes until we are back"
+          : "shutting down for good: clients withdraw our routes",
+      );
       const deadline = setTimeout(() => exit(0), 5000);
       http?.close();
-      void daemon.stop(`route reflector shutting down (${signal})`).then(() => {
+      const why = retain ? `route reflector restarting (${signal})` : "route reflector decommissioned";
+      void daemon.stop(why, retain).then(() => {
         // Let the NOTIFICATIONs leave before the process ends.
         setTimeout(() => {
           clearTimeout(deadline);
@@ -320,6 +334,7 @@ export async function runCommand(argv: string[], printError: (line: string) => v
     };
     process.once("SIGTERM", () => shutdown("SIGTERM"));
     process.once("SIGINT", () => shutdown("SIGINT"));
+    process.once("SIGUSR2", () => shutdown("SIGUSR2"));
     process.on("SIGHUP", () => void daemon.reload());
   });
 }

@@ -49,7 +49,7 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
         return send(200, "text/plain", "ok\n");
       case "/readyz":
         if (d.ready) return send(200, "text/plain", "ok\n");
-        return send(503, "text/plain", `${d.store.synced ? "BGP port not bound" : "datastore not synced"}\n`);
+        return send(503, "text/plain", `${notReady(d)}\n`);
       case "/metrics":
         void metrics.metrics().then(
           (text) => send(200, metrics.contentType, text),
@@ -88,6 +88,12 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
       resolve(server);
     });
   });
+}
+
+function notReady(d: Daemon): string {
+  if (!d.store.synced) return "datastore not synced";
+  if (!d.listening) return "BGP port not bound";
+  return "selection deferral: clients do not have their tables yet";
 }
 
 /**

@@ -135,15 +135,18 @@ export class Session {
     this.feed(this.machine, { type: "Start" });
   }
 
-  /** Cease / Administrative Shutdown (or the subcode given) with an RFC 8203/9003 message. */
-  stop(message?: string, subcode: number = CeaseSubcode.ADMINISTRATIVE_SHUTDOWN): void {
+  /**
+   * Cease / Administrative Shutdown (or the subcode given) with an RFC 8203/9003 message.
+   * `retain`: a planned restart, after which the peer keeps our routes (see machine.ts).
+   */
+  stop(message?: string, subcode: number = CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, retain = false): void {
     const n = notification(
       ErrorCode.CEASE,
       subcode,
       message === undefined ? undefined : shutdownData(message),
     );
     if (this.rival) this.drop(this.rival, n);
-    this.feed(this.machine, { type: "Stop", notification: n });
+    this.feed(this.machine, { type: "Stop", notification: n, retain });
     this.clearTimer();
   }
 
@@ -175,8 +178,11 @@ export class Session {
         return;
       }
     }
+    // A reconnect while we wait out IdleHold is accepted (machine.ts, Incoming); a session we
+    // stopped stays Idle and refuses it (RFC 4271 §8.2.2).
+    if (m.state === "Idle") this.feed(m, { type: "Incoming" });
     if (m.state === "Idle") {
-      socket.destroy(); // RFC 4271 §8.2.2: Idle refuses connections
+      socket.destroy();
       return;
     }
     if (m.state === "Connect" || m.state === "Active") {

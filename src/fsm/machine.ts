@@ -93,6 +93,33 @@ function failWith(
   fail(s, cfg, now, reason, out, gr);
 }
 
+/**
+ * The NOTIFICATION a stop sends, if any. To keep our routes at the peer across a planned restart
+ * (`retain`): with the N bit negotiated, a Cease / Administrative Reset with the same message,
+ * which the peer treats as a restart (RFC 8538 §3; §5.1 lists Administrative Shutdown among the
+ * subcodes that call for a Hard Reset); with graceful restart but no N bit, none at all, since
+ * the peer keeps routes only when the connection simply ends (RFC 4724 §4.2). For the peer to
+ * drop them: with the N bit, a Hard Reset whose data is the Cease it stands for, code, subcode
+ * and data (RFC 8538 §3); otherwise the Cease itself.
+ */
+function stopNotification(
+  s: FsmState,
+  input: Extract<FsmInput, { type: "Stop" }>,
+): NotificationMessage | undefined {
+  const n = input.notification ?? notification(ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN);
+  const gr = s.state === "Established" ? s.negotiated?.gracefulRestart : undefined;
+  const data = Buffer.from(n.dataHex, "hex");
+  if (input.retain && gr)
+    return gr.notification
+      ? notification(ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_RESET, data)
+      : undefined;
+  if (gr?.notification && !(n.code === ErrorCode.CEASE && n.subcode === CeaseSubcode.HARD_RESET)) {
+    const inner = Buffer.concat([Buffer.from([n.code, n.subcode]), data]);
+    return notification(ErrorCode.CEASE, CeaseSubcode.HARD_RESET, inner);
+  }
+  return n;
+}
+
 /** RFC 8538 §3: with the N bit, a NOTIFICATION other than Hard Reset keeps GR routes too. */
 function grOnNotification(s: FsmState, n: NotificationMessage): boolean {
   const gr = s.negotiated?.gracefulRestart;
@@ -187,8 +214,8 @@ export function step(s: FsmState, cfg: SessionConfig, input: FsmInput, now: numb
       if (s.state === "Idle") start(s, cfg, now, out);
       break;
     case "Stop": {
-      const n = input.notification ?? notification(ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN);
-      if (s.state === "OpenSent" || s.state === "OpenConfirm" || s.state === "Established")
+      const n = stopNotification(s, input);
+      if (n && (s.state === "OpenSent" || s.state === "OpenConfirm" || s.state === "Established"))
         out.push({ type: "Send", message: n });
       if (s.state === "Established") out.push({ type: "Down", reason: "stopped" });
       if (s.state !== "Idle") out.push({ type: "Disconnect" });
@@ -201,6 +228,17 @@ export function step(s: FsmState, cfg: SessionConfig, input: FsmInput, now: numb
     }
     case "Close":
       if (s.state !== "Idle") failWith(s, cfg, now, input.notification, input.reason, out);
+      break;
+    case "Incoming":
+      // RFC 4271 §8.2.2 has Idle refuse connections; with DampPeerOscillations (§8.1.1) we wait
+      // out IdleHold before connecting again. A peer that reconnects meanwhile is healthy: we
+      // accept it at once (as BIRD does) rather than keep it waiting for routes. Damping only
+      // delays our own connects. An administratively stopped session (no IdleHold) stays Idle.
+      if (s.state === "Idle" && s.idleHoldAt !== undefined) {
+        s.idleHoldAt = undefined;
+        s.state = "Active";
+        s.connectRetryAt = now + secs(cfg.connectRetryTime);
+      }
       break;
     case "TcpUp":
       if (s.state === "Connect" || s.state === "Active") connectionUp(s, cfg, now, out);

@@ -29,13 +29,19 @@ export function localCapabilities(cfg: SessionConfig): Capability[] {
   caps.push({ code: 2, name: "route-refresh" }, { code: 70, name: "enhanced-route-refresh" });
   caps.push({ code: 65, name: "four-octet-as", asn: cfg.localAs });
   if (cfg.gracefulRestart) {
-    // Receiving-speaker role: the capability with no families (RFC 4724 §3), N bit per RFC 8538.
+    // RFC 4724 §3: each family with its Forwarding State bit set. A reflector is not in the
+    // forwarding path: the routes it reflected name other nodes as next hops, and they stay valid
+    // while it restarts, so its "forwarding state" is always preserved. Without the families a
+    // client would have nothing to retain (§4.2), and with F clear it would drop our routes as
+    // soon as we are back. R (§4.1: we are restarting; do not wait for our End-of-RIB) and the
+    // RFC 8538 N bit are the restart flags.
+    const gr = cfg.gracefulRestart;
     caps.push({
       code: 64,
       name: "graceful-restart",
-      restartFlags: cfg.gracefulRestart.notification ? 0x4 : 0,
-      restartTime: cfg.gracefulRestart.restartTime,
-      families: [],
+      restartFlags: (gr.restarting ? 0x8 : 0) | (gr.notification ? 0x4 : 0),
+      restartTime: gr.restartTime,
+      families: cfg.families.map((f) => ({ afi: AFI[f], safi: 1, flags: 0x80 })),
     });
   }
   const addPath = Object.entries(cfg.addPath ?? {}).filter(([f]) => cfg.families.includes(f as Family));
@@ -176,5 +182,6 @@ function gracefulRestartOf(
     restartTime: peer.restartTime,
     families,
     notification: Boolean(cfg.gracefulRestart.notification) && (peer.restartFlags & 0x4) !== 0,
+    restarting: (peer.restartFlags & 0x8) !== 0,
   };
 }

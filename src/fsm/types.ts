@@ -31,8 +31,12 @@ export interface SessionConfig {
   families: Family[];
   /** RFC 7911: what we offer per family */
   addPath?: Partial<Record<Family, "receive" | "send" | "both">>;
-  /** RFC 4724 receiving-speaker role: announce the capability with this restart time */
-  gracefulRestart?: { restartTime: number; notification?: boolean };
+  /**
+   * RFC 4724 graceful restart, announced with this restart time for each family. `restarting`:
+   * the Restart State bit, set while we are coming back from our own restart (selection
+   * deferral); `notification`: the RFC 8538 N bit.
+   */
+  gracefulRestart?: { restartTime: number; notification?: boolean; restarting?: boolean };
   extendedMessage?: boolean;
   /**
    * RFC 9687 SendHoldTime, seconds. Default: 8 minutes, or twice the negotiated Hold Time when that
@@ -49,6 +53,8 @@ export interface GracefulRestartInfo {
   families: { family: Family; forwarding: boolean }[];
   /** RFC 8538: both sides set the N bit, so GR also covers NOTIFICATIONs (but Hard Reset) */
   notification: boolean;
+  /** the peer's Restart State bit: it is restarting and will not wait for our End-of-RIB */
+  restarting: boolean;
 }
 
 /** What the OPEN exchange settled, computed once (RFC 5492: announced, received, negotiated). */
@@ -92,8 +98,14 @@ export interface FsmState {
 export type FsmInput =
   /** ManualStart / AutomaticStart (RFC 4271 Events 1 and 3; passive: Events 4 and 5) */
   | { type: "Start" }
-  /** ManualStop (Event 2): a Cease, Administrative Shutdown unless told otherwise */
-  | { type: "Stop"; notification?: NotificationMessage }
+  /**
+   * ManualStop (Event 2): a Cease, Administrative Shutdown unless told otherwise. `retain`: a
+   * planned restart of ours, after which the peer is to keep our routes (RFC 4724, RFC 8538);
+   * otherwise the peer is to drop them (with the N bit, a Hard Reset).
+   */
+  | { type: "Stop"; notification?: NotificationMessage; retain?: boolean }
+  /** a connection from the peer while we wait out IdleHold: accepted (see machine.ts) */
+  | { type: "Incoming" }
   /** a local reason to reset the session (maximum prefixes, a disabled family): damped */
   | { type: "Close"; notification: NotificationMessage; reason: string }
   /** TcpConnectionConfirmed / Tcp_CR_Acked (Events 16, 17) */

@@ -16,6 +16,13 @@ export const PEER_DEFAULTS = {
    * so a route that grew on reflection (ORIGINATOR_ID, CLUSTER_LIST, 4-octet AS_PATH) still fits
    */
   extendedMessage: true,
-  /** receiving-speaker graceful restart (RFC 4724), announced with this restart time */
-  gracefulRestart: { restartTime: 120 },
+  /**
+   * RFC 4724 graceful restart (both roles) with this restart time, and RFC 8538: with the N bit a
+   * NOTIFICATION other than Hard Reset is a restart too, so a planned restart can say why
+   */
+  gracefulRestart: { restartTime: 120, notification: true } as {
+    restartTime: number;
+    notification?: boolean;
+    restarting?: boolean;
+  },
 };

@@ -77,9 +77,12 @@ export class Peer implements SessionEvents {
     this.session.start();
   }
 
-  /** Cease with an RFC 8203 message; Administrative Shutdown unless another RFC 4486 subcode is given. */
-  stop(message?: string, subcode?: number): void {
-    this.session.stop(message, subcode);
+  /**
+   * Cease with an RFC 8203 message; Administrative Shutdown unless another RFC 4486 subcode is
+   * given. `retain`: a planned restart of ours, after which the peer keeps our routes.
+   */
+  stop(message?: string, subcode?: number, retain = false): void {
+    this.session.stop(message, subcode, retain);
     this.clearGr();
     this.emit(this.rib.clear());
   }

@@ -35,7 +35,10 @@ export function settingsFor(spec: PeerSpec, routerId: string): PeerSettings {
     client: spec.rrClient,
     // BIRD's "graceful restart time": the restart time we announce, and how long we keep a
     // restarting peer's routes at most.
-    gracefulRestart: { restartTime: spec.restartTime ?? PEER_DEFAULTS.gracefulRestart.restartTime },
+    gracefulRestart: {
+      ...PEER_DEFAULTS.gracefulRestart,
+      restartTime: spec.restartTime ?? PEER_DEFAULTS.gracefulRestart.restartTime,
+    },
     ...(spec.restartTime !== undefined ? { maxRestartTime: spec.restartTime } : {}),
     ...(spec.clusterId ? { clusterId: spec.clusterId } : {}),
     ...(spec.sourceAddress ? { localAddress: spec.sourceAddress } : {}),
@@ -88,10 +91,15 @@ export class Reconciler {
     return result;
   }
 
-  /** Every session ends with this message (shutdown). */
-  stopAll(message: string): void {
-    for (const spec of [...this.current.values()])
-      this.stop(spec, message, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN);
+  /**
+   * Every session ends with this message (shutdown). `retain`: a planned restart, after which
+   * graceful-restart clients keep our routes until we are back; otherwise they drop them.
+   */
+  stopAll(message: string, retain = false): void {
+    this.reflector.stop(message, retain);
+    for (const spec of this.current.values())
+      if (spec.password) this.listenerFor(spec.address)?.setMd5Key(spec.address, "");
+    this.current.clear();
   }
 
   private start(spec: PeerSpec): void {

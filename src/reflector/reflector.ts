@@ -95,24 +95,50 @@ export class Reflector {
   private deferring = false;
   private deferTimer: NodeJS.Timeout | undefined;
 
-  /** RFC 4724 §4.1: deferral ends when every peer is up and has sent End-of-RIB where it does GR. */
+  /** In the selection deferral after our start: clients get no table (and no End-of-RIB) yet. */
+  get deferringSelection(): boolean {
+    return this.deferring;
+  }
+
+  /** RFC 4724 §4.1: the deferral ends when no peer is left to wait for, or when its timer runs out. */
   private checkDeferral(): void {
     if (!this.deferring) return;
-    for (const n of this.neighbours.values()) {
-      const negotiated = n.peer.session.negotiated;
-      if (n.peer.session.state !== "Established" || !negotiated) return;
-      const gr = negotiated.gracefulRestart?.families.map((f) => f.family) ?? [];
-      for (const f of gr) {
-        if (negotiated.families.includes(f) && n.peer.endOfRib[f] <= (n.eorAtUp?.[f] ?? 0)) return;
-      }
-    }
+    for (const n of this.neighbours.values()) if (this.awaited(n)) return;
     this.endDeferral();
+  }
+
+  /**
+   * Whether the deferral waits for this peer. Clients keep our routes across our restart until
+   * our End-of-RIB, then drop what we have not sent again: so we wait for what the others will
+   * send. RFC 4724 §4.1 waits for the End-of-RIB of every peer except those that do not do
+   * graceful restart and those that set Restart State (they are restarting too and wait for
+   * ours). And we wait only for a peer that can still send: one whose connection is being set up,
+   * or, when it is passive (it connects to us), one not yet connected. A peer we cannot reach
+   * (our connect failed) is not waited for. With our Restart State bit set, no peer waits for
+   * our End-of-RIB before sending its own, so the wait cannot deadlock.
+   */
+  private awaited(n: Neighbour): boolean {
+    const s = n.peer.session;
+    if (s.state === "Connect" || s.state === "OpenSent" || s.state === "OpenConfirm") return true;
+    if (s.state !== "Established") return s.cfg.passive && s.state === "Active";
+    const negotiated = s.negotiated;
+    const gr = negotiated?.gracefulRestart;
+    if (!negotiated || !gr || gr.restarting) return false;
+    return gr.families.some(
+      ({ family }) =>
+        negotiated.families.includes(family) && n.peer.endOfRib[family] <= (n.eorAtUp?.[family] ?? 0),
+    );
   }
 
   private endDeferral(): void {
     if (!this.deferring) return;
     this.deferring = false;
     clearTimeout(this.deferTimer);
+    // From now on a new session does not announce Restart State.
+    for (const n of this.neighbours.values()) {
+      const gr = n.peer.session.cfg.gracefulRestart;
+      if (gr) gr.restarting = false;
+    }
     this.flush();
     for (const g of this.groups.values()) {
       for (const m of g.members) if (!m.synced) this.sendTable(m);
@@ -175,7 +201,15 @@ export class Reflector {
       peer: undefined as unknown as Peer,
     };
     n.peer = new Peer(
-      { ...settings, localAs, routerId: this.config.routerId },
+      {
+        ...settings,
+        localAs,
+        routerId: this.config.routerId,
+        // RFC 4724 §4.1: the Restart State bit in the OPENs sent during our selection deferral
+        ...(settings.gracefulRestart
+          ? { gracefulRestart: { ...settings.gracefulRestart, restarting: this.deferring } }
+          : {}),
+      },
       this.peerEvents,
       this.connector,
       this.attrTable,
@@ -208,10 +242,17 @@ export class Reflector {
     down: this.forNeighbour((n) => this.onDown(n)),
     routeRefresh: this.forNeighbour((n, family) => this.onRouteRefresh(n, family)),
     endOfRib: () => this.checkDeferral(),
-    stateChange: (...args) => this.observer.stateChange?.(...args),
+    stateChange: (...args) => {
+      this.observer.stateChange?.(...args);
+      this.checkDeferral();
+    },
     notification: (...args) => this.observer.notification?.(...args),
   };
 
+  /**
+   * Stops a peer for good: its routes are withdrawn from the others at once, without graceful
+   * restart, and it is told to drop ours (a Hard Reset where RFC 8538 is negotiated).
+   */
   removePeer(address: string, message?: string, subcode?: number): void {
     const n = this.neighbours.get(address);
     if (!n) return;
@@ -221,9 +262,18 @@ export class Reflector {
     this.checkDeferral();
   }
 
-  stop(message?: string): void {
+  /**
+   * Stops every session. `retain`: a planned restart, after which graceful-restart clients keep
+   * our routes until we are back (no NOTIFICATION, or RFC 8538's Administrative Reset);
+   * otherwise they drop them (decommissioning).
+   */
+  stop(message?: string, retain = false): void {
     clearTimeout(this.deferTimer);
-    for (const address of [...this.neighbours.keys()]) this.removePeer(address, message);
+    for (const n of [...this.neighbours.values()]) {
+      n.peer.stop(message, undefined, retain);
+      this.leave(n);
+    }
+    this.neighbours.clear();
   }
 
   private onChanged(n: Neighbour, change: RibChange): void {

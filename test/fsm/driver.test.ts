@@ -109,6 +109,20 @@ describe("session driver", () => {
     expect(session.state).toBe("Established");
   });
 
+  // Issue 14: a peer whose session dropped and that reconnects at once is not refused (IdleHold).
+  it("a peer that reconnects while IdleHold runs is accepted at once", async () => {
+    const { session, peer } = withRawPeer();
+    await establish(peer);
+    peer.socket.destroy();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(session.state).toBe("Idle");
+    const [ours, theirs] = socketPair();
+    session.accept(ours);
+    const again = new RawPeer(theirs);
+    await establish(again);
+    expect(session.state).toBe("Established");
+  });
+
   it("answers a malformed UPDATE with the NOTIFICATION RFC 7606 calls for", async () => {
     const { session, peer } = withRawPeer();
     await establish(peer);

@@ -414,3 +414,66 @@ describe("graceful restart (receiving speaker, RFC 4724)", () => {
     );
   });
 });
+
+/** Established with a peer that announces graceful restart, with the N bit when `n`. */
+function grEstablished(n: boolean): Harness {
+  const cfg = { ...CFG, gracefulRestart: { restartTime: 120, notification: true } };
+  const open = peerOpen();
+  const gr = open.capabilities.find((c) => c.code === 64)!;
+  (gr as { restartFlags: number }).restartFlags = n ? 0x4 : 0;
+  const h = Harness.in("OpenSent", cfg);
+  h.feed({ type: "Message", message: open });
+  h.feed(KEEPALIVE);
+  return h;
+}
+const shutdown = notification(6, 2, Buffer.from([3, 0x62, 0x79, 0x65])); // Admin Shutdown, "bye"
+const sent = (actions: ReturnType<Harness["feed"]>) =>
+  actions.flatMap((a) => (a.type === "Send" && a.message.type === "NOTIFICATION" ? [a.message] : []));
+
+describe("stopping so that the peer keeps our routes, or drops them (RFC 4724, RFC 8538)", () => {
+  it("a planned restart with graceful restart but no N bit sends no NOTIFICATION: the connection just ends", () => {
+    const h = grEstablished(false);
+    const out = h.feed({ type: "Stop", notification: shutdown, retain: true });
+    expect(sent(out)).toEqual([]);
+    expect(kinds(out)).toEqual(["Down", "Disconnect"]);
+  });
+
+  it("with the N bit it sends Cease / Administrative Reset with the message, which the peer keeps routes on", () => {
+    const out = grEstablished(true).feed({ type: "Stop", notification: shutdown, retain: true });
+    expect(sent(out)).toEqual([notification(6, 4, Buffer.from([3, 0x62, 0x79, 0x65]))]);
+  });
+
+  it("a stop for good with the N bit is a Hard Reset carrying the Cease's code, subcode and data", () => {
+    const out = grEstablished(true).feed({ type: "Stop", notification: shutdown });
+    expect(sent(out)).toEqual([notification(6, 9, Buffer.from([6, 2, 3, 0x62, 0x79, 0x65]))]);
+  });
+
+  it("without the N bit a stop for good is the Cease itself; without graceful restart, so is a planned restart", () => {
+    expect(sent(grEstablished(false).feed({ type: "Stop", notification: shutdown }))).toEqual([shutdown]);
+    const h = Harness.in("OpenSent");
+    h.feed({
+      type: "Message",
+      message: peerOpen({ capabilities: [{ code: 65, name: "four-octet-as", asn: 64512 }] }),
+    });
+    h.feed(KEEPALIVE);
+    expect(sent(h.feed({ type: "Stop", notification: shutdown, retain: true }))).toEqual([shutdown]);
+  });
+});
+
+describe("a reconnect while IdleHold runs (issue 14)", () => {
+  it("is accepted at once: Incoming takes the machine to Active", () => {
+    const h = Harness.in("Established");
+    h.feed({ type: "TcpFailed" });
+    expect(h.s.state).toBe("Idle");
+    h.feed({ type: "Incoming" });
+    expect(h.s.state).toBe("Active");
+    expect(kinds(h.feed({ type: "TcpUp" }))).toEqual(["Send OPEN"]);
+  });
+
+  it("a session we stopped stays Idle", () => {
+    const h = Harness.in("Established");
+    h.feed({ type: "Stop" });
+    h.feed({ type: "Incoming" });
+    expect(h.s.state).toBe("Idle");
+  });
+});

@@ -82,7 +82,35 @@ describe("OPEN negotiation", () => {
       restartTime: 90,
       families: [{ family: "ipv4", forwarding: true }],
       notification: false,
+      restarting: false,
     });
+  });
+
+  // Issue 14: without families a client has nothing to retain across our restart (RFC 4724 §3),
+  // and with F clear it would drop our routes once we are back (§4.2).
+  it("our graceful restart capability lists each family with F set; R while restarting; N when asked", () => {
+    const gr = (cfg: typeof CFG) => buildOpen(cfg).capabilities.find((c) => c.code === 64);
+    expect(gr(CFG)).toEqual({
+      code: 64,
+      name: "graceful-restart",
+      restartFlags: 0,
+      restartTime: 120,
+      families: [
+        { afi: 1, safi: 1, flags: 0x80 },
+        { afi: 2, safi: 1, flags: 0x80 },
+      ],
+    });
+    const flags = gr({ ...CFG, gracefulRestart: { restartTime: 120, restarting: true, notification: true } });
+    expect((flags as { restartFlags: number }).restartFlags).toBe(0x8 | 0x4);
+    // and it survives the wire
+    const wire = decodeMessage(encodeMessage(buildOpen(CFG), makeContext()), makeContext()).message;
+    expect(wire?.type === "OPEN" && wire.capabilities.find((c) => c.code === 64)).toEqual(gr(CFG));
+  });
+
+  it("a peer's Restart State bit is kept: it will not wait for our End-of-RIB", () => {
+    const open = peerOpen();
+    (open.capabilities.find((c) => c.code === 64) as { restartFlags: number }).restartFlags = 0x8;
+    expect(ok(negotiate(CFG, open)).gracefulRestart?.restarting).toBe(true);
   });
 
   it("extended messages only when both sides announce them (RFC 8654)", () => {

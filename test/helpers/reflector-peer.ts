@@ -97,7 +97,7 @@ export async function join(rr: Reflector, address: string, id: string, opts: Joi
           {
             code: 64,
             name: "graceful-restart",
-            restartFlags: 0,
+            restartFlags: 0x4, // RFC 8538 N bit
             restartTime: 120,
             families: [
               { afi: 1, safi: 1, flags: 0 },

@@ -52,7 +52,8 @@ describe("hostile peers against the running reflector", () => {
     reliability(ctx, {
       scenario: "Hostile peers over TCP",
       load: "the built CLI with a BIRD 2 client",
-      fault: "a valid 4,096-octet UPDATE that reflection makes 4,110; a peer sending one octet a second of a message it never completes",
+      fault:
+        "a valid 4,096-octet UPDATE that reflection makes 4,110; a peer sending one octet a second of a message it never completes",
       checked:
         "the process stays; BIRD's session stays and it gets every other route; the route counted as left out; the trickler dropped with Hold Timer Expired",
     });
@@ -91,11 +92,21 @@ describe("hostile peers against the running reflector", () => {
       nlri,
     });
     // 1,011 communities: exactly 4,096 octets as sent, 4,110 once reflected
-    source.send(announce(["198.18.1.0/24"], Array.from({ length: 1011 }, (_, i) => `64512:${i}`)));
+    source.send(
+      announce(
+        ["198.18.1.0/24"],
+        Array.from({ length: 1011 }, (_, i) => `64512:${i}`),
+      ),
+    );
     source.send(announce(["198.18.2.0/24"]));
-    await waitFor(() => /198\.18\.2\.0\/24/.test(bird.birdc("show", "route")), 20_000, "the small route at BIRD");
     await waitFor(
-      async () => (await metric("routereflector_bgp_prefixes_left_out", `peer="${BIRD}",family="ipv4"`)) === 1,
+      () => /198\.18\.2\.0\/24/.test(bird.birdc("show", "route")),
+      20_000,
+      "the small route at BIRD",
+    );
+    await waitFor(
+      async () =>
+        (await metric("routereflector_bgp_prefixes_left_out", `peer="${BIRD}",family="ipv4"`)) === 1,
       10_000,
       "the large route counted as left out for BIRD",
     );

@@ -11,6 +11,8 @@ function fakes() {
     config: { routerId: "100.64.0.1", localAs: 64512 },
     addPeer: (s: PeerSettings) => calls.push(`add ${s.peerAddress} as${s.peerAs}`),
     removePeer: (a: string, _m: string, subcode: number) => calls.push(`remove ${a} cease/${subcode}`),
+    stop: (m: string, retain: boolean) =>
+      calls.push(`stop ${retain ? "retaining routes" : "for good"}: ${m}`),
   } as unknown as Reflector;
   const listener = {
     setMd5Key: (peer: string, key: string) => calls.push(`md5 ${peer} ${key ? "set" : "cleared"}`),
@@ -72,16 +74,17 @@ describe("Reconciler", () => {
     expect([...reconciler.specs.keys()]).toEqual(["100.64.1.2", "100.64.1.3", "100.64.1.4"]);
   });
 
-  it("stopAll ends every session with Administrative Shutdown", () => {
+  it("stopAll stops the reflector, for good or for a restart that clients ride out, and forgets every peering", () => {
     const { calls, reconciler } = fakes();
-    reconciler.apply([spec("100.64.1.1"), spec("100.64.1.2")]);
+    reconciler.apply([spec("100.64.1.1"), spec("100.64.1.2", { password: "pw" })]);
     calls.length = 0;
-    reconciler.stopAll("bye");
-    expect(calls).toEqual([
-      `remove 100.64.1.1 cease/${CeaseSubcode.ADMINISTRATIVE_SHUTDOWN}`,
-      `remove 100.64.1.2 cease/${CeaseSubcode.ADMINISTRATIVE_SHUTDOWN}`,
-    ]);
+    reconciler.stopAll("bye", true);
+    expect(calls).toEqual(["stop retaining routes: bye", "md5 100.64.1.2 cleared"]);
     expect(reconciler.specs.size).toBe(0);
+    reconciler.apply([spec("100.64.1.1")]);
+    calls.length = 0;
+    reconciler.stopAll("gone");
+    expect(calls).toEqual(["stop for good: gone"]);
   });
 });
 

@@ -38,6 +38,22 @@ describe("route reflection through the core", () => {
     );
   });
 
+  // Issue 14: a Node deleted from the datastore is gone for good; graceful restart does not apply.
+  it("a peer removed from the configuration has its routes withdrawn at once, graceful restart or not", async () => {
+    rr = new Reflector(RR);
+    const a = await join(rr, "127.0.0.11", "203.0.113.11", { gracefulRestart: true });
+    const b = await join(rr, "127.0.0.12", "203.0.113.12", { gracefulRestart: true });
+    a.send(announce(["198.18.4.0/24"], "203.0.113.11"));
+    await waitFor(() => held(b, "198.18.4.0/24") !== undefined, 2000, "reflection");
+    rr.removePeer("127.0.0.11", "peer removed from the configuration", 3);
+    // no stale path kept for it: the Loc-RIB holds nothing from a any more
+    expect([...rr.rib.all()].flatMap((d) => d.paths)).toEqual([]);
+    await waitFor(() => held(b, "198.18.4.0/24") === undefined, 500, "the withdrawal");
+    // and a is told to drop ours: a Hard Reset, as both sides set the N bit
+    const n = await a.next("NOTIFICATION");
+    expect([n.code, n.subcode]).toEqual([6, 9]);
+  });
+
   it("withdraws a peer's routes from everyone when its session drops", async () => {
     rr = new Reflector(RR);
     const a = await join(rr, "127.0.0.11", "203.0.113.11");

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives (real BGP speakers, etcd, tshark, ...)
-# when they are missing. Idempotent; the daemons' own services are never started.
+# when they are missing. Idempotent; the daemons' own services are never started, and the
+# host's are never stopped or disabled.
 set -euo pipefail
 PKGS=(bird2 gobgpd frr exabgp etcd-server etcd-client tshark openssl iproute2 python3 kubernetes-client)
 # kubectl may come from another package (e.g. Kubernetes' own repository); either is enough.
@@ -19,9 +20,15 @@ fi
 echo "install-system-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+# The new packages' daemons must not start (they would take *:179 and 127.0.0.1:2379), and nothing
+# of the host's is stopped or disabled: Debian's policy-rc.d, only while we install and only when
+# the host has none, tells the packages not to start their services.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\n# routereflector install-system-deps: no service starts while it installs\nexit 101\n' |
+    $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get update -q >&2
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-# On a host with systemd the packages start daemons that grab *:179 and 127.0.0.1:2379.
-if [[ -d /run/systemd/system ]]; then
-  for u in bird frr gobgpd exabgp etcd; do $SUDO systemctl disable --now "$u" >/dev/null 2>&1 || true; done
-fi

@@ -168,6 +168,13 @@ export class Daemon {
             "session state",
           );
         },
+        deferralEnded: (timedOut, waitingFor) =>
+          log[timedOut ? "warn" : "info"](
+            { timedOut, ...(waitingFor.length ? { waitingFor } : {}) },
+            timedOut
+              ? "selection deferral timed out: tables sent without some peers' End-of-RIB"
+              : "selection deferral over: every peer's routes are in; tables sent",
+          ),
         // RFC 4271 §9.2: a route that cannot be encoded for a peer is left out for it.
         leftOut: (peers, prefixes) =>
           log.warn(

@@ -39,12 +39,16 @@ export interface ReflectorConfig {
  * one per change: each flush writes to every member, so this divides the writes.
  */
 const FLUSH_DELAY_MS = 10;
+/** how long the selection deferral waits for the End-of-RIB of a peer that is restarting too */
+const RESTARTING_PEER_WAIT_MS = 3000;
 const MAX_FLUSH_DELAY_MS = 1000;
 
 /** What the reflector reports for logs and metrics. */
 export interface ReflectorObserver extends Pick<PeerEvents, "stateChange" | "notification"> {
   /** routes newly left out for these peers: too large for one UPDATE to them (RFC 4271 §9.2) */
   leftOut?(peers: string[], prefixes: string[]): void;
+  /** the selection deferral after our start is over: every peer done, or its time ran out */
+  deferralEnded?(timedOut: boolean, waitingFor: string[]): void;
 }
 
 export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> {
@@ -69,6 +73,10 @@ interface Neighbour {
   ref: PeerRef;
   clusterId: string;
   member: Member | undefined;
+  /** a TCP connection with it came up since we started: a speaker is there, even if it refuses us now */
+  answered: boolean;
+  /** when its session last came up (ms) */
+  upAt: number;
 }
 
 export class Reflector {
@@ -88,7 +96,7 @@ export class Reflector {
     this.clusterId = config.clusterId ?? config.routerId;
     if (config.selectionDeferral) {
       this.deferring = true;
-      this.deferTimer = setTimeout(() => this.endDeferral(), config.selectionDeferral * 1000);
+      this.deferTimer = setTimeout(() => this.endDeferral(true), config.selectionDeferral * 1000);
     }
   }
 
@@ -111,28 +119,38 @@ export class Reflector {
    * Whether the deferral waits for this peer. Clients keep our routes across our restart until
    * our End-of-RIB, then drop what we have not sent again: so we wait for what the others will
    * send. RFC 4724 §4.1 waits for the End-of-RIB of every peer except those that do not do
-   * graceful restart and those that set Restart State (they are restarting too and wait for
-   * ours). And we wait only for a peer that can still send: one whose connection is being set up,
-   * or, when it is passive (it connects to us), one not yet connected. A peer we cannot reach
-   * (our connect failed) is not waited for. With our Restart State bit set, no peer waits for
-   * our End-of-RIB before sending its own, so the wait cannot deadlock.
+   * graceful restart and those that set Restart State (they are restarting too and may wait for
+   * ours). A peer that set it is waited for all the same, but only RESTARTING_PEER_WAIT_MS after
+   * its session came up: FRR sets it for a while after its own start, yet sends its routes and
+   * End-of-RIB about a second after the session is up, and without them the others would lose
+   * its routes; a peer that does wait for ours costs that long, not a deadlock.
+   * And we wait only for a peer that can still send: one whose connection is being set up;
+   * one not connected now that will connect to us (passive towards it) or that has a speaker
+   * (a connection with it came up, and it closed it: FRR refuses us while it starts over). A
+   * peer whose every connect was refused has no speaker behind its address (a Node gone) and is
+   * not waited for. With our Restart State bit set, no peer waits for our End-of-RIB before
+   * sending its own, so the wait cannot deadlock; the deferral time bounds the rest.
    */
   private awaited(n: Neighbour): boolean {
     const s = n.peer.session;
     if (s.state === "Connect" || s.state === "OpenSent" || s.state === "OpenConfirm") return true;
-    if (s.state !== "Established") return s.cfg.passive && s.state === "Active";
+    if (s.state !== "Established") return s.cfg.passive || n.answered;
     const negotiated = s.negotiated;
     const gr = negotiated?.gracefulRestart;
-    if (!negotiated || !gr || gr.restarting) return false;
-    return gr.families.some(
-      ({ family }) =>
-        negotiated.families.includes(family) && n.peer.endOfRib[family] <= (n.eorAtUp?.[family] ?? 0),
-    );
+    if (!negotiated || !gr) return false;
+    if (gr.restarting && Date.now() - n.upAt >= RESTARTING_PEER_WAIT_MS) return false;
+    // Every family of the session: a peer that only helps others restart (FRR's default) lists
+    // no family of its own in the capability, yet sends End-of-RIB for each.
+    return negotiated.families.some((family) => n.peer.endOfRib[family] <= (n.eorAtUp?.[family] ?? 0));
   }
 
-  private endDeferral(): void {
+  private endDeferral(timedOut = false): void {
     if (!this.deferring) return;
+    const waitingFor = [...this.neighbours.values()]
+      .filter((n) => this.awaited(n))
+      .map((n) => n.peer.address);
     this.deferring = false;
+    this.observer.deferralEnded?.(timedOut, waitingFor);
     clearTimeout(this.deferTimer);
     // From now on a new session does not announce Restart State.
     for (const n of this.neighbours.values()) {
@@ -191,6 +209,8 @@ export class Reflector {
       eorAtUp: undefined,
       clusterId: settings.clusterId ?? this.clusterId,
       member: undefined,
+      answered: false,
+      upAt: 0,
       ref: {
         address: settings.peerAddress,
         addressKey: addressKey(settings.peerAddress),
@@ -242,8 +262,15 @@ export class Reflector {
     down: this.forNeighbour((n) => this.onDown(n)),
     routeRefresh: this.forNeighbour((n, family) => this.onRouteRefresh(n, family)),
     endOfRib: () => this.checkDeferral(),
-    stateChange: (...args) => {
-      this.observer.stateChange?.(...args);
+    stateChange: (p, from, to, reason) => {
+      this.observer.stateChange?.(p, from, to, reason);
+      const n = this.neighbourOf(p);
+      if (n && to === "OpenSent") n.answered = true;
+      // before the deferral looks at it (the established event comes after this one)
+      if (n && to === "Established") {
+        n.upAt = Date.now();
+        n.eorAtUp = { ...n.peer.endOfRib };
+      }
       this.checkDeferral();
     },
     notification: (...args) => this.observer.notification?.(...args),
@@ -329,8 +356,9 @@ export class Reflector {
     const member: Member = { peer: n.peer, group, synced: false, behind: false, missed: new Map() };
     group.members.add(member);
     n.member = member;
-    n.eorAtUp = { ...n.peer.endOfRib };
     if (this.deferring) {
+      if (negotiated.gracefulRestart?.restarting)
+        setTimeout(() => this.checkDeferral(), RESTARTING_PEER_WAIT_MS).unref();
       this.checkDeferral();
       return;
     }

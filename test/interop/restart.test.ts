@@ -1,0 +1,167 @@
+// Restarting the reflector under real clients (issue 14): BIRD 2 and FRR clients with graceful
+// restart, each announcing a route, and the built CLI as their reflector. Through a SIGTERM (a
+// rollout) and a SIGKILL (a crash), each followed by a new process 2 s later, every client's table
+// is sampled all along: no client may lack any other client's route at any sample. A stop for
+// good (SIGUSR2) makes them withdraw. Addresses 127.0.47.x.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Daemon } from "../helpers/cli.js";
+import { type Bird, LabSpeaker, startBird, waitFor, workdir } from "../helpers/lab.js";
+import { reliability } from "../helpers/reliability.js";
+
+const RR = "127.0.47.1";
+const HTTP = `${RR}:9179`;
+
+interface Client {
+  name: string;
+  addr: string;
+  prefix: string;
+  /** the prefixes it holds now, learned or its own */
+  held(): Set<string>;
+  up(): boolean;
+}
+
+const cleanup: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+function birdClient(b: Bird, addr: string, prefix: string): Client {
+  return {
+    name: `BIRD ${addr}`,
+    addr,
+    prefix,
+    held: () =>
+      new Set([...b.birdc("show", "route").matchAll(/^(\d+\.\d+\.\d+\.\d+\/\d+)\s/gm)].map((m) => m[1]!)),
+    up: () => b.protocol().info === "Established",
+  };
+}
+
+function frrClient(s: LabSpeaker, addr: string, prefix: string): Client {
+  const json = (cmd: string) => JSON.parse(s.run("vtysh", "-c", cmd)) as Record<string, unknown>;
+  return {
+    name: `FRR ${addr}`,
+    addr,
+    prefix,
+    held: () => new Set(Object.keys((json("show bgp ipv4 unicast json").routes ?? {}) as object)),
+    up: () => {
+      const peers = (json("show bgp ipv4 unicast summary json").peers ?? {}) as Record<
+        string,
+        { state: string }
+      >;
+      return peers[RR]?.state === "Established";
+    },
+  };
+}
+
+/** For each client, how many of the other clients' prefixes it lacks now. */
+function missing(clients: Client[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of clients) {
+    const held = c.held();
+    out[c.name] = clients.filter((o) => o !== c && !held.has(o.prefix)).length;
+  }
+  return out;
+}
+
+/** Samples every client's table until stopped; resolves with the worst each one saw, and the count. */
+function sampler(clients: Client[]) {
+  let running = true;
+  const worst: Record<string, number> = Object.fromEntries(clients.map((c) => [c.name, 0]));
+  let samples = 0;
+  const done = (async () => {
+    while (running) {
+      for (const [name, n] of Object.entries(missing(clients))) worst[name] = Math.max(worst[name]!, n);
+      samples++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return { worst, samples };
+    },
+  };
+}
+
+describe("restarting the reflector under BIRD 2 and FRR clients with graceful restart", () => {
+  it("SIGTERM and SIGKILL, each with a new process 2 s later: no client lacks a route at any sample; SIGUSR2 withdraws", async (ctx) => {
+    const measured = reliability(ctx, {
+      scenario: "Reflector restarted under real clients",
+      load: "two BIRD 2 and one FRR client with graceful restart, a route each",
+      fault: "SIGTERM, then SIGKILL, each followed by a new process 2 s later; then SIGUSR2 (stop for good)",
+      checked:
+        "every client's table sampled throughout: none lacks another's route at any sample; after SIGUSR2 they withdraw",
+    });
+    const addrs = ["127.0.47.2", "127.0.47.3", "127.0.47.4"];
+    const prefixes = ["198.18.47.0/24", "198.18.48.0/24", "198.18.49.0/24"];
+    const dir = workdir("restart");
+    const file = join(dir, "calico.yaml");
+    writeFileSync(
+      file,
+      [
+        "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {nodeToNodeMeshEnabled: false}",
+        `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: peer-with-rr}\nspec: {peerIP: ${RR}, asNumber: 64512}`,
+        ...addrs.map(
+          (ip, i) =>
+            `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: n${i}}\nspec: {bgp: {ipv4Address: ${ip}/32}}`,
+        ),
+      ].join("\n---\n"),
+    );
+    let rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP });
+    cleanup.push(() => rr.stop("SIGKILL"));
+    const peer = { addr: RR, port: 179, asn: 64512 };
+    const birds = await Promise.all(
+      [0, 1].map((i) =>
+        startBird(`restart-${i}`, { addr: addrs[i]!, peer, routes: [prefixes[i]!], gracefulRestart: true }),
+      ),
+    );
+    for (const b of birds) cleanup.push(() => b.stop());
+    const frr = LabSpeaker.start("start-frr-rr.sh", addrs[2]!, {
+      PEERS: RR,
+      ROUTES: prefixes[2]!,
+      CONNECT_RETRY: "1",
+      HOLD_TIME: "90",
+    });
+    cleanup.push(() => frr.stop());
+    const clients = [
+      birdClient(birds[0]!, addrs[0]!, prefixes[0]!),
+      birdClient(birds[1]!, addrs[1]!, prefixes[1]!),
+      frrClient(frr, addrs[2]!, prefixes[2]!),
+    ];
+    const whole = () => Object.values(missing(clients)).every((n) => n === 0) && clients.every((c) => c.up());
+    await waitFor(whole, 60_000, "every client holding every route");
+    const ready = async () => (await fetch(`http://${HTTP}/readyz`).catch(() => undefined))?.status === 200;
+
+    const results: string[] = [];
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      const s = sampler(clients);
+      await rr.stop(signal);
+      await new Promise((r) => setTimeout(r, 2000));
+      rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP });
+      await waitFor(ready, 30_000, `the new reflector ready after ${signal}`);
+      await waitFor(whole, 30_000, `every client Established and whole after ${signal}`);
+      // a few more samples with the new process settled
+      await new Promise((r) => setTimeout(r, 2000));
+      const { worst, samples } = await s.stop();
+      results.push(
+        `${signal}: ${samples} samples, most routes missing at any client ${Math.max(...Object.values(worst))}`,
+      );
+      expect(worst, `routes missing during ${signal}`).toEqual(
+        Object.fromEntries(clients.map((c) => [c.name, 0])),
+      );
+    }
+
+    // For good: the clients withdraw what we reflected.
+    await rr.stop("SIGUSR2");
+    await waitFor(
+      () => Object.values(missing(clients)).every((n) => n === clients.length - 1),
+      10_000,
+      "every client without the others' routes",
+    );
+    measured(`${results.join("; ")}; after SIGUSR2 every client dropped the others' routes`);
+  }, 240_000);
+});

@@ -16,7 +16,8 @@ const docs = (file: string): Doc[] =>
 
 describe("deploy/", () => {
   const rbac = docs("rbac.yaml");
-  const [deployment] = docs("routereflector.yaml");
+  const manifests = docs("routereflector.yaml");
+  const deployment = manifests.find((d) => d.kind === "Deployment");
   const spec = (
     deployment as unknown as { spec: { replicas: number; template: { spec: Record<string, unknown> } } }
   ).spec;
@@ -40,6 +41,25 @@ describe("deploy/", () => {
       path: "/readyz",
       port: Number(http.split(":").pop()),
     });
+  });
+
+  // Issue 14: a rollout or a drain never takes both reflectors at once.
+  it("rolled one at a time, available only a while after ready, and a PodDisruptionBudget of one", () => {
+    const d = deployment as unknown as {
+      spec: {
+        strategy: { rollingUpdate: { maxUnavailable: number; maxSurge: number } };
+        minReadySeconds: number;
+      };
+    };
+    expect(d.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
+    expect(d.spec.minReadySeconds).toBeGreaterThanOrEqual(10);
+    const pdb = manifests.find((m) => m.kind === "PodDisruptionBudget") as unknown as {
+      metadata: { namespace: string };
+      spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
+    };
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.metadata.namespace).toBe(deployment?.metadata.namespace);
+    expect(pdb.spec.selector.matchLabels).toEqual({ app: "routereflector" });
   });
 
   it("its ServiceAccount exists and may only read", () => {

@@ -1,7 +1,7 @@
 // Runs the built command line (dist/cli.js), as a user would.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { REPO_ROOT } from "./shared.js";
 
 export const CLI = resolve(REPO_ROOT, "dist/cli.js");
@@ -56,4 +56,24 @@ export class Daemon {
     if (this.proc.exitCode === null) this.proc.kill(signal);
     return this.exited;
   }
+}
+
+/**
+ * A datastore file for a reflector at `rr` in legacy mode: no mesh, a BGPPeer at `rr` (every
+ * Node its client) and a Node per address. Returns its path.
+ */
+export function clientsFile(dir: string, rr: string, nodes: string[]): string {
+  const file = join(dir, "calico.yaml");
+  writeFileSync(
+    file,
+    [
+      "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {nodeToNodeMeshEnabled: false}",
+      `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: peer-with-rr}\nspec: {peerIP: ${rr}, asNumber: 64512}`,
+      ...nodes.map(
+        (ip, i) =>
+          `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: n${i}}\nspec: {bgp: {ipv4Address: ${ip}/32}}`,
+      ),
+    ].join("\n---\n"),
+  );
+  return file;
 }

@@ -1,12 +1,10 @@
 // Hostile peers against the built CLI over TCP, with a real BIRD 2 client watching (issue 15,
 // findings 1 and 6): a valid UPDATE that outgrows 4,096 octets once reflected, and a peer that
 // trickles a message it never completes. Addresses 127.0.46.x.
-import { writeFileSync } from "node:fs";
 import net from "node:net";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { OpenMessage, UpdateMessage } from "../../src/bgp/index.js";
-import { Daemon } from "../helpers/cli.js";
+import { clientsFile, Daemon } from "../helpers/cli.js";
 import { startBird, waitFor, workdir } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { reliability } from "../helpers/reliability.js";
@@ -58,18 +56,7 @@ describe("hostile peers against the running reflector", () => {
         "the process stays; BIRD's session stays and it gets every other route; the route counted as left out; the trickler dropped with Hold Timer Expired",
     });
     const dir = workdir("hostile");
-    const file = join(dir, "calico.yaml");
-    writeFileSync(
-      file,
-      [
-        "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {nodeToNodeMeshEnabled: false}",
-        `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: peer-with-rr}\nspec: {peerIP: ${RR}, asNumber: 64512}`,
-        ...[SOURCE, BIRD, TRICKLER].map(
-          (ip, i) =>
-            `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: n${i}}\nspec: {bgp: {ipv4Address: ${ip}/32}}`,
-        ),
-      ].join("\n---\n"),
-    );
+    const file = clientsFile(dir, RR, [SOURCE, BIRD, TRICKLER]);
     const rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP });
     cleanup.push(() => rr.stop("SIGKILL"));
     await waitFor(() => rr.lines.some((l) => String(l.msg).startsWith("BGP listening")), 20_000, "listening");

@@ -2,9 +2,8 @@
 // 200 clients ask for all of them at once. Answers stream with bounded memory, beyond a few at a
 // time they are refused with Retry-After, and peers with a 3 s hold time get every keepalive in
 // time. Addresses 127.0.45.x.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import net from "node:net";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   encodeAttributes,
@@ -13,7 +12,7 @@ import {
   type OpenMessage,
   UpdateBatch,
 } from "../../src/bgp/index.js";
-import { Daemon } from "../helpers/cli.js";
+import { clientsFile, Daemon } from "../helpers/cli.js";
 import { waitFor, workdir } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { reliability } from "../helpers/reliability.js";
@@ -75,19 +74,10 @@ describe("the HTTP endpoint under load", () => {
         "each answer is the whole table or 503 with Retry-After; peak RSS grows less than 64 MiB; no keepalive gap reaches 2 s",
     });
     const dir = workdir("http-bounds");
-    const file = join(dir, "calico.yaml");
-    const nodes = [SOURCE, ...Array.from({ length: SIMS }, (_, i) => `127.0.45.${100 + i}`)];
-    writeFileSync(
-      file,
-      [
-        "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {nodeToNodeMeshEnabled: false}",
-        `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: peer-with-rr}\nspec: {peerIP: ${RR}, asNumber: 64512}`,
-        ...nodes.map(
-          (ip, i) =>
-            `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: n${i}}\nspec: {bgp: {ipv4Address: ${ip}/32}}`,
-        ),
-      ].join("\n---\n"),
-    );
+    const file = clientsFile(dir, RR, [
+      SOURCE,
+      ...Array.from({ length: SIMS }, (_, i) => `127.0.45.${100 + i}`),
+    ]);
     const rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP });
     cleanup.push(() => rr.stop("SIGKILL"));
     await waitFor(

@@ -3,11 +3,8 @@
 // rollout) and a SIGKILL (a crash), each followed by a new process 2 s later, every client's table
 // is sampled all along: no client may lack any other client's route at any sample. A stop for
 // good (SIGUSR2) makes them withdraw. Addresses 127.0.47.x.
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Daemon } from "../helpers/cli.js";
+import { clientsFile, Daemon } from "../helpers/cli.js";
 import { type Bird, LabSpeaker, startBird, waitFor, workdir } from "../helpers/lab.js";
 import { reliability } from "../helpers/reliability.js";
 
@@ -99,18 +96,7 @@ describe("restarting the reflector under BIRD 2 and FRR clients with graceful re
     const addrs = ["127.0.47.2", "127.0.47.3", "127.0.47.4"];
     const prefixes = ["198.18.47.0/24", "198.18.48.0/24", "198.18.49.0/24"];
     const dir = workdir("restart");
-    const file = join(dir, "calico.yaml");
-    writeFileSync(
-      file,
-      [
-        "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {nodeToNodeMeshEnabled: false}",
-        `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: peer-with-rr}\nspec: {peerIP: ${RR}, asNumber: 64512}`,
-        ...addrs.map(
-          (ip, i) =>
-            `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: n${i}}\nspec: {bgp: {ipv4Address: ${ip}/32}}`,
-        ),
-      ].join("\n---\n"),
-    );
+    const file = clientsFile(dir, RR, addrs);
     let rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP });
     cleanup.push(() => rr.stop("SIGKILL"));
     const peer = { addr: RR, port: 179, asn: 64512 };

@@ -184,6 +184,84 @@ export function labRoutes(kind: "bird" | "gobgp" | "frr" | "exabgp", dir: string
   return JSON.parse(out) as LabRoute[];
 }
 
+/**
+ * gobgpd as a client of `peer` with graceful restart (RFC 4724, with the RFC 8538 N bit) for
+ * IPv4 unicast, which the lab script does not configure; `routes` are injected through its API.
+ * Stopped by its PID.
+ */
+export async function startGobgpClient(
+  addr: string,
+  peer: string,
+  routes: string[],
+): Promise<{ dir: string; gobgp: (...args: string[]) => string; stop: () => void }> {
+  const dir = workdir("gobgp-gr");
+  const sock = join(dir, "gobgp.sock");
+  writeFileSync(
+    join(dir, "gobgpd.toml"),
+    `[global.config]
+  as = 64512
+  router-id = "${addr}"
+  port = 179
+  local-address-list = ["${addr}"]
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "${peer}"
+    peer-as = 64512
+  [neighbors.transport.config]
+    local-address = "${addr}"
+  [neighbors.timers.config]
+    hold-time = 90
+    keepalive-interval = 30
+    connect-retry = 1
+  [neighbors.graceful-restart.config]
+    enabled = true
+    restart-time = 120
+    notification-enabled = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+    [neighbors.afi-safis.mp-graceful-restart.config]
+      enabled = true
+`,
+  );
+  const log = openSync(join(dir, "gobgpd.log"), "a");
+  const proc = spawn(
+    "gobgpd",
+    [
+      "-f",
+      join(dir, "gobgpd.toml"),
+      "-t",
+      "toml",
+      "-p",
+      "-l",
+      "info",
+      "--api-hosts",
+      `unix://${sock}`,
+      "--pprof-disable",
+    ],
+    { stdio: ["ignore", log, log] },
+  );
+  started.add(proc);
+  const gobgp = (...args: string[]) =>
+    execFileSync("gobgp", ["--target", `unix://${sock}`, ...args], { encoding: "utf8", timeout: 10_000 });
+  await waitFor(
+    () => {
+      try {
+        gobgp("global");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    "gobgpd's API",
+  );
+  for (const r of routes)
+    gobgp("global", "rib", "add", r, "nexthop", `203.0.113.${addr.split(".")[3]}`, "-a", "ipv4");
+  return { dir, gobgp, stop: () => proc.kill("SIGTERM") };
+}
+
 /** A lab start script (start-gobgp-rr.sh, start-frr-rr.sh, start-exabgp.sh): start, and stop by PID. */
 export class LabSpeaker {
   constructor(

@@ -1,11 +1,11 @@
-// Restarting the reflector under real clients (issue 14): BIRD 2 and FRR clients with graceful
+// Restarting the reflector under real clients (issue 14): BIRD 2, FRR and GoBGP clients with graceful
 // restart, each announcing a route, and the built CLI as their reflector. Through a SIGTERM (a
 // rollout) and a SIGKILL (a crash), each followed by a new process 2 s later, every client's table
 // is sampled all along: no client may lack any other client's route at any sample. A stop for
 // good (SIGUSR2) makes them withdraw. Addresses 127.0.47.x.
 import { afterAll, describe, expect, it } from "vitest";
 import { clientsFile, Daemon } from "../helpers/cli.js";
-import { type Bird, LabSpeaker, startBird, waitFor, workdir } from "../helpers/lab.js";
+import { type Bird, LabSpeaker, startBird, startGobgpClient, waitFor, workdir } from "../helpers/lab.js";
 import { reliability } from "../helpers/reliability.js";
 
 const RR = "127.0.47.1";
@@ -53,6 +53,17 @@ function frrClient(s: LabSpeaker, addr: string, prefix: string): Client {
   };
 }
 
+function gobgpClient(g: Awaited<ReturnType<typeof startGobgpClient>>, addr: string, prefix: string): Client {
+  return {
+    name: `GoBGP ${addr}`,
+    addr,
+    prefix,
+    held: () =>
+      new Set(Object.keys(JSON.parse(g.gobgp("global", "rib", "-a", "ipv4", "-j") || "{}") as object)),
+    up: () => /BGP state = established/i.test(g.gobgp("neighbor", RR)),
+  };
+}
+
 /** For each client, how many of the other clients' prefixes it lacks now. */
 function missing(clients: Client[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -84,17 +95,17 @@ function sampler(clients: Client[]) {
   };
 }
 
-describe("restarting the reflector under BIRD 2 and FRR clients with graceful restart", () => {
+describe("restarting the reflector under BIRD 2, FRR and GoBGP clients with graceful restart", () => {
   it("SIGTERM and SIGKILL, each with a new process 2 s later: no client lacks a route at any sample; SIGUSR2 withdraws", async (ctx) => {
     const measured = reliability(ctx, {
       scenario: "Reflector restarted under real clients",
-      load: "two BIRD 2 and one FRR client with graceful restart, a route each",
+      load: "two BIRD 2, one FRR and one GoBGP client with graceful restart, a route each",
       fault: "SIGTERM, then SIGKILL, each followed by a new process 2 s later; then SIGUSR2 (stop for good)",
       checked:
         "every client's table sampled throughout: none lacks another's route at any sample; after SIGUSR2 they withdraw",
     });
-    const addrs = ["127.0.47.2", "127.0.47.3", "127.0.47.4"];
-    const prefixes = ["198.18.47.0/24", "198.18.48.0/24", "198.18.49.0/24"];
+    const addrs = ["127.0.47.2", "127.0.47.3", "127.0.47.4", "127.0.47.5"];
+    const prefixes = ["198.18.47.0/24", "198.18.48.0/24", "198.18.49.0/24", "198.18.50.0/24"];
     const dir = workdir("restart");
     const file = clientsFile(dir, RR, addrs);
     let rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP });
@@ -113,10 +124,13 @@ describe("restarting the reflector under BIRD 2 and FRR clients with graceful re
       HOLD_TIME: "90",
     });
     cleanup.push(() => frr.stop());
+    const gobgp = await startGobgpClient(addrs[3]!, RR, [prefixes[3]!]);
+    cleanup.push(() => gobgp.stop());
     const clients = [
       birdClient(birds[0]!, addrs[0]!, prefixes[0]!),
       birdClient(birds[1]!, addrs[1]!, prefixes[1]!),
       frrClient(frr, addrs[2]!, prefixes[2]!),
+      gobgpClient(gobgp, addrs[3]!, prefixes[3]!),
     ];
     const whole = () => Object.values(missing(clients)).every((n) => n === 0) && clients.every((c) => c.up());
     await waitFor(whole, 60_000, "every client holding every route");

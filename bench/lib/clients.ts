@@ -76,6 +76,10 @@ class Node {
   unexpected = 0;
   /** RFC 4724 receiving speaker: after the session dropped, the routes kept until End-of-RIB */
   fresh: Uint8Array | undefined;
+  /** the reflector's graceful restart capability on this session: IPv4 listed, and its F bit */
+  peerGr: { ipv4: boolean; forwarding: boolean } | undefined;
+  /** the reflector sent a NOTIFICATION on this session (without the N bit, GR does not apply) */
+  notified = false;
   /** the fewest others' routes held since convergence */
   lowWater = Number.POSITIVE_INFINITY;
   /** sampled: prefix index -> next hop and originator, from the decoded attributes */
@@ -231,14 +235,17 @@ function connect(n: Node): void {
       if (buf.length - off < len) break;
       const type = buf[off + 18];
       if (type === 2) onUpdate(n, buf, off, len);
-      else if (type === 1) socket.write(KEEPALIVE);
-      else if (type === 4 && !n.established) {
+      else if (type === 1) {
+        onOpen(n, buf.subarray(off, off + len));
+        socket.write(KEEPALIVE);
+      } else if (type === 4 && !n.established) {
         n.established = true;
         if (announced) announce(n);
       } else if (type === 3) {
         const { message } = decodeMessage(buf.subarray(off, off + len), DEFAULT_CONTEXT);
         if (message?.type === "NOTIFICATION")
           notifications.push(`${n.address}: ${message.code}/${message.subcode}`);
+        n.notified = true;
       }
       off += len;
     }
@@ -251,16 +258,38 @@ function connect(n: Node): void {
     n.pending = undefined;
     // Connect again, as a BGP speaker's ConnectRetry does (the reflector may be restarting).
     if (!stopping) setTimeout(() => connect(n), 200 + Math.random() * 800);
-    if (plan.gracefulRestart && n.convergedAt !== null) {
-      // RFC 4724 §4.2: keep the routes, stale, until the reflector is back and says End-of-RIB.
-      n.fresh = new Uint8Array(n.bits.length);
+    // RFC 4724 §4.2, as a real receiving speaker: keep the routes, stale, until the reflector is
+    // back and says End-of-RIB, only for a family its capability listed, and only when the
+    // session ended without a NOTIFICATION (we do not set the RFC 8538 N bit, as BIRD does not).
+    const retain = plan.gracefulRestart && n.convergedAt !== null && n.peerGr?.ipv4 && !n.notified;
+    n.peerGr = undefined;
+    n.notified = false;
+    if (retain) {
+      n.fresh ??= new Uint8Array(n.bits.length);
       return;
     }
-    // A new session starts from an empty table.
-    n.bits.fill(0);
-    n.held = 0;
-    n.table?.clear();
+    drop(n);
   });
+}
+
+/** The reflector's OPEN: its graceful restart capability; without F for IPv4 the stale routes go (§4.2). */
+function onOpen(n: Node, frame: Buffer): void {
+  const { message } = decodeMessage(frame, DEFAULT_CONTEXT);
+  if (message?.type !== "OPEN") return;
+  const gr = message.capabilities.find((c) => c.name === "graceful-restart");
+  const ipv4 =
+    gr?.name === "graceful-restart" ? gr.families.find((f) => f.afi === 1 && f.safi === 1) : undefined;
+  n.peerGr = { ipv4: ipv4 !== undefined, forwarding: ipv4 !== undefined && (ipv4.flags & 0x80) !== 0 };
+  if (n.fresh && !n.peerGr.forwarding) drop(n);
+}
+
+/** Every route goes: a new session starts from an empty table. */
+function drop(n: Node): void {
+  n.fresh = undefined;
+  n.bits.fill(0);
+  n.held = 0;
+  n.table?.clear();
+  if (n.convergedAt !== null) n.lowWater = 0;
 }
 
 const END_OF_RIB = encodeMessage(endOfRib(1, 1), DEFAULT_CONTEXT);

@@ -4,7 +4,7 @@
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import {
-  type BgpError,
+  BgpError,
   CeaseSubcode,
   DEFAULT_CONTEXT,
   decodeMessage,
@@ -290,9 +290,22 @@ export class Session {
     if (type === MessageType.UPDATE && c.machine.state === "Established" && negotiated) {
       this.feed(c.machine, { type: "Update" }, c);
       // Without a RIB to hand it to, the UPDATE is still decoded so that malformed ones are answered.
-      const error = this.events.update
-        ? this.events.update(frame, negotiated)
-        : decodeMessage(frame, negotiated.rx).error;
+      let error: BgpError | undefined;
+      try {
+        error = this.events.update
+          ? this.events.update(frame, negotiated)
+          : decodeMessage(frame, negotiated.rx).error;
+      } catch (e) {
+        // A fault behind one peer's UPDATE (in the RIB or the reflector) must not take the process
+        // and every other session with it: this session is reset, Cease / Out of Resources.
+        const why = `internal error handling an UPDATE: ${e instanceof Error ? e.message : String(e)}`;
+        error = new BgpError({
+          action: "session-reset",
+          code: ErrorCode.CEASE,
+          subcode: CeaseSubcode.OUT_OF_RESOURCES,
+          reason: why,
+        });
+      }
       if (error?.action === "session-reset") this.feed(c.machine, { type: "Error", error }, c);
       else if (error?.action === "afi-safi-disable") {
         // RFC 4760 §7 allows ending the session instead of dropping the family: we do (3/9).

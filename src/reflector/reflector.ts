@@ -125,8 +125,9 @@ export class Reflector {
    * End-of-RIB about a second after the session is up, and without them the others would lose
    * its routes; a peer that does wait for ours costs that long, not a deadlock.
    * And we wait only for a peer that can still send: one whose connection is being set up;
-   * one not connected now that will connect to us (passive towards it) or that has a speaker
-   * (a connection with it came up, and it closed it: FRR refuses us while it starts over). A
+   * one not connected now (Active) that will connect to us (passive towards it) or that has a
+   * speaker (a connection with it came up, and it closed it: FRR refuses us while it starts
+   * over); not one whose session we ended (Idle: an error, maximum prefixes). A
    * peer whose every connect was refused has no speaker behind its address (a Node gone) and is
    * not waited for. With our Restart State bit set, no peer waits for our End-of-RIB before
    * sending its own, so the wait cannot deadlock; the deferral time bounds the rest.
@@ -134,6 +135,8 @@ export class Reflector {
   private awaited(n: Neighbour): boolean {
     const s = n.peer.session;
     if (s.state === "Connect" || s.state === "OpenSent" || s.state === "OpenConfirm") return true;
+    // Idle: we ended the session (an error, maximum prefixes) and wait out IdleHold
+    if (s.state === "Idle") return false;
     if (s.state !== "Established") return s.cfg.passive || n.answered;
     const negotiated = s.negotiated;
     const gr = negotiated?.gracefulRestart;

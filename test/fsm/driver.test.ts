@@ -123,6 +123,29 @@ describe("session driver", () => {
     expect(session.state).toBe("Established");
   });
 
+  // Issue 15: nothing behind one peer's UPDATE can throw past its session.
+  it("a fault while handling an UPDATE resets that session with Cease / Out of Resources, and nothing else", async () => {
+    const [ours, theirs] = socketPair();
+    const session = new Session(PEER, {
+      update: () => {
+        throw new Error("a bug in the RIB");
+      },
+    });
+    session.start();
+    session.accept(ours);
+    const peer = new RawPeer(theirs);
+    await establish(peer);
+    peer.send({
+      type: "UPDATE",
+      withdrawn: [],
+      attributes: { origin: "igp", asPath: [], nextHop: "203.0.113.9" },
+      nlri: ["198.18.0.0/24"],
+    });
+    const n = await peer.next("NOTIFICATION");
+    expect([n.code, n.subcode]).toEqual([6, 8]);
+    expect(session.lastError).toMatch(/internal error handling an UPDATE: a bug in the RIB/);
+  });
+
   it("answers a malformed UPDATE with the NOTIFICATION RFC 7606 calls for", async () => {
     const { session, peer } = withRawPeer();
     await establish(peer);

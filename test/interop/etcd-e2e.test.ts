@@ -174,9 +174,9 @@ describe("etcd v3 datastore end to end with BIRD 2 clients", () => {
     expect(rr.logged("peer removed")).toHaveLength(1);
     expect(rr.logged("peer changed: session reset")).toHaveLength(0);
 
-    // SIGTERM: an administrative shutdown with our message, and a clean exit
-    expect(await rr.stop("SIGTERM")).toBe(0);
+    // SIGUSR2, stop for good: an administrative shutdown with our message, and a clean exit
+    expect(await rr.stop("SIGUSR2")).toBe(0);
     await waitFor(() => /Administrative shutdown/i.test(b.log()), 10_000, "bird b sees the shutdown");
-    expect(b.log()).toMatch(/route reflector shutting down \(SIGTERM\)/);
+    expect(b.log()).toMatch(/route reflector decommissioned/);
   }, 150_000);
 });

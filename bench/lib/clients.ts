@@ -253,6 +253,9 @@ function connect(n: Node): void {
   });
   socket.on("error", (e) => notifications.push(`${n.address}: ${e.message}`));
   socket.on("close", () => {
+    // A connection that never became a session (the reflector is still away) changes nothing:
+    // the routes kept from the last session stay kept.
+    const hadSession = n.established;
     n.established = false;
     clearInterval(n.keepalive);
     n.pending = undefined;
@@ -261,6 +264,7 @@ function connect(n: Node): void {
     // RFC 4724 §4.2, as a real receiving speaker: keep the routes, stale, until the reflector is
     // back and says End-of-RIB, only for a family its capability listed, and only when the
     // session ended without a NOTIFICATION (we do not set the RFC 8538 N bit, as BIRD does not).
+    if (!hadSession) return;
     const retain = plan.gracefulRestart && n.convergedAt !== null && n.peerGr?.ipv4 && !n.notified;
     n.peerGr = undefined;
     n.notified = false;

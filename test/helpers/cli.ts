@@ -60,7 +60,7 @@ export class Daemon {
 
 /**
  * A datastore file for a reflector at `rr` in legacy mode: no mesh, a BGPPeer at `rr` (every
- * Node its client) and a Node per address. Returns its path.
+ * Node its client) and a Node per address (IPv4 or IPv6, as `rr`). Returns its path.
  */
 export function clientsFile(dir: string, rr: string, nodes: string[]): string {
   const file = join(dir, "calico.yaml");
@@ -71,7 +71,7 @@ export function clientsFile(dir: string, rr: string, nodes: string[]): string {
       `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: peer-with-rr}\nspec: {peerIP: ${rr}, asNumber: 64512}`,
       ...nodes.map(
         (ip, i) =>
-          `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: n${i}}\nspec: {bgp: {ipv4Address: ${ip}/32}}`,
+          `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: n${i}}\nspec: {bgp: {${ip.includes(":") ? `ipv6Address: ${ip}/128` : `ipv4Address: ${ip}/32`}}}`,
       ),
     ].join("\n---\n"),
   );

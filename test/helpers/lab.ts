@@ -44,6 +44,8 @@ export interface BirdOptions {
   ttlSecurity?: boolean;
   /** BIRD filter statements applied to the routes BIRD exports to us, e.g. "bgp_med = 10;" */
   exportAttrs?: string;
+  /** run inside this network namespace (netns-lab.sh) */
+  netns?: string;
 }
 
 /** Every process started here, killed by PID if the test run exits without stopping them. */
@@ -97,9 +99,11 @@ ${o.ttlSecurity ? "  ttl security on; multihop 1;" : ""}
       mode: 0o755,
     });
     const log = openSync(join(this.dir, "bird.out"), "a");
+    const inNetns = this.options.netns ? ["netns", "exec", this.options.netns, "bird"] : [];
     this.proc = spawn(
-      "bird",
+      inNetns.length ? "ip" : "bird",
       [
+        ...inNetns,
         "-f",
         "-c",
         join(this.dir, "bird.conf"),

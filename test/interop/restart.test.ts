@@ -2,11 +2,13 @@
 // restart, each announcing a route, and the built CLI as their reflector. Through a SIGTERM (a
 // rollout) and a SIGKILL (a crash), each followed by a new process 2 s later, every client's table
 // is sampled all along: no client may lack any other client's route at any sample. A stop for
-// good (SIGUSR2) makes them withdraw. Addresses 127.0.47.x.
+// good (SIGUSR2) makes them withdraw. Addresses 127.0.47.x; IPv6 in a network namespace of its own.
+import { execFileSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { clientsFile, Daemon } from "../helpers/cli.js";
 import { type Bird, LabSpeaker, startBird, startGobgpClient, waitFor, workdir } from "../helpers/lab.js";
 import { reliability } from "../helpers/reliability.js";
+import { sharedPath } from "../helpers/shared.js";
 
 const RR = "127.0.47.1";
 const HTTP = `${RR}:9179`;
@@ -164,4 +166,75 @@ describe("restarting the reflector under BIRD 2, FRR and GoBGP clients with grac
     );
     measured(`${results.join("; ")}; after SIGUSR2 every client dropped the others' routes`);
   }, 240_000);
+
+  // The same over IPv6 sessions, in a network namespace of its own (IPv6 loopback has only ::1).
+  it("IPv6: two BIRD 2 clients keep every route through a SIGTERM and a SIGKILL", async (ctx) => {
+    const measured = reliability(ctx, {
+      scenario: "Reflector restarted under real clients, IPv6",
+      load: "two BIRD 2 clients over IPv6 sessions with graceful restart, an IPv6 route each",
+      fault: "SIGTERM, then SIGKILL, each followed by a new process 2 s later",
+      checked: "every client's table sampled throughout: none lacks another's route at any sample",
+    });
+    const ns = `rrgr6-${process.pid}`;
+    const netns = (...args: string[]) =>
+      execFileSync("bash", [sharedPath("lab", "netns-lab.sh"), ...args], {
+        stdio: "ignore",
+        timeout: 20_000,
+      });
+    netns("up", ns, "4");
+    cleanup.push(() => netns("down", ns));
+    const rr6 = "fd42:4242::1";
+    const addrs = ["fd42:4242::2", "fd42:4242::3"];
+    const prefixes = ["2001:db8:47::/64", "2001:db8:48::/64"];
+    const file = clientsFile(workdir("restart6"), rr6, addrs);
+    const env = { IP: "127.0.47.1", IP6: rr6, DATASTORE_FILE: file };
+    const inNs = ["ip", "netns", "exec", ns];
+    let rr = new Daemon(env, [], inNs);
+    cleanup.push(() => rr.stop("SIGKILL"));
+    const birds = await Promise.all(
+      addrs.map((addr, i) =>
+        startBird(`restart6-${i}`, {
+          addr,
+          routerId: `127.0.47.${12 + i}`,
+          peer: { addr: rr6, port: 179, asn: 64512 },
+          routes: [prefixes[i]!],
+          nextHop: `2001:db8:ffff::${i + 2}`,
+          gracefulRestart: true,
+          netns: ns,
+        }),
+      ),
+    );
+    for (const b of birds) cleanup.push(() => b.stop());
+    const clients: Client[] = birds.map((b, i) => ({
+      name: `BIRD ${addrs[i]}`,
+      addr: addrs[i]!,
+      prefix: prefixes[i]!,
+      held: () => new Set([...b.birdc("show", "route").matchAll(/^([0-9a-f:]+\/\d+)\s/gm)].map((m) => m[1]!)),
+      up: () => b.protocol().info === "Established",
+    }));
+    const whole = () => Object.values(missing(clients)).every((n) => n === 0) && clients.every((c) => c.up());
+    await waitFor(whole, 60_000, "every client holding every route");
+    const results: string[] = [];
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      const s = sampler(clients);
+      await rr.stop(signal);
+      await new Promise((r) => setTimeout(r, 2000));
+      rr = new Daemon(env, [], inNs);
+      await waitFor(
+        () => rr.logged("selection deferral over: every peer's routes are in; tables sent").length > 0,
+        30_000,
+        "the deferral over",
+      );
+      await waitFor(whole, 30_000, `every client Established and whole after ${signal}`);
+      await new Promise((r) => setTimeout(r, 2000));
+      const { worst, samples } = await s.stop();
+      results.push(
+        `${signal}: ${samples} samples, most routes missing at any client ${Math.max(...Object.values(worst))}`,
+      );
+      expect(worst, `routes missing during ${signal}`).toEqual(
+        Object.fromEntries(clients.map((c) => [c.name, 0])),
+      );
+    }
+    measured(results.join("; "));
+  }, 180_000);
 });

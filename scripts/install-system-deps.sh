@@ -11,6 +11,16 @@ for p in "${PKGS[@]}"; do
   [[ -z "$p" ]] && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# BIRD 1.6, the base of calico/node's BIRD fork, conflicts with bird2 under dpkg: its package is
+# unpacked into .cache/bird1 instead of installed (the tests run .cache/bird1/usr/sbin/bird).
+BIRD1="$(cd "$(dirname "$0")/.." && pwd)/.cache/bird1"
+if [[ ! -x $BIRD1/usr/sbin/bird ]]; then
+  dl=$(mktemp -d)
+  (cd "$dl" && apt-get download -q bird >&2) || { apt-get update -q >&2 && (cd "$dl" && apt-get download -q bird >&2); }
+  mkdir -p "$BIRD1"
+  dpkg-deb -x "$dl"/bird_*.deb "$BIRD1"
+  rm -rf "$dl"
+fi
 ((${#missing[@]})) || exit 0
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then

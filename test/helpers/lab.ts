@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Listener } from "../../src/fsm/index.js";
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Peer, type PeerEvents, type PeerOptions } from "../../src/reflector/peer.js";
-import { sharedPath } from "./shared.js";
+import { REPO_ROOT, sharedPath } from "./shared.js";
 
 export function workdir(name: string): string {
   return mkdtempSync(join(tmpdir(), `rr-${name}-`));
@@ -46,7 +46,11 @@ export interface BirdOptions {
   exportAttrs?: string;
   /** run inside this network namespace (netns-lab.sh) */
   netns?: string;
+  /** BIRD 1.6, the base of calico/node's fork (unpacked into .cache/bird1 by install-system-deps.sh) */
+  bird1?: boolean;
 }
+
+const BIRD1 = join(REPO_ROOT, ".cache/bird1/usr/sbin");
 
 /** Every process started here, killed by PID if the test run exits without stopping them. */
 const started = new Set<ChildProcess>();
@@ -63,6 +67,7 @@ export class Bird {
 
   config(): string {
     const o = this.options;
+    if (o.bird1) return this.config1();
     const v6 = o.addr.includes(":");
     const af = v6 ? "ipv6" : "ipv4";
     const nh = o.nextHop ?? (v6 ? "2001:db8:ffff::11" : `203.0.113.${o.addr.split(".")[3]}`);
@@ -92,16 +97,42 @@ ${o.ttlSecurity ? "  ttl security on; multihop 1;" : ""}
 `;
   }
 
+  /** The same client in BIRD 1.6's language (IPv4 only; bird6 is another program). */
+  private config1(): string {
+    const o = this.options;
+    const nh = o.nextHop ?? `203.0.113.${o.addr.split(".")[3]}`;
+    return `log "${this.dir}/bird.log" all;
+router id ${o.routerId ?? o.addr};
+listen bgp address ${o.addr} port ${o.port ?? 179};
+protocol device { scan time 60; }
+protocol static st {
+${(o.routes ?? []).map((r) => `  route ${r} unreachable;`).join("\n")}
+}
+protocol bgp ours {
+  local ${o.addr} as ${o.asn ?? 64512};
+  neighbor ${o.peer.addr} port ${o.peer.port} as ${o.peer.asn};
+  source address ${o.addr};
+  hold time ${o.holdTime ?? 90}; connect delay time 1; connect retry time 2; error wait time 1, 2;
+${o.gracefulRestart ? "  graceful restart on;" : ""}
+  import all;
+  export filter { bgp_next_hop = ${nh}; accept; };
+}
+`;
+  }
+
   start(): void {
     writeFileSync(join(this.dir, "bird.conf"), this.config());
     // The same wrapper the lab scripts write, so lab-check.py can read BIRD's routes.
-    writeFileSync(join(this.dir, "birdc"), `#!/bin/sh\nexec birdc -s "${this.dir}/bird.ctl" "$@"\n`, {
+    const birdc = this.options.bird1 ? join(BIRD1, "birdc") : "birdc";
+    writeFileSync(join(this.dir, "birdc"), `#!/bin/sh\nexec ${birdc} -s "${this.dir}/bird.ctl" "$@"\n`, {
       mode: 0o755,
     });
     const log = openSync(join(this.dir, "bird.out"), "a");
     const inNetns = this.options.netns ? ["netns", "exec", this.options.netns, "bird"] : [];
+    const bird = this.options.bird1 ? join(BIRD1, "bird") : "bird";
+    if (inNetns.length) inNetns[inNetns.length - 1] = bird;
     this.proc = spawn(
-      inNetns.length ? "ip" : "bird",
+      inNetns.length ? "ip" : bird,
       [
         ...inNetns,
         "-f",
@@ -118,7 +149,8 @@ ${o.ttlSecurity ? "  ttl security on; multihop 1;" : ""}
   }
 
   birdc(...args: string[]): string {
-    return execFileSync("birdc", ["-s", join(this.dir, "bird.ctl"), ...args], {
+    const birdc = this.options.bird1 ? join(BIRD1, "birdc") : "birdc";
+    return execFileSync(birdc, ["-s", join(this.dir, "bird.ctl"), ...args], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
     });

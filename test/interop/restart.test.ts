@@ -1,5 +1,5 @@
-// Restarting the reflector under real clients (issue 14): BIRD 2, FRR and GoBGP clients with graceful
-// restart, each announcing a route, and the built CLI as their reflector. Through a SIGTERM (a
+// Restarting the reflector under real clients (issue 14): BIRD 2, BIRD 1.6, FRR and GoBGP clients with
+// graceful restart, each announcing a route, and the built CLI as their reflector. Through a SIGTERM (a
 // rollout) and a SIGKILL (a crash), each followed by a new process 2 s later, every client's table
 // is sampled all along: no client may lack any other client's route at any sample. A stop for
 // good (SIGUSR2) makes them withdraw. Addresses 127.0.47.x; IPv6 in a network namespace of its own.
@@ -97,17 +97,23 @@ function sampler(clients: Client[]) {
   };
 }
 
-describe("restarting the reflector under BIRD 2, FRR and GoBGP clients with graceful restart", () => {
+describe("restarting the reflector under BIRD 2, BIRD 1.6, FRR and GoBGP clients with graceful restart", () => {
   it("SIGTERM and SIGKILL, each with a new process 2 s later: no client lacks a route at any sample; SIGUSR2 withdraws", async (ctx) => {
     const measured = reliability(ctx, {
       scenario: "Reflector restarted under real clients",
-      load: "two BIRD 2, one FRR and one GoBGP client with graceful restart, a route each",
+      load: "two BIRD 2, one BIRD 1.6, one FRR and one GoBGP client with graceful restart, a route each",
       fault: "SIGTERM, then SIGKILL, each followed by a new process 2 s later; then SIGUSR2 (stop for good)",
       checked:
         "every client's table sampled throughout: none lacks another's route at any sample; after SIGUSR2 they withdraw",
     });
-    const addrs = ["127.0.47.2", "127.0.47.3", "127.0.47.4", "127.0.47.5"];
-    const prefixes = ["198.18.47.0/24", "198.18.48.0/24", "198.18.49.0/24", "198.18.50.0/24"];
+    const addrs = ["127.0.47.2", "127.0.47.3", "127.0.47.4", "127.0.47.5", "127.0.47.6"];
+    const prefixes = [
+      "198.18.47.0/24",
+      "198.18.48.0/24",
+      "198.18.49.0/24",
+      "198.18.50.0/24",
+      "198.18.51.0/24",
+    ];
     const dir = workdir("restart");
     const file = clientsFile(dir, RR, addrs);
     let rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP });
@@ -128,11 +134,21 @@ describe("restarting the reflector under BIRD 2, FRR and GoBGP clients with grac
     cleanup.push(() => frr.stop());
     const gobgp = await startGobgpClient(addrs[3]!, RR, [prefixes[3]!]);
     cleanup.push(() => gobgp.stop());
+    // calico/node runs a fork of BIRD 1.6
+    const bird1 = await startBird("restart-bird1", {
+      addr: addrs[4]!,
+      peer,
+      routes: [prefixes[4]!],
+      gracefulRestart: true,
+      bird1: true,
+    });
+    cleanup.push(() => bird1.stop());
     const clients = [
       birdClient(birds[0]!, addrs[0]!, prefixes[0]!),
       birdClient(birds[1]!, addrs[1]!, prefixes[1]!),
       frrClient(frr, addrs[2]!, prefixes[2]!),
       gobgpClient(gobgp, addrs[3]!, prefixes[3]!),
+      { ...birdClient(bird1, addrs[4]!, prefixes[4]!), name: `BIRD 1.6 ${addrs[4]}` },
     ];
     const whole = () => Object.values(missing(clients)).every((n) => n === 0) && clients.every((c) => c.up());
     await waitFor(whole, 60_000, "every client holding every route");

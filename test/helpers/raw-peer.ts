@@ -1,4 +1,5 @@
 // A scripted BGP speaker made of our codec, for driving the session driver message by message.
+import net from "node:net";
 import type { Duplex } from "node:stream";
 import {
   type BgpMessage,
@@ -8,6 +9,7 @@ import {
   encodeMessage,
   Framer,
   makeContext,
+  type OpenMessage,
 } from "../../src/bgp/index.js";
 
 export class RawPeer {
@@ -71,4 +73,23 @@ export class RawPeer {
   count(type: BgpMessage["type"]): number {
     return this.received.filter((m) => m.type === type).length;
   }
+}
+
+/** A scripted iBGP peer (AS 64512, 4-octet AS) connected over TCP from `local` to `target` port 179, Established. */
+export async function tcpPeer(target: string, local: string, holdTime = 90): Promise<RawPeer> {
+  const socket = net.connect({ host: target, port: 179, localAddress: local });
+  const raw = new RawPeer(socket);
+  await new Promise((r) => socket.once("connect", r));
+  const open: OpenMessage = {
+    type: "OPEN",
+    version: 4,
+    myAs: 64512,
+    holdTime,
+    bgpId: local,
+    capabilities: [{ code: 65, name: "four-octet-as", asn: 64512 }],
+  };
+  raw.send(open);
+  raw.send({ type: "KEEPALIVE" });
+  await raw.next("KEEPALIVE", 20_000);
+  return raw;
 }

@@ -1,12 +1,11 @@
 // Hostile peers against the built CLI over TCP, with a real BIRD 2 client watching (issue 15,
 // findings 1 and 6): a valid UPDATE that outgrows 4,096 octets once reflected, and a peer that
 // trickles a message it never completes. Addresses 127.0.46.x.
-import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import type { OpenMessage, UpdateMessage } from "../../src/bgp/index.js";
+import type { UpdateMessage } from "../../src/bgp/index.js";
 import { clientsFile, Daemon } from "../helpers/cli.js";
 import { startBird, waitFor, workdir } from "../helpers/lab.js";
-import { RawPeer } from "../helpers/raw-peer.js";
+import { tcpPeer } from "../helpers/raw-peer.js";
 import { reliability } from "../helpers/reliability.js";
 
 const RR = "127.0.46.1";
@@ -24,25 +23,6 @@ async function metric(name: string, labels: string): Promise<number | undefined>
   const text = await (await fetch(`http://${HTTP}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
   return line === undefined ? undefined : Number(line.split(" ").pop());
-}
-
-/** A scripted peer over TCP, Established with `holdTime`. */
-async function connect(local: string, holdTime: number): Promise<RawPeer> {
-  const socket = net.connect({ host: RR, port: 179, localAddress: local });
-  const raw = new RawPeer(socket);
-  await new Promise((r) => socket.once("connect", r));
-  const open: OpenMessage = {
-    type: "OPEN",
-    version: 4,
-    myAs: 64512,
-    holdTime,
-    bgpId: local,
-    capabilities: [{ code: 65, name: "four-octet-as", asn: 64512 }],
-  };
-  raw.send(open);
-  raw.send({ type: "KEEPALIVE" });
-  await raw.next("KEEPALIVE", 20_000);
-  return raw;
 }
 
 describe("hostile peers against the running reflector", () => {
@@ -64,7 +44,7 @@ describe("hostile peers against the running reflector", () => {
     cleanup.push(() => bird.stop());
     await waitFor(() => bird.protocol().state === "up", 30_000, "BIRD Established");
 
-    const source = await connect(SOURCE, 90);
+    const source = await tcpPeer(RR, SOURCE, 90);
     cleanup.push(() => source.socket.destroy());
     const announce = (nlri: string[], communities: string[] = []): UpdateMessage => ({
       type: "UPDATE",
@@ -101,7 +81,7 @@ describe("hostile peers against the running reflector", () => {
     expect(rr.logged("routes left out: too large for one UPDATE to these peers")).toHaveLength(1);
 
     // the trickler: one octet a second of an UPDATE it never finishes, hold time 3 s
-    const trickler = await connect(TRICKLER, 3);
+    const trickler = await tcpPeer(RR, TRICKLER, 3);
     cleanup.push(() => trickler.socket.destroy());
     const partial = Buffer.alloc(200, 0xff);
     let sent = 0;

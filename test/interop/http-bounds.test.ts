@@ -3,18 +3,11 @@
 // time they are refused with Retry-After, and peers with a 3 s hold time get every keepalive in
 // time. Addresses 127.0.45.x.
 import { readFileSync } from "node:fs";
-import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  encodeAttributes,
-  encodeMessage,
-  makeContext,
-  type OpenMessage,
-  UpdateBatch,
-} from "../../src/bgp/index.js";
+import { encodeAttributes, encodeMessage, makeContext, UpdateBatch } from "../../src/bgp/index.js";
 import { clientsFile, Daemon } from "../helpers/cli.js";
 import { waitFor, workdir } from "../helpers/lab.js";
-import { RawPeer } from "../helpers/raw-peer.js";
+import { type RawPeer, tcpPeer } from "../helpers/raw-peer.js";
 import { reliability } from "../helpers/reliability.js";
 import { simReport, startSimPeers } from "../helpers/sim-peers-process.js";
 
@@ -36,20 +29,7 @@ const peakRss = (pid: number) =>
 
 /** A peer that announces ROUTES /32s in a few hundred UPDATEs. */
 async function announcer(): Promise<RawPeer> {
-  const socket = net.connect({ host: RR, port: 179, localAddress: SOURCE });
-  const raw = new RawPeer(socket);
-  await new Promise((r) => socket.once("connect", r));
-  const open: OpenMessage = {
-    type: "OPEN",
-    version: 4,
-    myAs: 64512,
-    holdTime: 90,
-    bgpId: SOURCE,
-    capabilities: [{ code: 65, name: "four-octet-as", asn: 64512 }],
-  };
-  raw.send(open);
-  raw.send({ type: "KEEPALIVE" });
-  await raw.next("KEEPALIVE", 20_000);
+  const raw = await tcpPeer(RR, SOURCE);
   const ctx = makeContext();
   const attrs = encodeAttributes({ origin: "igp", asPath: [], nextHop: "203.0.113.2", localPref: 100 }, ctx);
   const triples: number[] = [];
@@ -59,8 +39,8 @@ async function announcer(): Promise<RawPeer> {
   }
   const batch = new UpdateBatch(4096);
   batch.announceIpv4(attrs, triples, false);
-  for (const chunk of batch.finish()) socket.write(chunk);
-  socket.write(encodeMessage({ type: "KEEPALIVE" }, ctx));
+  for (const chunk of batch.finish()) raw.socket.write(chunk);
+  raw.socket.write(encodeMessage({ type: "KEEPALIVE" }, ctx));
   return raw;
 }
 

@@ -66,6 +66,10 @@ function gobgpClient(g: Awaited<ReturnType<typeof startGobgpClient>>, addr: stri
   };
 }
 
+/** Every client up, holding every other client's route. */
+const whole = (clients: Client[]) =>
+  Object.values(missing(clients)).every((n) => n === 0) && clients.every((c) => c.up());
+
 /** For each client, how many of the other clients' prefixes it lacks now. */
 function missing(clients: Client[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -96,6 +100,42 @@ function sampler(clients: Client[]) {
     },
   };
 }
+
+/**
+ * A SIGTERM and then a SIGKILL of the reflector, each followed by a new one (`start`) 2 s later,
+ * with every client's table sampled until the new one is done and every table is whole again.
+ * Returns the new reflector and what was measured; fails if any client lacked a route at any sample.
+ */
+async function restarts(
+  clients: Client[],
+  first: Daemon,
+  start: () => Daemon,
+  /** the new reflector says its deferral is over (its /readyz, or its log) */
+  over: (rr: Daemon) => boolean | Promise<boolean> = (rr) => rr.logged(DEFERRAL_OVER).length > 0,
+) {
+  let rr = first;
+  const results: string[] = [];
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    const s = sampler(clients);
+    await rr.stop(signal);
+    await new Promise((r) => setTimeout(r, 2000));
+    rr = start();
+    await waitFor(() => over(rr), 30_000, `the new reflector's deferral over after ${signal}`);
+    await waitFor(() => whole(clients), 30_000, `every client Established and whole after ${signal}`);
+    // a few more samples with the new process settled
+    await new Promise((r) => setTimeout(r, 2000));
+    const { worst, samples } = await s.stop();
+    results.push(
+      `${signal}: ${samples} samples, most routes missing at any client ${Math.max(...Object.values(worst))}`,
+    );
+    expect(worst, `routes missing during ${signal}`).toEqual(
+      Object.fromEntries(clients.map((c) => [c.name, 0])),
+    );
+  }
+  return { rr, results };
+}
+
+const DEFERRAL_OVER = "selection deferral over: every peer's routes are in; tables sent";
 
 describe("restarting the reflector under BIRD 2, BIRD 1.6, FRR and GoBGP clients with graceful restart", () => {
   it("SIGTERM and SIGKILL, each with a new process 2 s later: no client lacks a route at any sample; SIGUSR2 withdraws", async (ctx) => {
@@ -150,28 +190,17 @@ describe("restarting the reflector under BIRD 2, BIRD 1.6, FRR and GoBGP clients
       gobgpClient(gobgp, addrs[3]!, prefixes[3]!),
       { ...birdClient(bird1, addrs[4]!, prefixes[4]!), name: `BIRD 1.6 ${addrs[4]}` },
     ];
-    const whole = () => Object.values(missing(clients)).every((n) => n === 0) && clients.every((c) => c.up());
-    await waitFor(whole, 60_000, "every client holding every route");
+    await waitFor(() => whole(clients), 60_000, "every client holding every route");
     const ready = async () => (await fetch(`http://${HTTP}/readyz`).catch(() => undefined))?.status === 200;
 
-    const results: string[] = [];
-    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-      const s = sampler(clients);
-      await rr.stop(signal);
-      await new Promise((r) => setTimeout(r, 2000));
-      rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP });
-      await waitFor(ready, 30_000, `the new reflector ready after ${signal}`);
-      await waitFor(whole, 30_000, `every client Established and whole after ${signal}`);
-      // a few more samples with the new process settled
-      await new Promise((r) => setTimeout(r, 2000));
-      const { worst, samples } = await s.stop();
-      results.push(
-        `${signal}: ${samples} samples, most routes missing at any client ${Math.max(...Object.values(worst))}`,
-      );
-      expect(worst, `routes missing during ${signal}`).toEqual(
-        Object.fromEntries(clients.map((c) => [c.name, 0])),
-      );
-    }
+    const restarted = await restarts(
+      clients,
+      rr,
+      () => new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: HTTP }),
+      ready,
+    );
+    rr = restarted.rr;
+    const results = restarted.results;
 
     // For good: the clients withdraw what we reflected.
     await rr.stop("SIGUSR2");
@@ -228,29 +257,9 @@ describe("restarting the reflector under BIRD 2, BIRD 1.6, FRR and GoBGP clients
       held: () => new Set([...b.birdc("show", "route").matchAll(/^([0-9a-f:]+\/\d+)\s/gm)].map((m) => m[1]!)),
       up: () => b.protocol().info === "Established",
     }));
-    const whole = () => Object.values(missing(clients)).every((n) => n === 0) && clients.every((c) => c.up());
-    await waitFor(whole, 60_000, "every client holding every route");
-    const results: string[] = [];
-    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-      const s = sampler(clients);
-      await rr.stop(signal);
-      await new Promise((r) => setTimeout(r, 2000));
-      rr = new Daemon(env, [], inNs);
-      await waitFor(
-        () => rr.logged("selection deferral over: every peer's routes are in; tables sent").length > 0,
-        30_000,
-        "the deferral over",
-      );
-      await waitFor(whole, 30_000, `every client Established and whole after ${signal}`);
-      await new Promise((r) => setTimeout(r, 2000));
-      const { worst, samples } = await s.stop();
-      results.push(
-        `${signal}: ${samples} samples, most routes missing at any client ${Math.max(...Object.values(worst))}`,
-      );
-      expect(worst, `routes missing during ${signal}`).toEqual(
-        Object.fromEntries(clients.map((c) => [c.name, 0])),
-      );
-    }
+    await waitFor(() => whole(clients), 60_000, "every client holding every route");
+    const { rr: last, results } = await restarts(clients, rr, () => new Daemon(env, [], inNs));
+    rr = last;
     measured(results.join("; "));
   }, 180_000);
 });

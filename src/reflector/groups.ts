@@ -3,8 +3,10 @@
 // Prefixes that share an attribute set are packed together. A member that cannot keep up is
 // not written to; it remembers which prefixes changed and catches up from the Loc-RIB.
 import {
+  CeaseSubcode,
   type CodecContext,
   EncodeError,
+  ErrorCode,
   encodeAttributes,
   encodeMessage,
   endOfRib,
@@ -409,7 +411,18 @@ export class Group {
     m.behind = false;
     const missed = new Map(m.missed);
     m.missed.clear();
-    this.write(m, this.encode(missed.keys(), true, missed).chunks);
+    try {
+      this.write(m, this.encode(missed.keys(), true, missed).chunks);
+    } catch (e) {
+      // A fault here (a bug: peers' input is checked when it arrives) costs this member its
+      // session, Cease / Out of Resources, and nothing else; it resynchronises when it is back.
+      this.members.delete(m);
+      const reason = `internal error catching up: ${e instanceof Error ? e.message : String(e)}`;
+      m.peer.session.close(
+        { type: "NOTIFICATION", code: ErrorCode.CEASE, subcode: CeaseSubcode.OUT_OF_RESOURCES, dataHex: "" },
+        reason,
+      );
+    }
   }
 }
 

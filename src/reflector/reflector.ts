@@ -1,7 +1,7 @@
 // The route reflector: peers in, Loc-RIB, update groups out. Changes are coalesced and flushed
 // once per turn of the event loop.
-import { encodeMessage } from "../bgp/index.js";
-import { type Connector, type Negotiated, tcpConnector } from "../fsm/index.js";
+import { CeaseSubcode, ErrorCode, encodeMessage } from "../bgp/index.js";
+import { type Connector, type Negotiated, notification, tcpConnector } from "../fsm/index.js";
 import {
   AttrTable,
   addressKey,
@@ -373,11 +373,32 @@ export class Reflector {
     // the member needs comes after its End-of-RIB.
     this.flush();
     // RFC 4724 §2: the whole table, then End-of-RIB for each family.
-    member.group.write(
-      member,
-      member.group.fullTable(() => this.rib.all()),
-    );
-    member.synced = true;
+    this.guarded(member.group, () => {
+      member.group.write(
+        member,
+        member.group.fullTable(() => this.rib.all()),
+      );
+      member.synced = true;
+    });
+  }
+
+  /**
+   * Runs the outbound work of one update group. A fault in it (a bug, not a peer's input: what a
+   * peer sends is checked when it arrives) must not take the other groups and the process with
+   * it: that group's sessions are reset (Cease / Out of Resources) and resynchronise when they
+   * come back, from a group built anew.
+   */
+  private guarded(g: Group, work: () => void): void {
+    try {
+      work();
+    } catch (e) {
+      const reason = `internal error sending to update group ${g.key}: ${e instanceof Error ? e.message : String(e)}`;
+      this.groups.delete(g.key);
+      for (const m of [...g.members]) {
+        g.members.delete(m);
+        m.peer.session.close(notification(ErrorCode.CEASE, CeaseSubcode.OUT_OF_RESOURCES), reason);
+      }
+    }
   }
 
   private readonly onLeftOut = (g: Group, prefixes: string[]): void =>
@@ -395,7 +416,8 @@ export class Reflector {
     if (!m) return;
     m.group.members.delete(m);
     if (m.group.members.size === 0) {
-      this.groups.delete(m.group.key);
+      // (a group dropped after a fault may already have a successor under its key)
+      if (this.groups.get(m.group.key) === m.group) this.groups.delete(m.group.key);
       this.advertisedCache.delete(m.group);
     }
     n.member = undefined;
@@ -435,9 +457,9 @@ export class Reflector {
     if (dirty.length === 0) return;
     this.version++;
     const start = performance.now();
-    for (const g of this.groups.values()) {
+    for (const g of [...this.groups.values()]) {
       g.invalidate();
-      if ([...g.members].some((m) => m.synced)) g.send(g.encode(dirty, true), dirty);
+      if ([...g.members].some((m) => m.synced)) this.guarded(g, () => g.send(g.encode(dirty, true), dirty));
     }
     for (const d of dirty) this.rib.settle(d);
     this.lastFlushMs = performance.now() - start;

@@ -2,8 +2,9 @@
 // octets as received can outgrow them once reflected (ORIGINATOR_ID and CLUSTER_LIST added, a
 // 2-octet AS_PATH re-encoded with 4-octet ASNs). RFC 4271 §9.2 lets a speaker leave a route out
 // for a peer; it must never take the process or the other routes with it.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { PathAttributes, UpdateMessage } from "../../src/bgp/index.js";
+import { Group } from "../../src/reflector/groups.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { waitFor } from "../helpers/lab.js";
 import { announce, held, join } from "../helpers/reflector-peer.js";
@@ -103,5 +104,42 @@ describe("a route too large to send to a peer", () => {
     await waitFor(() => held(b, "198.18.2.0/24") !== undefined, 2000, "the table after the deferral");
     expect(held(b, "198.18.1.0/24")).toBeUndefined();
     expect(rr.leftOut("127.0.0.12").ipv4).toBe(1);
+  });
+});
+
+// Issue 15: nothing in the data path can throw past a per-peer or per-group boundary.
+describe("a fault while sending to an update group", () => {
+  it("resets that group's sessions (Cease / Out of Resources) and nothing else", async () => {
+    rr = new Reflector(RR);
+    // an edge router announces; two clients share a group; another eBGP peer is in a group of its own
+    const edge = await join(rr, "127.0.0.11", "203.0.113.11", { asn: 65011 });
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    const c = await join(rr, "127.0.0.13", "203.0.113.13");
+    const other = await join(rr, "127.0.0.14", "203.0.113.14", { asn: 65014 });
+    const edgeRoute = (prefix: string) =>
+      announce([prefix], "203.0.113.11", { asPath: [{ type: "AS_SEQUENCE", asns: [65011] }] });
+    edge.send(edgeRoute("198.18.1.0/24"));
+    await waitFor(
+      () => held(b, "198.18.1.0/24") !== undefined && held(other, "198.18.1.0/24") !== undefined,
+      2000,
+      "reflection",
+    );
+    const original = Group.prototype.encode;
+    const spy = vi.spyOn(Group.prototype, "encode").mockImplementation(function (this: Group, ...args) {
+      if (this.receiver.role === "client") throw new Error("a bug in the encoder");
+      return original.apply(this, args);
+    });
+    edge.send(edgeRoute("198.18.2.0/24"));
+    await waitFor(
+      () => b.count("NOTIFICATION") > 0 && c.count("NOTIFICATION") > 0,
+      2000,
+      "the clients' group reset",
+    );
+    expect(b.received.find((m) => m.type === "NOTIFICATION")).toMatchObject({ code: 6, subcode: 8 });
+    // the other group went on, and the process with it
+    await waitFor(() => held(other, "198.18.2.0/24") !== undefined, 2000, "the other group's UPDATE");
+    expect(rr.peer("127.0.0.14")?.session.state).toBe("Established");
+    expect(rr.peer("127.0.0.11")?.session.state).toBe("Established");
+    spy.mockRestore();
   });
 });

@@ -52,18 +52,18 @@ const exact = (run) =>
 /** The bench scenarios that are reliability scenarios: result file, scenario, and its row. */
 const BENCH = [
   [
-    "load",
+    "availability",
     "churn",
-    (r) => ({
+    (r, others) => ({
       scenario: "Churn",
       load: `${r.n} simulated Calico nodes over TCP, ${r.k} route each`,
       fault: "10% of them drop and reopen their sessions every 2-4 s for 60 s",
       checked: "tables after the flapping (consistency checker in the simulator); keepalive gaps",
-      result: `settled ${seconds(r.settleMs)} after; ${exact(r)}; longest keepalive gap ${seconds(r.maxGapMs)}`,
+      result: `settled ${seconds(r.settleMs)} after${others.length ? ` (in the same run: ${others.map((o) => `${o.kind} ${seconds(o.settleMs)}`).join(", ")})` : ""}; ${exact(r)}; longest keepalive gap ${seconds(r.maxGapMs)}`,
     }),
   ],
   [
-    "restart",
+    "availability",
     "restart",
     (r, others) => ({
       scenario: "Reflector restart with graceful restart",

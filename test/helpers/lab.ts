@@ -32,6 +32,8 @@ export interface BirdOptions {
   routerId?: string;
   asn?: number;
   peer: { addr: string; port: number; asn: number };
+  /** a second reflector, as protocol ours2 (BIRD 2 only) */
+  alsoPeer?: { addr: string; port: number; asn: number };
   passive?: boolean;
   holdTime?: number;
   as4?: boolean;
@@ -82,9 +84,11 @@ protocol static st { ${af};
 ${routes}
 ${file}
 }
-protocol bgp ours {
+${[o.peer, ...(o.alsoPeer ? [o.alsoPeer] : [])]
+  .map(
+    (peer, i) => `protocol bgp ours${i ? i + 1 : ""} {
   local ${o.addr} port ${o.port ?? 179} as ${o.asn ?? 64512};
-  neighbor ${o.peer.addr} port ${o.peer.port} as ${o.peer.asn};
+  neighbor ${peer.addr} port ${peer.port} as ${peer.asn};
   strict bind yes;
   hold time ${o.holdTime ?? 90}; connect delay time 1; connect retry time 2; error wait time 1, 2;
 ${o.passive ? "  passive on;" : ""}
@@ -93,7 +97,9 @@ ${o.gracefulRestart ? "  graceful restart on;" : ""}
 ${o.password ? `  password "${o.password}";` : ""}
 ${o.ttlSecurity ? "  ttl security on; multihop 1;" : ""}
   ${af} { import all; export ${o.exportAttrs ? `filter { ${o.exportAttrs} accept; }` : "all"}; };
-}
+}`,
+  )
+  .join("\n")}
 `;
   }
 
@@ -157,10 +163,10 @@ ${o.gracefulRestart ? "  graceful restart on;" : ""}
   }
 
   /** Our session as `birdc show protocols` shows it: state (up, start), since, info (Established, ...). */
-  protocol(): { state: string; since: string; info: string } {
-    const line = this.birdc("show", "protocols", "ours")
+  protocol(name = "ours"): { state: string; since: string; info: string } {
+    const line = this.birdc("show", "protocols", name)
       .split("\n")
-      .find((l) => l.startsWith("ours"));
+      .find((l) => l.startsWith(`${name} `));
     const [, , , state = "", since = "", ...info] = (line ?? "").trim().split(/\s+/);
     return { state, since, info: info.join(" ") };
   }

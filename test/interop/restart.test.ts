@@ -262,4 +262,67 @@ describe("restarting the reflector under BIRD 2, BIRD 1.6, FRR and GoBGP clients
     rr = last;
     measured(results.join("; "));
   }, 180_000);
+
+  // Two reflectors, as a Deployment of two runs them: a rollout restarts one, then the other;
+  // an outage may restart both at once. Every client peers with both.
+  it("two reflectors, rolled one after the other, then both restarted at once: no client lacks a route at any sample", async (ctx) => {
+    const measured = reliability(ctx, {
+      scenario: "Two reflectors restarted, rolling and at once",
+      load: "three BIRD 2 clients with graceful restart, each peering with both reflectors, a route each",
+      fault:
+        "SIGTERM to one reflector, a new one 2 s later, then the same to the other; then SIGTERM to both at once",
+      checked: "every client's table sampled throughout: none lacks another's route at any sample",
+    });
+    const reflectors = ["127.0.48.1", "127.0.48.2"];
+    const addrs = ["127.0.48.3", "127.0.48.4", "127.0.48.5"];
+    const prefixes = ["198.18.52.0/24", "198.18.53.0/24", "198.18.54.0/24"];
+    const files = reflectors.map((r) => clientsFile(workdir("restart2"), r, addrs));
+    const start = (i: number) => new Daemon({ IP: reflectors[i]!, DATASTORE_FILE: files[i]! });
+    const rrs = [start(0), start(1)];
+    cleanup.push(() => Promise.all(rrs.map((r) => r.stop("SIGKILL"))));
+    const birds = await Promise.all(
+      addrs.map((addr, i) =>
+        startBird(`restart2-${i}`, {
+          addr,
+          peer: { addr: reflectors[0]!, port: 179, asn: 64512 },
+          alsoPeer: { addr: reflectors[1]!, port: 179, asn: 64512 },
+          routes: [prefixes[i]!],
+          gracefulRestart: true,
+        }),
+      ),
+    );
+    for (const b of birds) cleanup.push(() => b.stop());
+    const clients: Client[] = birds.map((b, i) => ({
+      ...birdClient(b, addrs[i]!, prefixes[i]!),
+      up: () => b.protocol("ours").info === "Established" && b.protocol("ours2").info === "Established",
+    }));
+    await waitFor(() => whole(clients), 60_000, "every client holding every route from both");
+    /** Restarts these reflectors together: SIGTERM, a new process 2 s later, its deferral over. */
+    const restart = async (which: number[]) => {
+      await Promise.all(which.map((i) => rrs[i]!.stop("SIGTERM")));
+      await new Promise((r) => setTimeout(r, 2000));
+      for (const i of which) rrs[i] = start(i);
+      await waitFor(
+        () => which.every((i) => rrs[i]!.logged(DEFERRAL_OVER).length > 0),
+        30_000,
+        "the deferrals over",
+      );
+      await waitFor(() => whole(clients), 30_000, "every client Established with both and whole");
+    };
+    const results: string[] = [];
+    for (const [what, steps] of [
+      ["rolling", [[0], [1]]],
+      ["both at once", [[0, 1]]],
+    ] as const) {
+      const s = sampler(clients);
+      for (const which of steps) await restart([...which]);
+      await new Promise((r) => setTimeout(r, 2000));
+      const { worst, samples } = await s.stop();
+      results.push(
+        `${what}: ${samples} samples, most routes missing at any client ${Math.max(...Object.values(worst))}`,
+      );
+      expect(worst, `routes missing, ${what}`).toEqual(Object.fromEntries(clients.map((c) => [c.name, 0])));
+    }
+    measured(results.join("; "));
+  }, 180_000);
 });

@@ -389,19 +389,35 @@ export class Group {
     // A member that left (or whose session was replaced) gets nothing more of this stream.
     if (!this.members.has(m)) return;
     if (m.behind && job.changed) {
-      for (const d of job.changed) {
-        const ids = m.missed.get(d) ?? [];
-        m.missed.set(d, [...ids, ...(job.withdrawn?.get(d) ?? [])]);
-      }
+      this.miss(m, job);
       return;
     }
     for (const c of job.chunks) {
+      // A change stops at the high-water mark, not at the end of the flush: however large the
+      // flush (they grow with the load), the queue stays within one chunk of the mark. What the
+      // member missed of it is caught up from the Loc-RIB, as when it was behind already.
+      if (job.changed && m.peer.session.writableLength > this.highWater) {
+        this.fallBehind(m);
+        this.miss(m, job);
+        return;
+      }
       m.peer.session.write(c);
       this.bytesWritten += c.length;
     }
-    if (m.peer.session.writableLength > this.highWater && !m.behind) {
-      m.behind = true;
-      m.peer.session.onDrain(() => this.catchUp(m));
+    if (m.peer.session.writableLength > this.highWater) this.fallBehind(m);
+  }
+
+  private fallBehind(m: Member): void {
+    if (m.behind) return;
+    m.behind = true;
+    m.peer.session.onDrain(() => this.catchUp(m));
+  }
+
+  /** Notes the prefixes of a change a member that is behind did not get, with the ADD-PATH identifiers withdrawn. */
+  private miss(m: Member, job: Job): void {
+    for (const d of job.changed ?? []) {
+      const ids = m.missed.get(d) ?? [];
+      m.missed.set(d, [...ids, ...(job.withdrawn?.get(d) ?? [])]);
     }
   }
 

@@ -135,8 +135,9 @@ describe("a member that cannot keep up", () => {
     await waitFor(() => fast.table.size === ROUTES / 2, 60_000, "the fast client to see the withdrawals");
     clearInterval(watch);
     console.log("largest queue for the slow client:", maxQueued);
-    // Bounded: what the high-water mark lets through plus one flush, not the whole stream.
-    expect(maxQueued).toBeLessThan(HIGH_WATER + 2 * 1024 * 1024);
+    // Bounded: the high-water mark plus the one 64 KiB chunk that crossed it, however large the
+    // flushes grow under load (bounding by a whole flush failed on a loaded machine: 2.74 MB).
+    expect(maxQueued).toBeLessThan(HIGH_WATER + 2 * 64 * 1024);
 
     slow.socket.resume();
     await waitFor(

@@ -1,4 +1,5 @@
 // The settings a peer gets when its configuration says nothing else. Timers in seconds.
+import type { PeerConfig } from "../fsm/index.js";
 import type { Family } from "../rib/index.js";
 
 export const PEER_DEFAULTS = {
@@ -20,9 +21,5 @@ export const PEER_DEFAULTS = {
    * RFC 4724 graceful restart (both roles) with this restart time, and RFC 8538: with the N bit a
    * NOTIFICATION other than Hard Reset is a restart too, so a planned restart can say why
    */
-  gracefulRestart: { restartTime: 120, notification: true } as {
-    restartTime: number;
-    notification?: boolean;
-    restarting?: boolean;
-  },
+  gracefulRestart: { restartTime: 120, notification: true } as NonNullable<PeerConfig["gracefulRestart"]>,
 };

@@ -111,9 +111,15 @@ export class Group {
       const best = this.best(d);
       return best && this.fits(best, d) ? [best] : [];
     }
-    const eligible = d.paths.filter((p) => this.eligible(p) && this.fits(p, d));
-    if (eligible.length <= this.addPathMax) return eligible;
-    return rank(eligible).slice(0, this.addPathMax);
+    return this.addPaths(d).paths;
+  }
+
+  /** With ADD-PATH: the paths sent (the best N eligible that fit), and whether one was left out for its size. */
+  private addPaths(d: Dest): { paths: Path[]; leftOut: boolean } {
+    const eligible = d.paths.filter((p) => this.eligible(p));
+    const fitting = eligible.filter((p) => this.fits(p, d));
+    const paths = fitting.length <= this.addPathMax ? fitting : rank(fitting).slice(0, this.addPathMax);
+    return { paths, leftOut: fitting.length < eligible.length };
   }
 
   /** How many prefixes of each family this group is not sent because their route is too large. */
@@ -200,14 +206,14 @@ export class Group {
         if (best && d.family === "ipv4") {
           const block = this.outbound4(best);
           if (this.fits4(block, d.bits)) {
-            if (this.leftOut.size) this.leftOut.delete(d);
+            this.noteLeftOut(d, false, newlyLeftOut);
             push(v4, block, 0, d.addr, d.bits);
             continue;
           }
         } else if (best) {
           const out = this.outbound6(best);
           if (this.fits6(out, d)) {
-            if (this.leftOut.size) this.leftOut.delete(d);
+            this.noteLeftOut(d, false, newlyLeftOut);
             pushList(v6, out.attributes, d.prefix);
             continue;
           }
@@ -217,12 +223,8 @@ export class Group {
         else if (withdrawals) v6Withdrawn.push(d.prefix);
         continue;
       }
-      const paths = this.paths(d);
-      this.noteLeftOut(
-        d,
-        d.paths.some((p) => this.eligible(p) && !this.fits(p, d)),
-        newlyLeftOut,
-      );
+      const { paths, leftOut } = this.addPaths(d);
+      this.noteLeftOut(d, leftOut, newlyLeftOut);
       for (const p of paths) {
         if (d.family === "ipv4") push(v4, this.outbound4(p), p.id, d.addr, d.bits);
         else pushList(v6, this.outbound6(p).attributes, { pathId: p.id, prefix: d.prefix });
@@ -430,10 +432,18 @@ export class Group {
     try {
       this.write(m, this.encode(missed.keys(), true, missed).chunks);
     } catch (e) {
-      // A fault here (a bug: peers' input is checked when it arrives) costs this member its
-      // session, Cease / Out of Resources, and nothing else; it resynchronises when it is back.
+      this.fail(`internal error catching up: ${e instanceof Error ? e.message : String(e)}`, [m]);
+    }
+  }
+
+  /**
+   * After a fault in the outbound work (a bug: what peers send is checked when it arrives):
+   * these members leave the group and their sessions are reset, Cease / Out of Resources, and
+   * nothing else is touched; they resynchronise when they are back.
+   */
+  fail(reason: string, members: Member[] = [...this.members]): void {
+    for (const m of members) {
       this.members.delete(m);
-      const reason = `internal error catching up: ${e instanceof Error ? e.message : String(e)}`;
       m.peer.session.close(
         { type: "NOTIFICATION", code: ErrorCode.CEASE, subcode: CeaseSubcode.OUT_OF_RESOURCES, dataHex: "" },
         reason,

@@ -97,9 +97,7 @@ export class Reconciler {
    */
   stopAll(message: string, retain = false): void {
     this.reflector.stop(message, retain);
-    for (const spec of this.current.values())
-      if (spec.password) this.listenerFor(spec.address)?.setMd5Key(spec.address, "");
-    this.current.clear();
+    for (const spec of [...this.current.values()]) this.forget(spec);
   }
 
   private start(spec: PeerSpec): void {
@@ -110,6 +108,11 @@ export class Reconciler {
 
   private stop(spec: PeerSpec, message: string, subcode: number): void {
     this.reflector.removePeer(spec.address, message, subcode);
+    this.forget(spec);
+  }
+
+  /** A peering that is gone: its TCP MD5 key off the listener, and no longer current. */
+  private forget(spec: PeerSpec): void {
     if (spec.password) this.listenerFor(spec.address)?.setMd5Key(spec.address, "");
     this.current.delete(spec.address);
   }

@@ -1,7 +1,7 @@
 // The route reflector: peers in, Loc-RIB, update groups out. Changes are coalesced and flushed
 // once per turn of the event loop.
-import { CeaseSubcode, ErrorCode, encodeMessage } from "../bgp/index.js";
-import { type Connector, type Negotiated, notification, tcpConnector } from "../fsm/index.js";
+import { encodeMessage } from "../bgp/index.js";
+import { type Connector, type Negotiated, tcpConnector } from "../fsm/index.js";
 import {
   AttrTable,
   addressKey,
@@ -383,21 +383,18 @@ export class Reflector {
   }
 
   /**
-   * Runs the outbound work of one update group. A fault in it (a bug, not a peer's input: what a
-   * peer sends is checked when it arrives) must not take the other groups and the process with
-   * it: that group's sessions are reset (Cease / Out of Resources) and resynchronise when they
-   * come back, from a group built anew.
+   * Runs the outbound work of one update group. A fault in it must not take the other groups and
+   * the process with it: the group fails (Group.fail) and its members come back to a group built
+   * anew.
    */
   private guarded(g: Group, work: () => void): void {
     try {
       work();
     } catch (e) {
-      const reason = `internal error sending to update group ${g.key}: ${e instanceof Error ? e.message : String(e)}`;
       this.groups.delete(g.key);
-      for (const m of [...g.members]) {
-        g.members.delete(m);
-        m.peer.session.close(notification(ErrorCode.CEASE, CeaseSubcode.OUT_OF_RESOURCES), reason);
-      }
+      g.fail(
+        `internal error sending to update group ${g.key}: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   }
 

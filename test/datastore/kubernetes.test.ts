@@ -35,6 +35,18 @@ beforeAll(async () => {
 });
 afterAll(() => api.close());
 
+/** A source on the stand-in's kubeconfig into a new store, its log lines collected; not started. */
+function source() {
+  const store = new Store();
+  const lines: string[] = [];
+  const src = new KubernetesSource(
+    { kubeconfig, namespace: "kube-system" },
+    store,
+    pino({ level: "debug" }, { write: (l: string) => lines.push(l) }),
+  );
+  return { store, lines, src };
+}
+
 // Asynchronous: the stand-in runs in this process and must answer while kubectl waits.
 const run = promisify(execFile);
 const kubectl = async (...args: string[]) =>
@@ -152,13 +164,7 @@ describe("Kubernetes source", () => {
       "kube-system",
     );
 
-    const store = new Store();
-    const lines: string[] = [];
-    const src = new KubernetesSource(
-      { kubeconfig, namespace: "kube-system" },
-      store,
-      pino({ level: "debug" }, { write: (l: string) => lines.push(l) }),
-    );
+    const { store, lines, src } = source();
     await src.start();
     try {
       await waitFor(() => store.synced, 10_000, "synced");
@@ -273,13 +279,7 @@ describe("projectcalico.org/v3 clusters", () => {
     });
     api.put("bgppeers", peer("deep-listed", deep));
     api.put("bgppeers", peer("fine-listed", "all()"));
-    const store = new Store();
-    const lines: string[] = [];
-    const src = new KubernetesSource(
-      { kubeconfig, namespace: "kube-system" },
-      store,
-      pino({ level: "debug" }, { write: (l: string) => lines.push(l) }),
-    );
+    const { store, lines, src } = source();
     const skipped = (name: string) =>
       lines.some(
         (l) =>

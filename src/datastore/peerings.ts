@@ -49,6 +49,8 @@ export interface PeerSpec {
   ttlSecurity?: number;
   /** RFC 4486 §4: reset the session above this many prefixes per family */
   maxPrefixes?: number;
+  /** RFC 4271 §9.1.2: how many times our AS may be in a received AS_PATH before it is a loop */
+  allowLocalAs?: number;
   /** the resources this peering comes from (for logs and status) */
   from: string;
 }
@@ -178,7 +180,10 @@ class Cluster {
   /** The session settings a BGPPeer gives every peering it makes. */
   settingsOf(
     p: BgpPeerResource,
-  ): Pick<PeerSpec, "from" | "password" | "restartTime" | "keepaliveTime" | "ttlSecurity" | "maxPrefixes"> {
+  ): Pick<
+    PeerSpec,
+    "from" | "password" | "restartTime" | "keepaliveTime" | "ttlSecurity" | "maxPrefixes" | "allowLocalAs"
+  > {
     const from = `bgppeers/${p.name}`;
     const password = this.password(p.password, from);
     return {
@@ -188,6 +193,7 @@ class Cluster {
       ...(p.keepaliveTime !== undefined ? { keepaliveTime: p.keepaliveTime } : {}),
       ...(p.ttlSecurity ? { ttlSecurity: p.ttlSecurity } : {}),
       ...(p.maxPrefixes ? { maxPrefixes: p.maxPrefixes } : {}),
+      ...(p.numAllowedLocalASNumbers ? { allowLocalAs: p.numAllowedLocalASNumbers } : {}),
     };
   }
 }

@@ -44,6 +44,8 @@ export interface BgpPeerResource {
   maxRestartTime?: number;
   keepaliveTime?: number;
   ttlSecurity?: number;
+  /** how many times our AS may appear in the AS_PATH of received routes (BIRD's "allow local as") */
+  numAllowedLocalASNumbers?: number;
   /** our annotation MAX_PREFIXES_ANNOTATION: reset a session that sends more prefixes per family */
   maxPrefixes?: number;
   reversePeering: "Auto" | "Manual";
@@ -402,6 +404,8 @@ function parseBgpPeerSpec(name: string, spec: Fields, annotations: Fields): BgpP
   if (keepalive !== undefined) peer.keepaliveTime = keepalive;
   const ttl = spec.integer("ttlSecurity", 0, 255);
   if (ttl) peer.ttlSecurity = ttl;
+  const allowLocalAs = spec.integer("numAllowedLocalASNumbers", 0, 2 ** 31 - 1);
+  if (allowLocalAs) peer.numAllowedLocalASNumbers = allowLocalAs;
   const max = annotations.string(MAX_PREFIXES_ANNOTATION);
   if (max !== undefined) {
     const n = parseCount(max);

@@ -48,6 +48,7 @@ export function settingsFor(spec: PeerSpec, routerId: string): PeerSettings {
     // ttlSecurity hops away (BIRD's "ttl security on; multihop N")
     ...(spec.ttlSecurity ? { ttl: 255, minTtl: 256 - spec.ttlSecurity } : {}),
     ...(spec.maxPrefixes ? { maxPrefixes: spec.maxPrefixes } : {}),
+    ...(spec.allowLocalAs ? { allowLocalAs: spec.allowLocalAs } : {}),
     ...(nextHopSelf && family === "ipv4" ? { nextHopSelf: spec.sourceAddress ?? routerId } : {}),
     ...(nextHopSelf && family === "ipv6" && spec.sourceAddress ? { nextHopSelf: spec.sourceAddress } : {}),
   };

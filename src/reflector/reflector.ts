@@ -13,7 +13,7 @@ import {
 } from "../rib/index.js";
 import { Group, type Member } from "./groups.js";
 import { Peer, type PeerEvents, type PeerOptions } from "./peer.js";
-import { isLooped, type Role } from "./rules.js";
+import { isLooped, type Role, type Self } from "./rules.js";
 
 export interface ReflectorConfig {
   routerId: string;
@@ -60,6 +60,8 @@ export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> 
   clusterId?: string;
   /** advertise this address as NEXT_HOP to the peer */
   nextHopSelf?: string;
+  /** RFC 4271 §9.1.2: how many times our AS may be in the AS_PATH of its routes (default 0) */
+  allowLocalAs?: number;
   /** with ADD-PATH send: at most this many paths per prefix (default: all) */
   addPathMax?: number;
 }
@@ -72,6 +74,8 @@ interface Neighbour {
   settings: PeerSettings;
   ref: PeerRef;
   clusterId: string;
+  /** who we are to it, for loop detection */
+  self: Self;
   member: Member | undefined;
   /** a TCP connection with it came up since we started: a speaker is there, even if it refuses us now */
   answered: boolean;
@@ -206,11 +210,18 @@ export class Reflector {
     const localAs = settings.localAs ?? this.config.localAs;
     const ebgp = settings.peerAs !== localAs;
     const role: Role = ebgp ? "ebgp" : settings.client === false ? "non-client" : "client";
+    const clusterId = settings.clusterId ?? this.clusterId;
     const n: Neighbour = {
       settings,
       localAs,
       eorAtUp: undefined,
-      clusterId: settings.clusterId ?? this.clusterId,
+      clusterId,
+      self: {
+        clusterId,
+        routerId: this.config.routerId,
+        localAs,
+        ...(settings.allowLocalAs ? { allowLocalAs: settings.allowLocalAs } : {}),
+      },
       member: undefined,
       answered: false,
       upAt: 0,
@@ -310,7 +321,7 @@ export class Reflector {
     for (const w of change.withdrawn) this.rib.remove(n.ref, w.family, w.prefix, w.pathId);
     for (const r of change.announced) {
       // RFC 4456 §8: a looped path is ineligible, as if withdrawn.
-      if (isLooped(r.attrs.attributes, n.clusterId, this.config.routerId)) {
+      if (isLooped(r.attrs.attributes, n.self)) {
         this.rib.remove(n.ref, r.family, r.prefix, r.pathId);
       } else {
         this.rib.upsert(n.ref, r.family, r.prefix, r.pathId, r.attrs);

@@ -16,12 +16,26 @@ export function mayAdvertise(from: Role, to: Role, clientToClient = true): boole
   return true;
 }
 
+/** Who we are to the peer a path came from, for loop detection. */
+export interface Self {
+  clusterId: string;
+  routerId: string;
+  /** our AS towards the peer */
+  localAs: number;
+  /** how many times our AS may appear in an AS_PATH (Calico's numAllowedLocalASNumbers; default 0) */
+  allowLocalAs?: number;
+}
+
 /**
- * RFC 4456 §8: a path that carries our cluster ID in its CLUSTER_LIST, or our router ID as its
- * ORIGINATOR_ID, has looped; it is ineligible (treated as withdrawn), not a session error.
+ * A looped path is ineligible (treated as withdrawn), not a session error. RFC 4456 §8: our
+ * cluster ID in its CLUSTER_LIST or our router ID as its ORIGINATOR_ID. RFC 4271 §9.1.2: our AS
+ * in its AS_PATH, more often than `allowLocalAs` (BIRD's "allow local as", FRR's "allowas-in").
  */
-export function isLooped(attrs: PathAttributes, clusterId: string, routerId: string): boolean {
-  return attrs.originatorId === routerId || (attrs.clusterList?.includes(clusterId) ?? false);
+export function isLooped(attrs: PathAttributes, self: Self): boolean {
+  if (attrs.originatorId === self.routerId || attrs.clusterList?.includes(self.clusterId)) return true;
+  let seen = 0;
+  for (const s of attrs.asPath ?? []) for (const asn of s.asns) if (asn === self.localAs) seen++;
+  return seen > (self.allowLocalAs ?? 0);
 }
 
 /** The path as the decision process and outbound rules see it: RFC 6793 reconciled for 2-octet peers. */

@@ -8,8 +8,8 @@
 //   origin                    lower ORIGIN (IGP < EGP < INCOMPLETE)
 //   med                       lower MED, among paths from the same neighbour AS (absent: 0)
 //   ebgp-over-ibgp            learned over eBGP
-//   cluster-list-length       shorter CLUSTER_LIST (RFC 4456 §9)
 //   router-id                 lower BGP identifier, the ORIGINATOR_ID when present (RFC 4456 §9)
+//   cluster-list-length       shorter CLUSTER_LIST (RFC 4456 §9: between steps f and g)
 //   peer-address              lower peer address
 //
 // Selection runs each step over the whole candidate set, so MED, which is only comparable
@@ -36,8 +36,8 @@ export type Step =
   | "origin"
   | "med"
   | "ebgp-over-ibgp"
-  | "cluster-list-length"
   | "router-id"
+  | "cluster-list-length"
   | "peer-address"
   | "equal";
 
@@ -67,8 +67,8 @@ const STEPS: readonly [Step, Pick<unknown>][] = [
     },
   ],
   ["ebgp-over-ibgp", (ps, k) => keepMin(ps, (p) => (k(p).ebgp ? 0 : 1))],
-  ["cluster-list-length", (ps, k) => keepMin(ps, (p) => k(p).clusterListLength)],
   ["router-id", (ps, k) => keepMin(ps, (p) => k(p).routerId)],
+  ["cluster-list-length", (ps, k) => keepMin(ps, (p) => k(p).clusterListLength)],
   [
     "peer-address",
     (ps, k) => {

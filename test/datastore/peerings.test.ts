@@ -355,7 +355,7 @@ describe("BGPPeer rules on a reflector node", () => {
     expect(q.peers).toEqual([]);
   });
 
-  it("session settings: password from the secret, times, TTL security, source address None, next hop", () => {
+  it("session settings: password from the secret, times, TTL security, allowed local AS numbers, source address None, next hop", () => {
     const p = computePeerings(
       snapshot([
         ...nodes,
@@ -367,6 +367,7 @@ describe("BGPPeer rules on a reflector node", () => {
           maxRestartTime: "90s",
           keepaliveTime: "20s",
           ttlSecurity: 2,
+          numAllowedLocalASNumbers: 1,
           sourceAddress: "None",
           keepOriginalNextHop: true,
         }),
@@ -396,6 +397,7 @@ describe("BGPPeer rules on a reflector node", () => {
       restartTime: 90,
       keepaliveTime: 20,
       ttlSecurity: 2,
+      allowLocalAs: 1,
       from: "bgppeers/edge",
     });
     // next hop keep applies to eBGP only (bgp_processor.go)

@@ -183,6 +183,7 @@ describe("BGPPeer", () => {
         maxRestartTime: "2m",
         keepaliveTime: "10s",
         ttlSecurity: 1,
+        numAllowedLocalASNumbers: 2,
         keepOriginalNextHop: true,
         reversePeering: "Manual",
       }),
@@ -198,6 +199,7 @@ describe("BGPPeer", () => {
       maxRestartTime: 120,
       keepaliveTime: 10,
       ttlSecurity: 1,
+      numAllowedLocalASNumbers: 2,
       nextHopMode: "Keep",
       reversePeering: "Manual",
     });
@@ -251,6 +253,11 @@ describe("BGPPeer", () => {
     [{ peerIP: "100.64.0.9", asNumber: 1, nextHopMode: "Sometimes" }, "spec.nextHopMode", /not one of/],
     [{ peerIP: "100.64.0.9", asNumber: 1, maxRestartTime: 120 }, "spec.maxRestartTime", /duration/],
     [{ peerIP: "100.64.0.9", asNumber: 1, ttlSecurity: 300 }, "spec.ttlSecurity", /integer/],
+    [
+      { peerIP: "100.64.0.9", asNumber: 1, numAllowedLocalASNumbers: -1 },
+      "spec.numAllowedLocalASNumbers",
+      /integer/,
+    ],
     [
       { peerIP: "100.64.0.9", asNumber: 1, password: { secretKeyRef: { name: "x" } } },
       "spec.password.secretKeyRef",

@@ -64,19 +64,22 @@ export interface JoinOptions {
   extendedMessage?: boolean;
   /** RFC 4724: the peer announces graceful restart for IPv4 and IPv6 */
   gracefulRestart?: boolean;
+  /** the test configured the peer on the reflector itself (with settings of its own) */
+  configured?: boolean;
 }
 
 /** A scripted peer configured on the reflector, connected over the in-memory transport, Established. */
 export async function join(rr: Reflector, address: string, id: string, opts: JoinOptions = {}) {
   const asn = opts.asn ?? 64512;
-  rr.addPeer({
-    ...COMMON,
-    peerAddress: address,
-    peerAs: asn,
-    ...(opts.client === false ? { client: false } : {}),
-    ...(opts.addPath ? { addPath: { ipv4: "send" as const } } : {}),
-    ...(opts.addPathMax ? { addPathMax: opts.addPathMax } : {}),
-  });
+  if (!opts.configured)
+    rr.addPeer({
+      ...COMMON,
+      peerAddress: address,
+      peerAs: asn,
+      ...(opts.client === false ? { client: false } : {}),
+      ...(opts.addPath ? { addPath: { ipv4: "send" as const } } : {}),
+      ...(opts.addPathMax ? { addPathMax: opts.addPathMax } : {}),
+    });
   const [ours, theirs] = socketPair();
   rr.peer(address)!.session.accept(ours);
   const raw = new RawPeer(

@@ -99,6 +99,7 @@ describe("settingsFor", () => {
         restartTime: 60,
         keepaliveTime: 10,
         ttlSecurity: 1,
+        allowLocalAs: 3,
         passive: true,
       }),
       "100.64.0.1",
@@ -118,6 +119,7 @@ describe("settingsFor", () => {
       minTtl: 255,
       gracefulRestart: { restartTime: 60 },
       maxRestartTime: 60,
+      allowLocalAs: 3,
       // eBGP with next hop Auto: next hop self, as BIRD does
       nextHopSelf: "2001:db8::1",
     });

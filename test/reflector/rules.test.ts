@@ -48,19 +48,24 @@ describe("reflection matrix (RFC 4456 §6)", () => {
   });
 });
 
-describe("loops (RFC 4456 §8)", () => {
+describe("loops (RFC 4456 §8, RFC 4271 §9.1.2)", () => {
+  const self = { clusterId: "203.0.113.254", routerId: "203.0.113.1", localAs: 64512 };
+  const path = (...asns: number[]) => ({ asPath: [{ type: "AS_SEQUENCE" as const, asns }] });
+
   it("our cluster ID in CLUSTER_LIST, or our router ID as ORIGINATOR_ID, makes a path ineligible", () => {
-    expect(isLooped({ clusterList: ["198.51.100.9", "203.0.113.254"] }, "203.0.113.254", "203.0.113.1")).toBe(
-      true,
-    );
-    expect(isLooped({ originatorId: "203.0.113.1" }, "203.0.113.254", "203.0.113.1")).toBe(true);
-    expect(
-      isLooped(
-        { originatorId: "198.51.100.1", clusterList: ["198.51.100.9"] },
-        "203.0.113.254",
-        "203.0.113.1",
-      ),
-    ).toBe(false);
+    expect(isLooped({ clusterList: ["198.51.100.9", "203.0.113.254"] }, self)).toBe(true);
+    expect(isLooped({ originatorId: "203.0.113.1" }, self)).toBe(true);
+    expect(isLooped({ originatorId: "198.51.100.1", clusterList: ["198.51.100.9"] }, self)).toBe(false);
+  });
+
+  it("our AS in the AS_PATH, in a sequence or a set, more often than allowed", () => {
+    expect(isLooped(path(65099, 64512), self)).toBe(true);
+    expect(isLooped({ asPath: [{ type: "AS_SET", asns: [65001, 64512] }] }, self)).toBe(true);
+    expect(isLooped(path(65099, 65098), self)).toBe(false);
+    expect(isLooped(path(65099, 64512), { ...self, allowLocalAs: 1 })).toBe(false);
+    expect(isLooped(path(64512, 65099, 64512), { ...self, allowLocalAs: 1 })).toBe(true);
+    // the AS of the session, not another one of ours
+    expect(isLooped(path(65099, 64512), { ...self, localAs: 64600 })).toBe(false);
   });
 });
 

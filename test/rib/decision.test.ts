@@ -28,8 +28,12 @@ const ROWS: [Step, Partial<Candidate>, Partial<Candidate>][] = [
   ["origin", { origin: 0 }, { origin: 2, routerId: 1 }],
   ["med", { med: 10 }, { med: 20, routerId: 1 }],
   ["ebgp-over-ibgp", { ebgp: true }, { ebgp: false, routerId: 1 }],
-  ["cluster-list-length", { clusterListLength: 0 }, { clusterListLength: 2, routerId: 1 }],
-  ["router-id", { routerId: 5 }, { routerId: 9 }],
+  ["router-id", { routerId: 5, clusterListLength: 2 }, { routerId: 9 }],
+  [
+    "cluster-list-length",
+    { clusterListLength: 0 },
+    { clusterListLength: 2, peerAddress: addressKey("203.0.113.2") },
+  ],
   ["peer-address", { peerAddress: addressKey("203.0.113.2") }, { peerAddress: addressKey("203.0.113.10") }],
 ];
 
@@ -73,6 +77,15 @@ describe("decision process", () => {
     ]).slice(0, 7);
     const winners = new Set(permutations(paths).map((order) => selectBest(order, (x) => x)));
     expect(winners.size).toBe(1);
+  });
+
+  it("puts the shorter CLUSTER_LIST after the ORIGINATOR_ID, between steps f) and g) (RFC 4456 §9)", () => {
+    // A: originator 10.0.0.1 with two cluster IDs; B: originator 10.0.0.2 with one. BIRD and FRR choose A.
+    const a = { ...BASE, routerId: 0x0a000001, clusterListLength: 2, peerAddress: addressKey("203.0.113.9") };
+    const b = { ...BASE, routerId: 0x0a000002, clusterListLength: 1, peerAddress: addressKey("203.0.113.1") };
+    expect(compare(a, b)).toEqual({ winner: "a", step: "router-id" });
+    expect(selectBest([b, a], (x) => x)).toBe(a);
+    expect(explain([a, b], b, (x) => x)).toBe("router-id");
   });
 
   it("sorts peer addresses as addresses, not as text", () => {

@@ -1,0 +1,162 @@
+// What the reflector accepts and sends, as RFC 4271 §9 and RFC 4456 say: AS_PATH loops are not
+// candidates, and a group is sent a prefix only when what it would be sent changed. A check that
+// something was not sent waits for a marker announced after it instead of sleeping: one peer's
+// UPDATEs are reflected in order, so once the marker is there, anything before it would be too.
+import { afterEach, describe, expect, it } from "vitest";
+import type { UpdateMessage } from "../../src/bgp/index.js";
+import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
+import { Reflector } from "../../src/reflector/reflector.js";
+import { waitFor } from "../helpers/lab.js";
+import type { RawPeer } from "../helpers/raw-peer.js";
+import { announce, held, join, updates } from "../helpers/reflector-peer.js";
+
+const RR = { routerId: "203.0.113.254", localAs: 64512, clusterId: "203.0.113.250" };
+
+let rr: Reflector;
+afterEach(() => rr?.stop());
+
+/** The UPDATEs a peer got that announce or withdraw this prefix. */
+const about = (p: RawPeer, prefix: string): UpdateMessage[] =>
+  updates(p).filter((u) =>
+    [...u.nlri, ...u.withdrawn, ...(u.attributes.mpReach?.nlri ?? []), ...(u.attributes.mpUnreach?.withdrawn ?? [])]
+      .map((n) => (typeof n === "string" ? n : n.prefix))
+      .includes(prefix),
+  );
+
+/** Announces a marker prefix from `from` and waits until `to` holds it. */
+async function marker(from: RawPeer, to: RawPeer, prefix: string, nh: string): Promise<void> {
+  from.send(announce([prefix], nh));
+  await waitFor(() => held(to, prefix) !== undefined, 2000, `the marker ${prefix}`);
+}
+
+const edgeRoute = (prefix: string, asns: number[]): UpdateMessage => ({
+  type: "UPDATE",
+  withdrawn: [],
+  attributes: { origin: "igp", asPath: [{ type: "AS_SEQUENCE", asns }], nextHop: "203.0.113.99" },
+  nlri: [prefix],
+});
+
+describe("AS_PATH loops (RFC 4271 §9.1.2)", () => {
+  it("a path with our AS in its AS_PATH is not a candidate: the client's withdrawal is not replaced by it", async () => {
+    rr = new Reflector(RR);
+    const edge = await join(rr, "127.0.0.99", "203.0.113.99", { asn: 65099 });
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    a.send(announce(["198.18.20.0/24"], "203.0.113.11"));
+    await waitFor(() => held(edge, "198.18.20.0/24") !== undefined, 2000, "the route at the edge");
+    // The edge re-advertises what it got from us, our AS in the path.
+    edge.send(edgeRoute("198.18.20.0/24", [65099, 64512]));
+    a.send({ type: "UPDATE", withdrawn: ["198.18.20.0/24"], attributes: {}, nlri: [] });
+    await waitFor(() => held(b, "198.18.20.0/24") === undefined, 2000, "the withdrawal at b");
+    await marker(a, b, "198.18.21.0/24", "203.0.113.11");
+    expect(held(b, "198.18.20.0/24")).toBeUndefined();
+    expect(held(a, "198.18.20.0/24")).toBeUndefined();
+    expect(rr.rib.get("ipv4", "198.18.20.0/24")).toBeUndefined();
+    // the session stays up: a looped route is ineligible, not an error
+    expect(rr.peer("127.0.0.99")!.session.state).toBe("Established");
+  });
+
+  it("IPv6 too", async () => {
+    rr = new Reflector(RR);
+    const edge = await join(rr, "127.0.0.99", "203.0.113.99", { asn: 65099 });
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    const v6 = (prefix: string, asns: number[]): UpdateMessage => ({
+      type: "UPDATE",
+      withdrawn: [],
+      attributes: {
+        origin: "igp",
+        asPath: [{ type: "AS_SEQUENCE", asns }],
+        mpReach: { afi: 2, safi: 1, nextHop: ["2001:db8:ffff::99"], nlri: [prefix] },
+      },
+      nlri: [],
+    });
+    edge.send(v6("2001:db8:20::/48", [65099, 64512]));
+    edge.send(v6("2001:db8:21::/48", [65099]));
+    await waitFor(() => held(b, "2001:db8:21::/48") !== undefined, 2000, "the clean IPv6 route");
+    expect(held(b, "2001:db8:20::/48")).toBeUndefined();
+  });
+
+  it("numAllowedLocalASNumbers: our AS that many times is allowed, once more is a loop", async () => {
+    rr = new Reflector(RR);
+    rr.addPeer({ ...BASE_EDGE, allowLocalAs: 1 });
+    const edge = await join(rr, "127.0.0.99", "203.0.113.99", { asn: 65099, configured: true });
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    edge.send(edgeRoute("198.18.22.0/24", [65099, 64512]));
+    edge.send(edgeRoute("198.18.23.0/24", [65099, 64512, 65098, 64512]));
+    edge.send(edgeRoute("198.18.24.0/24", [65099]));
+    await waitFor(() => held(b, "198.18.24.0/24") !== undefined, 2000, "the marker");
+    expect(held(b, "198.18.22.0/24")).toBeDefined();
+    expect(held(b, "198.18.23.0/24")).toBeUndefined();
+  });
+});
+
+const BASE_EDGE = {
+  ...PEER_DEFAULTS,
+  passive: true,
+  peerAs: 65099,
+  peerAddress: "127.0.0.99",
+};
+
+describe("export: a group is sent what changed, and only that", () => {
+  it("an identical re-announcement is not re-sent", async () => {
+    rr = new Reflector(RR);
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    a.send(announce(["198.18.30.0/24"], "203.0.113.11"));
+    await waitFor(() => held(b, "198.18.30.0/24") !== undefined, 2000, "reflection");
+    a.send(announce(["198.18.30.0/24"], "203.0.113.11"));
+    await marker(a, b, "198.18.31.0/24", "203.0.113.11");
+    expect(about(b, "198.18.30.0/24")).toHaveLength(1);
+  });
+
+  it("a change to a path that is not the best is not sent", async () => {
+    rr = new Reflector(RR);
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const c = await join(rr, "127.0.0.13", "203.0.113.13");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    a.send(announce(["198.18.32.0/24"], "203.0.113.11", { localPref: 200 }));
+    await waitFor(() => held(b, "198.18.32.0/24") !== undefined, 2000, "reflection");
+    c.send(announce(["198.18.32.0/24"], "203.0.113.13", { localPref: 50 }));
+    c.send(announce(["198.18.32.0/24"], "203.0.113.13", { localPref: 60 }));
+    await marker(c, b, "198.18.33.0/24", "203.0.113.13");
+    expect(about(b, "198.18.32.0/24")).toHaveLength(1);
+    expect(held(b, "198.18.32.0/24")!.localPref).toBe(200);
+  });
+
+  it("a route announced and withdrawn before it was sent is not withdrawn from anyone", async () => {
+    rr = new Reflector({ ...RR, flushDelayMs: 20 });
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    a.send(announce(["198.18.34.0/24"], "203.0.113.11"));
+    a.send({ type: "UPDATE", withdrawn: ["198.18.34.0/24"], attributes: {}, nlri: [] });
+    await marker(a, b, "198.18.35.0/24", "203.0.113.11");
+    expect(about(b, "198.18.34.0/24")).toEqual([]);
+  });
+
+  it("a max-prefix reset withdraws nothing the others were never sent", async () => {
+    rr = new Reflector({ ...RR, flushDelayMs: 20 });
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    rr.addPeer({ ...BASE_EDGE, peerAs: 64512, peerAddress: "127.0.0.11", maxPrefixes: 2 });
+    const a = await join(rr, "127.0.0.11", "203.0.113.11", { configured: true });
+    a.send(announce(["198.18.36.0/24", "198.18.36.64/26", "198.18.36.128/26"], "203.0.113.11"));
+    await waitFor(() => rr.peer("127.0.0.11")!.session.state !== "Established", 2000, "the reset");
+    const c = await join(rr, "127.0.0.13", "203.0.113.13");
+    await marker(c, b, "198.18.37.0/24", "203.0.113.13");
+    expect(updates(b).flatMap((u) => u.withdrawn)).toEqual([]);
+  });
+
+  it("status: a peer is not counted as advertised the routes it sent itself", async () => {
+    rr = new Reflector(RR);
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    a.send(announce(["198.18.38.0/24", "198.18.38.64/26"], "203.0.113.11"));
+    b.send(announce(["198.18.39.0/24"], "203.0.113.12"));
+    await waitFor(
+      () => held(b, "198.18.38.64/26") !== undefined && held(a, "198.18.39.0/24") !== undefined,
+      2000,
+      "reflection",
+    );
+    expect(rr.advertised("127.0.0.11").ipv4).toBe(1);
+    expect(rr.advertised("127.0.0.12").ipv4).toBe(2);
+  });
+});

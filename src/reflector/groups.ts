@@ -62,6 +62,22 @@ interface Job {
   withdrawn?: Map<Dest, number[]>;
 }
 
+/**
+ * What an encoding is for. `change`: the group's stream at a flush, only what the group would be
+ * sent differently from the last flush (Dest.flushed), withdrawals included, so an unchanged
+ * re-announcement is not sent again and nothing is withdrawn that was never sent. `table`: the
+ * current state, for a member that joins or asks for a refresh. `catch-up`: the current state of
+ * what a member missed while behind, withdrawals included.
+ */
+export type EncodeMode = "change" | "table" | "catch-up";
+
+/** The outbound form of a path: the IPv4 attribute block, or the IPv6 attributes (both cached). */
+type Outbound = Buffer | Outbound6;
+
+/** Whether two outbound forms are the same: the same cached form, or IPv4 octets equal. */
+const same = (a: Outbound | undefined, b: Outbound): boolean =>
+  a === b || (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b));
+
 /** Encoded UPDATEs, and the ADD-PATH identifiers they withdrew per prefix. */
 export interface Encoded {
   chunks: Buffer[];
@@ -73,8 +89,6 @@ export class Group {
   readonly maxLength: number;
   /** the full table, encoded once and written to every member that joins until something changes */
   private snapshot: Buffer[] | undefined;
-  /** with ADD-PATH: the path identifiers advertised for each prefix (per group, not per peer) */
-  private readonly advertised = new Map<Dest, number[]>();
   /** outboundKey() per sender, built when its identifier or role changes rather than per path */
   private readonly senders = new WeakMap<PeerRef, { routerId: string; role: string; keys: string[] }>();
   /** prefixes whose route this group is not sent because it does not fit in one UPDATE */
@@ -109,15 +123,18 @@ export class Group {
   paths(d: Dest): Path[] {
     if (!this.tx.addPath[d.family]) {
       const best = this.best(d);
-      return best && this.fits(best, d) ? [best] : [];
+      return best && this.outbound(best, d) ? [best] : [];
     }
-    return this.addPaths(d).paths;
+    return this.addPaths(d, d.paths).paths;
   }
 
-  /** With ADD-PATH: the paths sent (the best N eligible that fit), and whether one was left out for its size. */
-  private addPaths(d: Dest): { paths: Path[]; leftOut: boolean } {
-    const eligible = d.paths.filter((p) => this.eligible(p));
-    const fitting = eligible.filter((p) => this.fits(p, d));
+  /**
+   * With ADD-PATH: of these paths of a prefix (now, or as last flushed), the ones sent (the best N
+   * eligible that fit), and whether one was left out for its size.
+   */
+  private addPaths(d: Dest, all: readonly Path[]): { paths: Path[]; leftOut: boolean } {
+    const eligible = all.filter((p) => this.eligible(p));
+    const fitting = eligible.filter((p) => this.outbound(p, d));
     const paths = fitting.length <= this.addPathMax ? fitting : rank(fitting).slice(0, this.addPathMax);
     return { paths, leftOut: fitting.length < eligible.length };
   }
@@ -134,6 +151,11 @@ export class Group {
     return d.best && this.eligible(d.best) ? d.best : undefined;
   }
 
+  /** Without ADD-PATH: the outbound form of the best path as last flushed, when this group was sent it. */
+  private flushed(d: Dest): Outbound | undefined {
+    return d.flushed && this.eligible(d.flushed) ? this.outbound(d.flushed, d) : undefined;
+  }
+
   private eligible(p: Path): boolean {
     return mayAdvertise(p.peer.role as Role, this.receiver.role, this.clientToClient);
   }
@@ -143,11 +165,16 @@ export class Group {
    * ORIGINATOR_ID and CLUSTER_LIST, and a 2-octet AS_PATH grows when re-encoded with 4-octet
    * ASNs, so a route that fitted as received may not fit for this group (4,096 octets, or 65,535
    * with RFC 8654 extended messages). RFC 4271 §9.2 and RFC 7606 leave such a route out for
-   * this peer: it is not advertised, and withdrawn where it was.
+   * this peer: it is not advertised, and withdrawn where it was. The outbound form of the path,
+   * or undefined when it does not fit.
    */
-  private fits(p: Path, d: Dest): boolean {
-    if (d.family === "ipv4") return this.fits4(this.outbound4(p), d.bits);
-    return this.fits6(this.outbound6(p), d);
+  private outbound(p: Path, d: Dest): Outbound | undefined {
+    if (d.family === "ipv4") {
+      const block = this.outbound4(p);
+      return this.fits4(block, d.bits) ? block : undefined;
+    }
+    const out = this.outbound6(p);
+    return this.fits6(out, d) ? out : undefined;
   }
 
   private fits4(block: Buffer, bits: number): boolean {
@@ -178,7 +205,7 @@ export class Group {
     if (!this.snapshot) {
       const all = [...dests()].filter((d) => this.families.includes(d.family));
       this.snapshot = [
-        ...this.encode(all, false).chunks,
+        ...this.encode(all, "table").chunks,
         ...this.families.map((f) => encodeMessage(endOfRib(AFI[f], 1), this.tx)),
       ];
     }
@@ -186,10 +213,12 @@ export class Group {
   }
 
   /**
-   * UPDATEs for the current state of these prefixes; with withdrawals, for changes. `behind`:
-   * the ADD-PATH identifiers a member that fell behind still holds, instead of the group's.
+   * UPDATEs for the current state of these prefixes, for what `mode` says. `behind` (catch-up):
+   * the ADD-PATH identifiers withdrawn while the member was behind.
    */
-  encode(dests: Iterable<Dest>, withdrawals: boolean, behind?: Map<Dest, number[]>): Encoded {
+  encode(dests: Iterable<Dest>, mode: EncodeMode, behind?: Map<Dest, number[]>): Encoded {
+    const change = mode === "change";
+    const withdrawals = change || mode === "catch-up";
     const withdrawn = new Map<Dest, number[]>();
     const batch = new UpdateBatch(this.maxLength);
     const v4 = new Map<Buffer, number[]>();
@@ -203,40 +232,33 @@ export class Group {
         // One path per prefix, the best, or a withdrawal. This runs for every prefix of a full
         // table, so it builds no arrays.
         const best = this.best(d);
-        if (best && d.family === "ipv4") {
-          const block = this.outbound4(best);
-          if (this.fits4(block, d.bits)) {
-            this.noteLeftOut(d, false, newlyLeftOut);
-            push(v4, block, 0, d.addr, d.bits);
-            continue;
-          }
-        } else if (best) {
-          const out = this.outbound6(best);
-          if (this.fits6(out, d)) {
-            this.noteLeftOut(d, false, newlyLeftOut);
-            pushList(v6, out.attributes, d.prefix);
-            continue;
-          }
+        const out = best && this.outbound(best, d);
+        this.noteLeftOut(d, best !== undefined && out === undefined, newlyLeftOut);
+        if (change) {
+          const was = this.flushed(d);
+          if (out ? same(was, out) : was === undefined) continue;
         }
-        this.noteLeftOut(d, best !== undefined, newlyLeftOut);
-        if (withdrawals && d.family === "ipv4") v4Withdrawn.push(0, d.addr, d.bits);
-        else if (withdrawals) v6Withdrawn.push(d.prefix);
+        if (Buffer.isBuffer(out)) push(v4, out, 0, d.addr, d.bits);
+        else if (out) pushList(v6, out.attributes, d.prefix);
+        else if (!withdrawals) continue;
+        else if (d.family === "ipv4") v4Withdrawn.push(0, d.addr, d.bits);
+        else v6Withdrawn.push(d.prefix);
         continue;
       }
-      const { paths, leftOut } = this.addPaths(d);
+      const { paths, leftOut } = this.addPaths(d, d.paths);
       this.noteLeftOut(d, leftOut, newlyLeftOut);
+      // A change sends only the paths whose outbound form differs from the last flush.
+      const before = change ? this.addPaths(d, d.flushedPaths).paths : [];
       for (const p of paths) {
-        if (d.family === "ipv4") push(v4, this.outbound4(p), p.id, d.addr, d.bits);
-        else pushList(v6, this.outbound6(p).attributes, { pathId: p.id, prefix: d.prefix });
+        const out = this.outbound(p, d)!;
+        const was = before.find((b) => b.id === p.id);
+        if (was && same(this.outbound(was, d), out)) continue;
+        if (Buffer.isBuffer(out)) push(v4, out, p.id, d.addr, d.bits);
+        else pushList(v6, out.attributes, { pathId: p.id, prefix: d.prefix });
       }
-      const ids = paths.map((p) => p.id);
-      const before = behind ? (behind.get(d) ?? []) : (this.advertised.get(d) ?? []);
-      const gone = before.filter((id) => !ids.includes(id));
-      if (!behind) {
-        if (ids.length) this.advertised.set(d, ids);
-        else this.advertised.delete(d);
-        if (gone.length) withdrawn.set(d, gone);
-      }
+      const ids = change ? before.map((b) => b.id) : (behind?.get(d) ?? []);
+      const gone = ids.filter((id) => !paths.some((p) => p.id === id));
+      if (change && gone.length) withdrawn.set(d, gone);
       if (!withdrawals) continue;
       for (const id of gone) {
         if (d.family === "ipv4") v4Withdrawn.push(id, d.addr, d.bits);
@@ -258,7 +280,8 @@ export class Group {
    * (its role, and its identifier when it becomes the ORIGINATOR_ID).
    */
   private outboundKey(p: Path): string {
-    const { routerId, role } = p.peer;
+    const { routerId } = p;
+    const { role } = p.peer;
     let s = this.senders.get(p.peer);
     if (s?.routerId !== routerId || s.role !== role) {
       s = { routerId, role, keys: [`${this.key}||${role}`, `${this.key}|${routerId}|${role}`] };
@@ -299,7 +322,7 @@ export class Group {
   private transform(p: Path): PathAttributes {
     return outboundAttributes(
       p.attrs.attributes,
-      { role: p.peer.role as Role, routerId: p.peer.routerId },
+      { role: p.peer.role as Role, routerId: p.routerId },
       this.receiver,
     );
   }
@@ -430,7 +453,7 @@ export class Group {
     const missed = new Map(m.missed);
     m.missed.clear();
     try {
-      this.write(m, this.encode(missed.keys(), true, missed).chunks);
+      this.write(m, this.encode(missed.keys(), "catch-up", missed).chunks);
     } catch (e) {
       this.fail(`internal error catching up: ${e instanceof Error ? e.message : String(e)}`, [m]);
     }

@@ -180,20 +180,43 @@ export class Reflector {
 
   /** Loc-RIB changes flushed so far: a version for caches of derived numbers. */
   private version = 0;
-  private readonly advertisedCache = new Map<Group, { version: number; counts: Record<Family, number> }>();
+  private readonly advertisedCache = new Map<
+    Group,
+    { version: number; counts: Record<Family, number>; own: Map<PeerRef, Record<Family, number>> }
+  >();
 
-  /** How many prefixes of each family a peer is sent (status and metrics; cached per group). */
+  /**
+   * How many prefixes of each family a peer is sent (status and metrics; cached per group). A
+   * route sent back to the peer it came from is not counted: the group's stream carries it to
+   * every member, and that peer drops it by its ORIGINATOR_ID (RFC 4456 §8).
+   */
   advertised(address: string): Record<Family, number> {
-    const group = this.neighbours.get(address)?.member?.group;
-    if (!group) return { ipv4: 0, ipv6: 0 };
-    const cached = this.advertisedCache.get(group);
-    if (cached?.version === this.version) return cached.counts;
-    const counts: Record<Family, number> = { ipv4: 0, ipv6: 0 };
-    for (const d of this.rib.all()) {
-      if (group.families.includes(d.family) && group.paths(d).length > 0) counts[d.family]++;
+    const n = this.neighbours.get(address);
+    const group = n?.member?.group;
+    if (!n || !group) return { ipv4: 0, ipv6: 0 };
+    let cached = this.advertisedCache.get(group);
+    if (cached?.version !== this.version) {
+      const counts: Record<Family, number> = { ipv4: 0, ipv6: 0 };
+      /** prefixes whose paths sent all come from one peer, per peer */
+      const own = new Map<PeerRef, Record<Family, number>>();
+      for (const d of this.rib.all()) {
+        if (!group.families.includes(d.family)) continue;
+        const paths = group.paths(d);
+        const from = paths[0]?.peer;
+        if (!from) continue;
+        counts[d.family]++;
+        if (paths.every((p) => p.peer === from)) {
+          const o = own.get(from) ?? { ipv4: 0, ipv6: 0 };
+          o[d.family]++;
+          own.set(from, o);
+        }
+      }
+      cached = { version: this.version, counts, own };
+      this.advertisedCache.set(group, cached);
     }
-    this.advertisedCache.set(group, { version: this.version, counts });
-    return counts;
+    const mine = cached.own.get(n.ref);
+    if (!mine) return cached.counts;
+    return { ipv4: cached.counts.ipv4 - mine.ipv4, ipv6: cached.counts.ipv6 - mine.ipv6 };
   }
 
   /** How many prefixes of each family a peer is not sent because their route is too large for it. */
@@ -440,7 +463,7 @@ export class Reflector {
     const marker = (subtype: number) =>
       encodeMessage({ type: "ROUTE-REFRESH", afi, safi: 1, subtype }, negotiated.tx);
     const dests = [...this.rib.all()].filter((d) => d.family === family);
-    const { chunks } = m.group.encode(dests, false);
+    const { chunks } = m.group.encode(dests, "table");
     m.group.write(m, negotiated.enhancedRouteRefresh ? [marker(1), ...chunks, marker(2)] : chunks);
   }
 
@@ -467,7 +490,8 @@ export class Reflector {
     const start = performance.now();
     for (const g of [...this.groups.values()]) {
       g.invalidate();
-      if ([...g.members].some((m) => m.synced)) this.guarded(g, () => g.send(g.encode(dirty, true), dirty));
+      if ([...g.members].some((m) => m.synced))
+        this.guarded(g, () => g.send(g.encode(dirty, "change"), dirty));
     }
     for (const d of dirty) this.rib.settle(d);
     this.lastFlushMs = performance.now() - start;

@@ -104,12 +104,15 @@ export function outboundAttributes(attrs: PathAttributes, from: Sender, to: Rece
     delete out.clusterList;
     // RFC 4271 §5.1.4: a MED from a neighbouring AS is not passed to other ASes.
     if (from.role === "ebgp") delete out.med;
-  } else if (from.role === "ebgp") {
-    out.localPref = attrs.localPref ?? DEFAULT_LOCAL_PREF;
   } else {
-    // RFC 4456 §8: reflection keeps the first originator and prepends our cluster ID.
-    out.originatorId = attrs.originatorId ?? from.routerId;
-    out.clusterList = [to.clusterId, ...(attrs.clusterList ?? [])];
+    // RFC 4271 §5.1.5: every UPDATE to an internal peer carries LOCAL_PREF (learned over eBGP, or
+    // missing from an internal one: the degree of preference the decision process gave it).
+    out.localPref = attrs.localPref ?? DEFAULT_LOCAL_PREF;
+    if (from.role !== "ebgp") {
+      // RFC 4456 §8: reflection keeps the first originator and prepends our cluster ID.
+      out.originatorId = attrs.originatorId ?? from.routerId;
+      out.clusterList = [to.clusterId, ...(attrs.clusterList ?? [])];
+    }
   }
   if (to.nextHopSelf) setNextHop(out, to.nextHopSelf);
   // RFC 4271 §5: unknown transitive attributes go on with the Partial bit; non-transitive ones stop here.

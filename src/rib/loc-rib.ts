@@ -1,5 +1,7 @@
 // Loc-RIB: every eligible path of every prefix, and the best of each by the decision process.
-// Changed prefixes are collected in `dirty` for the outbound side to take in batches.
+// Changed prefixes are collected in `dirty` for the outbound side to take in batches; each keeps
+// what it was at the last batch (as BIRD keeps the old best for its exports), so the outbound
+// side sends a group a prefix only when what the group would be sent changed.
 import { asPathLength, ipv4Number } from "../bgp/index.js";
 import type { Family } from "./adj-rib-in.js";
 import type { AttrSet } from "./attr-table.js";
@@ -24,6 +26,8 @@ export interface Path {
   attrs: AttrSet;
   /** our Path Identifier for it, when we send ADD-PATH */
   id: number;
+  /** the peer's BGP identifier when the path came (its ORIGINATOR_ID when reflected) */
+  routerId: string;
 }
 
 export interface Dest {
@@ -34,7 +38,12 @@ export interface Dest {
   bits: number;
   paths: Path[];
   best: Path | undefined;
+  /** the best path and all paths when the outbound side last took the prefix (settle) */
+  flushed: Path | undefined;
+  flushedPaths: readonly Path[];
 }
+
+const NO_PATHS: readonly Path[] = Object.freeze([]);
 
 const ORIGIN = { igp: 0, egp: 1, incomplete: 2 } as const;
 
@@ -79,18 +88,30 @@ export class LocRib {
     let d = this.dests.get(key);
     if (!d) {
       // The paths array starts at its one path: pushing onto [] would reserve 17 slots.
-      const path: Path = { peer, pathId, attrs, id: this.nextId++ };
+      const path: Path = { peer, pathId, attrs, id: this.nextId++, routerId: peer.routerId };
       // An IPv4 key is address x 64 + length (keys.ts): no need to read the text again.
       const v4 = typeof key === "number";
       const addr = v4 ? Math.floor(key / 64) : 0;
       const bits = v4 ? key % 64 : Number(prefix.slice(prefix.indexOf("/") + 1));
-      d = { family, prefix, addr, bits, paths: [path], best: undefined };
+      d = {
+        family,
+        prefix,
+        addr,
+        bits,
+        paths: [path],
+        best: undefined,
+        flushed: undefined,
+        flushedPaths: NO_PATHS,
+      };
       this.dests.set(key, d);
       this.reselect(d);
       return;
     }
     const i = d.paths.findIndex((p) => p.peer === peer && p.pathId === pathId);
-    const path: Path = { peer, pathId, attrs, id: i >= 0 ? d.paths[i]!.id : this.nextId++ };
+    const id = i >= 0 ? d.paths[i]!.id : this.nextId++;
+    const path: Path = { peer, pathId, attrs, id, routerId: peer.routerId };
+    // The paths as last flushed are kept as they were: a change works on a copy.
+    if (d.paths === d.flushedPaths) d.paths = d.paths.slice();
     if (i >= 0) d.paths[i] = path;
     else d.paths.push(path);
     this.reselect(d);
@@ -101,13 +122,19 @@ export class LocRib {
     if (!d) return;
     const i = d.paths.findIndex((p) => p.peer === peer && p.pathId === pathId);
     if (i < 0) return;
-    d.paths.copyWithin(i, i + 1); // splice would allocate an array of the removed path
-    d.paths.pop();
+    if (d.paths === d.flushedPaths) {
+      d.paths = d.paths.filter((_, j) => j !== i);
+    } else {
+      d.paths.copyWithin(i, i + 1); // splice would allocate an array of the removed path
+      d.paths.pop();
+    }
     this.reselect(d);
   }
 
-  /** After the outbound side took a dirty prefix: an empty one is dropped. */
+  /** After the outbound side took a dirty prefix: it is noted as flushed, and an empty one is dropped. */
   settle(d: Dest): void {
+    d.flushed = d.best;
+    d.flushedPaths = d.paths;
     if (d.paths.length === 0) this.dests.delete(prefixKey(d.family, d.prefix));
   }
 

@@ -50,12 +50,20 @@ export interface BirdOptions {
   netns?: string;
   /** BIRD 1.6, the base of calico/node's fork (unpacked into .cache/bird1 by install-system-deps.sh) */
   bird1?: boolean;
+  /** a whole configuration of the test's own, instead of the client generated from the options above */
+  configText?: (dir: string) => string;
 }
 
 const BIRD1 = join(REPO_ROOT, ".cache/bird1/usr/sbin");
 
 /** Every process started here, killed by PID if the test run exits without stopping them. */
 const started = new Set<ChildProcess>();
+
+/** Has a process a test started killed by PID if the test run exits without stopping it. */
+export function killOnExit<T extends ChildProcess>(p: T): T {
+  started.add(p);
+  return p;
+}
 process.once("exit", () => {
   for (const p of started) if (p.exitCode === null) p.kill("SIGKILL");
 });
@@ -69,6 +77,7 @@ export class Bird {
 
   config(): string {
     const o = this.options;
+    if (o.configText) return o.configText(this.dir);
     if (o.bird1) return this.config1();
     const v6 = o.addr.includes(":");
     const af = v6 ? "ipv6" : "ipv4";

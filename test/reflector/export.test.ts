@@ -18,7 +18,12 @@ afterEach(() => rr?.stop());
 /** The UPDATEs a peer got that announce or withdraw this prefix. */
 const about = (p: RawPeer, prefix: string): UpdateMessage[] =>
   updates(p).filter((u) =>
-    [...u.nlri, ...u.withdrawn, ...(u.attributes.mpReach?.nlri ?? []), ...(u.attributes.mpUnreach?.withdrawn ?? [])]
+    [
+      ...u.nlri,
+      ...u.withdrawn,
+      ...(u.attributes.mpReach?.nlri ?? []),
+      ...(u.attributes.mpUnreach?.withdrawn ?? []),
+    ]
       .map((n) => (typeof n === "string" ? n : n.prefix))
       .includes(prefix),
   );
@@ -158,5 +163,54 @@ describe("export: a group is sent what changed, and only that", () => {
     );
     expect(rr.advertised("127.0.0.11").ipv4).toBe(1);
     expect(rr.advertised("127.0.0.12").ipv4).toBe(2);
+  });
+
+  /** The path identifiers a client holds for a prefix, and each path's next hop, replaying what it got. */
+  const heldPaths = (p: RawPeer, prefix: string) => {
+    const ids = new Map<number, string>();
+    for (const u of updates(p)) {
+      for (const w of u.withdrawn) if (typeof w !== "string" && w.prefix === prefix) ids.delete(w.pathId);
+      for (const n of u.nlri)
+        if (typeof n !== "string" && n.prefix === prefix) ids.set(n.pathId, u.attributes.nextHop!);
+    }
+    return [...ids.values()].sort();
+  };
+
+  it("ADD-PATH: a path re-announced unchanged is not re-sent; a changed one is", async () => {
+    rr = new Reflector(RR);
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    const ap = await join(rr, "127.0.0.15", "203.0.113.15", { addPath: true });
+    a.send(announce(["198.18.40.0/24"], "203.0.113.11"));
+    b.send(announce(["198.18.40.0/24"], "203.0.113.12"));
+    await waitFor(() => heldPaths(ap, "198.18.40.0/24").length === 2, 2000, "two paths");
+    a.send(announce(["198.18.40.0/24"], "203.0.113.11"));
+    await marker(a, ap, "198.18.41.0/24", "203.0.113.11");
+    expect(about(ap, "198.18.40.0/24")).toHaveLength(2);
+    b.send(announce(["198.18.40.0/24"], "203.0.113.12", { med: 7 }));
+    await waitFor(() => about(ap, "198.18.40.0/24").length === 3, 2000, "the changed path");
+    expect(about(ap, "198.18.40.0/24")[2]!.attributes.med).toBe(7);
+  });
+
+  it("ADD-PATH: a route refresh before a flush does not make the stream forget a path it must withdraw", async () => {
+    rr = new Reflector({ ...RR, flushDelayMs: 300 });
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const c = await join(rr, "127.0.0.13", "203.0.113.13");
+    const ap1 = await join(rr, "127.0.0.15", "203.0.113.15", { addPath: true });
+    const ap2 = await join(rr, "127.0.0.16", "203.0.113.16", { addPath: true });
+    a.send(announce(["198.18.42.0/24"], "203.0.113.11"));
+    await waitFor(() => heldPaths(ap1, "198.18.42.0/24").length === 1, 2000, "a's path");
+    // a's path goes and c's comes; ap2 asks for the table before the change is flushed
+    a.send({ type: "UPDATE", withdrawn: ["198.18.42.0/24"], attributes: {}, nlri: [] });
+    c.send(announce(["198.18.42.0/24"], "203.0.113.13"));
+    await waitFor(
+      () => rr.rib.get("ipv4", "198.18.42.0/24")?.best?.peer.address === "127.0.0.13",
+      2000,
+      "c's path",
+    );
+    ap2.send({ type: "ROUTE-REFRESH", afi: 1, safi: 1, subtype: 0 });
+    await marker(c, ap1, "198.18.43.0/24", "203.0.113.13");
+    expect(heldPaths(ap1, "198.18.42.0/24")).toEqual(["203.0.113.13"]);
+    expect(heldPaths(ap2, "198.18.42.0/24")).toEqual(["203.0.113.13"]);
   });
 });

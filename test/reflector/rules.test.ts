@@ -123,6 +123,13 @@ describe("outbound attributes", () => {
     expect([toIbgp.localPref, toIbgp.originatorId, toIbgp.clusterList]).toEqual([100, undefined, undefined]);
   });
 
+  it("a reflected path without LOCAL_PREF gets 100: every UPDATE to an internal peer carries one (RFC 4271 §5.1.5)", () => {
+    const { localPref, ...noLp } = PATH;
+    const out = outboundAttributes(noLp, { role: "client", routerId: "203.0.113.7" }, TO_CLIENT);
+    expect(out.localPref).toBe(100);
+    expect(Object.keys(out).indexOf("localPref")).toBeGreaterThan(Object.keys(out).indexOf("nextHop"));
+  });
+
   it("next-hop-self replaces the NEXT_HOP only where configured", () => {
     const out = outboundAttributes(
       PATH,
@@ -169,6 +176,7 @@ describe("outbound attributes", () => {
       "mpReach",
       "origin",
       "asPath",
+      "localPref",
       "originatorId",
       "clusterList",
       "largeCommunities",

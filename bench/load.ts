@@ -18,6 +18,8 @@ import { sharedDir } from "./lib/shared.js";
 import { KINDS, type Kind, startOurs, startTarget, type Target, usage, versions } from "./lib/targets.js";
 
 const RR = "127.0.50.1";
+/** the second reflector of the two-reflector scenarios */
+const RR2 = "127.0.50.2";
 const HOLD = 9;
 const CLIENTS_JS = resolve(fileURLToPath(import.meta.url), "../lib/clients.js");
 
@@ -109,6 +111,7 @@ class Clients {
       unexpected: a.unexpected + b.unexpected,
       lowWater: Math.min(a.lowWater, b.lowWater),
       flaps: a.flaps + b.flaps,
+      complete: a.complete + b.complete,
     };
   }
 
@@ -148,8 +151,16 @@ async function pause(label: string, ms: number, line: () => string): Promise<voi
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
+/**
+ * restart: one reflector killed (no NOTIFICATION) and started again. rolling: two reflectors, each
+ * node a client of both; one gets SIGTERM and a new process 2 s later, once every node holds
+ * every route from both again the other does (a Deployment rollout). both: the two at once.
+ */
+type RestartScenario = "restart" | "rolling" | "both";
+const RESTARTS: readonly string[] = ["restart", "rolling", "both"];
+
 interface MeshOptions {
-  scenario: "calico-mesh" | "churn" | "restart" | "soak";
+  scenario: "calico-mesh" | "churn" | "soak" | RestartScenario;
   kind: Kind;
   n: number;
   k: number;
@@ -193,11 +204,14 @@ async function soak(label: string, pid: number, ms: number, line: () => string) 
 /** N nodes with k routes each through one reflector: establish, announce, converge (and churn / restart). */
 async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): Promise<Run> {
   const label = `${scenario} ${kind} N=${n} k=${k}`;
-  const gr = scenario === "restart";
-  let target: Target = await startTarget(kind, RR, n, gr);
-  const idle = usage(target.pid);
+  const gr = RESTARTS.includes(scenario);
+  const addrs = scenario === "rolling" || scenario === "both" ? [RR, RR2] : [RR];
+  const targets: Target[] = [];
+  for (const a of addrs) targets.push(await startTarget(kind, a, n, gr));
+  const target = () => targets[0] as Target;
+  const idle = usage(target().pid);
   const plan: Plan = {
-    target: RR,
+    targets: addrs,
     port: 179,
     first: 0,
     count: n,
@@ -218,7 +232,7 @@ async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): 
       600_000,
       () => `established ${p().established}/${n}`,
     );
-    const established = usage(target.pid);
+    const established = usage(target().pid);
     clients.send({ type: "announce" });
     await until(
       label,
@@ -230,9 +244,10 @@ async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): 
     const extra: Record<string, unknown> = {};
     if (scenario === "churn" || scenario === "soak") {
       const flapMs = scenario === "soak" ? soakMs : 60_000;
+      const bytesBefore = report.bytesIn;
       clients.send({ type: "flap", share: 0.1, ms: flapMs });
       const line = () => `flapping 10% of ${n}: established ${p().established}/${n}`;
-      if (scenario === "soak") Object.assign(extra, await soak(label, target.pid, flapMs, line));
+      if (scenario === "soak") Object.assign(extra, await soak(label, target().pid, flapMs, line));
       else await pause(label, flapMs, line);
       extra.settleMs = await until(
         label,
@@ -242,24 +257,44 @@ async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): 
       );
       report = await clients.report();
       extra.flaps = report.flaps;
+      // what the reflector wrote to its clients from the first flap until settled (KEEPALIVEs included)
+      extra.churnBytes = report.bytesIn - bytesBefore;
     }
-    if (scenario === "restart") {
-      // The reflector dies without a NOTIFICATION and comes back 2 s later. The clients keep its
-      // routes only as RFC 4724 lets them (clients.ts): the lowest count any client held during
-      // the run (lowestHeldDuringRun) says whether any route was lost.
-      await target.stop();
-      await new Promise((r) => setTimeout(r, 2000));
-      target = await startTarget(kind, RR, n, gr);
-      extra.restartMs = await until(
-        label,
-        () => p().established === n && p().complete === n,
-        300_000,
-        () => `re-established ${p().established}/${n}`,
-      );
+    if (gr) {
+      // The clients keep routes only as RFC 4724 lets them (clients.ts); the lowest count any
+      // client held during the run (lowestHeldDuringRun), from any reflector, says whether a
+      // route was lost.
+      const back = () =>
+        until(
+          label,
+          () => p().established === n && p().complete === n,
+          300_000,
+          () => `re-established ${p().established}/${n}, complete ${p().complete}/${n}`,
+        );
+      const replace = async (i: number, signal: NodeJS.Signals) => {
+        await (targets[i] as Target).stop(signal);
+        await new Promise((r) => setTimeout(r, 2000));
+        targets[i] = await startTarget(kind, addrs[i] as string, n, gr);
+      };
+      const t0 = performance.now();
+      if (scenario === "restart") {
+        await replace(0, "SIGKILL"); // a crash: no NOTIFICATION
+        await back();
+      } else if (scenario === "rolling") {
+        for (const i of targets.keys()) {
+          await replace(i, "SIGTERM"); // as Kubernetes stops a pod
+          await back();
+        }
+      } else {
+        await Promise.all(targets.map((_, i) => replace(i, "SIGTERM")));
+        await back();
+      }
+      extra.restartMs = Math.round(performance.now() - t0);
       report = await clients.report();
+      extra.mostMissing = (n - 1) * k - report.lowWater;
     }
     process.stderr.write("\n");
-    const end = usage(target.pid);
+    const end = usage(target().pid);
     const times = report.convergedMs.filter((x): x is number => x !== null).sort((a, b) => a - b);
     return {
       scenario,
@@ -268,7 +303,7 @@ async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): 
       k,
       establishMs: Math.round(establishMs),
       convergence: { p50: pct(times, 50), p99: pct(times, 99), last: times[times.length - 1] ?? 0 },
-      cpuMs: end.cpuMs - (scenario === "restart" ? 0 : idle.cpuMs),
+      cpuMs: end.cpuMs - (gr ? 0 : idle.cpuMs),
       peakRssMiB: Math.round(end.peakRssKiB / 1024),
       memoryPerPeerKiB: Math.round(((established.rssKiB - idle.rssKiB) / n) * 10) / 10,
       bytesSent: report.bytesIn,
@@ -285,7 +320,7 @@ async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): 
     };
   } finally {
     await clients.stop();
-    await target.stop();
+    for (const t of targets) await t.stop();
   }
 }
 
@@ -361,7 +396,7 @@ function report(name: string, saved: Saved[]): void {
   writeTable(
     name,
     `${header.join("\n")}\n\nTimes: calico-mesh = the last client's convergence; churn = settling after 60 s of flapping; ` +
-      "restart = until every client is back with a whole table; full-table = announce convergence (bench-rr.sh); " +
+      "restart = until every client is back with a whole table (one reflector killed; rolling: two, SIGTERM one after the other; both: two at once); full-table = announce convergence (bench-rr.sh); " +
       "scale = until every peer holds every route.",
     table,
   );
@@ -406,7 +441,7 @@ async function main(): Promise<void> {
   const short = values.short === true;
   const scenarios = list(
     values.scenarios,
-    short ? "calico-mesh,full-table,scale" : "calico-mesh,full-table,churn,scale,restart",
+    short ? "calico-mesh,full-table,scale" : "calico-mesh,full-table,churn,scale,restart,rolling,both",
   );
   const targets = list(values.targets, short ? "ours,bird" : KINDS.join(",")) as Kind[];
   const ns = list(values.n, short ? "100,1000" : "100,1000,5000,15000").map(Number);
@@ -456,9 +491,11 @@ async function main(): Promise<void> {
     } else if (scenario === "soak") {
       const soakMs = Number(values["soak-minutes"] ?? 60) * 60_000;
       await attempt("soak ours", () => mesh({ scenario, kind: "ours", n: 1000, k: 1, soakMs }));
-    } else if (scenario === "restart") {
+    } else if (RESTARTS.includes(scenario)) {
       for (const kind of targets)
-        await attempt(`restart ${kind}`, () => mesh({ scenario, kind, n: 1000, k: 1 }));
+        await attempt(`${scenario} ${kind}`, () =>
+          mesh({ scenario: scenario as RestartScenario, kind, n: 1000, k: 1 }),
+        );
     } else if (scenario === "full-table") {
       for (const kind of targets) await attempt(`full-table ${kind}`, () => fullTable(kind, 100_000));
     } else if (scenario === "scale") {

@@ -44,6 +44,8 @@ function benchRuns(name) {
   );
 }
 
+const mib = (bytes) => (typeof bytes === "number" ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : "-");
+
 const exact = (run) =>
   run.tableCheck?.exact
     ? `every table exact (all ${run.n} by prefix set, ${run.tableCheck.sampled} decoded in full)`
@@ -59,7 +61,7 @@ const BENCH = [
       load: `${r.n} simulated Calico nodes over TCP, ${r.k} route each`,
       fault: "10% of them drop and reopen their sessions every 2-4 s for 60 s",
       checked: "tables after the flapping (consistency checker in the simulator); keepalive gaps",
-      result: `settled ${seconds(r.settleMs)} after${others.length ? ` (in the same run: ${others.map((o) => `${o.kind} ${seconds(o.settleMs)}`).join(", ")})` : ""}; ${exact(r)}; longest keepalive gap ${seconds(r.maxGapMs)}`,
+      result: `settled ${seconds(r.settleMs)} after${others.length ? ` (in the same run: ${others.map((o) => `${o.kind} ${seconds(o.settleMs)}`).join(", ")})` : ""}; ${mib(r.churnBytes)} written to the clients meanwhile${others.length ? ` (${others.map((o) => `${o.kind} ${mib(o.churnBytes)}`).join(", ")})` : ""}; ${exact(r)}; longest keepalive gap ${seconds(r.maxGapMs)}`,
     }),
   ],
   [
@@ -71,6 +73,30 @@ const BENCH = [
       fault: "the reflector is killed (no NOTIFICATION) and started again 2 s later",
       checked: "the fewest routes any client held at any time; whole, exact tables again",
       result: `fewest routes any client held: ${r.tableCheck.lowestHeldDuringRun} of ${(r.n - 1) * r.k}${others.length ? ` (in the same run: ${others.map((o) => `${o.kind} ${o.tableCheck?.lowestHeldDuringRun ?? "-"}`).join(", ")})` : ""}; whole tables again ${seconds(r.restartMs)} after the restart; ${exact(r)}`,
+    }),
+  ],
+  [
+    "availability",
+    "rolling",
+    (r, others) => ({
+      scenario: "Two reflectors, rolling restart",
+      load: `${r.n} simulated Calico nodes over TCP with graceful restart, each a client of both reflectors, ${r.k} route each`,
+      fault:
+        "SIGTERM to one reflector, a new process 2 s later; once every table is whole again, the same to the other (a Deployment rollout)",
+      checked:
+        "the most routes missing at any client at any time (held from neither reflector); whole, exact tables again",
+      result: `most routes missing at any client: ${r.mostMissing}${others.length ? ` (in the same run: ${others.map((o) => `${o.kind} ${o.mostMissing ?? "-"}`).join(", ")})` : ""}; whole tables again ${seconds(r.restartMs)} after the first stop; ${exact(r)}`,
+    }),
+  ],
+  [
+    "availability",
+    "both",
+    (r, others) => ({
+      scenario: "Two reflectors restarted at once",
+      load: `${r.n} simulated Calico nodes over TCP with graceful restart, each a client of both reflectors, ${r.k} route each`,
+      fault: "SIGTERM to both reflectors at the same moment, new processes 2 s later",
+      checked: "the most routes missing at any client at any time; whole, exact tables again",
+      result: `most routes missing at any client: ${r.mostMissing}${others.length ? ` (in the same run: ${others.map((o) => `${o.kind} ${o.mostMissing ?? "-"}`).join(", ")})` : ""}; whole tables again ${seconds(r.restartMs)} after the stop; ${exact(r)}`,
     }),
   ],
   [

@@ -1,8 +1,9 @@
 // Simulated Calico nodes for the load benchmark: a child process (fork) holding many BGP sessions
-// over TCP, each from its own loopback address, made of our codec. Each node announces k /26
-// routes with its own NEXT_HOP, counts what the reflector sends it in a bitmap, and notes when it
-// holds every other node's routes. A sample decodes every UPDATE and checks its whole table.
-// It reports over IPC; its clock is the one convergence is measured with.
+// over TCP, each node from its own loopback address, made of our codec, with a session to each
+// reflector of the plan. Each node announces k /26 routes with its own NEXT_HOP, counts what each
+// reflector sends it in a bitmap, and notes when it holds every other node's routes (from any
+// reflector: its table is the union). A sample decodes every UPDATE and checks each session's
+// whole table. It reports over IPC; its clock is the one convergence is measured with.
 //
 //   <- {type:"start", ...Plan}           -> {type:"progress"} every 250 ms
 //   <- {type:"announce"}                 every node sends its routes; convergence times from now
@@ -21,7 +22,8 @@ import {
 import { clientAddress, clientNextHop, PREFIX_BASE, prefixOf } from "./plan.js";
 
 export interface Plan {
-  target: string;
+  /** the reflectors: every node has a session with each */
+  targets: string[];
   port: number;
   /** global index of our first node, and how many we run */
   first: number;
@@ -56,43 +58,65 @@ export interface Report {
   unexpected: number;
   /** the fewest others' routes any node held after converging */
   lowWater: number;
+  /** nodes whose session with every reflector holds every other node's routes */
+  complete: number;
   /** sessions the flapping nodes dropped */
   flaps: number;
 }
 
-class Node {
+/** A node's session with one reflector: what that reflector gave it. */
+class Session {
   socket: net.Socket | undefined;
   established = false;
   lastIn = 0;
-  maxGapMs = 0;
-  bytesIn = 0;
-  /** others' prefixes held: one bit per prefix index */
+  /** others' prefixes this reflector gave: one bit per prefix index */
   readonly bits: Uint8Array;
   held = 0;
-  convergedAt: number | null = null;
   /** the start of a message that has not fully arrived */
   pending: Buffer | undefined;
-  /** prefixes received that no node announced */
-  unexpected = 0;
   /** RFC 4724 receiving speaker: after the session dropped, the routes kept until End-of-RIB */
   fresh: Uint8Array | undefined;
   /** the reflector's graceful restart capability on this session: IPv4 listed, and its F bit */
   peerGr: { ipv4: boolean; forwarding: boolean } | undefined;
   /** the reflector sent a NOTIFICATION on this session (without the N bit, GR does not apply) */
   notified = false;
-  /** the fewest others' routes held since convergence */
-  lowWater = Number.POSITIVE_INFINITY;
   /** sampled: prefix index -> next hop and originator, from the decoded attributes */
   table: Map<number, string> | undefined;
   keepalive: NodeJS.Timeout | undefined;
+  openWait: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly node: Node,
+    readonly target: string,
+    size: number,
+    sampled: boolean,
+  ) {
+    this.bits = new Uint8Array(size);
+    if (sampled) this.table = new Map();
+  }
+}
+
+class Node {
+  readonly sessions: Session[];
+  maxGapMs = 0;
+  bytesIn = 0;
+  /** others' prefixes held from any reflector: how many sessions hold each */
+  readonly holders: Uint8Array;
+  held = 0;
+  convergedAt: number | null = null;
+  /** prefixes received that no node announced */
+  unexpected = 0;
+  /** the fewest others' routes held since convergence */
+  lowWater = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly index: number,
     readonly plan: Plan,
     sampled: boolean,
   ) {
-    this.bits = new Uint8Array(Math.ceil((plan.total * plan.k) / 8));
-    if (sampled) this.table = new Map();
+    const size = Math.ceil((plan.total * plan.k) / 8);
+    this.holders = new Uint8Array(plan.total * plan.k);
+    this.sessions = plan.targets.map((t) => new Session(this, t, size, sampled));
   }
 
   get address(): string {
@@ -101,6 +125,15 @@ class Node {
 
   get expected(): number {
     return (this.plan.total - 1) * this.plan.k;
+  }
+
+  get established(): boolean {
+    return this.sessions.every((s) => s.established);
+  }
+
+  /** every session holds every other node's routes */
+  get complete(): boolean {
+    return this.sessions.every((s) => s.held === this.expected);
   }
 }
 
@@ -116,7 +149,8 @@ function own(n: Node, index: number): boolean {
   return Math.floor(index / plan.k) === n.index;
 }
 
-function set(n: Node, index: number, on: boolean): void {
+function set(s: Session, index: number, on: boolean): void {
+  const n = s.node;
   if (!Number.isInteger(index) || index < 0 || index >= plan.total * plan.k) {
     if (on) n.unexpected++;
     return;
@@ -124,24 +158,26 @@ function set(n: Node, index: number, on: boolean): void {
   if (own(n, index)) return;
   const byte = index >> 3;
   const bit = 1 << (index & 7);
-  if (n.fresh && on) n.fresh[byte] = (n.fresh[byte] as number) | bit;
-  const was = (n.bits[byte] as number) & bit;
+  if (s.fresh && on) s.fresh[byte] = (s.fresh[byte] as number) | bit;
+  const was = (s.bits[byte] as number) & bit;
   if (on && !was) {
-    n.bits[byte] = (n.bits[byte] as number) | bit;
-    n.held++;
+    s.bits[byte] = (s.bits[byte] as number) | bit;
+    s.held++;
+    if (n.holders[index]!++ === 0) n.held++;
   } else if (!on && was) {
-    n.bits[byte] = (n.bits[byte] as number) & ~bit;
-    n.held--;
+    s.bits[byte] = (s.bits[byte] as number) & ~bit;
+    s.held--;
+    if (--n.holders[index]! === 0) n.held--;
   }
 }
 
 /** Marks the IPv4 prefixes of an NLRI field (RFC 4271 §4.3) in the node's bitmap. */
-function scan(n: Node, buf: Buffer, off: number, end: number, on: boolean): void {
+function scan(s: Session, buf: Buffer, off: number, end: number, on: boolean): void {
   while (off < end) {
     const bits = buf[off] as number;
     let addr = 0;
     for (let i = 0; i < 4; i++) addr = addr * 256 + (i < (bits + 7) >> 3 ? (buf[off + 1 + i] as number) : 0);
-    set(n, (addr - PREFIX_BASE) / 64, on);
+    set(s, (addr - PREFIX_BASE) / 64, on);
     off += 1 + ((bits + 7) >> 3);
   }
 }
@@ -150,22 +186,23 @@ function scan(n: Node, buf: Buffer, off: number, end: number, on: boolean): void
  * An UPDATE at buf[off, off + len), read in place: this is the simulator's hot loop (a thousand
  * nodes receive a million UPDATEs in calico-mesh), so it allocates nothing unless sampled.
  */
-function onUpdate(n: Node, buf: Buffer, off: number, len: number): void {
+function onUpdate(s: Session, buf: Buffer, off: number, len: number): void {
+  const n = s.node;
   const withdrawnLen = buf.readUInt16BE(off + 19);
   const attrsAt = off + 21 + withdrawnLen;
   const nlriAt = attrsAt + 2 + buf.readUInt16BE(attrsAt);
-  if (len === 23 && n.fresh) {
-    sweep(n); // End-of-RIB: stale routes go
+  if (len === 23 && s.fresh) {
+    sweep(s); // End-of-RIB: stale routes go
     return;
   }
-  scan(n, buf, off + 21, attrsAt, false);
-  scan(n, buf, nlriAt, off + len, true);
-  if (n.table) {
+  scan(s, buf, off + 21, attrsAt, false);
+  scan(s, buf, nlriAt, off + len, true);
+  if (s.table) {
     const { message } = decodeMessage(buf.subarray(off, off + len), DEFAULT_CONTEXT);
     if (message?.type === "UPDATE") {
-      for (const p of message.withdrawn) n.table.delete(indexOf(p));
+      for (const p of message.withdrawn) s.table.delete(indexOf(p));
       const a = message.attributes;
-      for (const p of message.nlri) n.table.set(indexOf(p), `${a.nextHop} ${a.originatorId ?? "-"}`);
+      for (const p of message.nlri) s.table.set(indexOf(p), `${a.nextHop} ${a.originatorId ?? "-"}`);
     }
   }
   if (announced && n.convergedAt === null && n.held === n.expected) n.convergedAt = performance.now();
@@ -173,16 +210,16 @@ function onUpdate(n: Node, buf: Buffer, off: number, len: number): void {
 }
 
 /** RFC 4724 §4.2: at End-of-RIB, routes not refreshed since the restart are deleted. */
-function sweep(n: Node): void {
-  const fresh = n.fresh as Uint8Array;
-  n.fresh = undefined;
-  n.held = 0;
-  for (let i = 0; i < n.bits.length; i++) {
-    let b = (n.bits[i] as number) & (fresh[i] as number);
-    n.bits[i] = b;
-    for (; b; b &= b - 1) n.held++;
+function sweep(s: Session): void {
+  const fresh = s.fresh as Uint8Array;
+  s.fresh = undefined;
+  for (let i = 0; i < s.bits.length; i++) {
+    for (let gone = (s.bits[i] as number) & ~(fresh[i] as number) & 255; gone; gone &= gone - 1) {
+      set(s, i * 8 + Math.log2(gone & -gone), false);
+    }
   }
-  n.lowWater = Math.min(n.lowWater, n.held);
+  const n = s.node;
+  if (n.convergedAt !== null) n.lowWater = Math.min(n.lowWater, n.held);
 }
 
 function indexOf(p: string | { prefix: string }): number {
@@ -191,9 +228,13 @@ function indexOf(p: string | { prefix: string }): number {
   return ((((a << 24) | (b << 16) | (c << 8) | d) >>> 0) - PREFIX_BASE) / 64;
 }
 
-function connect(n: Node): void {
-  const socket = net.connect({ host: plan.target, port: plan.port, localAddress: n.address });
-  n.socket = socket;
+/** How long a connection waits for the reflector's OPEN before it is dropped and made again. */
+const OPEN_WAIT_MS = 10_000;
+
+function connect(s: Session): void {
+  const n = s.node;
+  const socket = net.connect({ host: s.target, port: plan.port, localAddress: n.address });
+  s.socket = socket;
   socket.setNoDelay(true);
   socket.on("connect", () => {
     const open: OpenMessage = {
@@ -220,103 +261,116 @@ function connect(n: Node): void {
       ],
     };
     socket.write(encodeMessage(open, DEFAULT_CONTEXT));
-    n.keepalive = setInterval(() => socket.write(KEEPALIVE), (plan.holdTime * 1000) / 3);
+    s.keepalive = setInterval(() => socket.write(KEEPALIVE), (plan.holdTime * 1000) / 3);
+    // OpenSent's hold timer, shorter than RFC 4271's suggested 4 minutes: when hundreds connect
+    // at once, a reflector's listen queue can overflow and leave the connection open on our side
+    // only (the lab reflectors' do); a real speaker would wait out its hold time, then retry.
+    s.openWait = setTimeout(() => {
+      if (!s.established) socket.destroy();
+    }, OPEN_WAIT_MS);
   });
   socket.on("data", (chunk: Buffer) => {
     const now = performance.now();
-    if (n.established) n.maxGapMs = Math.max(n.maxGapMs, now - n.lastIn);
-    n.lastIn = now;
+    if (s.established) n.maxGapMs = Math.max(n.maxGapMs, now - s.lastIn);
+    s.lastIn = now;
     n.bytesIn += chunk.length;
-    const buf = n.pending ? Buffer.concat([n.pending, chunk]) : chunk;
+    const buf = s.pending ? Buffer.concat([s.pending, chunk]) : chunk;
     let off = 0;
     while (buf.length - off >= 19) {
       const len = buf.readUInt16BE(off + 16);
-      if (len < 19) throw new Error(`${n.address}: bad message length ${len} from the reflector`);
+      if (len < 19) throw new Error(`${n.address}: bad message length ${len} from ${s.target}`);
       if (buf.length - off < len) break;
       const type = buf[off + 18];
-      if (type === 2) onUpdate(n, buf, off, len);
+      if (type === 2) onUpdate(s, buf, off, len);
       else if (type === 1) {
-        onOpen(n, buf.subarray(off, off + len));
+        clearTimeout(s.openWait);
+        onOpen(s, buf.subarray(off, off + len));
         socket.write(KEEPALIVE);
-      } else if (type === 4 && !n.established) {
-        n.established = true;
-        if (announced) announce(n);
+      } else if (type === 4 && !s.established) {
+        s.established = true;
+        if (announced) announce(s);
       } else if (type === 3) {
         const { message } = decodeMessage(buf.subarray(off, off + len), DEFAULT_CONTEXT);
         if (message?.type === "NOTIFICATION")
-          notifications.push(`${n.address}: ${message.code}/${message.subcode}`);
-        n.notified = true;
+          notifications.push(`${n.address} from ${s.target}: ${message.code}/${message.subcode}`);
+        s.notified = true;
       }
       off += len;
     }
-    n.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
+    s.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
   });
-  socket.on("error", (e) => notifications.push(`${n.address}: ${e.message}`));
+  socket.on("error", (e) => notifications.push(`${n.address} to ${s.target}: ${e.message}`));
   socket.on("close", () => {
     // A connection that never became a session (the reflector is still away) changes nothing:
     // the routes kept from the last session stay kept.
-    const hadSession = n.established;
-    n.established = false;
-    clearInterval(n.keepalive);
-    n.pending = undefined;
+    const hadSession = s.established;
+    s.established = false;
+    clearInterval(s.keepalive);
+    clearTimeout(s.openWait);
+    s.pending = undefined;
     // Connect again, as a BGP speaker's ConnectRetry does (the reflector may be restarting).
-    if (!stopping) setTimeout(() => connect(n), 200 + Math.random() * 800);
+    if (!stopping) setTimeout(() => connect(s), 200 + Math.random() * 800);
     // RFC 4724 §4.2, as a real receiving speaker: keep the routes, stale, until the reflector is
     // back and says End-of-RIB, only for a family its capability listed, and only when the
     // session ended without a NOTIFICATION (we do not set the RFC 8538 N bit, as BIRD does not).
     if (!hadSession) return;
-    const retain = plan.gracefulRestart && n.convergedAt !== null && n.peerGr?.ipv4 && !n.notified;
-    n.peerGr = undefined;
-    n.notified = false;
+    const retain = plan.gracefulRestart && n.convergedAt !== null && s.peerGr?.ipv4 && !s.notified;
+    s.peerGr = undefined;
+    s.notified = false;
     if (retain) {
-      n.fresh ??= new Uint8Array(n.bits.length);
+      s.fresh ??= new Uint8Array(s.bits.length);
       return;
     }
-    drop(n);
+    drop(s);
   });
 }
 
 /** The reflector's OPEN: its graceful restart capability; without F for IPv4 the stale routes go (§4.2). */
-function onOpen(n: Node, frame: Buffer): void {
+function onOpen(s: Session, frame: Buffer): void {
   const { message } = decodeMessage(frame, DEFAULT_CONTEXT);
   if (message?.type !== "OPEN") return;
   const gr = message.capabilities.find((c) => c.name === "graceful-restart");
   const ipv4 =
     gr?.name === "graceful-restart" ? gr.families.find((f) => f.afi === 1 && f.safi === 1) : undefined;
-  n.peerGr = { ipv4: ipv4 !== undefined, forwarding: ipv4 !== undefined && (ipv4.flags & 0x80) !== 0 };
-  if (n.fresh && !n.peerGr.forwarding) drop(n);
+  s.peerGr = { ipv4: ipv4 !== undefined, forwarding: ipv4 !== undefined && (ipv4.flags & 0x80) !== 0 };
+  if (s.fresh && !s.peerGr.forwarding) drop(s);
 }
 
-/** Every route goes: a new session starts from an empty table. */
-function drop(n: Node): void {
-  n.fresh = undefined;
-  n.bits.fill(0);
-  n.held = 0;
-  n.table?.clear();
-  if (n.convergedAt !== null) n.lowWater = 0;
+/** Every route of this session goes: a new session starts from an empty table. */
+function drop(s: Session): void {
+  s.fresh = undefined;
+  for (let i = 0; i < s.bits.length; i++) {
+    for (let b = s.bits[i] as number; b; b &= b - 1) set(s, i * 8 + Math.log2(b & -b), false);
+  }
+  s.table?.clear();
+  const n = s.node;
+  if (n.convergedAt !== null) n.lowWater = Math.min(n.lowWater, n.held);
 }
 
 const END_OF_RIB = encodeMessage(endOfRib(1, 1), DEFAULT_CONTEXT);
 
-/** The node's routes, then End-of-RIB (RFC 4724 §2: its initial table is complete). */
-function announce(n: Node): void {
+/** The node's routes to one reflector, then End-of-RIB (RFC 4724 §2: its initial table is complete). */
+function announce(s: Session): void {
+  const n = s.node;
   const nlri: string[] = [];
   for (let j = 0; j < plan.k; j++) nlri.push(prefixOf(n.index * plan.k + j));
   const attributes = { origin: "igp" as const, asPath: [], nextHop: clientNextHop(n.index), localPref: 100 };
-  n.socket?.write(encodeMessage({ type: "UPDATE", withdrawn: [], attributes, nlri }, DEFAULT_CONTEXT));
-  n.socket?.write(END_OF_RIB);
+  s.socket?.write(encodeMessage({ type: "UPDATE", withdrawn: [], attributes, nlri }, DEFAULT_CONTEXT));
+  s.socket?.write(END_OF_RIB);
 }
 
-/** A sampled node's table against what every other node announced. */
+/** A sampled node's tables, one per reflector, against what every other node announced. */
 function check(n: Node): string | undefined {
-  const table = n.table as Map<number, string>;
-  for (let i = 0; i < plan.total; i++) {
-    if (i === n.index) continue;
-    for (let j = 0; j < plan.k; j++) {
-      const want = `${clientNextHop(i)} ${clientAddress(i)}`;
-      const got = table.get(i * plan.k + j);
-      if (got !== want)
-        return `${n.address}: ${prefixOf(i * plan.k + j)} is ${got ?? "missing"}, expected next hop and originator ${want}`;
+  for (const s of n.sessions) {
+    const table = s.table as Map<number, string>;
+    for (let i = 0; i < plan.total; i++) {
+      if (i === n.index) continue;
+      for (let j = 0; j < plan.k; j++) {
+        const want = `${clientNextHop(i)} ${clientAddress(i)}`;
+        const got = table.get(i * plan.k + j);
+        if (got !== want)
+          return `${n.address} from ${s.target}: ${prefixOf(i * plan.k + j)} is ${got ?? "missing"}, expected next hop and originator ${want}`;
+      }
     }
   }
   return n.unexpected ? `${n.address}: ${n.unexpected} prefixes nobody announced` : undefined;
@@ -328,14 +382,14 @@ async function start(p: Plan): Promise<void> {
   for (let i = 0; i < p.count; i++) nodes.push(new Node(p.first + i, p, (p.first + i) % p.sampleEvery === 0));
   // Connect in bursts, so the reflector's listen backlog is not the thing measured.
   for (let i = 0; i < nodes.length; i += p.connectBurst) {
-    for (const n of nodes.slice(i, i + p.connectBurst)) connect(n);
+    for (const n of nodes.slice(i, i + p.connectBurst)) for (const s of n.sessions) connect(s);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
 function report(): Report {
   const errors = nodes
-    .filter((n) => n.table)
+    .filter((n) => n.sessions[0]?.table)
     .map(check)
     .filter((e) => e !== undefined);
   const held = nodes.map((n) => n.held);
@@ -345,13 +399,14 @@ function report(): Report {
     maxGapMs: Math.round(Math.max(0, ...nodes.map((n) => n.maxGapMs))),
     bytesIn: nodes.reduce((s, n) => s + n.bytesIn, 0),
     notifications: notifications.slice(0, 20),
-    sampleChecked: nodes.filter((n) => n.table).length - errors.length,
+    sampleChecked: nodes.filter((n) => n.sessions[0]?.table).length - errors.length,
     sampleErrors: errors.slice(0, 10),
     minHeld: Math.min(...held),
     maxHeld: Math.max(...held),
     unexpected: nodes.reduce((s, n) => s + n.unexpected, 0),
     lowWater: Math.min(...nodes.map((n) => (Number.isFinite(n.lowWater) ? n.lowWater : n.held))),
     flaps,
+    complete: nodes.filter((n) => n.complete).length,
   };
 }
 
@@ -361,8 +416,10 @@ function flap(share: number, ms: number): void {
   const end = performance.now() + ms;
   const cycle = (n: Node) => {
     if (performance.now() > end) return;
-    if (n.established) flaps++;
-    n.socket?.destroy();
+    for (const s of n.sessions) {
+      if (s.established) flaps++;
+      s.socket?.destroy();
+    }
     setTimeout(() => cycle(n), 2000 + Math.random() * 2000);
   };
   for (const n of chosen) setTimeout(() => cycle(n), Math.random() * 2000);
@@ -374,7 +431,7 @@ const progress = setInterval(() => {
     type: "progress",
     established: nodes.filter((n) => n.established).length,
     converged: nodes.filter((n) => n.convergedAt !== null).length,
-    complete: nodes.filter((n) => n.held === n.expected).length,
+    complete: nodes.filter((n) => n.complete).length,
   });
 }, 250);
 
@@ -388,7 +445,7 @@ process.on("message", (m: { type: string } & Partial<Plan> & { share?: number; m
       announced = true;
       for (const n of nodes) {
         n.convergedAt = null;
-        if (n.established) announce(n);
+        for (const s of n.sessions) if (s.established) announce(s);
       }
       break;
     case "flap":
@@ -400,9 +457,9 @@ process.on("message", (m: { type: string } & Partial<Plan> & { share?: number; m
     case "stop":
       stopping = true;
       clearInterval(progress);
-      for (const n of nodes) {
-        clearInterval(n.keepalive);
-        n.socket?.destroy();
+      for (const s of nodes.flatMap((n) => n.sessions)) {
+        clearInterval(s.keepalive);
+        s.socket?.destroy();
       }
       setTimeout(() => process.exit(0), 50);
       break;

@@ -41,7 +41,7 @@ export function ratioTable(runs: Run[]): string {
   // churn: settling after the flapping; restart: back to complete tables; else convergence
   const time = (r: Run | undefined): number | undefined => {
     if (r?.scenario === "churn" || r?.scenario === "soak") return r.settleMs as number | undefined;
-    if (r?.scenario === "restart") return r.restartMs as number | undefined;
+    if (r && ["restart", "rolling", "both"].includes(r.scenario)) return r.restartMs as number | undefined;
     return r?.convergence?.last ?? r?.announceMs;
   };
   const others = (f: (k: string) => string) => kinds.map((k) => ` ${f(k)} |`).join("");
@@ -58,6 +58,40 @@ export function ratioTable(runs: Run[]): string {
     });
     lines.push(
       `| ${first.scenario} | ${first.n} | ${first.k} | ${fmt(time(ours))} |${cells.map((c) => ` ${c} |`).join("")} ${ours?.peakRssMiB ?? "-"} MiB | ${fmt(ours?.cpuMs)} | ${fmt(ours?.maxGapMs)} |`,
+    );
+  }
+  const restarts = [...groups.values()].filter((rs) => typeof rs[0]?.mostMissing === "number");
+  if (restarts.length) {
+    // What the restart rows are judged by: routes missing at any client at any moment.
+    const missing = (r: Run | undefined) =>
+      r && typeof r.mostMissing === "number" ? String(r.mostMissing) : "-";
+    lines.push(
+      "",
+      `| restarts: most routes missing at any client during the run (of N-1) | N | ours |${kinds.map((k) => ` ${k} |`).join("")}`,
+      `|---|---|---|${kinds.map(() => "---|").join("")}`,
+      ...restarts.map(
+        (rs) =>
+          `| ${rs[0]!.scenario} | ${rs[0]!.n} | ${missing(rs.find((r) => r.kind === "ours"))} |${kinds.map((k) => ` ${missing(rs.find((r) => r.kind === k))} |`).join("")}`,
+      ),
+    );
+  }
+  const churn = runs.filter((r) => r.scenario === "churn" && typeof r.churnBytes === "number");
+  if (churn.length) {
+    // Bytes written to the clients during churn: what export suppression saves.
+    const mib = (r: Run | undefined) =>
+      r && typeof r.churnBytes === "number" ? `${(r.churnBytes / 2 ** 20).toFixed(1)} MiB` : "-";
+    const ours = churn.find((r) => r.kind === "ours");
+    lines.push(
+      "",
+      `| churn: bytes written to the clients, flapping until settled | ours |${others((k) => `${k} | ours smaller than ${k}`)}`,
+      `|---|---|${others(() => "---|---")}`,
+      `| N=${ours?.n ?? churn[0]!.n} | ${mib(ours)} |${kinds
+        .flatMap((k) => {
+          const t = churn.find((r) => r.kind === k);
+          return [mib(t), ratio(t?.churnBytes as number | undefined, ours?.churnBytes as number | undefined)];
+        })
+        .map((c) => ` ${c} |`)
+        .join("")}`,
     );
   }
   return lines.join("\n");

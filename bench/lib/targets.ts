@@ -37,7 +37,8 @@ export interface Target {
   addr: string;
   port: number;
   pid: number;
-  stop(): Promise<void>;
+  /** SIGKILL: a crash; SIGTERM: as Kubernetes stops a pod (the lab scripts always TERM) */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** The YAML our reflector runs on: node mode as the Calico Node "rr", every client a global peer. */
@@ -110,9 +111,9 @@ export async function startOurs(
     addr,
     port: 179,
     pid: proc.pid as number,
-    stop: async () => {
-      // SIGTERM lets a profile be written; the restart scenario needs a crash: kill() below
-      if (proc.exitCode === null) proc.kill(prof.length ? "SIGTERM" : "SIGKILL");
+    stop: async (signal: NodeJS.Signals = "SIGKILL") => {
+      // SIGTERM lets a profile be written
+      if (proc.exitCode === null) proc.kill(prof.length ? "SIGTERM" : signal);
       await exited;
     },
   };

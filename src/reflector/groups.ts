@@ -87,8 +87,12 @@ export interface Encoded {
 export class Group {
   readonly members = new Set<Member>();
   readonly maxLength: number;
-  /** the full table, encoded once and written to every member that joins until something changes */
-  private snapshot: Buffer[] | undefined;
+  /**
+   * The full table as of one flush, encoded once, and the changes the stream sent since: a member
+   * that joins is written both, so a peer that flaps does not cost an encoding of the table each
+   * time it is back. Encoded anew once the changes outgrow the table.
+   */
+  private snapshot: { table: Buffer[]; bytes: number; since: Buffer[]; sinceBytes: number } | undefined;
   /** outboundKey() per sender, built when its identifier or role changes rather than per path */
   private readonly senders = new WeakMap<PeerRef, { routerId: string; role: string; keys: string[] }>();
   /** prefixes whose route this group is not sent because it does not fit in one UPDATE */
@@ -115,6 +119,7 @@ export class Group {
     return this.queue.length > 0 || [...this.members].some((m) => m.behind);
   }
 
+  /** The stream was not written (no member was synced): the snapshot no longer leads to the current table. */
   invalidate(): void {
     this.snapshot = undefined;
   }
@@ -204,12 +209,11 @@ export class Group {
   fullTable(dests: () => Iterable<Dest>): Buffer[] {
     if (!this.snapshot) {
       const all = [...dests()].filter((d) => this.families.includes(d.family));
-      this.snapshot = [
-        ...this.encode(all, "table").chunks,
-        ...this.families.map((f) => encodeMessage(endOfRib(AFI[f], 1), this.tx)),
-      ];
+      const table = this.encode(all, "table").chunks;
+      this.snapshot = { table, bytes: table.reduce((n, c) => n + c.length, 0), since: [], sinceBytes: 0 };
     }
-    return this.snapshot;
+    const { table, since } = this.snapshot;
+    return [...table, ...since, ...this.families.map((f) => encodeMessage(endOfRib(AFI[f], 1), this.tx))];
   }
 
   /**
@@ -370,6 +374,11 @@ export class Group {
   send({ chunks, withdrawn }: Encoded, changed: readonly Dest[]): void {
     const targets = [...this.members].filter((m) => m.synced);
     this.enqueue({ chunks, targets, next: 0, changed, withdrawn });
+    const s = this.snapshot;
+    if (!s) return;
+    s.since.push(...chunks);
+    for (const c of chunks) s.sinceBytes += c.length;
+    if (s.sinceBytes > s.bytes) this.snapshot = undefined;
   }
 
   /** Writes to one member (its full table, a refresh, a catch-up), after what is queued for it. */

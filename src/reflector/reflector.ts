@@ -489,9 +489,9 @@ export class Reflector {
     this.version++;
     const start = performance.now();
     for (const g of [...this.groups.values()]) {
-      g.invalidate();
       if ([...g.members].some((m) => m.synced))
         this.guarded(g, () => g.send(g.encode(dirty, "change"), dirty));
+      else g.invalidate();
     }
     for (const d of dirty) this.rib.settle(d);
     this.lastFlushMs = performance.now() - start;

@@ -213,4 +213,28 @@ describe("export: a group is sent what changed, and only that", () => {
     expect(heldPaths(ap1, "198.18.42.0/24")).toEqual(["203.0.113.13"]);
     expect(heldPaths(ap2, "198.18.42.0/24")).toEqual(["203.0.113.13"]);
   });
+
+  it("a peer that joins after changes gets the table as of a flush and the changes since, without a new encoding of it", async () => {
+    rr = new Reflector(RR);
+    const a = await join(rr, "127.0.0.11", "203.0.113.11");
+    const table = Array.from({ length: 50 }, (_, i) => `198.18.44.${i * 4}/30`);
+    a.send(announce(table, "203.0.113.11"));
+    const b = await join(rr, "127.0.0.12", "203.0.113.12");
+    await waitFor(() => held(b, table[49]!) !== undefined, 2000, "b's table");
+    const g = rr.updateGroups[0]!;
+    a.send({ type: "UPDATE", withdrawn: [table[0]!], attributes: {}, nlri: [] });
+    await marker(a, b, "198.18.45.0/24", "203.0.113.11");
+    const encoded = g.bytesEncoded;
+    // a flapping peer: gone and back twice
+    for (let i = 0; i < 2; i++) {
+      const c = await join(rr, `127.0.0.${13 + i}`, `203.0.113.${13 + i}`);
+      await waitFor(() => updates(c).filter((u) => u.endOfRib).length === 2, 2000, "c's End-of-RIB");
+      expect(held(c, table[0]!)).toBeUndefined();
+      expect(table.slice(1).every((p) => held(c, p) !== undefined)).toBe(true);
+      expect(held(c, "198.18.45.0/24")).toBeDefined();
+      rr.removePeer(`127.0.0.${13 + i}`);
+    }
+    // nothing was encoded for the two tables (the End-of-RIB markers are not counted)
+    expect(g.bytesEncoded).toBe(encoded);
+  });
 });

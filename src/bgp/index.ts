@@ -4,6 +4,7 @@ export { type Capability, encodeCapability, type FamilyFlags } from "./capabilit
 export * from "./constants.js";
 export { type CodecContext, DEFAULT_CONTEXT, makeContext } from "./context.js";
 export { BgpError, type BgpErrorInit, EncodeError, type Rfc7606Action, strongerAction } from "./errors.js";
+export { AFI, type Family, familyOf, UNICAST } from "./family.js";
 export { Framer } from "./framer.js";
 export { formatPrefix, ipv4Number, parsePrefix } from "./ip.js";
 export { jsonReplacer, jsonReviver } from "./json.js";

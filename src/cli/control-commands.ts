@@ -3,11 +3,10 @@
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import type { RouteEntry, Status } from "../control/snapshot.js";
+import { configOrError, makeSource } from "../daemon/index.js";
 import { computePeerings } from "../datastore/peerings.js";
 import { Store } from "../datastore/store.js";
 import { UsageError } from "./codec-commands.js";
-import { configOrError } from "./config.js";
-import { makeSource } from "./run.js";
 
 export const CONTROL_USAGE = `usage: routereflector status [--json] [--http HOST:PORT]
        routereflector routes [PREFIX] [--peer ADDR] [--json] [--http HOST:PORT]

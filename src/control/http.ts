@@ -9,7 +9,7 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import { jsonReplacer } from "../bgp/index.js";
-import type { Daemon } from "../cli/run.js";
+import type { Daemon } from "../daemon/index.js";
 import { type RouteEntry, routes, status } from "./snapshot.js";
 
 /** /routes answers streamed at once; more wait for a 503's Retry-After. */

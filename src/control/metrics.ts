@@ -1,6 +1,6 @@
 // Prometheus metrics, computed from the reflector's state when scraped: nothing on the data path.
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
-import type { Daemon } from "../cli/run.js";
+import type { Daemon } from "../daemon/index.js";
 import { status } from "./snapshot.js";
 
 const STATES = ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"];

@@ -1,7 +1,9 @@
 // What the control API serves: the reflector's state as plain JSON, read when asked, never kept.
-import type { Daemon } from "../cli/run.js";
+
+import type { Family } from "../bgp/index.js";
+import type { Daemon } from "../daemon/index.js";
 import type { PeerType } from "../datastore/peerings.js";
-import { candidateOf, type Dest, explain, type Family } from "../rib/index.js";
+import { candidateOf, type Dest, explain } from "../rib/index.js";
 
 export interface PeerStatus {
   address: string;

@@ -7,7 +7,6 @@ import { setTimeout as delay } from "node:timers/promises";
 import { rootCertificates } from "node:tls";
 import { Etcd3, type IKeyValue, type IOptions, type IWatchResponse, type Watcher } from "etcd3";
 import type { Logger } from "pino";
-import type { EtcdTls } from "../cli/config.js";
 import { parseObject, parseOne } from "./objects.js";
 import {
   parseAddress,
@@ -17,6 +16,13 @@ import {
   type ResourceKind,
 } from "./resources.js";
 import { resourceKey, type Store } from "./store.js";
+
+/** TLS for the etcd client: ETCD_CA_CERT_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE, read. */
+export interface EtcdTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
 
 const V3 = "/calico/resources/v3/projectcalico.org/";
 

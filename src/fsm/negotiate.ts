@@ -1,21 +1,20 @@
 // OPEN: what we announce, and what the peer's OPEN leaves us with (RFC 4271 §6.2, RFC 5492,
 // RFC 4760, RFC 6793, RFC 7911, RFC 4724, RFC 8654, RFC 2918/7313).
 import {
+  AFI,
   AS_TRANS,
   BgpError,
   type Capability,
   CapabilityCode,
   ErrorCode,
   encodeCapability,
+  type Family,
+  familyOf,
   makeContext,
   type OpenMessage,
   OpenSubcode,
 } from "../bgp/index.js";
-import type { Family, GracefulRestartInfo, Negotiated, SessionConfig } from "./types.js";
-
-const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
-const familyOf = (afi: number, safi: number): Family | undefined =>
-  safi !== 1 ? undefined : afi === 1 ? "ipv4" : afi === 2 ? "ipv6" : undefined;
+import type { GracefulRestartInfo, Negotiated, SessionConfig } from "./types.js";
 
 const ADD_PATH_MODE = { receive: 1, send: 2, both: 3 } as const;
 

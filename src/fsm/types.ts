@@ -6,14 +6,12 @@ import type {
   BgpMessage,
   Capability,
   CodecContext,
+  Family,
   NotificationMessage,
   OpenMessage,
 } from "../bgp/index.js";
 
 export type FsmStateName = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
-
-/** An address family this session can carry: IPv4 or IPv6 unicast. */
-export type Family = "ipv4" | "ipv6";
 
 export interface SessionConfig {
   localAs: number;

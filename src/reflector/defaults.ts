@@ -1,6 +1,7 @@
 // The settings a peer gets when its configuration says nothing else. Timers in seconds.
+
+import type { Family } from "../bgp/index.js";
 import type { PeerConfig } from "../fsm/index.js";
-import type { Family } from "../rib/index.js";
 
 export const PEER_DEFAULTS = {
   /** RFC 4271 §10 suggests 90 s */

@@ -3,6 +3,7 @@
 // Prefixes that share an attribute set are packed together. A member that cannot keep up is
 // not written to; it remembers which prefixes changed and catches up from the Loc-RIB.
 import {
+  AFI,
   CeaseSubcode,
   type CodecContext,
   EncodeError,
@@ -10,6 +11,7 @@ import {
   encodeAttributes,
   encodeMessage,
   endOfRib,
+  type Family,
   HEADER_LENGTH,
   MAX_EXTENDED_MESSAGE_LENGTH,
   maxLengthFor,
@@ -17,15 +19,7 @@ import {
   type PathAttributes,
   UpdateBatch,
 } from "../bgp/index.js";
-import {
-  candidateOf,
-  type Dest,
-  type Family,
-  type Outbound6,
-  type Path,
-  type PeerRef,
-  selectBest,
-} from "../rib/index.js";
+import { candidateOf, type Dest, type Outbound6, type Path, type PeerRef, selectBest } from "../rib/index.js";
 import type { Peer } from "./peer.js";
 import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
 
@@ -41,8 +35,6 @@ export interface Member {
   /** prefixes that changed while behind, with the ADD-PATH identifiers withdrawn meanwhile */
   missed: Map<Dest, number[]>;
 }
-
-const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
 
 /** The cached IPv4 attribute block of a path whose attributes cannot be encoded for a group. */
 const UNENCODABLE = Buffer.alloc(0);
@@ -88,11 +80,15 @@ export class Group {
   readonly members = new Set<Member>();
   readonly maxLength: number;
   /**
-   * The full table as of one flush, encoded once, and the changes the stream sent since: a member
-   * that joins is written both, so a peer that flaps does not cost an encoding of the table each
-   * time it is back. Encoded anew once the changes outgrow the table.
+   * The full table as of one flush, encoded once, and the prefixes changed since (with the ADD-PATH
+   * identifiers withdrawn meanwhile): a member that joins is written the table, then the current
+   * state of those prefixes, as a member that fell behind catches up. A peer that flaps does not
+   * cost an encoding of the table each time it is back. Encoded anew once a quarter of its
+   * prefixes changed.
    */
-  private snapshot: { table: Buffer[]; bytes: number; since: Buffer[]; sinceBytes: number } | undefined;
+  private snapshot:
+    | { table: Buffer[]; prefixes: number; since: Map<Dest, number[]>; notInTable: Set<Dest> }
+    | undefined;
   /** outboundKey() per sender, built when its identifier or role changes rather than per path */
   private readonly senders = new WeakMap<PeerRef, { routerId: string; role: string; keys: string[] }>();
   /** prefixes whose route this group is not sent because it does not fit in one UPDATE */
@@ -156,6 +152,12 @@ export class Group {
     return d.best && this.eligible(d.best) ? d.best : undefined;
   }
 
+  /** Whether this group was sent a path of the prefix at the last flush. */
+  private hadAtFlush(d: Dest): boolean {
+    if (!this.tx.addPath[d.family]) return this.flushed(d) !== undefined;
+    return this.addPaths(d, d.flushedPaths).paths.length > 0;
+  }
+
   /** Without ADD-PATH: the outbound form of the best path as last flushed, when this group was sent it. */
   private flushed(d: Dest): Outbound | undefined {
     return d.flushed && this.eligible(d.flushed) ? this.outbound(d.flushed, d) : undefined;
@@ -210,10 +212,13 @@ export class Group {
     if (!this.snapshot) {
       const all = [...dests()].filter((d) => this.families.includes(d.family));
       const table = this.encode(all, "table").chunks;
-      this.snapshot = { table, bytes: table.reduce((n, c) => n + c.length, 0), since: [], sinceBytes: 0 };
+      this.snapshot = { table, prefixes: all.length, since: new Map(), notInTable: new Set() };
     }
-    const { table, since } = this.snapshot;
-    return [...table, ...since, ...this.families.map((f) => encodeMessage(endOfRib(AFI[f], 1), this.tx))];
+    const { table, since, notInTable } = this.snapshot;
+    // what changed since, but for prefixes the table did not have and nothing has now
+    const catchUp = [...since.keys()].filter((d) => !notInTable.has(d) || this.paths(d).length > 0);
+    const changed = catchUp.length ? this.encode(catchUp, "catch-up", since).chunks : [];
+    return [...table, ...changed, ...this.families.map((f) => encodeMessage(endOfRib(AFI[f], 1), this.tx))];
   }
 
   /**
@@ -376,9 +381,10 @@ export class Group {
     this.enqueue({ chunks, targets, next: 0, changed, withdrawn });
     const s = this.snapshot;
     if (!s) return;
-    s.since.push(...chunks);
-    for (const c of chunks) s.sinceBytes += c.length;
-    if (s.sinceBytes > s.bytes) this.snapshot = undefined;
+    // Before the flush settles, a prefix's flushed state is still what it was when the table was made.
+    for (const d of changed) if (!s.since.has(d) && !this.hadAtFlush(d)) s.notInTable.add(d);
+    note(s.since, changed, withdrawn);
+    if (s.since.size > s.prefixes / 4) this.snapshot = undefined;
   }
 
   /** Writes to one member (its full table, a refresh, a catch-up), after what is queued for it. */
@@ -449,10 +455,7 @@ export class Group {
 
   /** Notes the prefixes of a change a member that is behind did not get, with the ADD-PATH identifiers withdrawn. */
   private miss(m: Member, job: Job): void {
-    for (const d of job.changed ?? []) {
-      const ids = m.missed.get(d) ?? [];
-      m.missed.set(d, [...ids, ...(job.withdrawn?.get(d) ?? [])]);
-    }
+    note(m.missed, job.changed ?? [], job.withdrawn);
   }
 
   /** A member that drained gets the current state of what changed while it was behind. */
@@ -481,6 +484,14 @@ export class Group {
         reason,
       );
     }
+  }
+}
+
+/** Adds changed prefixes to a catch-up list, with the ADD-PATH identifiers they withdrew. */
+function note(list: Map<Dest, number[]>, changed: readonly Dest[], withdrawn?: Map<Dest, number[]>): void {
+  for (const d of changed) {
+    const ids = list.get(d) ?? [];
+    list.set(d, [...ids, ...(withdrawn?.get(d) ?? [])]);
   }
 }
 

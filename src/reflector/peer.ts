@@ -2,12 +2,15 @@
 // outcomes, graceful restart in the receiving-speaker role (RFC 4724 §4.2), enhanced route
 // refresh (RFC 7313), maximum prefixes (RFC 4486 §4).
 import {
+  AFI,
   attributeKey,
   type BgpError,
   CeaseSubcode,
   decodeMessage,
   ErrorCode,
   encodeMessage,
+  type Family,
+  familyOf,
   type NotificationMessage,
   type UpdateMessage,
 } from "../bgp/index.js";
@@ -20,12 +23,8 @@ import {
   type SessionEvents,
   tcpConnector,
 } from "../fsm/index.js";
-import { AdjRibIn, AttrTable, type Family, type RibChange } from "../rib/index.js";
+import { AdjRibIn, AttrTable, type RibChange } from "../rib/index.js";
 import { inboundAttributes } from "./rules.js";
-
-const AFI: Readonly<Record<Family, number>> = { ipv4: 1, ipv6: 2 };
-const familyOf = (afi: number, safi: number): Family | undefined =>
-  safi !== 1 ? undefined : afi === 1 ? "ipv4" : afi === 2 ? "ipv6" : undefined;
 
 export interface PeerOptions extends PeerConfig {
   /** RFC 4486 §4: reset the session above this many prefixes per family */

@@ -1,9 +1,10 @@
 // Turns the desired peerings into sessions. Only sessions whose spec changed are touched: a new
 // peer starts, a removed one gets Cease / Peer De-configured, a changed one (AS, password, address,
 // timers...) is reset with Cease / Other Configuration Change; nothing else moves (RFC 4486 §4).
+
+import type { Family } from "../bgp/index.js";
 import { CeaseSubcode } from "../bgp/index.js";
 import type { PeerSpec } from "../datastore/peerings.js";
-import type { Family } from "../rib/index.js";
 import { PEER_DEFAULTS } from "./defaults.js";
 import type { PeerSettings, Reflector } from "./reflector.js";
 

@@ -1,16 +1,8 @@
 // The route reflector: peers in, Loc-RIB, update groups out. Changes are coalesced and flushed
 // once per turn of the event loop.
-import { encodeMessage } from "../bgp/index.js";
+import { AFI, encodeMessage, type Family } from "../bgp/index.js";
 import { type Connector, type Negotiated, tcpConnector } from "../fsm/index.js";
-import {
-  AttrTable,
-  addressKey,
-  type Dest,
-  type Family,
-  LocRib,
-  type PeerRef,
-  type RibChange,
-} from "../rib/index.js";
+import { AttrTable, addressKey, type Dest, LocRib, type PeerRef, type RibChange } from "../rib/index.js";
 import { Group, type Member } from "./groups.js";
 import { Peer, type PeerEvents, type PeerOptions } from "./peer.js";
 import { isLooped, type Role, type Self } from "./rules.js";
@@ -459,7 +451,7 @@ export class Reflector {
     const m = n.member;
     const negotiated = n.peer.session.negotiated;
     if (!m?.synced || !negotiated?.families.includes(family)) return;
-    const afi = family === "ipv4" ? 1 : 2;
+    const afi = AFI[family];
     const marker = (subtype: number) =>
       encodeMessage({ type: "ROUTE-REFRESH", afi, safi: 1, subtype }, negotiated.tx);
     const dests = [...this.rib.all()].filter((d) => d.family === family);

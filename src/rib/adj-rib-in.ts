@@ -1,11 +1,9 @@
 // Adj-RIB-In: the routes one peer announced, with implicit withdraw (RFC 4271 §3.1) and stale
 // marking for graceful restart (RFC 4724 §4.2) and enhanced route refresh (RFC 7313 §4).
 // Routes point at interned attribute sets (attr-table.ts).
-import type { Nlri, UpdateMessage } from "../bgp/index.js";
+import { type Family, familyOf, type Nlri, type UpdateMessage } from "../bgp/index.js";
 import type { AttrSet, AttrTable } from "./attr-table.js";
 import { type PrefixKey, prefixKey } from "./keys.js";
-
-export type Family = "ipv4" | "ipv6";
 
 export interface Route {
   family: Family;
@@ -25,9 +23,6 @@ export interface RibChange {
   announced: Route[];
   withdrawn: Withdrawal[];
 }
-
-const familyOfAfi = (afi: number): Family | undefined =>
-  afi === 1 ? "ipv4" : afi === 2 ? "ipv6" : undefined;
 
 function split(n: Nlri): [string, number] {
   return typeof n === "string" ? [n, 0] : [n.prefix, n.pathId];
@@ -59,9 +54,9 @@ export class AdjRibIn {
     const change: RibChange = { announced: [], withdrawn: [] };
     const { mpReach, mpUnreach } = m.attributes;
     for (const n of m.withdrawn) this.remove("ipv4", n, change);
-    const unreach = mpUnreach?.safi === 1 ? familyOfAfi(mpUnreach.afi) : undefined;
+    const unreach = mpUnreach && familyOf(mpUnreach.afi, mpUnreach.safi);
     if (unreach) for (const n of mpUnreach!.withdrawn) this.remove(unreach, n, change);
-    const reach = mpReach?.safi === 1 ? familyOfAfi(mpReach.afi) : undefined;
+    const reach = mpReach && familyOf(mpReach.afi, mpReach.safi);
     const announce = (family: Family, list: Nlri[]) => {
       for (const n of list) {
         if (treatAsWithdraw || !attrs) this.remove(family, n, change);

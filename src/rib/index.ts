@@ -1,4 +1,4 @@
-export { AdjRibIn, type Family, type RibChange, type Route, type Withdrawal } from "./adj-rib-in.js";
+export { AdjRibIn, type RibChange, type Route, type Withdrawal } from "./adj-rib-in.js";
 export { type AttrSet, AttrTable, type Outbound6 } from "./attr-table.js";
 export { addressKey, type Candidate, compare, explain, type Step, selectBest } from "./decision.js";
 export { type PrefixKey, prefixKey } from "./keys.js";

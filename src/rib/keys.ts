@@ -1,8 +1,7 @@
 // Map keys for prefixes. An IPv4 prefix without a Path Identifier, nearly every route a Calico
 // cluster carries, is keyed by a number (address × 64 + length, below 2^38): no key string is
 // built or kept per route. Anything else is keyed by its text.
-import { ipv4Number } from "../bgp/index.js";
-import type { Family } from "./adj-rib-in.js";
+import { type Family, ipv4Number } from "../bgp/index.js";
 
 export type PrefixKey = number | string;
 

@@ -2,8 +2,7 @@
 // Changed prefixes are collected in `dirty` for the outbound side to take in batches; each keeps
 // what it was at the last batch (as BIRD keeps the old best for its exports), so the outbound
 // side sends a group a prefix only when what the group would be sent changed.
-import { asPathLength, ipv4Number } from "../bgp/index.js";
-import type { Family } from "./adj-rib-in.js";
+import { asPathLength, type Family, ipv4Number } from "../bgp/index.js";
 import type { AttrSet } from "./attr-table.js";
 import { type Candidate, selectBest } from "./decision.js";
 import { type PrefixKey, prefixKey } from "./keys.js";

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, EMBEDDED_DEFAULT, loadConfig } from "../../src/cli/config.js";
+import { ConfigError, EMBEDDED_DEFAULT, loadConfig } from "../../src/daemon/index.js";
 
 function errorOf(env: NodeJS.ProcessEnv, argv: string[] = []): string {
   try {

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { VARIABLES } from "../../src/cli/config.js";
+import { VARIABLES } from "../../src/daemon/index.js";
 import { REPO_ROOT } from "../helpers/shared.js";
 
 type Doc = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { VARIABLES } from "../../src/cli/config.js";
+import { VARIABLES } from "../../src/daemon/index.js";
 import { REPO_ROOT } from "../helpers/shared.js";
 
 it("the configuration reference has a row per variable, matching the program", () => {

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { LogLimit } from "../../src/cli/log-limit.js";
+import { LogLimit } from "../../src/daemon/index.js";
 
 it("logs the first event, then one per interval with how many went unlogged", () => {
   const l = new LogLimit(1000);

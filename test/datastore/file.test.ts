@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { EMBEDDED_DEFAULT } from "../../src/cli/config.js";
+import { EMBEDDED_DEFAULT } from "../../src/daemon/index.js";
 import { FileError, FileSource, parseFile } from "../../src/datastore/file.js";
 import { computePeerings } from "../../src/datastore/peerings.js";
 import { Store } from "../../src/datastore/store.js";

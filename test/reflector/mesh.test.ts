@@ -2,11 +2,11 @@
 // cluster IDs a client's route crosses to the other cluster with both IDs in CLUSTER_LIST; with
 // equal cluster IDs the second reflector finds its own ID and drops the route.
 import { afterEach, describe, expect, it } from "vitest";
+import type { Family } from "../../src/bgp/index.js";
 import { makeContext, type UpdateMessage } from "../../src/bgp/index.js";
 import { socketPair } from "../../src/fsm/index.js";
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
-import type { Family } from "../../src/rib/index.js";
 import { waitFor } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 

@@ -3,6 +3,7 @@
 // withdrawals included, from the Loc-RIB.
 import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
+import type { Family } from "../../src/bgp/index.js";
 import {
   DEFAULT_CONTEXT,
   decodeMessage,
@@ -17,7 +18,6 @@ import {
 import { Listener } from "../../src/fsm/index.js";
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
-import type { Family } from "../../src/rib/index.js";
 import { waitFor } from "../helpers/lab.js";
 import { reliability } from "../helpers/reliability.js";
 

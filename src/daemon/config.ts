@@ -3,15 +3,10 @@
 // it. A missing or invalid value stops start-up with a message naming the variable.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { EtcdTls } from "../datastore/etcd.js";
 import { parseAddress, parseCount } from "../datastore/resources.js";
 
 export type DatastoreType = "file" | "etcdv3" | "kubernetes";
-
-export interface EtcdTls {
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-}
 
 export interface Config {
   ip?: string;

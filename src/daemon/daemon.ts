@@ -1,0 +1,272 @@
+// The daemon: the datastore feeds the store; once it is synced, the peerings it yields become
+// sessions. The BGP side (reflector and listeners) is built from what the datastore says (router
+// ID, cluster ID, listen port) and rebuilt only when one of those changes. The command line
+// (src/cli) runs it; the control endpoints (src/control) read it.
+import type { Logger } from "pino";
+import { describeError } from "../bgp/index.js";
+import { FileSource } from "../datastore/file.js";
+import { computePeerings, type Peerings } from "../datastore/peerings.js";
+import { Store } from "../datastore/store.js";
+import { Listener } from "../fsm/index.js";
+import { Reconciler } from "../reflector/reconciler.js";
+import { Reflector } from "../reflector/reflector.js";
+import type { Config } from "./config.js";
+import { levelOfSeverity } from "./log.js";
+import { LogLimit } from "./log-limit.js";
+
+/**
+ * RFC 4724 §4.1: after a (re)start, routes go out once every peer is back and has sent its
+ * End-of-RIB, or after this many seconds; clients with graceful restart keep their routes meanwhile.
+ */
+const SELECTION_DEFERRAL = 10;
+
+/** A datastore source: fills the store, keeps it current. */
+export interface Source {
+  start(): void | Promise<void>;
+  /** read everything again (SIGHUP) */
+  reload?(): Promise<void>;
+  stop(): void | Promise<void>;
+}
+
+interface Bgp {
+  key: string;
+  reflector: Reflector;
+  reconciler: Reconciler;
+  listeners: { address: string; listener: Listener }[];
+}
+
+export class Daemon {
+  readonly store = new Store();
+  private bgp: Bgp | undefined;
+  private warnings = new Set<string>();
+  peerings: Peerings | undefined;
+  /** the BGP port is bound */
+  listening = false;
+  /** when each peer's session last changed state (ms since the epoch) */
+  readonly since = new Map<string, number>();
+  readonly startedAt = Date.now();
+
+  /** /readyz: the datastore is synced and the BGP port is bound */
+  /** Datastore synced, BGP bound, and the selection deferral over: every client has its table. */
+  get ready(): boolean {
+    return this.store.synced && this.listening && !this.bgp?.reflector.deferringSelection;
+  }
+  private stopping = false;
+
+  constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    private readonly makeSource: (store: Store) => Promise<Source>,
+  ) {}
+
+  private source: Source | undefined;
+  /** connections from addresses that are not configured peers, closed before OPEN */
+  refusedConnections = 0;
+  /** at most one line a second about them; routereflector_connections_refused_total counts each */
+  private readonly refusedLog = new LogLimit(1000);
+
+  async start(): Promise<void> {
+    this.store.on("change", () => void this.update().catch((e: unknown) => this.fatal(e)));
+    this.source = await this.makeSource(this.store);
+    await this.source.start();
+  }
+
+  reload(): Promise<void> {
+    this.log.info("reload requested");
+    return this.source?.reload?.() ?? Promise.resolve();
+  }
+
+  get reflector(): Reflector | undefined {
+    return this.bgp?.reflector;
+  }
+
+  get reconciler(): Reconciler | undefined {
+    return this.bgp?.reconciler;
+  }
+
+  private fatal(e: unknown): void {
+    this.log.fatal({ err: (e as Error).message }, "stopping");
+    void this.stop("fatal error").finally(() => process.exit(1));
+  }
+
+  private async update(): Promise<void> {
+    if (!this.store.synced || this.stopping) return;
+    const c = this.config;
+    // The configuration is the identity: IP, IP6, NODENAME, CLUSTER_ID.
+    let p: Peerings;
+    try {
+      p = computePeerings(this.store.snapshot(), c, this.store.secret);
+    } catch (e) {
+      // A datastore state that cannot be turned into peerings must not take the routing down.
+      this.log.error({ err: (e as Error).message }, "peerings not computed; sessions stay as they are");
+      return;
+    }
+    this.peerings = p;
+    const level = (p.logSeverity && levelOfSeverity(p.logSeverity)) ?? c.logLevel;
+    if (!c.logLevelSet && this.log.level !== level) {
+      this.log.info({ level, logSeverityScreen: p.logSeverity }, "log level from BGPConfiguration");
+      this.log.level = level;
+    }
+    const warnings = new Set(p.warnings);
+    for (const w of warnings) if (!this.warnings.has(w)) this.log.warn(w);
+    this.warnings = warnings;
+
+    const routerId = p.routerId ?? c.ip;
+    if (!routerId) {
+      this.log.error(
+        { node: p.node },
+        "no router ID: set IP, or give the Calico Node an IPv4 address; no sessions until then",
+      );
+      return;
+    }
+    const addresses = p.bindAddress
+      ? [p.bindAddress]
+      : [c.ip ?? p.routerId, c.ip6].filter((a) => a !== undefined);
+    const key = JSON.stringify([routerId, p.clusterId, p.localAs, p.listenPort, addresses]);
+    if (this.bgp && this.bgp.key !== key) {
+      this.log.info("router ID, cluster ID, AS or listen address changed: restarting every session");
+      await this.stopBgp("reflector configuration changed");
+    }
+    if (!this.bgp) {
+      this.bgp = await this.startBgp(key, routerId, p, addresses as string[]);
+    }
+    const r = this.bgp.reconciler.apply(p.peers);
+    for (const s of r.added)
+      this.log.info({ peer: s.address, name: s.name, type: s.type, from: s.from }, "peer added");
+    for (const s of r.changed)
+      this.log.info({ peer: s.address, name: s.name, from: s.from }, "peer changed: session reset");
+    for (const s of r.removed) this.log.info({ peer: s.address, name: s.name }, "peer removed");
+  }
+
+  private async startBgp(key: string, routerId: string, p: Peerings, addresses: string[]): Promise<Bgp> {
+    const log = this.log;
+    const reflector = new Reflector(
+      {
+        routerId,
+        localAs: p.localAs,
+        ...(p.clusterId ? { clusterId: p.clusterId } : {}),
+        selectionDeferral: SELECTION_DEFERRAL,
+      },
+      undefined,
+      {
+        // Established and leaving it are news; the Connect/Active retry cycle is debug detail.
+        stateChange: (peer, from, to, reason) => {
+          this.since.set(peer.address, Date.now());
+          log[from === "Established" || to === "Established" ? "info" : "debug"](
+            { peer: peer.address, from, to, ...(reason ? { reason } : {}) },
+            "session state",
+          );
+        },
+        deferralEnded: (timedOut, waitingFor) =>
+          log[timedOut ? "warn" : "info"](
+            { timedOut, ...(waitingFor.length ? { waitingFor } : {}) },
+            timedOut
+              ? "selection deferral timed out: tables sent without some peers' End-of-RIB"
+              : "selection deferral over: every peer's routes are in; tables sent",
+          ),
+        // RFC 4271 §9.2: a route that cannot be encoded for a peer is left out for it.
+        leftOut: (peers, prefixes) =>
+          log.warn(
+            { peers, prefixes: prefixes.slice(0, 10), count: prefixes.length },
+            "routes left out: too large for one UPDATE to these peers",
+          ),
+        notification: (peer, direction, n) =>
+          log.warn(
+            {
+              peer: peer.address,
+              error: describeError(n.code, n.subcode),
+              ...(n.shutdownCommunication ? { message: n.shutdownCommunication } : {}),
+            },
+            `NOTIFICATION ${direction}`,
+          ),
+      },
+    );
+    const listeners = addresses.map((address) => ({
+      address,
+      listener: new Listener(
+        (remote) => reflector.peer(remote)?.session,
+        (remote) => {
+          this.refusedConnections++;
+          const unlogged = this.refusedLog.take(Date.now());
+          if (unlogged === undefined) return;
+          log.warn(
+            { peer: remote, ...(unlogged ? { moreSinceLastLine: unlogged } : {}) },
+            "connection from an unconfigured address closed",
+          );
+        },
+      ),
+    }));
+    for (const l of listeners) {
+      try {
+        await l.listener.listen(p.listenPort, l.address);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        const hint = code === "EACCES" ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : "";
+        throw new Error(`cannot listen on ${l.address} port ${p.listenPort}: ${code}${hint}`);
+      }
+    }
+    this.listening = true;
+    const family = (a: string) => a.includes(":");
+    const reconciler = new Reconciler(
+      reflector,
+      (peer) => listeners.find((l) => family(l.address) === family(peer))?.listener,
+    );
+    log.info(
+      {
+        mode: p.mode,
+        ...(p.node ? { node: p.node } : {}),
+        routerId,
+        as: p.localAs,
+        clusterId: p.clusterId ?? routerId,
+        listen: addresses.map((a) => (a.includes(":") ? `[${a}]:${p.listenPort}` : `${a}:${p.listenPort}`)),
+        expecting: p.peers.map((s) => `${s.address} (${s.type}, AS ${s.peerAs})`),
+      },
+      `BGP listening on ${addresses.join(", ")} port ${p.listenPort}; expecting ${p.peers.length} peers`,
+    );
+    return { key, reflector, reconciler, listeners };
+  }
+
+  private async stopBgp(message: string, retain = false): Promise<void> {
+    const bgp = this.bgp;
+    if (!bgp) return;
+    this.bgp = undefined;
+    bgp.reconciler.stopAll(message, retain);
+    this.listening = false;
+    await Promise.all(bgp.listeners.map((l) => l.listener.close()));
+  }
+
+  /**
+   * Ends every session, then stops watching. `retain`: a planned restart (SIGTERM), after which
+   * graceful-restart clients keep our routes until we are back; otherwise (SIGUSR2, start-up
+   * failure) they drop them, told why with `message`.
+   */
+  async stop(message: string, retain = false): Promise<void> {
+    this.stopping = true;
+    await this.source?.stop();
+    await this.stopBgp(message, retain);
+  }
+}
+
+/** The datastore source; each is loaded only when chosen (the Kubernetes client alone is 66 MiB). */
+export async function makeSource(config: Config, store: Store, log: Logger): Promise<Source> {
+  switch (config.datastoreType) {
+    case "file":
+      return new FileSource(config.datastoreFile, store, log.child({ datastore: "file" }));
+    case "etcdv3": {
+      const { EtcdSource } = await import("../datastore/etcd.js");
+      return new EtcdSource(config.etcdEndpoints, config.etcdTls, store, log.child({ datastore: "etcdv3" }));
+    }
+    case "kubernetes": {
+      const { KubernetesSource } = await import("../datastore/kubernetes.js");
+      return new KubernetesSource(
+        {
+          namespace: config.namespace,
+          ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+          ...(config.apiGroup ? { apiGroup: config.apiGroup } : {}),
+        },
+        store,
+        log.child({ datastore: "kubernetes" }),
+      );
+    }
+  }
+}

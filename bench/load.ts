@@ -104,12 +104,18 @@ class Clients {
       bulkMaxGapMs: a.maxGapMs,
       bytesIn: a.bytesIn + b.bytesIn,
       notifications: [...a.notifications, ...b.notifications].slice(0, 20),
+      notificationCounts: Object.fromEntries(
+        [...new Set([...Object.keys(a.notificationCounts), ...Object.keys(b.notificationCounts)])].map(
+          (k) => [k, (a.notificationCounts[k] ?? 0) + (b.notificationCounts[k] ?? 0)],
+        ),
+      ),
       sampleChecked: a.sampleChecked + b.sampleChecked,
       sampleErrors: [...a.sampleErrors, ...b.sampleErrors].slice(0, 10),
       minHeld: Math.min(a.minHeld, b.minHeld),
       maxHeld: Math.max(a.maxHeld, b.maxHeld),
       unexpected: a.unexpected + b.unexpected,
       lowWater: Math.min(a.lowWater, b.lowWater),
+      lowWaterAt: a.lowWater <= b.lowWater ? `${a.lowWaterAt}` : `${b.lowWaterAt}`,
       flaps: a.flaps + b.flaps,
       complete: a.complete + b.complete,
     };
@@ -272,10 +278,16 @@ async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): 
           () => `re-established ${p().established}/${n}, complete ${p().complete}/${n}`,
         );
       const replace = async (i: number, signal: NodeJS.Signals) => {
+        process.stderr.write(`\n${Date.now()}: stopping ${addrs[i]}\n`);
         await (targets[i] as Target).stop(signal);
+        process.stderr.write(`\n${Date.now()}: stopped ${addrs[i]}\n`);
         await new Promise((r) => setTimeout(r, 2000));
         targets[i] = await startTarget(kind, addrs[i] as string, n, gr);
+        process.stderr.write(`\n${Date.now()}: started ${addrs[i]}\n`);
       };
+      // Before the fault, every node holds every route from every reflector (a reflector slow to
+      // establish may still be sending when the others have converged).
+      await back();
       const t0 = performance.now();
       if (scenario === "restart") {
         await replace(0, "SIGKILL"); // a crash: no NOTIFICATION
@@ -314,8 +326,10 @@ async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): 
         exact: report.sampleErrors.length === 0 && report.unexpected === 0 && report.minHeld === (n - 1) * k,
         errors: report.sampleErrors,
         lowestHeldDuringRun: report.lowWater,
+        lowestHeldAt: report.lowWaterAt,
       },
       notifications: report.notifications,
+      notificationCounts: report.notificationCounts,
       ...extra,
     };
   } finally {

@@ -72,7 +72,7 @@ const BENCH = [
       load: `${r.n} simulated Calico nodes over TCP with graceful restart, ${r.k} route each; they keep routes only as RFC 4724 §4.2 lets them`,
       fault: "the reflector is killed (no NOTIFICATION) and started again 2 s later",
       checked: "the fewest routes any client held at any time; whole, exact tables again",
-      result: `fewest routes any client held: ${r.tableCheck.lowestHeldDuringRun} of ${(r.n - 1) * r.k}${others.length ? ` (in the same run: ${others.map((o) => `${o.kind} ${o.tableCheck?.lowestHeldDuringRun ?? "-"}`).join(", ")})` : ""}; whole tables again ${seconds(r.restartMs)} after the restart; ${exact(r)}`,
+      result: `fewest routes any client held: ${r.tableCheck.lowestHeldDuringRun} of ${(r.n - 1) * r.k}${others.length ? ` (in the same run: ${others.map((o) => `${o.kind} ${o.tableCheck?.lowestHeldDuringRun ?? "-"}`).join(", ")})` : ""}; whole tables again ${seconds(r.restartMs)} after the kill; ${exact(r)}`,
     }),
   ],
   [

@@ -48,6 +48,8 @@ export interface Report {
   maxGapMs: number;
   bytesIn: number;
   notifications: string[];
+  /** every NOTIFICATION and socket error, counted by reflector and kind ("127.0.50.2 6/2") */
+  notificationCounts: Record<string, number>;
   /** sampled nodes whose table is exactly right (prefix set, next hops, ORIGINATOR_ID) */
   sampleChecked: number;
   sampleErrors: string[];
@@ -58,6 +60,8 @@ export interface Report {
   unexpected: number;
   /** the fewest others' routes any node held after converging */
   lowWater: number;
+  /** that node, when, and its sessions then */
+  lowWaterAt: string;
   /** nodes whose session with every reflector holds every other node's routes */
   complete: number;
   /** sessions the flapping nodes dropped */
@@ -84,6 +88,7 @@ class Session {
   table: Map<number, string> | undefined;
   keepalive: NodeJS.Timeout | undefined;
   openWait: NodeJS.Timeout | undefined;
+  lastClose = "";
 
   constructor(
     readonly node: Node,
@@ -108,6 +113,8 @@ class Node {
   unexpected = 0;
   /** the fewest others' routes held since convergence */
   lowWater = Number.POSITIVE_INFINITY;
+  /** when it was reached, and each session's state then */
+  lowWaterAt = "";
 
   constructor(
     readonly index: number,
@@ -206,7 +213,14 @@ function onUpdate(s: Session, buf: Buffer, off: number, len: number): void {
     }
   }
   if (announced && n.convergedAt === null && n.held === n.expected) n.convergedAt = performance.now();
-  if (n.convergedAt !== null) n.lowWater = Math.min(n.lowWater, n.held);
+  noteLow(n);
+}
+
+/** After convergence: the fewest routes held, and how the node's sessions stood at that moment. */
+function noteLow(n: Node): void {
+  if (n.convergedAt === null || n.held >= n.lowWater) return;
+  n.lowWater = n.held;
+  n.lowWaterAt = `${n.held} at ${Date.now()} (${Math.round(performance.now() - announcedAt)} ms after announce): ${n.sessions.map((s) => `${s.target} ${s.established ? "up" : "down"} ${s.held} (${s.lastClose})`).join(", ")}`;
 }
 
 /** RFC 4724 §4.2: at End-of-RIB, routes not refreshed since the restart are deleted. */
@@ -219,7 +233,7 @@ function sweep(s: Session): void {
     }
   }
   const n = s.node;
-  if (n.convergedAt !== null) n.lowWater = Math.min(n.lowWater, n.held);
+  noteLow(n);
 }
 
 function indexOf(p: string | { prefix: string }): number {
@@ -260,6 +274,7 @@ function connect(s: Session): void {
           : []),
       ],
     };
+    s.lastClose = "";
     socket.write(encodeMessage(open, DEFAULT_CONTEXT));
     s.keepalive = setInterval(() => socket.write(KEEPALIVE), (plan.holdTime * 1000) / 3);
     // OpenSent's hold timer, shorter than RFC 4271's suggested 4 minutes: when hundreds connect
@@ -300,7 +315,11 @@ function connect(s: Session): void {
     s.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
   });
   socket.on("error", (e) => notifications.push(`${n.address} to ${s.target}: ${e.message}`));
+  socket.on("end", () => {
+    s.lastClose = `FIN from ${s.target} at ${Date.now()}`;
+  });
   socket.on("close", () => {
+    s.lastClose ||= `closed at ${Date.now()}`;
     // A connection that never became a session (the reflector is still away) changes nothing:
     // the routes kept from the last session stay kept.
     const hadSession = s.established;
@@ -344,7 +363,7 @@ function drop(s: Session): void {
   }
   s.table?.clear();
   const n = s.node;
-  if (n.convergedAt !== null) n.lowWater = Math.min(n.lowWater, n.held);
+  noteLow(n);
 }
 
 const END_OF_RIB = encodeMessage(endOfRib(1, 1), DEFAULT_CONTEXT);
@@ -399,15 +418,27 @@ function report(): Report {
     maxGapMs: Math.round(Math.max(0, ...nodes.map((n) => n.maxGapMs))),
     bytesIn: nodes.reduce((s, n) => s + n.bytesIn, 0),
     notifications: notifications.slice(0, 20),
+    notificationCounts: counts(notifications),
     sampleChecked: nodes.filter((n) => n.sessions[0]?.table).length - errors.length,
     sampleErrors: errors.slice(0, 10),
     minHeld: Math.min(...held),
     maxHeld: Math.max(...held),
     unexpected: nodes.reduce((s, n) => s + n.unexpected, 0),
     lowWater: Math.min(...nodes.map((n) => (Number.isFinite(n.lowWater) ? n.lowWater : n.held))),
+    lowWaterAt: nodes.reduce((a, b) => (b.lowWater < a.lowWater ? b : a), nodes[0]!)?.lowWaterAt ?? "",
     flaps,
     complete: nodes.filter((n) => n.complete).length,
   };
+}
+
+/** "127.1.0.7 from 127.0.50.1: 6/2" lines counted by what follows the node's address. */
+function counts(lines: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of lines) {
+    const key = l.slice(l.indexOf(" ") + 1);
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
 }
 
 /** Flapping: each chosen node drops its session every 2-4 s (and reconnects), for `ms`. */

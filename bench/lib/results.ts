@@ -18,7 +18,14 @@ export interface Run {
   memoryPerPeerKiB?: number;
   bytesSent?: number;
   maxGapMs?: number;
-  tableCheck?: { sampled: number; exact: boolean; errors: string[]; lowestHeldDuringRun: number };
+  tableCheck?: {
+    sampled: number;
+    exact: boolean;
+    errors: string[];
+    lowestHeldDuringRun: number;
+    /** the node that held the fewest, when (ms after announce), and its sessions then */
+    lowestHeldAt?: string;
+  };
   notifications?: string[];
   [extra: string]: unknown;
 }

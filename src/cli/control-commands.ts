@@ -2,10 +2,9 @@
 // `config check` reads the configuration and the datastore once and prints the peerings.
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import type { RouteEntry, Status } from "../control/snapshot.js";
+import type { RouteEntry, Status } from "../control/index.js";
 import { configOrError, makeSource } from "../daemon/index.js";
-import { computePeerings } from "../datastore/peerings.js";
-import { Store } from "../datastore/store.js";
+import { computePeerings, Store } from "../datastore/index.js";
 import { UsageError } from "./codec-commands.js";
 
 export const CONTROL_USAGE = `usage: routereflector status [--json] [--http HOST:PORT]

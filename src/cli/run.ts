@@ -1,8 +1,7 @@
 // `routereflector run`: the daemon (src/daemon) with its HTTP endpoints, until a signal stops it.
 import type { Server } from "node:http";
 import v8 from "node:v8";
-import { startHttp } from "../control/http.js";
-import { createMetrics } from "../control/metrics.js";
+import { createMetrics, startHttp } from "../control/index.js";
 import { ConfigError, configOrError, createLogger, Daemon, makeSource, VARIABLES } from "../daemon/index.js";
 
 /**

@@ -2,7 +2,7 @@
 
 import type { Family } from "../bgp/index.js";
 import type { Daemon } from "../daemon/index.js";
-import type { PeerType } from "../datastore/peerings.js";
+import type { PeerType } from "../datastore/index.js";
 import { candidateOf, type Dest, explain } from "../rib/index.js";
 
 export interface PeerStatus {

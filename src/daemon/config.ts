@@ -3,8 +3,7 @@
 // it. A missing or invalid value stops start-up with a message naming the variable.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { EtcdTls } from "../datastore/etcd.js";
-import { parseAddress, parseCount } from "../datastore/resources.js";
+import { type EtcdTls, parseAddress, parseCount } from "../datastore/index.js";
 
 export type DatastoreType = "file" | "etcdv3" | "kubernetes";
 

@@ -4,12 +4,9 @@
 // (src/cli) runs it; the control endpoints (src/control) read it.
 import type { Logger } from "pino";
 import { describeError } from "../bgp/index.js";
-import { FileSource } from "../datastore/file.js";
-import { computePeerings, type Peerings } from "../datastore/peerings.js";
-import { Store } from "../datastore/store.js";
+import { computePeerings, FileSource, type Peerings, Store } from "../datastore/index.js";
 import { Listener } from "../fsm/index.js";
-import { Reconciler } from "../reflector/reconciler.js";
-import { Reflector } from "../reflector/reflector.js";
+import { Reconciler, Reflector } from "../reflector/index.js";
 import type { Config } from "./config.js";
 import { levelOfSeverity } from "./log.js";
 import { LogLimit } from "./log-limit.js";

@@ -4,7 +4,7 @@
 
 import type { Family } from "../bgp/index.js";
 import { CeaseSubcode } from "../bgp/index.js";
-import type { PeerSpec } from "../datastore/peerings.js";
+import type { PeerSpec } from "../datastore/index.js";
 import { PEER_DEFAULTS } from "./defaults.js";
 import type { PeerSettings, Reflector } from "./reflector.js";
 

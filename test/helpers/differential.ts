@@ -295,6 +295,8 @@ export function exaCommand(action: "announce" | "withdraw", c: Case, p: CasePath
   return `${to} ${action} route ${c.prefix} ${attrs}`;
 }
 
+const KIND_OF = new Map(Object.entries(REFLECTORS).map(([k, a]) => [a, k as Kind]));
+
 export class ExaBgp {
   private proc: ChildProcess | undefined;
   private fifo: number | undefined;
@@ -340,25 +342,40 @@ export class ExaBgp {
     writeFileSync(this.fifo, lines.map((l) => `${l}\n`).join(""));
   }
 
-  /** What the reader holds from each reflector: the last state per prefix, replayed in order. */
-  held(): Record<Kind, Map<string, Held>> {
-    const out: Record<Kind, Map<string, Held>> = { ours: new Map(), bird: new Map(), frr: new Map() };
-    const kindOf = new Map(Object.entries(REFLECTORS).map(([k, a]) => [a, k as Kind]));
+  /** How many UPDATEs the reader has had from each reflector. */
+  updateCounts(): Record<Kind, number> {
+    const out: Record<Kind, number> = { ours: 0, bird: 0, frr: 0 };
+    for (const m of this.messages()) {
+      const kind = KIND_OF.get(m.neighbor?.address?.peer ?? "");
+      if (kind && m.type === "update" && m.neighbor.message?.update) out[kind]++;
+    }
+    return out;
+  }
+
+  /** The reader's messages so far (a line being written is left for the next call). */
+  private messages(): ExaMessage[] {
     let text = "";
     try {
       text = readFileSync(join(this.dir, "received.jsonl"), "utf8");
     } catch {
-      return out;
+      return [];
     }
+    const out: ExaMessage[] = [];
     for (const line of text.split("\n")) {
-      if (!line) continue;
-      let m: ExaMessage;
       try {
-        m = JSON.parse(line) as ExaMessage;
+        if (line) out.push(JSON.parse(line) as ExaMessage);
       } catch {
-        continue; // a line being written
+        // the last line, half written
       }
-      const kind = kindOf.get(m.neighbor?.address?.peer ?? "");
+    }
+    return out;
+  }
+
+  /** What the reader holds from each reflector: the last state per prefix, replayed in order. */
+  held(): Record<Kind, Map<string, Held>> {
+    const out: Record<Kind, Map<string, Held>> = { ours: new Map(), bird: new Map(), frr: new Map() };
+    for (const m of this.messages()) {
+      const kind = KIND_OF.get(m.neighbor?.address?.peer ?? "");
       if (!kind) continue;
       const table = out[kind];
       if (m.type === "state" && m.neighbor.state === "down") table.clear();

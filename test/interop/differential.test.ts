@@ -125,7 +125,10 @@ function startFrr(dir: string): ChildProcess {
   );
 }
 
-/** The paths of a case in a phase: the early ones, then all, then all but the withdrawn one. */
+/**
+ * The paths of a case in a phase: the early ones, then all, then all but the withdrawn one, then
+ * the same again, every source sending its table once more unchanged (a soft reset out).
+ */
 function pathsIn(c: Case, phase: number): CasePath[] {
   if (phase === 0) return c.paths.filter((p) => !p.late);
   if (phase === 1) return c.paths;
@@ -209,7 +212,10 @@ describe(`differential: ${COUNT} cases (seed ${SEED}) through ours, BIRD 2 and F
 
     const disagreements: string[] = [];
     const departures = new Map<string, number>();
-    for (const phase of [0, 1, 2]) {
+    let before: Record<Kind, number> = { ours: 0, bird: 0, frr: 0 };
+    let updatesIn = 0;
+    const fromSources = () => SOURCES.reduce((n, s) => n + (rr.peer(s.addr)?.updatesIn ?? 0), 0);
+    for (const phase of [0, 1, 2, 3]) {
       if (phase === 1)
         exa.send(
           cases.flatMap((c) => c.paths.filter((p) => p.late).map((p) => exaCommand("announce", c, p))),
@@ -221,6 +227,14 @@ describe(`differential: ${COUNT} cases (seed ${SEED}) through ours, BIRD 2 and F
             return p ? [exaCommand("withdraw", c, p)] : [];
           }),
         );
+      }
+      if (phase === 3) {
+        // RFC 4271 §9.2 leaves an unchanged route unsent; a reflector that re-sends each
+        // re-announcement fans every peer's soft reset out to all its clients.
+        before = exa.updateCounts();
+        updatesIn = fromSources();
+        // every source sends its whole table again, as a "clear bgp soft out" does
+        exa.send(["flush adj-rib out"]);
       }
       await settle(exa, dir, cases, phase);
       const held = exa.held();
@@ -247,6 +261,14 @@ describe(`differential: ${COUNT} cases (seed ${SEED}) through ours, BIRD 2 and F
         }
       }
     }
+    // the re-announcements reached us, and we sent nothing for them
+    const after = exa.updateCounts();
+    const resent = Object.fromEntries(KINDS.map((k) => [k, after[k] - before[k]]));
+    console.log(
+      `unchanged re-announcements: ${fromSources() - updatesIn} UPDATEs in at ours; UPDATEs out to the reader: ${KINDS.map((k) => `${k} ${resent[k]}`).join(", ")}`,
+    );
+    expect(fromSources() - updatesIn).toBeGreaterThan(0);
+    expect(resent.ours).toBe(0);
     if (departures.size)
       console.log(
         `departures from the RFC, as named: ${[...departures].map(([k, n]) => `${k} x${n}`).join("; ")}`,

@@ -1,0 +1,19 @@
+// Calico's datastore: resources parsed from etcd, Kubernetes or a file into the store, and the
+// peerings calico/node would compute from them. EtcdSource and KubernetesSource are imported by
+// path where they are used, so their clients load only when chosen.
+export type { EtcdTls } from "./etcd.js";
+export { FileError, FileSource, parseFile } from "./file.js";
+export type { KubernetesOptions } from "./kubernetes.js";
+export {
+  BGP_PORT,
+  computePeerings,
+  DEFAULT_AS,
+  type Identity,
+  type Peerings,
+  type PeerSpec,
+  type PeerType,
+  type Snapshot,
+} from "./peerings.js";
+export { MAX_PREFIXES_ANNOTATION, parseAddress, parseCount, ResourceError } from "./resources.js";
+export { parseSelector, type Selector, SelectorError } from "./selector.js";
+export { resourceKey, Store } from "./store.js";

@@ -11,13 +11,14 @@ import {
   ErrorCode,
   encodeMessage,
   Framer,
-  ipv4Number,
   KEEPALIVE,
   MAX_EXTENDED_MESSAGE_LENGTH,
   MessageType,
   type NotificationMessage,
   shutdownData,
+  UpdateSubcode,
 } from "../bgp/index.js";
+import { collisionLoser } from "./collision.js";
 import { initialState, nextDeadline, notification, step } from "./machine.js";
 import { connectWith, md5Before, setGtsm, setMinTtlFd, setTtlFd } from "./sockopt.js";
 import type {
@@ -308,12 +309,10 @@ export class Session {
       }
       if (error?.action === "session-reset") this.feed(c.machine, { type: "Error", error }, c);
       else if (error?.action === "afi-safi-disable") {
-        // RFC 4760 §7 allows ending the session instead of dropping the family: we do (3/9).
-        this.feed(
-          c.machine,
-          { type: "Close", notification: notification(3, 9, error.data), reason: error.message },
-          c,
-        );
+        // RFC 4760 §7 allows ending the session instead of dropping the family: we do, with
+        // UPDATE Message Error / Optional Attribute Error (RFC 7606 §7.3).
+        const n = notification(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, error.data);
+        this.feed(c.machine, { type: "Close", notification: n, reason: error.message }, c);
       }
       return;
     }
@@ -422,17 +421,14 @@ export class Session {
     const rival = this.rival;
     if (!main || !rival) return;
     const peerId = main.machine.peerOpen?.bgpId ?? rival.machine.peerOpen?.bgpId;
-    const open = (c: Connection) => c.machine.state === "OpenSent" || c.machine.state === "OpenConfirm";
-    let lose: Connection;
-    if (main.machine.state === "Established") {
-      lose = rival;
-    } else if (peerId && open(main) && open(rival)) {
-      const localWins = ipv4Number(this.cfg.routerId) > ipv4Number(peerId);
-      lose = rival.outbound === localWins ? main : rival;
-    } else {
-      return;
-    }
-    const keep = lose === main ? rival : main;
+    const loser = collisionLoser(
+      { state: main.machine.state, outbound: main.outbound },
+      { state: rival.machine.state, outbound: rival.outbound },
+      this.cfg.routerId,
+      peerId,
+    );
+    if (!loser) return;
+    const [lose, keep] = loser === "main" ? [main, rival] : [rival, main];
     this.drop(lose, notification(ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION_RESOLUTION));
     this.conn = keep;
     this.rival = undefined;

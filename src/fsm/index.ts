@@ -1,4 +1,6 @@
 // The session layer: the RFC 4271 machine, OPEN negotiation, and the socket driver.
+
+export { type Contender, collisionLoser } from "./collision.js";
 export { type Connector, type PeerConfig, Session, type SessionEvents, tcpConnector } from "./driver.js";
 export { type Acceptor, Listener, normaliseAddress } from "./listener.js";
 export { initialState, LARGE_HOLD_TIME, nextDeadline, notification, step } from "./machine.js";

@@ -68,9 +68,8 @@ interface Connection {
   outbound: boolean;
   paused: boolean;
   scheduled: boolean;
-  /** octets the kernel has taken from this socket, and when that last grew (RFC 9687) */
+  /** octets the kernel has taken from this socket, as of the last timer (RFC 9687) */
   sent: number;
-  sentAt: number;
 }
 
 export type Connector = (cfg: PeerConfig) => Duplex;
@@ -225,7 +224,6 @@ export class Session {
       paused: false,
       scheduled: false,
       sent: 0,
-      sentAt: this.clock(),
     };
     if (socket instanceof net.Socket) {
       socket.setNoDelay(true);
@@ -446,33 +444,25 @@ export class Session {
 
   private onTimer(): void {
     this.timer = undefined;
+    this.checkSent();
     if (this.rival) this.feed(this.rival.machine, { type: "Tick" }, this.rival);
     this.feed(this.machine, { type: "Tick" });
-    this.checkSendHold();
   }
 
   /**
    * RFC 9687: a peer that keeps its session up (it sends KEEPALIVEs) but reads nothing would hold
-   * what we queue for it forever. When nothing queued has reached the kernel for SendHoldTime,
-   * the session is closed with Send Hold Timer Expired. Checked at every keepalive tick.
+   * what we queue for it forever. Before each timer the machine is told whether what was queued
+   * reached the kernel since (or nothing is queued); its send hold deadline does the rest.
    */
-  private checkSendHold(): void {
+  private checkSent(): void {
     const c = this.conn;
-    const hold = this.machine.negotiated?.holdTime;
-    if (!c || this.machine.state !== "Established" || !hold) return;
+    if (!c || this.machine.state !== "Established") return;
     const s = c.socket;
     // what the socket was given, less what it still holds: what the kernel took
     const sent = ((s as net.Socket).bytesWritten ?? 0) - s.writableLength;
-    const now = this.clock();
-    if (s.writableLength === 0 || sent !== c.sent) {
-      c.sent = sent;
-      c.sentAt = now;
-      return;
-    }
-    const limit = (this.cfg.sendHoldTime ?? Math.max(480, 2 * hold)) * 1000;
-    if (now - c.sentAt >= limit) {
-      this.close(notification(ErrorCode.SEND_HOLD_TIMER_EXPIRED, 0), "send hold timer expired");
-    }
+    if (s.writableLength > 0 && sent === c.sent) return;
+    c.sent = sent;
+    this.feed(this.machine, { type: "Sent" });
   }
 
   private clearTimer(): void {

@@ -35,7 +35,7 @@ const secs = (s: number) => s * 1000;
 /** The earliest running timer, or undefined when none runs. */
 export function nextDeadline(s: FsmState): number | undefined {
   let t: number | undefined;
-  for (const d of [s.connectRetryAt, s.holdAt, s.keepaliveAt, s.idleHoldAt]) {
+  for (const d of [s.connectRetryAt, s.holdAt, s.keepaliveAt, s.sendHoldAt, s.idleHoldAt]) {
     if (d !== undefined && (t === undefined || d < t)) t = d;
   }
   return t;
@@ -45,6 +45,16 @@ function clearTimers(s: FsmState): void {
   s.connectRetryAt = undefined;
   s.holdAt = undefined;
   s.keepaliveAt = undefined;
+  s.sendHoldAt = undefined;
+}
+
+/**
+ * RFC 9687 §3: the SendHoldTimer runs while Established: SendHoldTime (by default twice the Hold
+ * Time, at least 8 minutes, as FRR does), none when the Hold Time is 0.
+ */
+function restartSendHold(s: FsmState, cfg: SessionConfig, now: number): void {
+  const hold = s.negotiated?.holdTime;
+  s.sendHoldAt = hold ? now + secs(cfg.sendHoldTime ?? Math.max(480, 2 * hold)) : undefined;
 }
 
 /**
@@ -191,6 +201,10 @@ function tick(s: FsmState, cfg: SessionConfig, now: number, out: FsmAction[]): v
     failWith(s, cfg, now, notification(ErrorCode.HOLD_TIMER_EXPIRED, 0), "hold timer expired", out, gr);
     return;
   }
+  if (s.sendHoldAt !== undefined && s.sendHoldAt <= now && s.state === "Established") {
+    failWith(s, cfg, now, notification(ErrorCode.SEND_HOLD_TIMER_EXPIRED, 0), "send hold timer expired", out);
+    return;
+  }
   if (s.keepaliveAt !== undefined && s.keepaliveAt <= now) {
     out.push({ type: "Send", message: { type: "KEEPALIVE" } });
     s.keepaliveAt = now + secs(s.negotiated!.keepaliveTime);
@@ -228,6 +242,9 @@ export function step(s: FsmState, cfg: SessionConfig, input: FsmInput, now: numb
     }
     case "Close":
       if (s.state !== "Idle") failWith(s, cfg, now, input.notification, input.reason, out);
+      break;
+    case "Sent":
+      if (s.state === "Established") restartSendHold(s, cfg, now);
       break;
     case "Incoming":
       // RFC 4271 §8.2.2 has Idle refuse connections; with DampPeerOscillations (§8.1.1) we wait
@@ -307,6 +324,7 @@ function message(
         s.state = "Established";
         s.establishedAt = now;
         restartHold(s, now);
+        restartSendHold(s, cfg, now);
         out.push({ type: "Established", negotiated: s.negotiated! });
       } else {
         unexpected(s, cfg, now, m.type, out);

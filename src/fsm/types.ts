@@ -83,6 +83,8 @@ export interface FsmState {
   connectRetryAt?: number;
   holdAt?: number;
   keepaliveAt?: number;
+  /** RFC 9687: when nothing we queued has reached the peer for this long, the session goes */
+  sendHoldAt?: number;
   idleHoldAt?: number;
   /** current IdleHold wait, seconds */
   idleHold: number;
@@ -117,6 +119,8 @@ export type FsmInput =
   | { type: "Update" }
   /** a message that resets the session (Events 21, 22, 28) */
   | { type: "Error"; error: BgpError }
+  /** what we queued reached the kernel, or nothing is queued: the send hold timer is restarted (RFC 9687) */
+  | { type: "Sent" }
   /** time passed: expired timers fire (Events 9, 10, 11, 13) */
   | { type: "Tick" };
 

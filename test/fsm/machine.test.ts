@@ -297,6 +297,36 @@ describe("timers", () => {
     expect(kinds(h.advance(10.1))).toEqual(["Send NOTIFICATION 4/0", "Down", "Disconnect"]);
   });
 
+  it("RFC 9687: the send hold timer is a deadline; what we sent reaching the peer restarts it", () => {
+    const cfg = { ...CFG, sendHoldTime: 60 };
+    const h = Harness.in("Established", cfg);
+    const at = h.at;
+    expect(nextDeadline(h.s)).toBeLessThanOrEqual(at + 60_000);
+    expect(h.s.sendHoldAt).toBe(at + 60_000);
+    // the peer keeps the session up but reads nothing: after 60 s, Send Hold Timer Expired (8/0)
+    for (let i = 0; i < 5; i++) {
+      h.advance(10);
+      h.feed({ type: "Message", message: { type: "KEEPALIVE" } });
+    }
+    h.at += 5_000;
+    h.feed({ type: "Sent" }); // something went out: the deadline moves on
+    expect(h.s.sendHoldAt).toBe(h.at + 60_000);
+    for (let i = 0; i < 6; i++) {
+      h.advance(i < 5 ? 10 : 9);
+      h.feed({ type: "Message", message: { type: "KEEPALIVE" } });
+    }
+    expect(kinds(h.advance(1.1))).toEqual(["Send NOTIFICATION 8/0", "Down", "Disconnect"]);
+    expect(h.s.state).toBe("Idle");
+    expect(h.s.sendHoldAt).toBeUndefined();
+  });
+
+  it("RFC 9687: twice the hold time and at least 8 minutes by default; none with a hold time of 0", () => {
+    const h = Harness.in("Established");
+    expect(h.s.sendHoldAt).toBe(h.at + 480_000);
+    const zero = Harness.in("Established", { ...CFG, holdTime: 0 });
+    expect(zero.s.sendHoldAt).toBeUndefined();
+  });
+
   it("each whole message received restarts the hold timer", () => {
     const h = Harness.in("Established");
     for (let i = 0; i < 10; i++) {

@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import v8 from "node:v8";
 import { createMetrics, startHttp } from "../control/index.js";
 import { ConfigError, configOrError, createLogger, Daemon, makeSource, VARIABLES } from "../daemon/index.js";
+import { logEvent } from "../log/index.js";
 
 /**
  * V8's young generation stays at its initial size (1 MiB semi-spaces) instead of growing to 16 MiB.
@@ -35,7 +36,7 @@ export async function runCommand(argv: string[], printError: (line: string) => v
       http = await startHttp(daemon, createMetrics(daemon), host, port).catch((e: NodeJS.ErrnoException) => {
         throw new ConfigError("HTTP_LISTEN", `cannot listen on ${host}:${port}: ${e.code ?? e.message}`);
       });
-      log.info({ http: `${host}:${port}` }, "HTTP endpoint: /metrics /livez /readyz /status /routes");
+      logEvent(log, "httpListening", { http: `${host}:${port}` });
     }
   } catch (e) {
     printError(`routereflector: ${(e as Error).message}`);
@@ -52,12 +53,7 @@ export async function runCommand(argv: string[], printError: (line: string) => v
     // SIGUSR2: stop for good (decommissioning), clients withdraw our routes at once.
     const shutdown = (signal: string) => {
       const retain = signal !== "SIGUSR2";
-      log.info(
-        { signal },
-        retain
-          ? "shutting down: graceful-restart clients keep our routes until we are back"
-          : "shutting down for good: clients withdraw our routes",
-      );
+      logEvent(log, retain ? "shuttingDownRetained" : "shuttingDown", { signal });
       const deadline = setTimeout(() => exit(0), 5000);
       http?.close();
       const why = retain ? `route reflector restarting (${signal})` : "route reflector decommissioned";

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { describeError } from "../bgp/index.js";
 import { computePeerings, FileSource, type Peerings, Store } from "../datastore/index.js";
 import { Listener } from "../fsm/index.js";
+import { logEvent } from "../log/index.js";
 import { Reconciler, Reflector } from "../reflector/index.js";
 import type { Config } from "./config.js";
 import { levelOfSeverity } from "./log.js";
@@ -69,7 +70,7 @@ export class Daemon {
   }
 
   reload(): Promise<void> {
-    this.log.info("reload requested");
+    logEvent(this.log, "reloadRequested", {});
     return this.source?.reload?.() ?? Promise.resolve();
   }
 
@@ -82,7 +83,7 @@ export class Daemon {
   }
 
   private fatal(e: unknown): void {
-    this.log.fatal({ err: (e as Error).message }, "stopping");
+    logEvent(this.log, "fatal", { err: (e as Error).message });
     void this.stop("fatal error").finally(() => process.exit(1));
   }
 
@@ -95,25 +96,25 @@ export class Daemon {
       p = computePeerings(this.store.snapshot(), c, this.store.secret);
     } catch (e) {
       // A datastore state that cannot be turned into peerings must not take the routing down.
-      this.log.error({ err: (e as Error).message }, "peerings not computed; sessions stay as they are");
+      logEvent(this.log, "peeringsFailed", { err: (e as Error).message });
       return;
     }
     this.peerings = p;
     const level = (p.logSeverity && levelOfSeverity(p.logSeverity)) ?? c.logLevel;
     if (!c.logLevelSet && this.log.level !== level) {
-      this.log.info({ level, logSeverityScreen: p.logSeverity }, "log level from BGPConfiguration");
+      logEvent(this.log, "logLevelFromConfig", {
+        level,
+        ...(p.logSeverity ? { logSeverityScreen: p.logSeverity } : {}),
+      });
       this.log.level = level;
     }
     const warnings = new Set(p.warnings);
-    for (const w of warnings) if (!this.warnings.has(w)) this.log.warn(w);
+    for (const w of warnings) if (!this.warnings.has(w)) logEvent(this.log, "peeringWarning", { warning: w });
     this.warnings = warnings;
 
     const routerId = p.routerId ?? c.ip;
     if (!routerId) {
-      this.log.error(
-        { node: p.node },
-        "no router ID: set IP, or give the Calico Node an IPv4 address; no sessions until then",
-      );
+      logEvent(this.log, "noRouterId", p.node ? { node: p.node } : {});
       return;
     }
     const addresses = p.bindAddress
@@ -121,7 +122,7 @@ export class Daemon {
       : [c.ip ?? p.routerId, c.ip6].filter((a) => a !== undefined);
     const key = JSON.stringify([routerId, p.clusterId, p.localAs, p.listenPort, addresses]);
     if (this.bgp && this.bgp.key !== key) {
-      this.log.info("router ID, cluster ID, AS or listen address changed: restarting every session");
+      logEvent(this.log, "identityChanged", {});
       await this.stopBgp("reflector configuration changed");
     }
     if (!this.bgp) {
@@ -129,10 +130,10 @@ export class Daemon {
     }
     const r = this.bgp.reconciler.apply(p.peers);
     for (const s of r.added)
-      this.log.info({ peer: s.address, name: s.name, type: s.type, from: s.from }, "peer added");
+      logEvent(this.log, "peerAdded", { peer: s.address, name: s.name, type: s.type, from: s.from });
     for (const s of r.changed)
-      this.log.info({ peer: s.address, name: s.name, from: s.from }, "peer changed: session reset");
-    for (const s of r.removed) this.log.info({ peer: s.address, name: s.name }, "peer removed");
+      logEvent(this.log, "peerChanged", { peer: s.address, name: s.name, from: s.from });
+    for (const s of r.removed) logEvent(this.log, "peerRemoved", { peer: s.address, name: s.name });
   }
 
   private async startBgp(key: string, routerId: string, p: Peerings, addresses: string[]): Promise<Bgp> {
@@ -149,33 +150,26 @@ export class Daemon {
         // Established and leaving it are news; the Connect/Active retry cycle is debug detail.
         stateChange: (peer, from, to, reason) => {
           this.since.set(peer.address, Date.now());
-          log[from === "Established" || to === "Established" ? "info" : "debug"](
+          logEvent(
+            log,
+            "sessionState",
             { peer: peer.address, from, to, ...(reason ? { reason } : {}) },
-            "session state",
+            from === "Established" || to === "Established" ? "info" : "debug",
           );
         },
         deferralEnded: (timedOut, waitingFor) =>
-          log[timedOut ? "warn" : "info"](
-            { timedOut, ...(waitingFor.length ? { waitingFor } : {}) },
-            timedOut
-              ? "selection deferral timed out: tables sent without some peers' End-of-RIB"
-              : "selection deferral over: every peer's routes are in; tables sent",
-          ),
+          timedOut
+            ? logEvent(log, "deferralTimedOut", { timedOut, ...(waitingFor.length ? { waitingFor } : {}) })
+            : logEvent(log, "deferralOver", { timedOut }),
         // RFC 4271 §9.2: a route that cannot be encoded for a peer is left out for it.
         leftOut: (peers, prefixes) =>
-          log.warn(
-            { peers, prefixes: prefixes.slice(0, 10), count: prefixes.length },
-            "routes left out: too large for one UPDATE to these peers",
-          ),
+          logEvent(log, "routesLeftOut", { peers, prefixes: prefixes.slice(0, 10), count: prefixes.length }),
         notification: (peer, direction, n) =>
-          log.warn(
-            {
-              peer: peer.address,
-              error: describeError(n.code, n.subcode),
-              ...(n.shutdownCommunication ? { message: n.shutdownCommunication } : {}),
-            },
-            `NOTIFICATION ${direction}`,
-          ),
+          logEvent(log, direction === "sent" ? "notificationSent" : "notificationReceived", {
+            peer: peer.address,
+            error: describeError(n.code, n.subcode),
+            ...(n.shutdownCommunication ? { message: n.shutdownCommunication } : {}),
+          }),
       },
     );
     const listeners = addresses.map((address) => ({
@@ -186,10 +180,10 @@ export class Daemon {
           this.refusedConnections++;
           const unlogged = this.refusedLog.take(Date.now());
           if (unlogged === undefined) return;
-          log.warn(
-            { peer: remote, ...(unlogged ? { moreSinceLastLine: unlogged } : {}) },
-            "connection from an unconfigured address closed",
-          );
+          logEvent(log, "connectionRefused", {
+            peer: remote,
+            ...(unlogged ? { moreSinceLastLine: unlogged } : {}),
+          });
         },
       ),
     }));
@@ -208,18 +202,16 @@ export class Daemon {
       reflector,
       (peer) => listeners.find((l) => family(l.address) === family(peer))?.listener,
     );
-    log.info(
-      {
-        mode: p.mode,
-        ...(p.node ? { node: p.node } : {}),
-        routerId,
-        as: p.localAs,
-        clusterId: p.clusterId ?? routerId,
-        listen: addresses.map((a) => (a.includes(":") ? `[${a}]:${p.listenPort}` : `${a}:${p.listenPort}`)),
-        expecting: p.peers.map((s) => `${s.address} (${s.type}, AS ${s.peerAs})`),
-      },
-      `BGP listening on ${addresses.join(", ")} port ${p.listenPort}; expecting ${p.peers.length} peers`,
-    );
+    logEvent(log, "started", {
+      mode: p.mode,
+      ...(p.node ? { node: p.node } : {}),
+      routerId,
+      as: p.localAs,
+      clusterId: p.clusterId ?? routerId,
+      listen: addresses.map((a) => (a.includes(":") ? `[${a}]:${p.listenPort}` : `${a}:${p.listenPort}`)),
+      peers: p.peers.length,
+      expecting: p.peers.map((s) => `${s.address} (${s.type}, AS ${s.peerAs})`),
+    });
     return { key, reflector, reconciler, listeners };
   }
 

@@ -7,6 +7,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { rootCertificates } from "node:tls";
 import { Etcd3, type IKeyValue, type IOptions, type IWatchResponse, type Watcher } from "etcd3";
 import type { Logger } from "pino";
+import { logEvent } from "../log/index.js";
 import { parseObject, parseOne } from "./objects.js";
 import {
   parseAddress,
@@ -146,7 +147,7 @@ export class EtcdSource {
   /** Lists again and watches from there; concurrent requests share one. */
   private resync(reason: string): Promise<void> {
     if (this.resyncing) return this.resyncing;
-    this.log.info({ reason }, "listing etcd again");
+    logEvent(this.log, "etcdRelist", { reason });
     this.renew();
     this.resyncing = this.sync().finally(() => {
       this.resyncing = undefined;
@@ -161,15 +162,12 @@ export class EtcdSource {
       const revision = await this.list();
       await this.watch(revision);
       this.backoff = 1000;
-      if (!this.reachable) this.log.info({ endpoints: this.endpoints }, "etcd reachable again");
+      if (!this.reachable) logEvent(this.log, "etcdReachable", { endpoints: this.endpoints });
       this.reachable = true;
     } catch (e) {
       if (this.stopped) return;
       if (this.reachable) {
-        this.log.error(
-          { endpoints: this.endpoints, err: (e as Error).message },
-          "etcd unreachable; sessions and routes stay as they are, retrying",
-        );
+        logEvent(this.log, "etcdUnreachable", { endpoints: this.endpoints, err: (e as Error).message });
       }
       this.reachable = false;
       this.renew();
@@ -203,7 +201,7 @@ export class EtcdSource {
     this.store.replace(KINDS, resources, keep);
     this.revision = revision;
     this.store.markSynced();
-    this.log.info({ revision, objects: resources.length }, "etcd listed");
+    logEvent(this.log, "etcdListed", { revision, objects: resources.length });
     return revision;
   }
 
@@ -220,17 +218,14 @@ export class EtcdSource {
       w.on("delete", (kv) => this.onDelete(kv));
       w.on("disconnected", (err) => {
         if (this.reachable) {
-          this.log.warn(
-            { err: err.message },
-            "etcd watch disconnected; sessions and routes stay as they are",
-          );
+          logEvent(this.log, "etcdWatchLost", { err: err.message });
         }
         this.reachable = false;
       });
       w.on("connected", (res: IWatchResponse) => {
         if (!this.watchers.includes(w)) return;
         if (this.replaced(res.header)) return;
-        if (!this.reachable) this.log.info("etcd watch resumed");
+        if (!this.reachable) logEvent(this.log, "etcdWatchResumed", {});
         this.reachable = true;
       });
       // A watch etcd cancels (its start revision was compacted away): list again.
@@ -258,7 +253,7 @@ export class EtcdSource {
       term: Number(header.raft_term),
     };
     if (now.revision >= was.revision && now.id === was.id && now.term >= (was.term ?? 0)) return false;
-    this.log.warn({ was, now }, "etcd revision went backwards or the cluster changed: the data was replaced");
+    logEvent(this.log, "etcdReplaced", { was, now });
     void this.resync("etcd data replaced");
     return true;
   }
@@ -268,7 +263,7 @@ export class EtcdSource {
     this.revision = Math.max(this.revision, Number(kv.mod_revision));
     const r = this.parse(key, kv.value.toString());
     if (r) {
-      this.log.info({ key, revision: Number(kv.mod_revision) }, "datastore object put");
+      logEvent(this.log, "objectPut", { key, revision: Number(kv.mod_revision) });
       this.store.put(r);
     }
   }
@@ -279,13 +274,13 @@ export class EtcdSource {
     if (!id) return;
     this.revision = Math.max(this.revision, Number(kv.mod_revision));
     this.store.delete(id.kind, id.name);
-    this.log.info({ key, revision: Number(kv.mod_revision) }, "datastore object deleted");
+    logEvent(this.log, "objectDeleted", { key, revision: Number(kv.mod_revision) });
   }
 
   private parse(key: string, value: string): Resource | undefined {
     const r = parseOne(key, () => parseKv(key, value));
     if (!(r instanceof ResourceError)) return r;
-    this.log.error({ key, err: r.message }, "invalid object skipped");
+    logEvent(this.log, "invalidObject", { key, err: r.message });
     return undefined;
   }
 

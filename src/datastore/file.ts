@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { Logger } from "pino";
 import { parseAllDocuments } from "yaml";
+import { logEvent } from "../log/index.js";
 import { claimedIdentity, parseObject, parseOne } from "./objects.js";
 import { type Resource, ResourceError } from "./resources.js";
 import { resourceKey, type Store } from "./store.js";
@@ -116,19 +117,13 @@ export class FileSource {
     try {
       text = await readFile(this.path, "utf8");
     } catch (e) {
-      this.log.error(
-        { key: this.path, err: (e as Error).message },
-        "cannot read the datastore file; keeping the last good state",
-      );
+      logEvent(this.log, "fileUnreadable", { key: this.path, err: (e as Error).message });
       return;
     }
     try {
       this.apply(text);
     } catch (e) {
-      this.log.error(
-        { key: this.path, err: (e as Error).message },
-        "datastore file not applied; keeping the last good state",
-      );
+      logEvent(this.log, "fileNotApplied", { key: this.path, err: (e as Error).message });
     }
   }
 
@@ -146,10 +141,9 @@ export class FileSource {
     if (text === this.lastText) return;
     const parsed = parseFile(this.path, text);
     this.lastText = text;
-    for (const bad of parsed.invalid)
-      this.log.error({ key: bad.key, err: bad.reason }, "invalid object skipped");
+    for (const bad of parsed.invalid) logEvent(this.log, "invalidObject", { key: bad.key, err: bad.reason });
     this.store.replace(KINDS, parsed.resources, parsed.keep);
     this.store.replaceSecrets(parsed.secrets);
-    this.log.info({ key: this.path, objects: parsed.resources.length }, "datastore file loaded");
+    logEvent(this.log, "fileLoaded", { key: this.path, objects: parsed.resources.length });
   }
 }

@@ -16,6 +16,7 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { logEvent } from "../log/index.js";
 import { parseOne, parseSecret } from "./objects.js";
 import {
   parseKubernetesNode,
@@ -104,10 +105,11 @@ class ListWatch {
     this.names = seen;
     this.resourceVersion = list.metadata?.resourceVersion ?? "";
     this.backoff = 1000;
-    this.log.info(
-      { collection: this.c.name, resourceVersion: this.resourceVersion, objects: seen.size },
-      "listed",
-    );
+    logEvent(this.log, "kubernetesListed", {
+      collection: this.c.name,
+      resourceVersion: this.resourceVersion,
+      objects: seen.size,
+    });
     if (!this.listed) {
       this.listed = true;
       this.onListed();
@@ -118,14 +120,14 @@ class ListWatch {
     if (type === "ERROR") {
       // A Status object; 410 Gone: our resourceVersion is too old.
       if (obj.code === GONE) this.resourceVersion = "";
-      this.log.info({ collection: this.c.name, code: obj.code }, "watch error event");
+      logEvent(this.log, "kubernetesWatchError", { collection: this.c.name, code: obj.code });
       return;
     }
     const rv = obj.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (type === "BOOKMARK") return;
     const name = obj.metadata?.name ?? "";
-    this.log.info({ key: `${this.c.name}/${name}`, type, resourceVersion: rv }, "datastore object changed");
+    logEvent(this.log, "objectChanged", { key: `${this.c.name}/${name}`, type, resourceVersion: rv });
     if (type === "DELETED") {
       this.names.delete(name);
       this.c.apply(undefined, name);
@@ -150,10 +152,12 @@ class ListWatch {
   private retry(err: Error & { statusCode?: number; code?: number }): void {
     if (this.stopped) return;
     if (err.statusCode === GONE || err.code === GONE) this.resourceVersion = "";
-    this.log.error(
-      { collection: this.c.name, err: err.message, status: err.statusCode, retryIn: this.backoff },
-      "Kubernetes API unreachable or refused; sessions and routes stay as they are",
-    );
+    logEvent(this.log, "kubernetesUnreachable", {
+      collection: this.c.name,
+      err: err.message,
+      status: err.statusCode,
+      retryIn: this.backoff,
+    });
     this.timer = setTimeout(() => void this.run(), this.backoff);
     this.backoff = Math.min(this.backoff * 2, 30_000);
   }
@@ -181,10 +185,10 @@ export class KubernetesSource {
 
   async start(): Promise<void> {
     const [group, version] = (await this.apiGroup()).split("/") as [string, string];
-    this.log.info(
-      { apiGroup: `${group}/${version}`, namespace: this.options.namespace },
-      "Kubernetes datastore",
-    );
+    logEvent(this.log, "kubernetesDatastore", {
+      apiGroup: `${group}/${version}`,
+      namespace: this.options.namespace,
+    });
     const core = this.kc.makeApiClient(CoreV1Api);
     const custom = this.kc.makeApiClient(CustomObjectsApi);
     const resource = (plural: string, kind: ResourceKind): Collection => ({
@@ -237,7 +241,7 @@ export class KubernetesSource {
       if (!names.has("crd.projectcalico.org") && names.has("projectcalico.org"))
         return "projectcalico.org/v3";
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, "API discovery failed; using crd.projectcalico.org/v1");
+      logEvent(this.log, "discoveryFailed", { err: (e as Error).message });
     }
     return "crd.projectcalico.org/v1";
   }
@@ -255,7 +259,7 @@ export class KubernetesSource {
     }
     const r = parseOne(key, () => parse(obj, key));
     // an invalid object is skipped; its last good version, if any, stays
-    if (r instanceof ResourceError) this.log.error({ key, err: r.message }, "invalid object skipped");
+    if (r instanceof ResourceError) logEvent(this.log, "invalidObject", { key, err: r.message });
     else this.store.put(r);
   }
 
@@ -266,7 +270,7 @@ export class KubernetesSource {
     }
     const key = `secrets/${name}`;
     const s = parseOne(key, () => parseSecret(obj as Record<string, unknown>, key));
-    if (s instanceof ResourceError) this.log.error({ key, err: s.message }, "invalid object skipped");
+    if (s instanceof ResourceError) logEvent(this.log, "invalidObject", { key, err: s.message });
     else this.store.putSecret(s.name, s.data);
   }
 }

@@ -15,12 +15,13 @@ it("runs unprivileged on the embedded default, and an example node peers with it
   const rr = new Daemon({ HTTP_LISTEN: "127.0.0.1:9181" }, [], nobody);
   cleanup.push(() => rr.stop("SIGKILL"));
   await waitFor(
-    () => rr.logged("BGP listening on 127.0.0.1 port 1179; expecting 2 peers").length === 1,
+    () => rr.logged("BGP listening", { event: "started" }).length === 1,
     10_000,
     "start line",
   );
-  expect(rr.logged("BGP listening on 127.0.0.1 port 1179; expecting 2 peers")[0]).toMatchObject({
+  expect(rr.logged("BGP listening")[0]).toMatchObject({
     mode: "legacy",
+    peers: 2,
     routerId: "127.0.0.1",
     listen: ["127.0.0.1:1179"],
     expecting: ["127.0.0.2 (global, AS 64512)", "127.0.0.3 (global, AS 64512)"],

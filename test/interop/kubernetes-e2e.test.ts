@@ -95,9 +95,15 @@ describe("Kubernetes datastore end to end, node mode", () => {
       30_000,
       "both Established",
     );
-    const started = rr.logged("BGP listening on 127.0.43.1 port 179; expecting 2 peers");
+    const started = rr.logged("BGP listening", { event: "started" });
     expect(started).toHaveLength(1);
-    expect(started[0]).toMatchObject({ mode: "node", node: "rr-1", clusterId: "224.0.0.43" });
+    expect(started[0]).toMatchObject({
+      mode: "node",
+      node: "rr-1",
+      clusterId: "224.0.0.43",
+      listen: ["127.0.43.1:179"],
+      peers: 2,
+    });
     // no password in any log line, nor in status, routes or metrics
     expect(JSON.stringify(rr.lines)).not.toContain(PASSWORD);
     for (const path of ["status", "routes", "metrics"]) {

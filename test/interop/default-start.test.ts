@@ -14,11 +14,7 @@ it("runs unprivileged on the embedded default, and an example node peers with it
   const nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
   const rr = new Daemon({ HTTP_LISTEN: "127.0.0.1:9181" }, [], nobody);
   cleanup.push(() => rr.stop("SIGKILL"));
-  await waitFor(
-    () => rr.logged("BGP listening", { event: "started" }).length === 1,
-    10_000,
-    "start line",
-  );
+  await waitFor(() => rr.logged("BGP listening", { event: "started" }).length === 1, 10_000, "start line");
   expect(rr.logged("BGP listening")[0]).toMatchObject({
     mode: "legacy",
     peers: 2,

@@ -16,18 +16,30 @@ import {
   MAX_EXTENDED_MESSAGE_LENGTH,
   maxLengthFor,
   type Nlri,
+  type NotificationMessage,
   type PathAttributes,
   UpdateBatch,
 } from "../bgp/index.js";
 import { candidateOf, type Dest, type Outbound6, type Path, type PeerRef, selectBest } from "../rib/index.js";
-import type { Peer } from "./peer.js";
 import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
 
 /** By default, a member whose socket holds more than this is behind: no more writes until it drains. */
 export const HIGH_WATER = 16 * 1024 * 1024;
 
+/** Where a member's UPDATEs go (its session), as much of it as a group uses. */
+export interface MemberSocket {
+  /** octets written and not yet taken by the kernel */
+  readonly writableLength: number;
+  write(chunk: Buffer): boolean;
+  /** calls back once, when what is queued has drained */
+  onDrain(callback: () => void): void;
+  close(notification: NotificationMessage, reason: string): void;
+}
+
 export interface Member {
-  peer: Peer;
+  /** the peer's address, for logs */
+  address: string;
+  socket: MemberSocket;
   group: Group;
   /** has had the full table and End-of-RIB */
   synced: boolean;
@@ -436,21 +448,21 @@ export class Group {
       // A change stops at the high-water mark, not at the end of the flush: however large the
       // flush (they grow with the load), the queue stays within one chunk of the mark. What the
       // member missed of it is caught up from the Loc-RIB, as when it was behind already.
-      if (job.changed && m.peer.session.writableLength > this.highWater) {
+      if (job.changed && m.socket.writableLength > this.highWater) {
         this.fallBehind(m);
         this.miss(m, job);
         return;
       }
-      m.peer.session.write(c);
+      m.socket.write(c);
       this.bytesWritten += c.length;
     }
-    if (m.peer.session.writableLength > this.highWater) this.fallBehind(m);
+    if (m.socket.writableLength > this.highWater) this.fallBehind(m);
   }
 
   private fallBehind(m: Member): void {
     if (m.behind) return;
     m.behind = true;
-    m.peer.session.onDrain(() => this.catchUp(m));
+    m.socket.onDrain(() => this.catchUp(m));
   }
 
   /** Notes the prefixes of a change a member that is behind did not get, with the ADD-PATH identifiers withdrawn. */
@@ -479,7 +491,7 @@ export class Group {
   fail(reason: string, members: Member[] = [...this.members]): void {
     for (const m of members) {
       this.members.delete(m);
-      m.peer.session.close(
+      m.socket.close(
         { type: "NOTIFICATION", code: ErrorCode.CEASE, subcode: CeaseSubcode.OUT_OF_RESOURCES, dataHex: "" },
         reason,
       );

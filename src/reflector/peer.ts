@@ -4,7 +4,7 @@
 import {
   AFI,
   attributeKey,
-  type BgpError,
+  BgpError,
   CeaseSubcode,
   decodeMessage,
   ErrorCode,
@@ -15,14 +15,7 @@ import {
   type UpdateMessage,
 } from "../bgp/index.js";
 import type { FsmStateName, GracefulRestartInfo, Negotiated } from "../fsm/index.js";
-import {
-  type Connector,
-  notification,
-  type PeerConfig,
-  Session,
-  type SessionEvents,
-  tcpConnector,
-} from "../fsm/index.js";
+import { type Connector, type PeerConfig, Session, type SessionEvents, tcpConnector } from "../fsm/index.js";
 import { AdjRibIn, AttrTable, type RibChange } from "../rib/index.js";
 import { inboundAttributes } from "./rules.js";
 
@@ -146,11 +139,14 @@ export class Peer implements SessionEvents {
           data.writeUInt16BE(AFI[family], 0);
           data[2] = 1;
           data.writeUInt32BE(max, 3);
-          this.session.close(
-            notification(ErrorCode.CEASE, CeaseSubcode.MAXIMUM_PREFIXES_REACHED, data),
-            `more than ${max} ${family} prefixes`,
-          );
-          break;
+          // The session resets once the driver is done with this message, not from inside it.
+          return new BgpError({
+            action: "session-reset",
+            code: ErrorCode.CEASE,
+            subcode: CeaseSubcode.MAXIMUM_PREFIXES_REACHED,
+            data,
+            reason: `more than ${max} ${family} prefixes`,
+          });
         }
       }
     }

@@ -382,7 +382,14 @@ export class Reflector {
       );
       this.groups.set(key, group);
     }
-    const member: Member = { peer: n.peer, group, synced: false, behind: false, missed: new Map() };
+    const member: Member = {
+      address: n.peer.address,
+      socket: n.peer.session,
+      group,
+      synced: false,
+      behind: false,
+      missed: new Map(),
+    };
     group.members.add(member);
     n.member = member;
     if (this.deferring) {
@@ -426,7 +433,7 @@ export class Reflector {
 
   private readonly onLeftOut = (g: Group, prefixes: string[]): void =>
     this.observer.leftOut?.(
-      [...g.members].map((m) => m.peer.address),
+      [...g.members].map((m) => m.address),
       prefixes,
     );
 

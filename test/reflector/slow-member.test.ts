@@ -123,7 +123,9 @@ describe("a member that cannot keep up", () => {
     const slowPeer = rr.peer("127.0.33.13")!;
     const watch = setInterval(() => {
       maxQueued = Math.max(maxQueued, slowPeer.session.writableLength);
-      wasBehind ||= [...(rr.updateGroups[0]?.members ?? [])].some((m) => m.peer === slowPeer && m.behind);
+      wasBehind ||= [...(rr.updateGroups[0]?.members ?? [])].some(
+        (m) => m.socket === slowPeer.session && m.behind,
+      );
     }, 5);
     await waitFor(() => fast.table.size === ROUTES, 60_000, "the fast client to converge");
     expect(wasBehind).toBe(true);

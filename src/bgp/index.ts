@@ -3,7 +3,14 @@ export * from "./attributes/index.js";
 export { type Capability, encodeCapability, type FamilyFlags } from "./capabilities.js";
 export * from "./constants.js";
 export { type CodecContext, DEFAULT_CONTEXT, makeContext } from "./context.js";
-export { BgpError, type BgpErrorInit, EncodeError, type Rfc7606Action, strongerAction } from "./errors.js";
+export {
+  BgpError,
+  type BgpErrorInit,
+  EncodeError,
+  type Rfc7606Action,
+  sessionReset,
+  strongerAction,
+} from "./errors.js";
 export { AFI, type Family, familyOf, UNICAST } from "./family.js";
 export { Framer } from "./framer.js";
 export { formatPrefix, ipv4Number, parsePrefix } from "./ip.js";

@@ -4,7 +4,7 @@
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import {
-  BgpError,
+  type BgpError,
   CeaseSubcode,
   DEFAULT_CONTEXT,
   decodeMessage,
@@ -15,6 +15,7 @@ import {
   MAX_EXTENDED_MESSAGE_LENGTH,
   MessageType,
   type NotificationMessage,
+  sessionReset,
   shutdownData,
   UpdateSubcode,
 } from "../bgp/index.js";
@@ -298,12 +299,7 @@ export class Session {
         // A fault behind one peer's UPDATE (in the RIB or the reflector) must not take the process
         // and every other session with it: this session is reset, Cease / Out of Resources.
         const why = `internal error handling an UPDATE: ${e instanceof Error ? e.message : String(e)}`;
-        error = new BgpError({
-          action: "session-reset",
-          code: ErrorCode.CEASE,
-          subcode: CeaseSubcode.OUT_OF_RESOURCES,
-          reason: why,
-        });
+        error = sessionReset(ErrorCode.CEASE, CeaseSubcode.OUT_OF_RESOURCES, why);
       }
       if (error?.action === "session-reset") this.feed(c.machine, { type: "Error", error }, c);
       else if (error?.action === "afi-safi-disable") {

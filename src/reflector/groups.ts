@@ -20,6 +20,7 @@ import {
   type PathAttributes,
   UpdateBatch,
 } from "../bgp/index.js";
+import { notification } from "../fsm/index.js";
 import { candidateOf, type Dest, type Outbound6, type Path, type PeerRef, selectBest } from "../rib/index.js";
 import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
 
@@ -491,10 +492,7 @@ export class Group {
   fail(reason: string, members: Member[] = [...this.members]): void {
     for (const m of members) {
       this.members.delete(m);
-      m.socket.close(
-        { type: "NOTIFICATION", code: ErrorCode.CEASE, subcode: CeaseSubcode.OUT_OF_RESOURCES, dataHex: "" },
-        reason,
-      );
+      m.socket.close(notification(ErrorCode.CEASE, CeaseSubcode.OUT_OF_RESOURCES), reason);
     }
   }
 }

@@ -4,7 +4,7 @@
 import {
   AFI,
   attributeKey,
-  BgpError,
+  type BgpError,
   CeaseSubcode,
   decodeMessage,
   ErrorCode,
@@ -12,6 +12,7 @@ import {
   type Family,
   familyOf,
   type NotificationMessage,
+  sessionReset,
   type UpdateMessage,
 } from "../bgp/index.js";
 import type { FsmStateName, GracefulRestartInfo, Negotiated } from "../fsm/index.js";
@@ -140,13 +141,8 @@ export class Peer implements SessionEvents {
           data[2] = 1;
           data.writeUInt32BE(max, 3);
           // The session resets once the driver is done with this message, not from inside it.
-          return new BgpError({
-            action: "session-reset",
-            code: ErrorCode.CEASE,
-            subcode: CeaseSubcode.MAXIMUM_PREFIXES_REACHED,
-            data,
-            reason: `more than ${max} ${family} prefixes`,
-          });
+          const reason = `more than ${max} ${family} prefixes`;
+          return sessionReset(ErrorCode.CEASE, CeaseSubcode.MAXIMUM_PREFIXES_REACHED, reason, data);
         }
       }
     }

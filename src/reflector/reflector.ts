@@ -60,13 +60,11 @@ export interface PeerSettings extends Omit<PeerOptions, "localAs" | "routerId"> 
 
 interface Neighbour {
   peer: Peer;
-  localAs: number;
   /** End-of-RIB counts when the session came up: End-of-RIB arrived when they grow */
   eorAtUp: Record<Family, number> | undefined;
   settings: PeerSettings;
   ref: PeerRef;
-  clusterId: string;
-  /** who we are to it, for loop detection */
+  /** who we are to it: our AS and cluster ID towards it (loop detection, outbound attributes) */
   self: Self;
   member: Member | undefined;
   /** a TCP connection with it came up since we started: a speaker is there, even if it refuses us now */
@@ -225,14 +223,11 @@ export class Reflector {
     const localAs = settings.localAs ?? this.config.localAs;
     const ebgp = settings.peerAs !== localAs;
     const role: Role = ebgp ? "ebgp" : settings.client === false ? "non-client" : "client";
-    const clusterId = settings.clusterId ?? this.clusterId;
     const n: Neighbour = {
       settings,
-      localAs,
       eorAtUp: undefined,
-      clusterId,
       self: {
-        clusterId,
+        clusterId: settings.clusterId ?? this.clusterId,
         routerId: this.config.routerId,
         localAs,
         ...(settings.allowLocalAs ? { allowLocalAs: settings.allowLocalAs } : {}),
@@ -350,8 +345,8 @@ export class Reflector {
     this.leave(n);
     const receiver = {
       role: n.ref.role as Role,
-      localAs: n.localAs,
-      clusterId: n.clusterId,
+      localAs: n.self.localAs,
+      clusterId: n.self.clusterId,
       asn4: negotiated.asn4,
       ...(n.settings.nextHopSelf ? { nextHopSelf: n.settings.nextHopSelf } : {}),
     };

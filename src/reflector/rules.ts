@@ -16,7 +16,7 @@ export function mayAdvertise(from: Role, to: Role, clientToClient = true): boole
   return true;
 }
 
-/** Who we are to the peer a path came from, for loop detection. */
+/** Who we are to a peer: for loop detection on what it sends, and the outbound rules of what we send it. */
 export interface Self {
   clusterId: string;
   routerId: string;

@@ -39,8 +39,8 @@ describe("connection collision resolution (RFC 4271 §6.8)", () => {
   });
 
   it("compares identifiers as unsigned numbers, not as text", () => {
-    // "10.0.0.9" > "10.0.0.10" as text; as numbers it is the lower
-    expect(collisionLoser(c("OpenConfirm", true), c("OpenConfirm", false), "10.0.0.9", "10.0.0.10")).toBe(
+    // "100.64.0.9" > "100.64.0.10" as text; as numbers it is the lower
+    expect(collisionLoser(c("OpenConfirm", true), c("OpenConfirm", false), "100.64.0.9", "100.64.0.10")).toBe(
       "main",
     );
     expect(collisionLoser(c("OpenConfirm", true), c("OpenConfirm", false), "255.0.0.1", "1.0.0.1")).toBe(

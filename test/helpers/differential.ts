@@ -29,7 +29,7 @@ export interface Source {
 const source = (name: string, last: number, id: number, asn: number, role: Source["role"]): Source => ({
   name,
   addr: `127.0.41.${last}`,
-  routerId: `10.0.0.${id}`,
+  routerId: `100.64.0.${id}`,
   asn,
   role,
   nextHop: `203.0.113.${last}`,
@@ -94,11 +94,16 @@ function pathArb(s: Source): fc.Arbitrary<CasePath> {
       origin: fc.constantFrom("igp", "igp", "egp", "incomplete") as fc.Arbitrary<CasePath["origin"]>,
       med: opt(fc.constantFrom(0, 10, 20), 2),
       originatorId: ibgp
-        ? opt(fc.constantFrom("10.0.0.11", "10.0.0.12", ROUTER_ID), 3)
+        ? opt(fc.constantFrom("100.64.0.11", "100.64.0.12", ROUTER_ID), 3)
         : fc.constant(undefined),
       clusterList: ibgp
         ? opt(
-            fc.constantFrom<string[]>(["10.1.0.1"], ["10.1.0.1", "10.1.0.2"], ["10.1.0.2"], [CLUSTER_ID]),
+            fc.constantFrom<string[]>(
+              ["100.64.1.1"],
+              ["100.64.1.1", "100.64.1.2"],
+              ["100.64.1.2"],
+              [CLUSTER_ID],
+            ),
             3,
           )
         : fc.constant(undefined),
@@ -276,7 +281,7 @@ ${body}}`;
       neighbour(
         rr,
         READER,
-        "10.0.0.30",
+        "100.64.0.30",
         AS,
         "  api { processes [ recv ]; receive { parsed; update; } neighbor-changes; }\n",
       ),

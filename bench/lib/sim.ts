@@ -3,7 +3,7 @@
 import type { Duplex } from "node:stream";
 import { DEFAULT_CONTEXT, encodeMessage, Framer, KEEPALIVE, type OpenMessage } from "../../src/bgp/index.js";
 import { socketPair } from "../../src/fsm/index.js";
-import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
+import { clientOf } from "../../src/reflector/defaults.js";
 import type { Reflector } from "../../src/reflector/reflector.js";
 
 export class SimPeer {
@@ -18,7 +18,7 @@ export class SimPeer {
     id: string,
     parse = false,
   ) {
-    rr.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, passive: true, families: ["ipv4"], peerAddress: address });
+    rr.addPeer({ ...clientOf(rr.config), passive: true, families: ["ipv4"], peerAddress: address });
     const [ours, theirs] = socketPair();
     this.socket = theirs;
     this.framer = parse ? new Framer() : undefined;

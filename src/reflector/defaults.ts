@@ -2,6 +2,7 @@
 
 import type { Family } from "../bgp/index.js";
 import type { PeerConfig } from "../fsm/index.js";
+import type { NeighborConfig } from "./neighbor.js";
 
 export const PEER_DEFAULTS = {
   /** RFC 4271 §10 suggests 90 s */
@@ -24,3 +25,22 @@ export const PEER_DEFAULTS = {
    */
   gracefulRestart: { restartTime: 120, notification: true } as NonNullable<PeerConfig["gracefulRestart"]>,
 };
+
+/**
+ * A route-reflector client of ours with the defaults, for tests, benchmarks and tools: the
+ * daemon's peers are built by the reconciler (neighborConfig) from the datastore's peerings.
+ */
+export function clientOf(self: {
+  routerId: string;
+  localAs: number;
+  clusterId?: string;
+}): Omit<NeighborConfig, "peerAddress"> {
+  return {
+    ...PEER_DEFAULTS,
+    peerAs: self.localAs,
+    localAs: self.localAs,
+    routerId: self.routerId,
+    role: "client",
+    clusterId: self.clusterId ?? self.routerId,
+  };
+}

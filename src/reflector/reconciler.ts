@@ -6,7 +6,9 @@ import type { Family } from "../bgp/index.js";
 import { CeaseSubcode } from "../bgp/index.js";
 import type { PeerSpec } from "../datastore/index.js";
 import { PEER_DEFAULTS } from "./defaults.js";
-import type { PeerSettings, Reflector } from "./reflector.js";
+import type { NeighborConfig } from "./neighbor.js";
+import type { Reflector } from "./reflector.js";
+import type { Role } from "./rules.js";
 
 /** Where incoming connections arrive: the reconciler sets TCP MD5 keys on them. */
 export interface KeyedListener {
@@ -19,10 +21,19 @@ export interface ReconcileResult {
   changed: PeerSpec[];
 }
 
-/** The session settings for a peering. */
-export function settingsFor(spec: PeerSpec, routerId: string): PeerSettings {
+/** Who we are: the router ID, and the cluster ID unless a peering sets its own (the router ID when not set). */
+export interface Identity {
+  routerId: string;
+  clusterId?: string;
+}
+
+/** Everything about a peering, settled here once: nothing else translates a peering's settings. */
+export function neighborConfig(spec: PeerSpec, self: Identity): NeighborConfig {
   const family: Family = spec.address.includes(":") ? "ipv6" : "ipv4";
+  // RFC 4271 §1.1: external when the peer's AS is not ours towards it.
   const ebgp = spec.peerAs !== spec.localAs;
+  const role: Role = ebgp ? "ebgp" : spec.rrClient ? "client" : "non-client";
+  const routerId = self.routerId;
   // BIRD: next hop self towards eBGP peers unless told to keep it; iBGP keeps it unless told Self.
   const nextHopSelf = spec.nextHopMode === "Self" || (ebgp && spec.nextHopMode === "Auto");
   return {
@@ -32,8 +43,10 @@ export function settingsFor(spec: PeerSpec, routerId: string): PeerSettings {
     peerPort: spec.port,
     peerAs: spec.peerAs,
     localAs: spec.localAs,
+    routerId,
+    role,
+    clusterId: spec.clusterId ?? self.clusterId ?? routerId,
     passive: spec.passive,
-    client: spec.rrClient,
     // BIRD's "graceful restart time": the restart time we announce, and how long we keep a
     // restarting peer's routes at most.
     gracefulRestart: {
@@ -41,7 +54,6 @@ export function settingsFor(spec: PeerSpec, routerId: string): PeerSettings {
       restartTime: spec.restartTime ?? PEER_DEFAULTS.gracefulRestart.restartTime,
     },
     ...(spec.restartTime !== undefined ? { maxRestartTime: spec.restartTime } : {}),
-    ...(spec.clusterId ? { clusterId: spec.clusterId } : {}),
     ...(spec.sourceAddress ? { localAddress: spec.sourceAddress } : {}),
     ...(spec.password ? { password: spec.password } : {}),
     ...(spec.keepaliveTime ? { holdTime: spec.keepaliveTime * 3 } : {}),
@@ -104,7 +116,7 @@ export class Reconciler {
 
   private start(spec: PeerSpec): void {
     if (spec.password) this.listenerFor(spec.address)?.setMd5Key(spec.address, spec.password);
-    this.reflector.addPeer(settingsFor(spec, this.reflector.config.routerId));
+    this.reflector.addPeer(neighborConfig(spec, this.reflector.config));
     this.current.set(spec.address, spec);
   }
 

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Listener } from "../../src/fsm/index.js";
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
-import { Peer, type PeerEvents, type PeerOptions } from "../../src/reflector/peer.js";
+import type { NeighborConfig } from "../../src/reflector/neighbor.js";
+import { type Peer, Reflector, type ReflectorObserver } from "../../src/reflector/reflector.js";
 import { REPO_ROOT, sharedPath } from "./shared.js";
 
 export function workdir(name: string): string {
@@ -344,21 +345,34 @@ export class LabSpeaker {
 }
 
 /** Our side: a listener on `addr` and one Peer per configured neighbour. */
+/** Our side of a peer-level interop test: a reflector listening on one address, with per-peer events. */
 export class Ours {
   readonly listener: Listener;
-  readonly peers = new Map<string, Peer>();
+  readonly reflector: Reflector;
+  private readonly events = new Map<string, ReflectorObserver>();
 
   constructor(readonly addr: string) {
-    this.listener = new Listener((remote) => this.peers.get(remote)?.session);
+    const of = (p: Peer) => this.events.get(p.address);
+    this.reflector = new Reflector(
+      { routerId: addr.includes(":") ? "203.0.113.254" : addr, localAs: 64512 },
+      undefined,
+      {
+        stateChange: (p, ...rest) => of(p)?.stateChange?.(p, ...rest),
+        down: (p, ...rest) => of(p)?.down?.(p, ...rest),
+        routeRefresh: (p, ...rest) => of(p)?.routeRefresh?.(p, ...rest),
+      },
+    );
+    this.listener = new Listener((remote) => this.reflector.peer(remote)?.session);
   }
 
   /** Call after listen(): a peer with a password gets its TCP MD5 key on the listening socket. */
-  add(options: Omit<PeerOptions, "localAddress">, events: PeerEvents = {}): Peer {
+  add(
+    options: Omit<NeighborConfig, "localAddress" | "clusterId"> & { clusterId?: string },
+    events: ReflectorObserver = {},
+  ): Peer {
     if (options.password !== undefined) this.listener.setMd5Key(options.peerAddress, options.password);
-    const p = new Peer({ ...options, localAddress: this.addr }, events);
-    this.peers.set(options.peerAddress, p);
-    p.start();
-    return p;
+    this.events.set(options.peerAddress, events);
+    return this.reflector.addPeer({ clusterId: options.routerId, ...options, localAddress: this.addr });
   }
 
   async listen(port = 179): Promise<void> {
@@ -366,7 +380,7 @@ export class Ours {
   }
 
   async close(): Promise<void> {
-    for (const p of this.peers.values()) p.stop("test finished");
+    this.reflector.stop("test finished");
     await this.listener.close();
   }
 }
@@ -376,6 +390,7 @@ export const BASE = {
   ...PEER_DEFAULTS,
   localAs: 64512,
   peerAs: 64512,
+  role: "client" as const,
   connectRetryTime: 2,
   maxIdleHoldTime: 5,
 };

@@ -8,8 +8,9 @@ import {
   type UpdateMessage,
 } from "../../src/bgp/index.js";
 import { socketPair } from "../../src/fsm/index.js";
-import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
+import { clientOf } from "../../src/reflector/defaults.js";
 import type { Reflector } from "../../src/reflector/reflector.js";
+import type { Role } from "../../src/reflector/rules.js";
 import { waitFor } from "./lab.js";
 import { RawPeer } from "./raw-peer.js";
 
@@ -35,8 +36,6 @@ export async function establish(
   return raw;
 }
 
-const COMMON = { ...PEER_DEFAULTS, peerAs: 64512, passive: true };
-
 /** A client's OPEN: IPv4 and IPv6 unicast, route refresh, 4-octet AS, and `extra`. */
 export function clientOpen(id: string, asn = 64512, extra: Capability[] = []): OpenMessage {
   return {
@@ -57,7 +56,8 @@ export function clientOpen(id: string, asn = 64512, extra: Capability[] = []): O
 
 export interface JoinOptions {
   asn?: number;
-  client?: boolean;
+  /** (default: a client) */
+  role?: Role;
   addPath?: boolean;
   addPathMax?: number;
   /** RFC 8654: both sides announce extended messages */
@@ -73,10 +73,11 @@ export async function join(rr: Reflector, address: string, id: string, opts: Joi
   const asn = opts.asn ?? 64512;
   if (!opts.configured)
     rr.addPeer({
-      ...COMMON,
+      ...clientOf(rr.config),
+      passive: true,
       peerAddress: address,
       peerAs: asn,
-      ...(opts.client === false ? { client: false } : {}),
+      role: opts.role ?? "client",
       ...(opts.addPath ? { addPath: { ipv4: "send" as const } } : {}),
       ...(opts.addPathMax ? { addPathMax: opts.addPathMax } : {}),
     });

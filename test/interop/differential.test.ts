@@ -192,10 +192,19 @@ describe(`differential: ${COUNT} cases (seed ${SEED}) through ours, BIRD 2 and F
         peerAs: s.asn,
         localAddress: REFLECTORS.ours,
         passive: true,
-        client: s.role !== "non-client",
+        routerId: ROUTER_ID,
+        clusterId: CLUSTER_ID,
+        role: s.role,
       });
     }
-    rr.addPeer({ ...BASE, peerAddress: READER, localAddress: REFLECTORS.ours, passive: true });
+    rr.addPeer({
+      ...BASE,
+      routerId: ROUTER_ID,
+      clusterId: CLUSTER_ID,
+      peerAddress: READER,
+      localAddress: REFLECTORS.ours,
+      passive: true,
+    });
 
     const bird = await startBird("differential-bird", {
       addr: REFLECTORS.bird,

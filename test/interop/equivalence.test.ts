@@ -62,7 +62,15 @@ describe("equivalence with BIRD 2 as the reflector", () => {
     const rr = new Reflector({ routerId: RR, localAs: 64512, clusterId: CLUSTER });
     const listener = new Listener((addr) => rr.peer(addr)?.session);
     await listener.listen(179, RR);
-    for (const k of KINDS) rr.addPeer({ ...BASE, peerAddress: ADDR[k], localAddress: RR, passive: true });
+    for (const k of KINDS)
+      rr.addPeer({
+        ...BASE,
+        routerId: RR,
+        clusterId: CLUSTER,
+        peerAddress: ADDR[k],
+        localAddress: RR,
+        passive: true,
+      });
     const env = { PEERS: RR, CONNECT_RETRY: "1", HOLD_TIME: "9" };
     bird = await startBird("eq-client", {
       addr: ADDR.bird,

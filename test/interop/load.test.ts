@@ -66,7 +66,7 @@ describe("load", () => {
     expect(downs).toEqual([]);
     expect(r.notifications).toEqual([]);
     expect(r.established).toBe(SIMS);
-    expect([...ours.peers.values()].filter((p) => p.session.state === "Established")).toHaveLength(SIMS + 1);
+    expect(ours.reflector.peers.filter((p) => p.session.state === "Established")).toHaveLength(SIMS + 1);
     // Keepalives every 1 s: no gap may reach the 3 s hold time; the target is 1 s + 1 s.
     expect(r.maxGapMs).toBeLessThan(2000);
   });

@@ -34,7 +34,15 @@ beforeAll(async () => {
   rr = new Reflector({ routerId: US, localAs: 64512, clusterId: CLUSTER });
   listener = new Listener((addr) => rr.peer(addr)?.session);
   await listener.listen(179, US);
-  for (const k of KINDS) rr.addPeer({ ...BASE, peerAddress: ADDR[k], localAddress: US, passive: true });
+  for (const k of KINDS)
+    rr.addPeer({
+      ...BASE,
+      routerId: US,
+      clusterId: CLUSTER,
+      peerAddress: ADDR[k],
+      localAddress: US,
+      passive: true,
+    });
   bird = await startBird("rr-client", {
     addr: ADDR.bird,
     peer: { addr: US, port: 179, asn: 64512 },

@@ -5,7 +5,7 @@ import type { Duplex } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { OpenMessage, UpdateMessage } from "../../src/bgp/index.js";
 import { type Connector, socketPair } from "../../src/fsm/index.js";
-import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
+import { clientOf } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { peerOpen } from "../fsm/helpers.js";
 import { RawPeer } from "../helpers/raw-peer.js";
@@ -71,7 +71,7 @@ async function peer(address: string, gr: "gr" | "plain" | "restarting"): Promise
   listening.set(address, (theirs) => {
     raw = new RawPeer(theirs);
   });
-  rr!.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, families: ["ipv4"], peerAddress: address });
+  rr!.addPeer({ ...clientOf(rr!.config), families: ["ipv4"], peerAddress: address });
   await run();
   if (!raw) throw new Error(`no connection to ${address}`);
   const r = raw as RawPeer;
@@ -103,7 +103,7 @@ describe("selection deferral after our start", () => {
     listening.set("127.0.60.10", (theirs) => {
       raw = new RawPeer(theirs);
     });
-    rr!.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, families: ["ipv4"], peerAddress: "127.0.60.10" });
+    rr!.addPeer({ ...clientOf(rr!.config), families: ["ipv4"], peerAddress: "127.0.60.10" });
     await run();
     raw!.send(helperOpen);
     raw!.send({ type: "KEEPALIVE" });
@@ -166,7 +166,7 @@ describe("selection deferral after our start", () => {
   it("does not wait for a peer it cannot reach (a Node with no speaker), but does for a passive one", async () => {
     reflector(30);
     const g = await peer("127.0.60.5", "gr");
-    rr!.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, families: ["ipv4"], peerAddress: "127.0.60.6" });
+    rr!.addPeer({ ...clientOf(rr!.config), families: ["ipv4"], peerAddress: "127.0.60.6" });
     g.send(EOR);
     await run();
     expect(rr!.peer("127.0.60.6")?.session.state).toBe("Active");
@@ -176,8 +176,7 @@ describe("selection deferral after our start", () => {
     reflector(30);
     const h = await peer("127.0.60.5", "gr");
     rr!.addPeer({
-      ...PEER_DEFAULTS,
-      peerAs: 64512,
+      ...clientOf(rr!.config),
       families: ["ipv4"],
       peerAddress: "127.0.60.7",
       passive: true,

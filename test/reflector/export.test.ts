@@ -4,7 +4,7 @@
 // UPDATEs are reflected in order, so once the marker is there, anything before it would be too.
 import { afterEach, describe, expect, it } from "vitest";
 import type { UpdateMessage } from "../../src/bgp/index.js";
-import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
+import { clientOf } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { waitFor } from "../helpers/lab.js";
 import type { RawPeer } from "../helpers/raw-peer.js";
@@ -44,7 +44,7 @@ const edgeRoute = (prefix: string, asns: number[]): UpdateMessage => ({
 describe("AS_PATH loops (RFC 4271 §9.1.2)", () => {
   it("a path with our AS in its AS_PATH is not a candidate: the client's withdrawal is not replaced by it", async () => {
     rr = new Reflector(RR);
-    const edge = await join(rr, "127.0.0.99", "203.0.113.99", { asn: 65099 });
+    const edge = await join(rr, "127.0.0.99", "203.0.113.99", { role: "ebgp", asn: 65099 });
     const a = await join(rr, "127.0.0.11", "203.0.113.11");
     const b = await join(rr, "127.0.0.12", "203.0.113.12");
     a.send(announce(["198.18.20.0/24"], "203.0.113.11"));
@@ -63,7 +63,7 @@ describe("AS_PATH loops (RFC 4271 §9.1.2)", () => {
 
   it("IPv6 too", async () => {
     rr = new Reflector(RR);
-    const edge = await join(rr, "127.0.0.99", "203.0.113.99", { asn: 65099 });
+    const edge = await join(rr, "127.0.0.99", "203.0.113.99", { role: "ebgp", asn: 65099 });
     const b = await join(rr, "127.0.0.12", "203.0.113.12");
     const v6 = (prefix: string, asns: number[]): UpdateMessage => ({
       type: "UPDATE",
@@ -84,7 +84,7 @@ describe("AS_PATH loops (RFC 4271 §9.1.2)", () => {
   it("numAllowedLocalASNumbers: our AS that many times is allowed, once more is a loop", async () => {
     rr = new Reflector(RR);
     rr.addPeer({ ...BASE_EDGE, allowLocalAs: 1 });
-    const edge = await join(rr, "127.0.0.99", "203.0.113.99", { asn: 65099, configured: true });
+    const edge = await join(rr, "127.0.0.99", "203.0.113.99", { role: "ebgp", asn: 65099, configured: true });
     const b = await join(rr, "127.0.0.12", "203.0.113.12");
     edge.send(edgeRoute("198.18.22.0/24", [65099, 64512]));
     edge.send(edgeRoute("198.18.23.0/24", [65099, 64512, 65098, 64512]));
@@ -96,9 +96,10 @@ describe("AS_PATH loops (RFC 4271 §9.1.2)", () => {
 });
 
 const BASE_EDGE = {
-  ...PEER_DEFAULTS,
+  ...clientOf(RR),
   passive: true,
   peerAs: 65099,
+  role: "ebgp" as const,
   peerAddress: "127.0.0.99",
 };
 
@@ -141,7 +142,7 @@ describe("export: a group is sent what changed, and only that", () => {
   it("a max-prefix reset withdraws nothing the others were never sent", async () => {
     rr = new Reflector({ ...RR, flushDelayMs: 20 });
     const b = await join(rr, "127.0.0.12", "203.0.113.12");
-    rr.addPeer({ ...BASE_EDGE, peerAs: 64512, peerAddress: "127.0.0.11", maxPrefixes: 2 });
+    rr.addPeer({ ...BASE_EDGE, peerAs: 64512, role: "client", peerAddress: "127.0.0.11", maxPrefixes: 2 });
     const a = await join(rr, "127.0.0.11", "203.0.113.11", { configured: true });
     a.send(announce(["198.18.36.0/24", "198.18.36.64/26", "198.18.36.128/26"], "203.0.113.11"));
     await waitFor(() => rr.peer("127.0.0.11")!.session.state !== "Established", 2000, "the reset");

@@ -5,7 +5,7 @@
 // re-encoding; another peer's session and routes are untouched.
 import { afterAll, expect, it } from "vitest";
 import type { OpenMessage, UpdateMessage } from "../../src/bgp/index.js";
-import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
+import { clientOf } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { peerOpen } from "../fsm/helpers.js";
 import { waitFor } from "../helpers/lab.js";
@@ -42,7 +42,7 @@ it("a peer flapping for 20 s: every reconnect accepted and given its table; the 
       "every reconnect accepted and given the table (End-of-RIB) from the cached encoding; the steady peer's session and route untouched",
   });
   for (const a of ["127.0.73.1", "127.0.73.2"]) {
-    rr.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, passive: true, families: ["ipv4"], peerAddress: a });
+    rr.addPeer({ ...clientOf(rr.config), passive: true, families: ["ipv4"], peerAddress: a });
   }
   const steady = (await attempt("127.0.73.1")) as RawPeer;
   const route: UpdateMessage = {

@@ -21,7 +21,7 @@ import {
   type UpdateMessage,
 } from "../../src/bgp/index.js";
 import { negotiate } from "../../src/fsm/negotiate.js";
-import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
+import { clientOf } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { peerOpen } from "../fsm/helpers.js";
 import {
@@ -69,7 +69,7 @@ let serial = 0;
 async function join(prefix = "127.0.70.", kind: Kind = "asn4"): Promise<{ address: string; raw: RawPeer }> {
   const address = `${prefix}${(serial++ % 250) + 1}`;
   rr.removePeer(address);
-  rr.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, passive: true, peerAddress: address, idleHoldTime: 0 });
+  rr.addPeer({ ...clientOf(rr.config), passive: true, peerAddress: address, idleHoldTime: 0 });
   const raw = await establish(rr, address, accepted(rr, address), open(address, kind));
   return { address, raw };
 }
@@ -235,7 +235,7 @@ it(
     async function checkOpen(frame: Buffer): Promise<void> {
       const address = `127.0.73.${(serial++ % 250) + 1}`;
       rr.removePeer(address);
-      rr.addPeer({ ...PEER_DEFAULTS, peerAs: 64512, passive: true, peerAddress: address, idleHoldTime: 0 });
+      rr.addPeer({ ...clientOf(rr.config), passive: true, peerAddress: address, idleHoldTime: 0 });
       const raw = accepted(rr, address);
       await raw.next("OPEN");
       const session = rr.peer(address)?.session;

@@ -5,12 +5,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Family } from "../../src/bgp/index.js";
 import { makeContext, type UpdateMessage } from "../../src/bgp/index.js";
 import { socketPair } from "../../src/fsm/index.js";
-import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
+import { clientOf } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { waitFor } from "../helpers/lab.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 
-const COMMON = { ...PEER_DEFAULTS, peerAs: 64512, passive: true, families: ["ipv4"] as Family[] };
+const COMMON = { passive: true, families: ["ipv4"] as Family[] };
 
 let rrs: Reflector[] = [];
 afterEach(() => {
@@ -19,7 +19,7 @@ afterEach(() => {
 });
 
 async function client(rr: Reflector, address: string, id: string): Promise<RawPeer> {
-  rr.addPeer({ ...COMMON, peerAddress: address });
+  rr.addPeer({ ...clientOf(rr.config), ...COMMON, peerAddress: address });
   const [ours, theirs] = socketPair();
   rr.peer(address)!.session.accept(ours);
   const raw = new RawPeer(theirs, makeContext());
@@ -41,8 +41,8 @@ async function mesh(cluster1: string, cluster2: string): Promise<[Reflector, Ref
   const rr1 = new Reflector({ routerId: "203.0.113.201", localAs: 64512, clusterId: cluster1 });
   const rr2 = new Reflector({ routerId: "203.0.113.202", localAs: 64512, clusterId: cluster2 });
   rrs.push(rr1, rr2);
-  rr1.addPeer({ ...COMMON, peerAddress: "rr2", client: false });
-  rr2.addPeer({ ...COMMON, peerAddress: "rr1", client: false });
+  rr1.addPeer({ ...clientOf(rr1.config), ...COMMON, peerAddress: "rr2", role: "non-client" });
+  rr2.addPeer({ ...clientOf(rr2.config), ...COMMON, peerAddress: "rr1", role: "non-client" });
   const [a, b] = socketPair();
   rr1.peer("rr2")!.session.accept(a);
   rr2.peer("rr1")!.session.accept(b);

@@ -112,10 +112,10 @@ describe("a fault while sending to an update group", () => {
   it("resets that group's sessions (Cease / Out of Resources) and nothing else", async () => {
     rr = new Reflector(RR);
     // an edge router announces; two clients share a group; another eBGP peer is in a group of its own
-    const edge = await join(rr, "127.0.0.11", "203.0.113.11", { asn: 65011 });
+    const edge = await join(rr, "127.0.0.11", "203.0.113.11", { role: "ebgp", asn: 65011 });
     const b = await join(rr, "127.0.0.12", "203.0.113.12");
     const c = await join(rr, "127.0.0.13", "203.0.113.13");
-    const other = await join(rr, "127.0.0.14", "203.0.113.14", { asn: 65014 });
+    const other = await join(rr, "127.0.0.14", "203.0.113.14", { role: "ebgp", asn: 65014 });
     const edgeRoute = (prefix: string) =>
       announce([prefix], "203.0.113.11", { asPath: [{ type: "AS_SEQUENCE", asns: [65011] }] });
     edge.send(edgeRoute("198.18.1.0/24"));

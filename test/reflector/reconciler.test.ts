@@ -1,15 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { CeaseSubcode } from "../../src/bgp/index.js";
 import type { PeerSpec } from "../../src/datastore/peerings.js";
-import { Reconciler, settingsFor } from "../../src/reflector/reconciler.js";
-import type { PeerSettings, Reflector } from "../../src/reflector/reflector.js";
+import type { NeighborConfig } from "../../src/reflector/neighbor.js";
+import { neighborConfig, Reconciler } from "../../src/reflector/reconciler.js";
+import type { Reflector } from "../../src/reflector/reflector.js";
 
 /** Records what the reconciler asks of the reflector and the listener. */
 function fakes() {
   const calls: string[] = [];
   const reflector = {
     config: { routerId: "100.64.0.1", localAs: 64512 },
-    addPeer: (s: PeerSettings) => calls.push(`add ${s.peerAddress} as${s.peerAs}`),
+    addPeer: (s: NeighborConfig) => calls.push(`add ${s.peerAddress} as${s.peerAs}`),
     removePeer: (a: string, _m: string, subcode: number) => calls.push(`remove ${a} cease/${subcode}`),
     stop: (m: string, retain: boolean) =>
       calls.push(`stop ${retain ? "retaining routes" : "for good"}: ${m}`),
@@ -88,9 +89,9 @@ describe("Reconciler", () => {
   });
 });
 
-describe("settingsFor", () => {
+describe("neighborConfig", () => {
   it("maps a peering onto session settings", () => {
-    const s = settingsFor(
+    const s = neighborConfig(
       spec("2001:db8::9", {
         peerAs: 65001,
         rrClient: false,
@@ -102,7 +103,7 @@ describe("settingsFor", () => {
         allowLocalAs: 3,
         passive: true,
       }),
-      "100.64.0.1",
+      { routerId: "100.64.0.1", clusterId: "100.64.0.2" },
     );
     expect(s).toMatchObject({
       families: ["ipv6"],
@@ -110,7 +111,9 @@ describe("settingsFor", () => {
       peerPort: 179,
       peerAs: 65001,
       localAs: 64512,
-      client: false,
+      routerId: "100.64.0.1",
+      role: "ebgp",
+      clusterId: "100.64.0.2",
       passive: true,
       localAddress: "2001:db8::1",
       password: "pw",
@@ -131,8 +134,18 @@ describe("settingsFor", () => {
     ["Keep", 65001, undefined],
     ["Auto", 65001, "100.64.0.1"],
   ] as const)("next hop %s towards AS %d: %s", (mode, peerAs, nextHopSelf) => {
-    expect(settingsFor(spec("100.64.1.1", { nextHopMode: mode, peerAs }), "100.64.0.1").nextHopSelf).toBe(
-      nextHopSelf,
-    );
+    const s = neighborConfig(spec("100.64.1.1", { nextHopMode: mode, peerAs }), { routerId: "100.64.0.1" });
+    expect(s.nextHopSelf).toBe(nextHopSelf);
+  });
+
+  it.each([
+    [64512, true, undefined, "client", "100.64.0.1"],
+    [64512, false, "100.64.0.9", "non-client", "100.64.0.9"],
+    [65001, true, undefined, "ebgp", "100.64.0.1"],
+  ] as const)("towards AS %d, rrClient %s, clusterId %s: %s, cluster %s", (peerAs, rrClient, clusterId, role, cluster) => {
+    const s = neighborConfig(spec("100.64.1.1", { peerAs, rrClient, ...(clusterId ? { clusterId } : {}) }), {
+      routerId: "100.64.0.1",
+    });
+    expect([s.role, s.clusterId]).toEqual([role, cluster]);
   });
 });

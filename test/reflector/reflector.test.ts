@@ -83,8 +83,8 @@ describe("route reflection through the core", () => {
 
   it("sends non-client routes to clients only, never to another non-client", async () => {
     rr = new Reflector(RR);
-    const n1 = await join(rr, "127.0.0.21", "203.0.113.21", { client: false });
-    const n2 = await join(rr, "127.0.0.22", "203.0.113.22", { client: false });
+    const n1 = await join(rr, "127.0.0.21", "203.0.113.21", { role: "non-client" });
+    const n2 = await join(rr, "127.0.0.22", "203.0.113.22", { role: "non-client" });
     const c = await join(rr, "127.0.0.11", "203.0.113.11");
     n1.send(announce(["198.18.4.0/26"], "203.0.113.21"));
     await waitFor(() => held(c, "198.18.4.0/26") !== undefined, 2000, "the client gets it");
@@ -94,7 +94,7 @@ describe("route reflection through the core", () => {
 
   it("eBGP: our AS prepended towards the edge router; its routes reach clients with LOCAL_PREF 100", async () => {
     rr = new Reflector(RR);
-    const edge = await join(rr, "127.0.0.31", "203.0.113.31", { asn: 65001 });
+    const edge = await join(rr, "127.0.0.31", "203.0.113.31", { role: "ebgp", asn: 65001 });
     const c = await join(rr, "127.0.0.11", "203.0.113.11");
     c.send(announce(["198.18.5.0/26"], "203.0.113.11"));
     edge.send({

@@ -16,7 +16,7 @@ import {
   type UpdateMessage,
 } from "../../src/bgp/index.js";
 import { Listener } from "../../src/fsm/index.js";
-import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
+import { clientOf } from "../../src/reflector/defaults.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { waitFor } from "../helpers/lab.js";
 import { reliability } from "../helpers/reliability.js";
@@ -27,8 +27,6 @@ const ROUTES = 100_000;
 const HIGH_WATER = 256 * 1024;
 // No keepalives: the slow client must not be dropped by a hold timer here.
 const COMMON = {
-  ...PEER_DEFAULTS,
-  peerAs: 64512,
   holdTime: 0,
   passive: true,
   families: ["ipv4"] as Family[],
@@ -91,7 +89,8 @@ describe("a member that cannot keep up", () => {
     rr = new Reflector({ routerId: US, localAs: 64512, clusterId: "203.0.113.250", highWater: HIGH_WATER });
     listener = new Listener((addr) => rr.peer(addr)?.session);
     await listener.listen(PORT, US);
-    for (const a of ["127.0.33.11", "127.0.33.12", "127.0.33.13"]) rr.addPeer({ ...COMMON, peerAddress: a });
+    for (const a of ["127.0.33.11", "127.0.33.12", "127.0.33.13"])
+      rr.addPeer({ ...clientOf(rr.config), ...COMMON, peerAddress: a });
     const source = new Client("127.0.33.11", "203.0.113.11");
     const fast = new Client("127.0.33.12", "203.0.113.12");
     const slow = new Client("127.0.33.13", "203.0.113.13");
@@ -124,7 +123,7 @@ describe("a member that cannot keep up", () => {
     const watch = setInterval(() => {
       maxQueued = Math.max(maxQueued, slowPeer.session.writableLength);
       wasBehind ||= [...(rr.updateGroups[0]?.members ?? [])].some(
-        (m) => m.socket === slowPeer.session && m.behind,
+        (m) => m.transport === slowPeer.session && m.behind,
       );
     }, 5);
     await waitFor(() => fast.table.size === ROUTES, 60_000, "the fast client to converge");

@@ -6,7 +6,7 @@ import net from "node:net";
 import { afterAll, expect, it } from "vitest";
 import type { UpdateMessage } from "../../src/bgp/index.js";
 import { Listener } from "../../src/fsm/index.js";
-import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
+import { clientOf } from "../../src/reflector/defaults.js";
 import { HIGH_WATER } from "../../src/reflector/groups.js";
 import { Reflector } from "../../src/reflector/reflector.js";
 import { peerOpen } from "../fsm/helpers.js";
@@ -33,8 +33,7 @@ let port = 0;
 async function join(address: string, holdTime: number, sendHoldTime?: number): Promise<RawPeer> {
   if (!port) port = (await listener.listen(0, "127.0.74.10")).port;
   rr.addPeer({
-    ...PEER_DEFAULTS,
-    peerAs: 64512,
+    ...clientOf(rr.config),
     passive: true,
     families: ["ipv4"],
     peerAddress: address,

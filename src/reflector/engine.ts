@@ -1,0 +1,557 @@
+// The routing engine: peers' routes in, the Loc-RIB, update groups out (RFC 4271, RFC 4456).
+// Pure: an input is an event with the time it happened (handle(now, input)); the outputs are the
+// octets written to each member's Transport and the actions handle() returns (sessions to open,
+// stop or reset, waits for a drain, log events); its timers are one deadline (deadline()) at
+// which the caller ticks it. No timers, sockets, clocks or randomness inside: a replay with a
+// fake clock gives what the daemon gives. reflector.ts wires it to the sessions.
+import {
+  AFI,
+  type BgpError,
+  CeaseSubcode,
+  encodeMessage,
+  type Family,
+  familyOf,
+  type NotificationMessage,
+} from "../bgp/index.js";
+import type { FsmStateName, GracefulRestartInfo, Negotiated } from "../fsm/index.js";
+import { AttrTable, type Dest, LocRib, type PeerRef, type RibChange } from "../rib/index.js";
+import { Group, type GroupOutputs, type Member, type Transport } from "./groups.js";
+import { Neighbor, type NeighborConfig } from "./neighbor.js";
+import { isLooped } from "./rules.js";
+
+export interface EngineConfig {
+  routerId: string;
+  localAs: number;
+  /** RFC 4456 §7: the cluster ID (the router ID when not set) */
+  clusterId?: string;
+  /** reflect between clients (off when clients are fully meshed among themselves) */
+  clientToClient?: boolean;
+  /** octets queued to a peer above which it counts as slow and is caught up later (16 MiB) */
+  highWater?: number;
+  /** changes are collected this long before they go out, so a burst is one UPDATE per group */
+  flushDelayMs?: number;
+  /**
+   * RFC 4724 §4.1 selection deferral, in seconds (0: none): after a start, send nothing until
+   * every configured peer is up and each graceful-restart peer has sent End-of-RIB, or this long.
+   * A reflector that restarts then gives its clients a whole table, and their stale routes stay.
+   */
+  selectionDeferral?: number;
+}
+
+export type EngineInput =
+  /** a peering is configured: its session is to be opened */
+  | { type: "add"; config: NeighborConfig }
+  /** a peering is gone: its routes are withdrawn at once, and it is told to drop ours */
+  | { type: "remove"; peer: string; message?: string; subcode?: number }
+  /** every session ends; `retain`: a planned restart, after which clients keep our routes */
+  | { type: "stop"; message?: string; retain?: boolean }
+  /** the session moved to this state (RFC 4271 §8) */
+  | { type: "state"; peer: string; to: FsmStateName }
+  /** the session is Established with these capabilities; what it is sent goes to `transport` */
+  | { type: "up"; peer: string; negotiated: Negotiated; transport: Transport }
+  /** an UPDATE, the whole message (a view, valid during the call) */
+  | { type: "update"; peer: string; frame: Buffer }
+  /** a ROUTE-REFRESH (RFC 2918), or an RFC 7313 BoRR (subtype 1) or EoRR (2) */
+  | { type: "refresh"; peer: string; afi: number; safi: number; subtype: number }
+  /** the session left Established; with graceful restart, the peer's routes are kept as stale */
+  | { type: "down"; peer: string; gracefulRestart?: GracefulRestartInfo }
+  /** what was queued to the peer has drained (after an await-drain) */
+  | { type: "drained"; peer: string }
+  /** time passed: what is due runs. `lastTickMs`: how long the previous tick took, measured by the caller */
+  | { type: "tick"; lastTickMs?: number }
+  /** send what changed now, without waiting for the flush deadline */
+  | { type: "flush" };
+
+/** What the engine reports for logs and metrics. */
+export type EngineEvent =
+  /** routes newly left out for these peers: too large for one UPDATE to them (RFC 4271 §9.2) */
+  | { name: "leftOut"; peers: string[]; prefixes: string[] }
+  /** the selection deferral after our start is over: every peer done, or its time ran out */
+  | { name: "deferralEnded"; timedOut: boolean; waitingFor: string[] };
+
+export type EngineAction =
+  /** open a session; `restarting`: with the Restart State bit (RFC 4724 §4.1) */
+  | { type: "open"; config: NeighborConfig; restarting: boolean }
+  /** end a session for good, Cease (Administrative Shutdown unless `subcode`); `retain`: a planned restart */
+  | { type: "stop"; peer: string; message?: string; subcode?: number; retain: boolean }
+  /** what the UPDATE just handled requires of its session (RFC 7606, RFC 4486 §4) */
+  | { type: "reset"; peer: string; error: BgpError }
+  /** reset a session (a fault in the outbound work), damped like any failure */
+  | { type: "close"; peer: string; notification: NotificationMessage; reason: string }
+  /** input `drained` once what is queued to the peer has drained */
+  | { type: "await-drain"; peer: string }
+  /** OPENs from now on no longer set the Restart State bit */
+  | { type: "restart-over" }
+  | { type: "log"; event: EngineEvent };
+
+/**
+ * A burst of changes (a thousand nodes announcing at once) goes out in a few flushes instead of
+ * one per change: each flush writes to every member, so this divides the writes.
+ */
+const FLUSH_DELAY_MS = 10;
+/** how long the selection deferral waits for the End-of-RIB of a peer that is restarting too */
+export const RESTARTING_PEER_WAIT_MS = 3000;
+const MAX_FLUSH_DELAY_MS = 1000;
+
+export class Engine {
+  readonly attrTable = new AttrTable();
+  readonly rib = new LocRib();
+  private readonly neighbors = new Map<string, Neighbor>();
+  private readonly groups = new Map<string, Group>();
+  private readonly clusterId: string;
+  /** the time of the input being handled */
+  private now: number;
+  /** the actions of the input being handled */
+  private out: EngineAction[] = [];
+  /** when what changed goes out, while something is waiting to */
+  private flushAt: number | undefined;
+  /** how long the last tick took on the real clock: a flush waits at least that long */
+  private lastTickMs = 0;
+  private deferring: boolean;
+  private readonly deferUntil: number;
+  /** peers that set Restart State, waited for until RESTARTING_PEER_WAIT_MS after they came up */
+  private readonly restartingPeers = new Set<Neighbor>();
+  /** peers whose stale routes wait for their deadline */
+  private readonly stale = new Set<Neighbor>();
+  private stopped = false;
+
+  constructor(
+    readonly config: EngineConfig,
+    now: number,
+  ) {
+    this.now = now;
+    this.clusterId = config.clusterId ?? config.routerId;
+    this.deferring = (config.selectionDeferral ?? 0) > 0;
+    this.deferUntil = now + (config.selectionDeferral ?? 0) * 1000;
+  }
+
+  /** Handles one input at time `now`; the actions it asks for, in order. */
+  handle(now: number, input: EngineInput): EngineAction[] {
+    // An action carried out during this call (a session reset) may feed the engine again.
+    const outer = this.out;
+    this.out = [];
+    this.now = now;
+    try {
+      this.dispatch(input);
+      return this.out;
+    } finally {
+      this.out = outer;
+    }
+  }
+
+  /** When the engine is next to be ticked: now, when writes wait for their next slice. */
+  deadline(): number | undefined {
+    if (this.stopped) return undefined;
+    let at = this.flushAt;
+    const sooner = (t: number) => {
+      if (at === undefined || t < at) at = t;
+    };
+    if (this.deferring) {
+      sooner(this.deferUntil);
+      for (const n of this.restartingPeers) sooner(n.upAt + RESTARTING_PEER_WAIT_MS);
+    }
+    for (const n of this.stale) if (n.staleUntil !== undefined) sooner(n.staleUntil);
+    for (const g of this.groups.values()) if (g.pending) sooner(this.now);
+    return at;
+  }
+
+  private dispatch(input: EngineInput): void {
+    if (input.type === "add") {
+      this.add(input.config);
+      return;
+    }
+    if (input.type === "stop") {
+      this.stop(input.message, input.retain ?? false);
+      return;
+    }
+    if (input.type === "tick") {
+      this.tick(input.lastTickMs);
+      return;
+    }
+    if (input.type === "flush") {
+      this.flush();
+      return;
+    }
+    const n = this.neighbors.get(input.peer);
+    // a peer already removed: what its session still reports is of no interest
+    if (!n) return;
+    switch (input.type) {
+      case "remove":
+        this.remove(n, input.message, input.subcode);
+        return;
+      case "state":
+        n.state = input.to;
+        if (input.to === "OpenSent") n.answered = true;
+        this.checkDeferral();
+        return;
+      case "up":
+        this.up(n, input.negotiated, input.transport);
+        return;
+      case "update":
+        this.update(n, input.frame);
+        return;
+      case "refresh":
+        this.refresh(n, input.afi, input.safi, input.subtype);
+        return;
+      case "down":
+        this.apply(n, n.down(input.gracefulRestart, this.now));
+        this.leave(n);
+        return;
+      case "drained": {
+        const m = n.member;
+        if (m) this.guarded(m.group, () => m.group.catchUp(m));
+        return;
+      }
+    }
+  }
+
+  /** In the selection deferral after our start: clients get no table (and no End-of-RIB) yet. */
+  get deferringSelection(): boolean {
+    return this.deferring;
+  }
+
+  neighbor(address: string): Neighbor | undefined {
+    return this.neighbors.get(address);
+  }
+
+  get neighborList(): Neighbor[] {
+    return [...this.neighbors.values()];
+  }
+
+  /** The groups and their members, for status output and tests. */
+  get updateGroups(): Group[] {
+    return [...this.groups.values()];
+  }
+
+  private add(config: NeighborConfig): void {
+    const old = this.neighbors.get(config.peerAddress);
+    if (old) this.remove(old, "peer configuration changed", CeaseSubcode.OTHER_CONFIGURATION_CHANGE);
+    this.neighbors.set(config.peerAddress, new Neighbor(config, this.attrTable));
+    this.out.push({ type: "open", config, restarting: this.deferring });
+  }
+
+  /**
+   * Stops a peer for good: its routes are withdrawn from the others at once, without graceful
+   * restart, and it is told to drop ours (a Hard Reset where RFC 8538 is negotiated).
+   */
+  private remove(n: Neighbor, message?: string, subcode?: number): void {
+    this.out.push({
+      type: "stop",
+      peer: n.address,
+      ...(message !== undefined ? { message } : {}),
+      ...(subcode !== undefined ? { subcode } : {}),
+      retain: false,
+    });
+    this.apply(n, n.clear());
+    this.leave(n);
+    this.neighbors.delete(n.address);
+    this.restartingPeers.delete(n);
+    this.checkDeferral();
+  }
+
+  /**
+   * Stops every session. `retain`: a planned restart, after which graceful-restart clients keep
+   * our routes until we are back (no NOTIFICATION, or RFC 8538's Administrative Reset);
+   * otherwise they drop them (decommissioning).
+   */
+  private stop(message: string | undefined, retain: boolean): void {
+    this.stopped = true;
+    for (const n of this.neighbors.values()) {
+      this.out.push({ type: "stop", peer: n.address, ...(message !== undefined ? { message } : {}), retain });
+      this.apply(n, n.clear());
+      this.leave(n);
+    }
+    this.neighbors.clear();
+  }
+
+  private tick(lastTickMs: number | undefined): void {
+    if (lastTickMs !== undefined) this.lastTickMs = lastTickMs;
+    for (const n of [...this.stale]) this.apply(n, n.expire(this.now));
+    if (this.deferring) {
+      for (const n of [...this.restartingPeers])
+        if (this.now >= n.upAt + RESTARTING_PEER_WAIT_MS) this.restartingPeers.delete(n);
+      if (this.now >= this.deferUntil) this.endDeferral(true);
+      else this.checkDeferral();
+    }
+    if (this.flushAt !== undefined && this.now >= this.flushAt) this.flush();
+    for (const g of [...this.groups.values()]) if (g.pending) this.guarded(g, () => g.pump());
+  }
+
+  /** A change of a peer's Adj-RIB-In into the Loc-RIB. */
+  private apply(n: Neighbor, change: RibChange): void {
+    if (n.staleUntil === undefined) this.stale.delete(n);
+    else this.stale.add(n);
+    if (!change.announced.length && !change.withdrawn.length) return;
+    for (const w of change.withdrawn) this.rib.remove(n.ref, w.family, w.prefix, w.pathId);
+    for (const r of change.announced) {
+      // RFC 4456 §8, RFC 4271 §9.1.2: a looped path is ineligible, as if withdrawn.
+      if (isLooped(r.attrs.attributes, n.self)) this.rib.remove(n.ref, r.family, r.prefix, r.pathId);
+      else this.rib.upsert(n.ref, r.family, r.prefix, r.pathId, r.attrs);
+    }
+    this.scheduleFlush();
+  }
+
+  private update(n: Neighbor, frame: Buffer): void {
+    const r = n.update(frame);
+    this.apply(n, r.change);
+    if (r.error) this.out.push({ type: "reset", peer: n.address, error: r.error });
+    if (r.endOfRib) this.checkDeferral();
+  }
+
+  private refresh(n: Neighbor, afi: number, safi: number, subtype: number): void {
+    const family = familyOf(afi, safi);
+    if (!family) return;
+    if (subtype === 0) this.routeRefresh(n, family);
+    else this.apply(n, n.refreshMarker(family, subtype));
+  }
+
+  /** RFC 4724 §4.1: the deferral ends when no peer is left to wait for, or when its time runs out. */
+  private checkDeferral(): void {
+    if (!this.deferring) return;
+    for (const n of this.neighbors.values()) if (this.awaited(n)) return;
+    this.endDeferral();
+  }
+
+  /**
+   * Whether the deferral waits for this peer. Clients keep our routes across our restart until
+   * our End-of-RIB, then drop what we have not sent again: so we wait for what the others will
+   * send. RFC 4724 §4.1 waits for the End-of-RIB of every peer except those that do not do
+   * graceful restart and those that set Restart State (they are restarting too and may wait for
+   * ours). A peer that set it is waited for all the same, but only RESTARTING_PEER_WAIT_MS after
+   * its session came up: FRR sets it for a while after its own start, yet sends its routes and
+   * End-of-RIB about a second after the session is up, and without them the others would lose
+   * its routes; a peer that does wait for ours costs that long, not a deadlock.
+   * And we wait only for a peer that can still send: one whose connection is being set up;
+   * one not connected now (Active) that will connect to us (passive towards it) or that has a
+   * speaker (a connection with it came up, and it closed it: FRR refuses us while it starts
+   * over); not one whose session we ended (Idle: an error, maximum prefixes). A
+   * peer whose every connect was refused has no speaker behind its address (a Node gone) and is
+   * not waited for. With our Restart State bit set, no peer waits for our End-of-RIB before
+   * sending its own, so the wait cannot deadlock; the deferral time bounds the rest.
+   */
+  private awaited(n: Neighbor): boolean {
+    const s = n.state;
+    if (s === "Connect" || s === "OpenSent" || s === "OpenConfirm") return true;
+    // Idle: we ended the session (an error, maximum prefixes) and wait out IdleHold
+    if (s === "Idle") return false;
+    const negotiated = n.negotiated;
+    if (s !== "Established" || !negotiated) return n.config.passive || n.answered;
+    const gr = negotiated.gracefulRestart;
+    if (!gr) return false;
+    if (gr.restarting && this.now - n.upAt >= RESTARTING_PEER_WAIT_MS) return false;
+    // Every family of the session: a peer that only helps others restart (FRR's default) lists
+    // no family of its own in the capability, yet sends End-of-RIB for each.
+    return negotiated.families.some((family) => n.endOfRib[family] <= n.eorAtUp[family]);
+  }
+
+  private endDeferral(timedOut = false): void {
+    if (!this.deferring) return;
+    const waitingFor = [...this.neighbors.values()].filter((n) => this.awaited(n)).map((n) => n.address);
+    this.deferring = false;
+    this.restartingPeers.clear();
+    this.out.push({ type: "log", event: { name: "deferralEnded", timedOut, waitingFor } });
+    // From now on a new session does not announce Restart State.
+    this.out.push({ type: "restart-over" });
+    this.flush();
+    for (const g of [...this.groups.values()]) {
+      for (const m of g.members) if (!m.synced) this.sendTable(m);
+    }
+  }
+
+  /** Loc-RIB changes flushed so far: a version for caches of derived numbers. */
+  private version = 0;
+  private readonly advertisedCache = new Map<
+    Group,
+    { version: number; counts: Record<Family, number>; own: Map<PeerRef, Record<Family, number>> }
+  >();
+
+  /**
+   * How many prefixes of each family a peer is sent (status and metrics; cached per group). A
+   * route sent back to the peer it came from is not counted: the group's stream carries it to
+   * every member, and that peer drops it by its ORIGINATOR_ID (RFC 4456 §8).
+   */
+  advertised(address: string): Record<Family, number> {
+    const n = this.neighbors.get(address);
+    const group = n?.member?.group;
+    if (!n || !group) return { ipv4: 0, ipv6: 0 };
+    let cached = this.advertisedCache.get(group);
+    if (cached?.version !== this.version) {
+      const counts: Record<Family, number> = { ipv4: 0, ipv6: 0 };
+      /** prefixes whose paths sent all come from one peer, per peer */
+      const own = new Map<PeerRef, Record<Family, number>>();
+      for (const d of this.rib.all()) {
+        if (!group.families.includes(d.family)) continue;
+        const paths = group.paths(d);
+        const from = paths[0]?.peer;
+        if (!from) continue;
+        counts[d.family]++;
+        if (paths.every((p) => p.peer === from)) {
+          const o = own.get(from) ?? { ipv4: 0, ipv6: 0 };
+          o[d.family]++;
+          own.set(from, o);
+        }
+      }
+      cached = { version: this.version, counts, own };
+      this.advertisedCache.set(group, cached);
+    }
+    const mine = cached.own.get(n.ref);
+    if (!mine) return cached.counts;
+    return { ipv4: cached.counts.ipv4 - mine.ipv4, ipv6: cached.counts.ipv6 - mine.ipv6 };
+  }
+
+  /** How many prefixes of each family a peer is not sent because their route is too large for it. */
+  leftOut(address: string): Record<Family, number> {
+    return this.neighbors.get(address)?.member?.group.leftOutCounts() ?? { ipv4: 0, ipv6: 0 };
+  }
+
+  /** What the groups ask of the sessions and logs, as actions of the input being handled. */
+  private readonly groupOutputs: GroupOutputs = {
+    awaitDrain: (m) => this.out.push({ type: "await-drain", peer: m.address }),
+    close: (m, notification, reason) =>
+      this.out.push({ type: "close", peer: m.address, notification, reason }),
+    leftOut: (g, prefixes) =>
+      this.out.push({
+        type: "log",
+        event: { name: "leftOut", peers: [...g.members].map((m) => m.address), prefixes },
+      }),
+  };
+
+  private up(n: Neighbor, negotiated: Negotiated, transport: Transport): void {
+    this.apply(n, n.up(negotiated, this.now));
+    this.leave(n);
+    const c = n.config;
+    const receiver = {
+      role: c.role,
+      localAs: c.localAs,
+      clusterId: c.clusterId,
+      asn4: negotiated.asn4,
+      ...(c.nextHopSelf ? { nextHopSelf: c.nextHopSelf } : {}),
+    };
+    const tx = negotiated.tx;
+    const key = [
+      receiver.role,
+      receiver.localAs,
+      receiver.clusterId,
+      receiver.nextHopSelf ?? "",
+      negotiated.families.join(","),
+      tx.asn4,
+      tx.addPath.ipv4,
+      tx.addPath.ipv6,
+      tx.extendedMessage,
+      c.addPathMax ?? "all",
+    ].join("/");
+    let group = this.groups.get(key);
+    if (!group) {
+      group = new Group(
+        key,
+        receiver,
+        negotiated.families,
+        tx,
+        this.config.clientToClient ?? true,
+        c.addPathMax,
+        this.config.highWater,
+        this.groupOutputs,
+      );
+      this.groups.set(key, group);
+    }
+    const member: Member = {
+      address: n.address,
+      transport,
+      group,
+      synced: false,
+      behind: false,
+      missed: new Map(),
+    };
+    group.members.add(member);
+    n.member = member;
+    if (this.deferring) {
+      if (negotiated.gracefulRestart?.restarting) this.restartingPeers.add(n);
+      this.checkDeferral();
+      return;
+    }
+    this.sendTable(member);
+  }
+
+  private sendTable(member: Member): void {
+    // Changes not yet flushed go out first, so the table below is the current one and nothing
+    // the member needs comes after its End-of-RIB.
+    this.flush();
+    // RFC 4724 §2: the whole table, then End-of-RIB for each family.
+    this.guarded(member.group, () => {
+      member.group.write(
+        member,
+        member.group.fullTable(() => this.rib.all()),
+      );
+      member.synced = true;
+    });
+  }
+
+  /**
+   * Runs the outbound work of one update group. A fault in it must not take the other groups and
+   * the process with it: the group fails (Group.fail) and its members come back to a group built
+   * anew.
+   */
+  private guarded(g: Group, work: () => void): void {
+    try {
+      work();
+    } catch (e) {
+      if (this.groups.get(g.key) === g) this.groups.delete(g.key);
+      g.fail(
+        `internal error sending to update group ${g.key}: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  }
+
+  private leave(n: Neighbor): void {
+    const m = n.member;
+    if (!m) return;
+    m.group.members.delete(m);
+    if (m.group.members.size === 0) {
+      // (a group dropped after a fault may already have a successor under its key)
+      if (this.groups.get(m.group.key) === m.group) this.groups.delete(m.group.key);
+      this.advertisedCache.delete(m.group);
+    }
+    n.member = undefined;
+  }
+
+  /** RFC 2918: send the table again; RFC 7313: between BoRR and EoRR when the peer speaks it. */
+  private routeRefresh(n: Neighbor, family: Family): void {
+    const m = n.member;
+    const negotiated = n.negotiated;
+    if (!m?.synced || !negotiated?.families.includes(family)) return;
+    const afi = AFI[family];
+    const marker = (subtype: number) =>
+      encodeMessage({ type: "ROUTE-REFRESH", afi, safi: 1, subtype }, negotiated.tx);
+    const dests = [...this.rib.all()].filter((d) => d.family === family);
+    this.guarded(m.group, () => {
+      const { chunks } = m.group.encode(dests, "table");
+      m.group.write(m, negotiated.enhancedRouteRefresh ? [marker(1), ...chunks, marker(2)] : chunks);
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushAt !== undefined) return;
+    // At least the configured delay, and at least as long as the last tick took: writing to
+    // every member is the cost, so under load each flush carries more and they come no faster.
+    const delay = Math.max(
+      this.config.flushDelayMs ?? FLUSH_DELAY_MS,
+      Math.min(this.lastTickMs, MAX_FLUSH_DELAY_MS),
+    );
+    this.flushAt = this.now + delay;
+  }
+
+  /** Sends what changed since the last flush to every group. */
+  private flush(): void {
+    this.flushAt = undefined;
+    const dirty: Dest[] = [...this.rib.dirty];
+    this.rib.dirty.clear();
+    if (dirty.length === 0) return;
+    this.version++;
+    for (const g of [...this.groups.values()]) {
+      if ([...g.members].some((m) => m.synced))
+        this.guarded(g, () => g.send(g.encode(dirty, "change"), dirty));
+      else g.invalidate();
+    }
+    for (const d of dirty) this.rib.settle(d);
+  }
+}

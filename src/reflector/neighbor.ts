@@ -1,0 +1,225 @@
+// One configured peer above its session: its configuration, its Adj-RIB-In, and the rules that
+// join them: RFC 7606 outcomes, graceful restart in the receiving-speaker role (RFC 4724 §4.2),
+// enhanced route refresh (RFC 7313), maximum prefixes (RFC 4486 §4). Pure: time comes in as
+// `now`, and the one deadline it has (stale routes of a restart) goes out as data.
+import {
+  AFI,
+  attributeKey,
+  type BgpError,
+  CeaseSubcode,
+  decodeMessage,
+  ErrorCode,
+  type Family,
+  familyOf,
+  sessionReset,
+  type UpdateMessage,
+} from "../bgp/index.js";
+import type { FsmStateName, GracefulRestartInfo, Negotiated, PeerConfig } from "../fsm/index.js";
+import { AdjRibIn, type AttrTable, addressKey, type PeerRef, type RibChange } from "../rib/index.js";
+import type { Member } from "./groups.js";
+import { inboundAttributes, type Role, type Self } from "./rules.js";
+
+/**
+ * Everything about one peering, settled once (by the reconciler, from the datastore): the session
+ * (PeerConfig, with our AS and router ID towards the peer) and what the reflector does with it.
+ */
+export interface NeighborConfig extends PeerConfig {
+  /** eBGP (the peer's AS is not ours towards it), or an iBGP route-reflector client or non-client */
+  role: Role;
+  /** RFC 4456 §7: the cluster ID towards this peer */
+  clusterId: string;
+  /** advertise this address as NEXT_HOP to the peer */
+  nextHopSelf?: string;
+  /** RFC 4271 §9.1.2: how many times our AS may be in the AS_PATH of its routes (default 0) */
+  allowLocalAs?: number;
+  /** with ADD-PATH send: at most this many paths per prefix (default: all) */
+  addPathMax?: number;
+  /** RFC 4486 §4: reset the session above this many prefixes per family */
+  maxPrefixes?: number;
+  /** upper bound on how long a restarting peer's routes are kept, seconds (Calico's maxRestartTime) */
+  maxRestartTime?: number;
+  /** how long stale routes wait for End-of-RIB once the peer is back, seconds */
+  staleTime?: number;
+}
+
+/** What an UPDATE did: the RIB change, and an error for the session to act on (RFC 7606, RFC 4486). */
+export interface Received {
+  change: RibChange;
+  /** the End-of-RIB marker of this family */
+  endOfRib?: Family;
+  error?: BgpError;
+}
+
+const NONE: RibChange = { announced: [], withdrawn: [] };
+
+/** RFC 4724 §4.2's selection of how long stale routes wait once the peer is back (seconds). */
+const STALE_TIME = 360;
+
+export class Neighbor {
+  readonly rib: AdjRibIn;
+  /** what the decision process knows of the peer */
+  readonly ref: PeerRef;
+  /** who we are to it: loop detection, outbound attributes */
+  readonly self: Self;
+  /** the session's state, as the session reported it */
+  state: FsmStateName = "Idle";
+  /** what the session negotiated, while Established */
+  negotiated: Negotiated | undefined;
+  /** its place in an update group, while Established */
+  member: Member | undefined;
+  /** a TCP connection with it came up since we started: a speaker is there, even if it refuses us now */
+  answered = false;
+  /** when its session last came up (ms) */
+  upAt = 0;
+  updatesIn = 0;
+  /** End-of-RIB markers received, per family, in this and earlier sessions */
+  readonly endOfRib: Record<Family, number> = { ipv4: 0, ipv6: 0 };
+  /** End-of-RIB counts when the session came up: End-of-RIB arrived when they grow */
+  eorAtUp: Record<Family, number> = { ipv4: 0, ipv6: 0 };
+  /** families whose routes are stale after a restart, waiting for End-of-RIB */
+  private readonly restarting = new Set<Family>();
+  /** when the stale routes still kept go (ms), while some are */
+  staleUntil: number | undefined;
+
+  constructor(
+    readonly config: NeighborConfig,
+    /** shared with the other peers, so equal attribute blocks are stored once */
+    readonly attrTable: AttrTable,
+  ) {
+    this.rib = new AdjRibIn(attrTable);
+    this.ref = {
+      address: config.peerAddress,
+      addressKey: addressKey(config.peerAddress),
+      routerId: "0.0.0.0",
+      ebgp: config.role === "ebgp",
+      role: config.role,
+    };
+    this.self = {
+      clusterId: config.clusterId,
+      routerId: config.routerId,
+      localAs: config.localAs,
+      ...(config.allowLocalAs ? { allowLocalAs: config.allowLocalAs } : {}),
+    };
+  }
+
+  get address(): string {
+    return this.config.peerAddress;
+  }
+
+  /** Decodes an UPDATE into the Adj-RIB-In. */
+  update(frame: Buffer): Received {
+    this.updatesIn++;
+    const n = this.negotiated;
+    if (!n) return { change: NONE };
+    const { message, error } = decodeMessage(frame, n.rx);
+    if (error?.action === "session-reset" || error?.action === "afi-safi-disable")
+      return { change: NONE, error };
+    const m = message as UpdateMessage;
+    const eor = m.endOfRib && familyOf(m.endOfRib.afi, m.endOfRib.safi);
+    if (eor) {
+      this.endOfRib[eor]++;
+      const change = this.restarting.delete(eor) ? this.rib.sweep(eor) : NONE;
+      if (this.restarting.size === 0) this.staleUntil = undefined;
+      return { change, endOfRib: eor };
+    }
+    const withdraw = error?.action === "treat-as-withdraw";
+    const reaches = m.nlri.length > 0 || (m.attributes.mpReach?.nlri.length ?? 0) > 0;
+    const attrs =
+      reaches && !withdraw
+        ? this.attrTable.intern(`${n.rx.asn4 ? 4 : 2}${n.rx.ebgp ? "e" : "i"}${attributeKey(frame)}`, () => {
+            const a = inboundAttributes(m.attributes, n.rx.asn4);
+            return a.mpReach ? { ...a, mpReach: { ...a.mpReach, nlri: [] } } : a;
+          })
+        : undefined;
+    const change = this.rib.apply(m, attrs, withdraw);
+    const max = this.config.maxPrefixes;
+    if (max === undefined) return { change };
+    for (const family of n.families) {
+      if (this.rib.count(family) <= max) continue;
+      // RFC 4486 §4: data is AFI (2), SAFI (1), the limit (4).
+      const data = Buffer.alloc(7);
+      data.writeUInt16BE(AFI[family], 0);
+      data[2] = 1;
+      data.writeUInt32BE(max, 3);
+      const reason = `more than ${max} ${family} prefixes`;
+      return {
+        change,
+        error: sessionReset(ErrorCode.CEASE, CeaseSubcode.MAXIMUM_PREFIXES_REACHED, reason, data),
+      };
+    }
+    return { change };
+  }
+
+  /** The session came up; families the peer no longer keeps forwarding state for lose their stale routes. */
+  up(n: Negotiated, now: number): RibChange {
+    this.negotiated = n;
+    this.state = "Established";
+    this.ref.routerId = n.peerId;
+    this.upAt = now;
+    this.eorAtUp = { ...this.endOfRib };
+    this.staleUntil = undefined;
+    const change: RibChange = { announced: [], withdrawn: [] };
+    // RFC 4724 §4.2
+    for (const family of [...this.restarting]) {
+      const kept = n.gracefulRestart?.families.find((f) => f.family === family)?.forwarding;
+      if (!kept) {
+        this.restarting.delete(family);
+        change.withdrawn.push(...this.rib.sweep(family).withdrawn);
+      }
+    }
+    if (this.restarting.size) this.staleUntil = now + (this.config.staleTime ?? STALE_TIME) * 1000;
+    return change;
+  }
+
+  /** The session went down: with graceful restart, the routes of its families are kept as stale. */
+  down(gr: GracefulRestartInfo | undefined, now: number): RibChange {
+    this.negotiated = undefined;
+    const families = gr ? gr.families.map((f) => f.family) : [];
+    const change: RibChange = { announced: [], withdrawn: [] };
+    for (const family of ["ipv4", "ipv6"] as Family[]) {
+      if (families.includes(family)) {
+        this.rib.markStale(family);
+        this.restarting.add(family);
+      } else {
+        this.restarting.delete(family);
+        change.withdrawn.push(...this.rib.clear(family).withdrawn);
+      }
+    }
+    this.staleUntil = undefined;
+    if (this.restarting.size && gr) {
+      const seconds = Math.min(gr.restartTime, this.config.maxRestartTime ?? Number.POSITIVE_INFINITY);
+      this.staleUntil = now + seconds * 1000;
+    }
+    return change;
+  }
+
+  /** Whether it is restarting: some of its routes are kept as stale. */
+  get keptStale(): boolean {
+    return this.restarting.size > 0;
+  }
+
+  /** The stale routes still kept when their time is up. */
+  expire(now: number): RibChange {
+    if (this.staleUntil === undefined || now < this.staleUntil) return NONE;
+    const change: RibChange = { announced: [], withdrawn: [] };
+    for (const family of this.restarting) change.withdrawn.push(...this.rib.sweep(family).withdrawn);
+    this.restarting.clear();
+    this.staleUntil = undefined;
+    return change;
+  }
+
+  /** RFC 7313 §4: BoRR marks the family stale, EoRR removes what was not sent again. */
+  refreshMarker(family: Family, subtype: number): RibChange {
+    if (subtype === 1) this.rib.markStale(family);
+    else if (subtype === 2) return this.rib.sweep(family);
+    return NONE;
+  }
+
+  /** The peer is removed: all its routes go. */
+  clear(): RibChange {
+    this.restarting.clear();
+    this.staleUntil = undefined;
+    this.negotiated = undefined;
+    return this.rib.clear();
+  }
+}

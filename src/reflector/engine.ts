@@ -15,6 +15,7 @@ import {
 } from "../bgp/index.js";
 import type { FsmStateName, GracefulRestartInfo, Negotiated } from "../fsm/index.js";
 import { AttrTable, type Dest, LocRib, type PeerRef, type RibChange } from "../rib/index.js";
+import { Deferral, type DeferralEnd } from "./deferral.js";
 import { Group, type GroupOutputs, type Member, type Transport } from "./groups.js";
 import { Neighbor, type NeighborConfig } from "./neighbor.js";
 import { isLooped } from "./rules.js";
@@ -89,8 +90,6 @@ export type EngineAction =
  * one per change: each flush writes to every member, so this divides the writes.
  */
 const FLUSH_DELAY_MS = 10;
-/** how long the selection deferral waits for the End-of-RIB of a peer that is restarting too */
-export const RESTARTING_PEER_WAIT_MS = 3000;
 const MAX_FLUSH_DELAY_MS = 1000;
 
 export class Engine {
@@ -107,10 +106,7 @@ export class Engine {
   private flushAt: number | undefined;
   /** how long the last tick took on the real clock: a flush waits at least that long */
   private lastTickMs = 0;
-  private deferring: boolean;
-  private readonly deferUntil: number;
-  /** peers that set Restart State, waited for until RESTARTING_PEER_WAIT_MS after they came up */
-  private readonly restartingPeers = new Set<Neighbor>();
+  private readonly deferral: Deferral;
   /** peers whose stale routes wait for their deadline */
   private readonly stale = new Set<Neighbor>();
   private stopped = false;
@@ -121,8 +117,7 @@ export class Engine {
   ) {
     this.now = now;
     this.clusterId = config.clusterId ?? config.routerId;
-    this.deferring = (config.selectionDeferral ?? 0) > 0;
-    this.deferUntil = now + (config.selectionDeferral ?? 0) * 1000;
+    this.deferral = new Deferral(config.selectionDeferral ?? 0, now);
   }
 
   /** Handles one input at time `now`; the actions it asks for, in order. */
@@ -146,10 +141,8 @@ export class Engine {
     const sooner = (t: number) => {
       if (at === undefined || t < at) at = t;
     };
-    if (this.deferring) {
-      sooner(this.deferUntil);
-      for (const n of this.restartingPeers) sooner(n.upAt + RESTARTING_PEER_WAIT_MS);
-    }
+    const d = this.deferral.deadline();
+    if (d !== undefined) sooner(d);
     for (const n of this.stale) if (n.staleUntil !== undefined) sooner(n.staleUntil);
     for (const g of this.groups.values()) if (g.pending) sooner(this.now);
     return at;
@@ -207,7 +200,7 @@ export class Engine {
 
   /** In the selection deferral after our start: clients get no table (and no End-of-RIB) yet. */
   get deferringSelection(): boolean {
-    return this.deferring;
+    return this.deferral.active;
   }
 
   neighbor(address: string): Neighbor | undefined {
@@ -227,7 +220,7 @@ export class Engine {
     const old = this.neighbors.get(config.peerAddress);
     if (old) this.remove(old, "peer configuration changed", CeaseSubcode.OTHER_CONFIGURATION_CHANGE);
     this.neighbors.set(config.peerAddress, new Neighbor(config, this.attrTable));
-    this.out.push({ type: "open", config, restarting: this.deferring });
+    this.out.push({ type: "open", config, restarting: this.deferral.active });
   }
 
   /**
@@ -245,7 +238,7 @@ export class Engine {
     this.apply(n, n.clear());
     this.leave(n);
     this.neighbors.delete(n.address);
-    this.restartingPeers.delete(n);
+    this.deferral.forget(n);
     this.checkDeferral();
   }
 
@@ -267,12 +260,7 @@ export class Engine {
   private tick(lastTickMs: number | undefined): void {
     if (lastTickMs !== undefined) this.lastTickMs = lastTickMs;
     for (const n of [...this.stale]) this.apply(n, n.expire(this.now));
-    if (this.deferring) {
-      for (const n of [...this.restartingPeers])
-        if (this.now >= n.upAt + RESTARTING_PEER_WAIT_MS) this.restartingPeers.delete(n);
-      if (this.now >= this.deferUntil) this.endDeferral(true);
-      else this.checkDeferral();
-    }
+    this.checkDeferral();
     if (this.flushAt !== undefined && this.now >= this.flushAt) this.flush();
     for (const g of [...this.groups.values()]) if (g.pending) this.guarded(g, () => g.pump());
   }
@@ -307,48 +295,11 @@ export class Engine {
 
   /** RFC 4724 §4.1: the deferral ends when no peer is left to wait for, or when its time runs out. */
   private checkDeferral(): void {
-    if (!this.deferring) return;
-    for (const n of this.neighbors.values()) if (this.awaited(n)) return;
-    this.endDeferral();
+    const end = this.deferral.check(this.neighbors.values(), this.now);
+    if (end) this.endDeferral(end);
   }
 
-  /**
-   * Whether the deferral waits for this peer. Clients keep our routes across our restart until
-   * our End-of-RIB, then drop what we have not sent again: so we wait for what the others will
-   * send. RFC 4724 §4.1 waits for the End-of-RIB of every peer except those that do not do
-   * graceful restart and those that set Restart State (they are restarting too and may wait for
-   * ours). A peer that set it is waited for all the same, but only RESTARTING_PEER_WAIT_MS after
-   * its session came up: FRR sets it for a while after its own start, yet sends its routes and
-   * End-of-RIB about a second after the session is up, and without them the others would lose
-   * its routes; a peer that does wait for ours costs that long, not a deadlock.
-   * And we wait only for a peer that can still send: one whose connection is being set up;
-   * one not connected now (Active) that will connect to us (passive towards it) or that has a
-   * speaker (a connection with it came up, and it closed it: FRR refuses us while it starts
-   * over); not one whose session we ended (Idle: an error, maximum prefixes). A
-   * peer whose every connect was refused has no speaker behind its address (a Node gone) and is
-   * not waited for. With our Restart State bit set, no peer waits for our End-of-RIB before
-   * sending its own, so the wait cannot deadlock; the deferral time bounds the rest.
-   */
-  private awaited(n: Neighbor): boolean {
-    const s = n.state;
-    if (s === "Connect" || s === "OpenSent" || s === "OpenConfirm") return true;
-    // Idle: we ended the session (an error, maximum prefixes) and wait out IdleHold
-    if (s === "Idle") return false;
-    const negotiated = n.negotiated;
-    if (s !== "Established" || !negotiated) return n.config.passive || n.answered;
-    const gr = negotiated.gracefulRestart;
-    if (!gr) return false;
-    if (gr.restarting && this.now - n.upAt >= RESTARTING_PEER_WAIT_MS) return false;
-    // Every family of the session: a peer that only helps others restart (FRR's default) lists
-    // no family of its own in the capability, yet sends End-of-RIB for each.
-    return negotiated.families.some((family) => n.endOfRib[family] <= n.eorAtUp[family]);
-  }
-
-  private endDeferral(timedOut = false): void {
-    if (!this.deferring) return;
-    const waitingFor = [...this.neighbors.values()].filter((n) => this.awaited(n)).map((n) => n.address);
-    this.deferring = false;
-    this.restartingPeers.clear();
+  private endDeferral({ timedOut, waitingFor }: DeferralEnd): void {
     this.out.push({ type: "log", event: { name: "deferralEnded", timedOut, waitingFor } });
     // From now on a new session does not announce Restart State.
     this.out.push({ type: "restart-over" });
@@ -464,8 +415,8 @@ export class Engine {
     };
     group.members.add(member);
     n.member = member;
-    if (this.deferring) {
-      if (negotiated.gracefulRestart?.restarting) this.restartingPeers.add(n);
+    if (this.deferral.active) {
+      this.deferral.up(n);
       this.checkDeferral();
       return;
     }

@@ -52,6 +52,11 @@ export interface Received {
 
 const NONE: RibChange = { announced: [], withdrawn: [] };
 
+/** Adds the withdrawals of `from` to `into`, one by one: a table of 200,000 is no argument list. */
+function addWithdrawn(into: RibChange, from: RibChange): void {
+  for (const w of from.withdrawn) into.withdrawn.push(w);
+}
+
 /** RFC 4724 §4.2's selection of how long stale routes wait once the peer is back (seconds). */
 const STALE_TIME = 360;
 
@@ -164,7 +169,7 @@ export class Neighbor {
       const kept = n.gracefulRestart?.families.find((f) => f.family === family)?.forwarding;
       if (!kept) {
         this.restarting.delete(family);
-        change.withdrawn.push(...this.rib.sweep(family).withdrawn);
+        addWithdrawn(change, this.rib.sweep(family));
       }
     }
     if (this.restarting.size) this.staleUntil = now + (this.config.staleTime ?? STALE_TIME) * 1000;
@@ -182,7 +187,7 @@ export class Neighbor {
         this.restarting.add(family);
       } else {
         this.restarting.delete(family);
-        change.withdrawn.push(...this.rib.clear(family).withdrawn);
+        addWithdrawn(change, this.rib.clear(family));
       }
     }
     this.staleUntil = undefined;
@@ -202,7 +207,7 @@ export class Neighbor {
   expire(now: number): RibChange {
     if (this.staleUntil === undefined || now < this.staleUntil) return NONE;
     const change: RibChange = { announced: [], withdrawn: [] };
-    for (const family of this.restarting) change.withdrawn.push(...this.rib.sweep(family).withdrawn);
+    for (const family of this.restarting) addWithdrawn(change, this.rib.sweep(family));
     this.restarting.clear();
     this.staleUntil = undefined;
     return change;

@@ -98,6 +98,10 @@ export class Peer implements SessionEvents {
 
   update(frame: Buffer): BgpError | undefined {
     const actions = this.input({ type: "update", peer: this.address, frame });
+    if (actions.length === 0) {
+      this.reflector.run(actions);
+      return undefined;
+    }
     // The session acts on the error once it is done with this message (RFC 7606, RFC 4486 §4).
     const reset = actions.find((a) => a.type === "reset" && a.peer === this.address);
     this.reflector.run(actions.filter((a) => a !== reset));

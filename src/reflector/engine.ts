@@ -91,6 +91,10 @@ export type EngineAction =
  */
 const FLUSH_DELAY_MS = 10;
 const MAX_FLUSH_DELAY_MS = 1000;
+/** what a step that writes should take, and the bounds of its budget in octets */
+const SLICE_TARGET_MS = 5;
+const MIN_SLICE = 1024 * 1024;
+const MAX_SLICE = 256 * 1024 * 1024;
 
 export class Engine {
   readonly attrTable = new AttrTable();
@@ -110,6 +114,10 @@ export class Engine {
   /** peers whose stale routes wait for their deadline */
   private readonly stale = new Set<Neighbor>();
   private stopped = false;
+  /** octets a step writes at most, adjusted to the time steps take (tick's lastTickMs) */
+  private sliceOctets = 8 * 1024 * 1024;
+  /** the last tick wrote a slice */
+  private pumped = false;
 
   constructor(
     readonly config: EngineConfig,
@@ -258,11 +266,24 @@ export class Engine {
   }
 
   private tick(lastTickMs: number | undefined): void {
-    if (lastTickMs !== undefined) this.lastTickMs = lastTickMs;
+    if (lastTickMs !== undefined) {
+      this.lastTickMs = lastTickMs;
+      // A step that wrote should take about SLICE_TARGET_MS on the caller's clock: the budget
+      // follows what writing costs there (a TCP socket copies, the in-memory transport does not).
+      if (this.pumped) {
+        const factor = Math.min(2, Math.max(0.5, SLICE_TARGET_MS / Math.max(lastTickMs, 0.1)));
+        this.sliceOctets = Math.min(MAX_SLICE, Math.max(MIN_SLICE, Math.round(this.sliceOctets * factor)));
+      }
+    }
+    this.pumped = false;
     for (const n of [...this.stale]) this.apply(n, n.expire(this.now));
     this.checkDeferral();
     if (this.flushAt !== undefined && this.now >= this.flushAt) this.flush();
-    for (const g of [...this.groups.values()]) if (g.pending) this.guarded(g, () => g.pump());
+    for (const g of [...this.groups.values()]) {
+      if (!g.pending) continue;
+      this.pumped = true;
+      this.guarded(g, () => g.pump());
+    }
   }
 
   /** A change of a peer's Adj-RIB-In into the Loc-RIB. */
@@ -357,6 +378,7 @@ export class Engine {
 
   /** What the groups ask of the sessions and logs, as actions of the input being handled. */
   private readonly groupOutputs: GroupOutputs = {
+    sliceOctets: () => this.sliceOctets,
     awaitDrain: (m) => this.out.push({ type: "await-drain", peer: m.address }),
     close: (m, notification, reason) =>
       this.out.push({ type: "close", peer: m.address, notification, reason }),

@@ -36,8 +36,10 @@ export interface Transport {
   write(chunk: Buffer): void;
 }
 
-/** What a group asks of the sessions and the logs. */
+/** What a group asks of the sessions and the logs, and how much it may write per step. */
 export interface GroupOutputs {
+  /** octets a step writes at most (see Group.pump) */
+  sliceOctets(): number;
   /** tell the engine when what is queued to this member has drained (then Group.catchUp) */
   awaitDrain(m: Member): void;
   /** reset this member's session */
@@ -61,12 +63,10 @@ export interface Member {
 /** The cached IPv4 attribute block of a path whose attributes cannot be encoded for a group. */
 const UNENCODABLE = Buffer.alloc(0);
 
-/**
- * The writing one step does (see Group.pump), counted in octets, each write to a member counting
- * DELIVERY_COST more: about 5 ms of socket writes on a 2 GHz core.
- */
-const SLICE_OCTETS = 8 * 1024 * 1024;
+/** In a step's budget (see Group.pump), each write to a member counts this many octets more. */
 const DELIVERY_COST = 2048;
+/** the budget without a host to set it */
+const SLICE_OCTETS = 8 * 1024 * 1024;
 
 /** Chunks for some members; for a change, the prefixes it covers (for members that are behind). */
 interface Job {
@@ -421,7 +421,7 @@ export class Group {
   }
 
   /**
-   * Writes go out in order, a slice per step (SLICE_OCTETS): a flush to 15,000 members copies
+   * Writes go out in order, a slice per step (sliceOctets): a flush to 15,000 members copies
    * gigabytes, and keepalives and hold timers must not wait for it. What fits in a slice is
    * written at once; the rest waits for the next step (the engine's deadline is then now).
    */
@@ -437,7 +437,7 @@ export class Group {
   pump(): void {
     if (this.pumping) return;
     this.pumping = true;
-    let budget = SLICE_OCTETS;
+    let budget = this.outputs?.sliceOctets() ?? SLICE_OCTETS;
     try {
       while (this.queue.length) {
         const job = this.queue[0] as Job;

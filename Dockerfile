@@ -44,6 +44,7 @@ ENV IP="" \
     NAMESPACE="" \
     CALICO_API_GROUP="" \
     MAX_PREFIXES="" \
+    ADD_PATHS="" \
     LOG_LEVEL="" \
     HTTP_LISTEN="" \
     NODE_ENV=production

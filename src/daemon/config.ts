@@ -3,7 +3,7 @@
 // it. A missing or invalid value stops start-up with a message naming the variable.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type EtcdTls, parseAddress, parseCount } from "../datastore/index.js";
+import { type AddPaths, type EtcdTls, parseAddress, parseCount } from "../datastore/index.js";
 
 export type DatastoreType = "file" | "etcdv3" | "kubernetes";
 
@@ -27,6 +27,8 @@ export interface Config {
   logLevelSet: boolean;
   /** the most prefixes per family a peer may send, unless its BGPPeer says otherwise */
   maxPrefixes?: number;
+  /** RFC 7911 ADD-PATH on every peering: every path (calico/node's BIRD), the best N, or off */
+  addPaths: AddPaths;
   /** host:port of the HTTP endpoint, or undefined when off */
   httpListen?: { host: string; port: number };
 }
@@ -74,6 +76,12 @@ export const VARIABLES = [
     "--max-prefixes",
     String(DEFAULT_MAX_PREFIXES),
     "reset a peer's session when it sends more prefixes per family (RFC 4486); 0 for no limit; a BGPPeer's routereflector/max-prefixes annotation wins",
+  ],
+  [
+    "ADD_PATHS",
+    "--add-paths",
+    "all",
+    "ADD-PATH (RFC 7911) offered to every peer, send and receive, as calico/node's BIRD (add paths on): all paths, N for the best N per prefix, or off",
   ],
   ["LOG_LEVEL", "--log-level", "info", "trace, debug, info, warn, error, fatal or silent"],
   [
@@ -127,6 +135,14 @@ function address(values: Map<VariableName, string>, name: VariableName, family: 
   const ip = parseAddress(v);
   if (ip?.family !== family) throw new ConfigError(name, `not an IPv${family} address: ${JSON.stringify(v)}`);
   return ip.text;
+}
+
+function addPaths(v: string): AddPaths {
+  if (v === "all" || v === "off") return v;
+  const n = parseCount(v);
+  if (n === undefined || n < 1)
+    throw new ConfigError("ADD_PATHS", `not all, off or a count of paths: ${JSON.stringify(v)}`);
+  return n;
 }
 
 function pem(values: Map<VariableName, string>, name: VariableName): Buffer | undefined {
@@ -199,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
     namespace: values.get("NAMESPACE") ?? "kube-system",
     logLevel: values.get("LOG_LEVEL") ?? "info",
     logLevelSet: values.has("LOG_LEVEL"),
+    addPaths: addPaths(values.get("ADD_PATHS") ?? "all"),
   };
   const ip = address(values, "IP", 4);
   const ip6 = address(values, "IP6", 6);

@@ -5,6 +5,7 @@ export type { EtcdTls } from "./etcd.js";
 export { FileError, FileSource, parseFile } from "./file.js";
 export type { KubernetesOptions } from "./kubernetes.js";
 export {
+  type AddPaths,
   BGP_PORT,
   computePeerings,
   DEFAULT_AS,

@@ -51,9 +51,17 @@ export interface PeerSpec {
   maxPrefixes?: number;
   /** RFC 4271 §9.1.2: how many times our AS may be in a received AS_PATH before it is a loop */
   allowLocalAs?: number;
+  /**
+   * RFC 7911 ADD-PATH, offered for sending and receiving as calico/node's BIRD does (`add paths
+   * on`): every path of a prefix (all), the best N, or not offered (off)
+   */
+  addPaths?: AddPaths;
   /** the resources this peering comes from (for logs and status) */
   from: string;
 }
+
+/** ADD-PATH towards a peer: every path, the best N, or off. */
+export type AddPaths = "all" | "off" | number;
 
 /** What the reflector knows about itself, from the environment. */
 export interface Identity {
@@ -67,6 +75,8 @@ export interface Identity {
   clusterId?: string;
   /** MAX_PREFIXES: the limit for peers without one of their own */
   maxPrefixes?: number;
+  /** ADD_PATHS: ADD-PATH on every peering (default all, as calico/node) */
+  addPaths?: AddPaths;
 }
 
 export interface Snapshot {
@@ -326,7 +336,10 @@ export function computePeerings(
   const self = ourNode(snap, id);
   const peerings = self ? nodeMode(c, self, id) : legacyMode(c, id);
   peerings.peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  if (id.maxPrefixes) for (const p of peerings.peers) p.maxPrefixes ??= id.maxPrefixes;
+  for (const p of peerings.peers) {
+    if (id.maxPrefixes) p.maxPrefixes ??= id.maxPrefixes;
+    p.addPaths = id.addPaths ?? "all";
+  }
   return peerings;
 }
 

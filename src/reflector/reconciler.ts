@@ -36,6 +36,9 @@ export function neighborConfig(spec: PeerSpec, self: Identity): NeighborConfig {
   const routerId = self.routerId;
   // BIRD: next hop self towards eBGP peers unless told to keep it; iBGP keeps it unless told Self.
   const nextHopSelf = spec.nextHopMode === "Self" || (ebgp && spec.nextHopMode === "Auto");
+  // RFC 7911: offered both ways, as calico/node's bgp_template (add paths on); the peer's
+  // capability decides what each direction uses
+  const addPaths = spec.addPaths ?? "off";
   return {
     ...PEER_DEFAULTS,
     families: [family],
@@ -62,6 +65,8 @@ export function neighborConfig(spec: PeerSpec, self: Identity): NeighborConfig {
     ...(spec.ttlSecurity ? { ttl: 255, minTtl: 256 - spec.ttlSecurity } : {}),
     ...(spec.maxPrefixes ? { maxPrefixes: spec.maxPrefixes } : {}),
     ...(spec.allowLocalAs ? { allowLocalAs: spec.allowLocalAs } : {}),
+    ...(addPaths !== "off" ? { addPath: { [family]: "both" as const } } : {}),
+    ...(typeof addPaths === "number" ? { addPathMax: addPaths } : {}),
     ...(nextHopSelf && family === "ipv4" ? { nextHopSelf: spec.sourceAddress ?? routerId } : {}),
     ...(nextHopSelf && family === "ipv6" && spec.sourceAddress ? { nextHopSelf: spec.sourceAddress } : {}),
   };

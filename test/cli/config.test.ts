@@ -53,6 +53,12 @@ describe("configuration contract", () => {
     expect(loadConfig({}, []).maxPrefixes).toBe(2_000_000);
   });
 
+  it("ADD_PATHS: all (calico/node's add paths on) by default, a count, or off", () => {
+    expect(loadConfig({}, []).addPaths).toBe("all");
+    expect(loadConfig({ ADD_PATHS: "2" }, []).addPaths).toBe(2);
+    expect(loadConfig({}, ["--add-paths", "off"]).addPaths).toBe("off");
+  });
+
   it("flags win over the environment, in both forms", () => {
     const c = loadConfig({ IP: "100.64.0.1", LOG_LEVEL: "warn" }, [
       "--ip",
@@ -126,6 +132,8 @@ describe("configuration contract", () => {
     [{ HTTP_LISTEN: "9179" }, [], 'HTTP_LISTEN: not host:port or off: "9179"'],
     [{ MAX_PREFIXES: "ten" }, [], 'MAX_PREFIXES: not a count (0 for no limit): "ten"'],
     [{}, ["--max-prefixes=-5"], 'MAX_PREFIXES: not a count (0 for no limit): "-5"'],
+    [{ ADD_PATHS: "0" }, [], 'ADD_PATHS: not all, off or a count of paths: "0"'],
+    [{}, ["--add-paths=some"], 'ADD_PATHS: not all, off or a count of paths: "some"'],
     [{}, ["--bogus"], "--bogus: unknown option (see --help)"],
     [{}, ["--ip"], "--ip: needs a value"],
   ])("%j %j: %s", (env, argv, message) => expect(errorOf(env, argv)).toBe(message));

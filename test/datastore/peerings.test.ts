@@ -384,6 +384,8 @@ describe("BGPPeer rules on a reflector node", () => {
     );
     const edge = p.peers.find((s) => s.address === "203.0.113.5");
     expect(edge).toEqual({
+      // ADD-PATH on every peering, as calico/node's bgp_template (add paths on)
+      addPaths: "all",
       name: "Node_203_0_113_5_port_1790",
       type: "external",
       address: "203.0.113.5",

@@ -51,6 +51,8 @@ export interface BirdOptions {
   netns?: string;
   /** BIRD 1.6, the base of calico/node's fork (unpacked into .cache/bird1 by install-system-deps.sh) */
   bird1?: boolean;
+  /** RFC 7911 both ways, as calico/node's bgp_template ("add paths on") */
+  addPaths?: boolean;
   /** a whole configuration of the test's own, instead of the client generated from the options above */
   configText?: (dir: string) => string;
 }
@@ -106,7 +108,7 @@ ${o.as4 === false ? "  enable as4 off;" : ""}
 ${o.gracefulRestart ? "  graceful restart on;" : ""}
 ${o.password ? `  password "${o.password}";` : ""}
 ${o.ttlSecurity ? "  ttl security on; multihop 1;" : ""}
-  ${af} { import all; export ${o.exportAttrs ? `filter { ${o.exportAttrs} accept; }` : "all"}; };
+  ${af} { import all; export ${o.exportAttrs ? `filter { ${o.exportAttrs} accept; }` : "all"};${o.addPaths ? " add paths on;" : ""} };
 }`,
   )
   .join("\n")}
@@ -130,6 +132,7 @@ protocol bgp ours {
   source address ${o.addr};
   hold time ${o.holdTime ?? 90}; connect delay time 1; connect retry time 2; error wait time 1, 2;
 ${o.gracefulRestart ? "  graceful restart on;" : ""}
+${o.addPaths ? "  add paths on;" : ""}
   import all;
   export filter { bgp_next_hop = ${nh}; accept; };
 }

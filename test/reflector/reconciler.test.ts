@@ -149,3 +149,14 @@ describe("neighborConfig", () => {
     expect([s.role, s.clusterId]).toEqual([role, cluster]);
   });
 });
+
+describe("neighborConfig: ADD-PATH", () => {
+  it.each([
+    ["all", { ipv4: "both" }, undefined],
+    [2, { ipv4: "both" }, 2],
+    ["off", undefined, undefined],
+  ] as const)("ADD_PATHS %s: offered %j, at most %s paths", (addPaths, offered, max) => {
+    const s = neighborConfig(spec("100.64.1.1", { addPaths }), { routerId: "100.64.0.1" });
+    expect([s.addPath, s.addPathMax]).toEqual([offered, max]);
+  });
+});

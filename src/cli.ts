@@ -66,9 +66,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
+    // A command that read a datastore once (config check) ends here, once its output is out:
+    // the etcd and Kubernetes clients may keep connections open after they are stopped.
+    if (argv[0] === "config")
+      process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
   },
   (e: unknown) => {
     if (e instanceof UsageError) {

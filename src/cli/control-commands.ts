@@ -174,28 +174,42 @@ export async function routesCommand(argv: string[], print: Print): Promise<numbe
 export async function configCheckCommand(argv: string[], print: Print, printError: Print): Promise<number> {
   const config = configOrError(argv, printError);
   if (!config) return 2;
+  const store = new Store();
   let problems = 0;
+  /** the datastore failed before it was read (unreachable, refused us): the check is over */
+  let failed = false;
   const log = pino(
     { level: "warn", base: undefined, timestamp: false },
     {
       write: (line: string) => {
-        const l = JSON.parse(line) as { level: number; msg: string; key?: string; err?: string };
+        const l = JSON.parse(line) as {
+          level: number;
+          msg: string;
+          key?: string;
+          err?: string;
+          event?: string;
+        };
         if (l.level >= 50) problems++;
+        if (l.level >= 50 && l.event !== "invalidObject" && !store.synced) failed = true;
         printError(
           `${l.level >= 50 ? "error" : "warning"}: ${l.msg}${l.key ? `: ${l.key}` : ""}${l.err ? `: ${l.err}` : ""}`,
         );
       },
     },
   );
-  const store = new Store();
   let source: Awaited<ReturnType<typeof makeSource>> | undefined;
   try {
     source = await makeSource(config, store, log);
     await source.start();
+    // A daemon retries for ever; a check reports the first failure (printed above) and ends.
     const deadline = Date.now() + 15_000;
-    while (!store.synced && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!store.synced && !failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (!store.synced) {
-      printError(`routereflector: the ${config.datastoreType} datastore did not answer within 15 s`);
+      printError(
+        failed
+          ? `routereflector: the ${config.datastoreType} datastore could not be read`
+          : `routereflector: the ${config.datastoreType} datastore did not answer within 15 s`,
+      );
       return 1;
     }
   } catch (e) {

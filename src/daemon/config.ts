@@ -3,7 +3,13 @@
 // it. A missing or invalid value stops start-up with a message naming the variable.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type AddPaths, type EtcdTls, parseAddress, parseCount } from "../datastore/index.js";
+import {
+  type AddPaths,
+  type EtcdAccess,
+  type KubernetesOverrides,
+  parseAddress,
+  parseCount,
+} from "../datastore/index.js";
 
 export type DatastoreType = "file" | "etcdv3" | "kubernetes";
 
@@ -17,8 +23,10 @@ export interface Config {
   /** true when DATASTORE_FILE was not given: the embedded default */
   embeddedDefault: boolean;
   etcdEndpoints: string[];
-  etcdTls: EtcdTls;
+  etcdTls: EtcdAccess;
   kubeconfig?: string;
+  /** K8S_API_ENDPOINT, K8S_CA_FILE, ...: over the kubeconfig's, as libcalico-go's apiconfig */
+  kubernetes?: KubernetesOverrides;
   apiGroup?: string;
   /** namespace of the Secrets that hold BGP passwords (calico/node's NAMESPACE) */
   namespace: string;
@@ -63,7 +71,30 @@ export const VARIABLES = [
   ["ETCD_CA_CERT_FILE", "--etcd-ca-cert-file", "", "CA certificate to verify etcd (PEM)"],
   ["ETCD_CERT_FILE", "--etcd-cert-file", "", "client certificate for etcd (PEM)"],
   ["ETCD_KEY_FILE", "--etcd-key-file", "", "client key for etcd (PEM)"],
+  [
+    "ETCD_USERNAME",
+    "--etcd-username",
+    "",
+    "etcd user, where etcd has authentication on (with ETCD_PASSWORD)",
+  ],
+  ["ETCD_PASSWORD", "--etcd-password", "", "that user's password"],
   ["KUBECONFIG", "--kubeconfig", "in-cluster service account", "kubeconfig file (kubernetes datastore)"],
+  [
+    "K8S_API_ENDPOINT",
+    "--k8s-api-endpoint",
+    "",
+    "the API server's URL, over the kubeconfig's (as calico/node)",
+  ],
+  ["K8S_CA_FILE", "--k8s-ca-file", "", "CA certificate to verify the API server (PEM)"],
+  ["K8S_CERT_FILE", "--k8s-cert-file", "", "client certificate for the API server (PEM, with K8S_KEY_FILE)"],
+  ["K8S_KEY_FILE", "--k8s-key-file", "", "client key for the API server (PEM)"],
+  ["K8S_API_TOKEN", "--k8s-api-token", "", "bearer token for the API server"],
+  [
+    "K8S_INSECURE_SKIP_TLS_VERIFY",
+    "--k8s-insecure-skip-tls-verify",
+    "false",
+    "do not verify the API server's certificate",
+  ],
   ["NAMESPACE", "--namespace", "kube-system", "namespace of the Secrets that hold BGP passwords"],
   [
     "CALICO_API_GROUP",
@@ -135,6 +166,58 @@ function address(values: Map<VariableName, string>, name: VariableName, family: 
   const ip = parseAddress(v);
   if (ip?.family !== family) throw new ConfigError(name, `not an IPv${family} address: ${JSON.stringify(v)}`);
   return ip.text;
+}
+
+/** Go's strconv.ParseBool, as libcalico-go reads K8S_INSECURE_SKIP_TLS_VERIFY. */
+function bool(values: Map<VariableName, string>, name: VariableName): boolean | undefined {
+  const v = values.get(name);
+  if (v === undefined) return undefined;
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(v)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(v)) return false;
+  throw new ConfigError(name, `not true or false: ${JSON.stringify(v)}`);
+}
+
+/** The file a variable names, checked to be readable now: the message names the variable. */
+function readable(values: Map<VariableName, string>, name: VariableName): string | undefined {
+  const path = values.get(name);
+  if (path === undefined) return undefined;
+  try {
+    readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(
+      name,
+      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  return path;
+}
+
+function kubernetesOverrides(values: Map<VariableName, string>): KubernetesOverrides | undefined {
+  const o: KubernetesOverrides = {};
+  const server = values.get("K8S_API_ENDPOINT");
+  if (server !== undefined) {
+    if (!/^https?:\/\/[^/]+/.test(server))
+      throw new ConfigError("K8S_API_ENDPOINT", `not an http(s) URL: ${JSON.stringify(server)}`);
+    o.server = server;
+  }
+  const caFile = readable(values, "K8S_CA_FILE");
+  const certFile = readable(values, "K8S_CERT_FILE");
+  const keyFile = readable(values, "K8S_KEY_FILE");
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new ConfigError(
+      certFile ? "K8S_KEY_FILE" : "K8S_CERT_FILE",
+      "K8S_CERT_FILE and K8S_KEY_FILE go together",
+    );
+  const token = values.get("K8S_API_TOKEN");
+  const insecure = bool(values, "K8S_INSECURE_SKIP_TLS_VERIFY");
+  if (caFile) o.caFile = caFile;
+  if (certFile && keyFile) {
+    o.certFile = certFile;
+    o.keyFile = keyFile;
+  }
+  if (token) o.token = token;
+  if (insecure !== undefined) o.insecureSkipTlsVerify = insecure;
+  return Object.keys(o).length ? o : undefined;
 }
 
 function addPaths(v: string): AddPaths {
@@ -253,13 +336,24 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
   const http = httpListen(values.get("HTTP_LISTEN") ?? "127.0.0.1:9179");
   if (http) config.httpListen = http;
   if (config.datastoreType === "etcdv3") {
-    const tls: EtcdTls = {};
+    const tls: EtcdAccess = {};
     const ca = pem(values, "ETCD_CA_CERT_FILE");
     const cert = pem(values, "ETCD_CERT_FILE");
     const key = pem(values, "ETCD_KEY_FILE");
     if (ca) tls.ca = ca;
     if (cert) tls.cert = cert;
     if (key) tls.key = key;
+    const username = values.get("ETCD_USERNAME");
+    const password = values.get("ETCD_PASSWORD");
+    if ((username === undefined) !== (password === undefined))
+      throw new ConfigError(
+        username === undefined ? "ETCD_USERNAME" : "ETCD_PASSWORD",
+        "ETCD_USERNAME and ETCD_PASSWORD go together",
+      );
+    if (username !== undefined) {
+      tls.username = username;
+      tls.password = password as string;
+    }
     if ((cert === undefined) !== (key === undefined)) {
       throw new ConfigError(
         cert ? "ETCD_KEY_FILE" : "ETCD_CERT_FILE",
@@ -278,8 +372,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
       );
     }
   }
-  if (config.datastoreType === "kubernetes" && !config.kubeconfig && !env.KUBERNETES_SERVICE_HOST) {
-    throw new ConfigError("KUBECONFIG", "required outside a Kubernetes pod (no in-cluster service account)");
+  const k8s = kubernetesOverrides(values);
+  if (k8s) config.kubernetes = k8s;
+  if (
+    config.datastoreType === "kubernetes" &&
+    !config.kubeconfig &&
+    !k8s?.server &&
+    !env.KUBERNETES_SERVICE_HOST
+  ) {
+    throw new ConfigError(
+      "KUBECONFIG",
+      "required outside a Kubernetes pod (no in-cluster service account), unless K8S_API_ENDPOINT is set",
+    );
   }
   // Legacy mode needs our address; node mode can take it from the Node.
   if (!config.ip && !config.ip6 && !config.nodeName && !config.embeddedDefault) {

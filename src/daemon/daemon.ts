@@ -251,6 +251,7 @@ export async function makeSource(config: Config, store: Store, log: Logger): Pro
         {
           namespace: config.namespace,
           ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+          ...(config.kubernetes ? { overrides: config.kubernetes } : {}),
           ...(config.apiGroup ? { apiGroup: config.apiGroup } : {}),
         },
         store,

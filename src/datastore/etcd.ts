@@ -18,11 +18,16 @@ import {
 } from "./resources.js";
 import { resourceKey, type Store } from "./store.js";
 
-/** TLS for the etcd client: ETCD_CA_CERT_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE, read. */
-export interface EtcdTls {
+/**
+ * How the etcd client reaches etcd: TLS (ETCD_CA_CERT_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE, read)
+ * and, where etcd has authentication on, a user (ETCD_USERNAME, ETCD_PASSWORD), as libcalico-go.
+ */
+export interface EtcdAccess {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
+  username?: string;
+  password?: string;
 }
 
 const V3 = "/calico/resources/v3/projectcalico.org/";
@@ -91,7 +96,7 @@ export class EtcdSource {
 
   constructor(
     readonly endpoints: string[],
-    tls: EtcdTls,
+    tls: EtcdAccess,
     private readonly store: Store,
     private readonly log: Logger,
   ) {
@@ -99,6 +104,9 @@ export class EtcdSource {
     this.options = {
       hosts: endpoints,
       dialTimeout: 5000,
+      ...(tls.username !== undefined
+        ? { auth: { username: tls.username, password: tls.password ?? "" } }
+        : {}),
       ...(https || tls.ca
         ? {
             credentials: {

@@ -1,9 +1,9 @@
 // Calico's datastore: resources parsed from etcd, Kubernetes or a file into the store, and the
 // peerings calico/node would compute from them. EtcdSource and KubernetesSource are imported by
 // path where they are used, so their clients load only when chosen.
-export type { EtcdTls } from "./etcd.js";
+export type { EtcdAccess } from "./etcd.js";
 export { FileError, FileSource, parseFile } from "./file.js";
-export type { KubernetesOptions } from "./kubernetes.js";
+export type { KubernetesOptions, KubernetesOverrides } from "./kubernetes.js";
 export {
   type AddPaths,
   BGP_PORT,

@@ -27,8 +27,22 @@ import {
 } from "./resources.js";
 import type { Store } from "./store.js";
 
+/**
+ * What calico/node's K8S_* variables set over the kubeconfig (libcalico-go apiconfig: the
+ * API server, its CA, a client certificate, a bearer token, no TLS verification).
+ */
+export interface KubernetesOverrides {
+  server?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  token?: string;
+  insecureSkipTlsVerify?: boolean;
+}
+
 export interface KubernetesOptions {
   kubeconfig?: string;
+  overrides?: KubernetesOverrides;
   namespace: string;
   /** CALICO_API_GROUP: "crd.projectcalico.org/v1" or "projectcalico.org/v3"; discovered when unset */
   apiGroup?: string;
@@ -172,15 +186,64 @@ export class KubernetesSource {
     private readonly store: Store,
     private readonly log: Logger,
   ) {
+    const o = options.overrides;
     try {
       if (options.kubeconfig) this.kc.loadFromFile(options.kubeconfig);
-      else this.kc.loadFromCluster();
+      else if (!o?.server || process.env.KUBERNETES_SERVICE_HOST) this.kc.loadFromCluster();
     } catch (e) {
       throw new Error(`KUBECONFIG ${options.kubeconfig}: ${(e as Error).message}`);
     }
+    if (o) this.override(o);
     if (!this.kc.getCurrentCluster()?.server) {
       throw new Error(`KUBECONFIG ${options.kubeconfig ?? "(in-cluster)"}: no current cluster with a server`);
     }
+  }
+
+  /** The K8S_* variables over what the kubeconfig (or the pod's service account) says. */
+  private override(o: KubernetesOverrides): void {
+    const cluster = this.kc.getCurrentCluster();
+    const user = this.kc.getCurrentUser();
+    const server = o.server ?? cluster?.server;
+    if (!server) return;
+    this.kc.loadFromOptions({
+      clusters: [
+        {
+          name: "calico",
+          server,
+          skipTLSVerify: o.insecureSkipTlsVerify ?? cluster?.skipTLSVerify ?? false,
+          ...(o.caFile
+            ? { caFile: o.caFile }
+            : cluster?.caFile
+              ? { caFile: cluster.caFile }
+              : cluster?.caData
+                ? { caData: cluster.caData }
+                : {}),
+        },
+      ],
+      users: [
+        {
+          name: "calico",
+          ...(o.token ? { token: o.token } : user?.token ? { token: user.token } : {}),
+          ...(o.certFile && o.keyFile
+            ? { certFile: o.certFile, keyFile: o.keyFile }
+            : {
+                ...(user?.certFile
+                  ? { certFile: user.certFile }
+                  : user?.certData
+                    ? { certData: user.certData }
+                    : {}),
+                ...(user?.keyFile
+                  ? { keyFile: user.keyFile }
+                  : user?.keyData
+                    ? { keyData: user.keyData }
+                    : {}),
+              }),
+          ...(!o.token && user?.authProvider ? { authProvider: user.authProvider } : {}),
+        },
+      ],
+      contexts: [{ name: "calico", cluster: "calico", user: "calico" }],
+      currentContext: "calico",
+    });
   }
 
   async start(): Promise<void> {

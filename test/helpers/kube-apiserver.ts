@@ -70,7 +70,8 @@ export class KubeApiServer {
   /** requests seen, "METHOD path?query", for the tests */
   readonly requests: string[] = [];
 
-  private readonly cert: Buffer;
+  /** the server certificate (self-signed): the CA a client needs */
+  readonly cert: Buffer;
 
   private readonly kinds: Kind[];
 

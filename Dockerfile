@@ -48,6 +48,7 @@ ENV IP="" \
     K8S_API_TOKEN="" \
     K8S_INSECURE_SKIP_TLS_VERIFY="" \
     NODENAME="" \
+    CALICO_ROUTER_ID="" \
     DATASTORE_FILE="" \
     NAMESPACE="" \
     CALICO_API_GROUP="" \

@@ -219,7 +219,7 @@ export async function configCheckCommand(argv: string[], print: Print, printErro
     await source?.stop();
   }
   const p = computePeerings(store.snapshot(), config, store.secret);
-  const routerId = p.routerId ?? config.ip;
+  const routerId = config.routerId ?? p.routerId ?? config.ip;
   print(
     `${p.mode} mode${p.node ? ` as node ${p.node}` : ""}: router ID ${routerId ?? "(none: set IP)"}, AS ${p.localAs}, cluster ID ${p.clusterId ?? routerId ?? "-"}, BGP port ${p.listenPort}`,
   );
@@ -254,8 +254,14 @@ export async function configCheckCommand(argv: string[], print: Print, printErro
       : "No peerings.",
   );
   for (const w of p.warnings) printError(`warning: ${w}`);
+  if (config.nodeName && p.mode !== "node") {
+    printError(
+      `error: NODENAME ${config.nodeName} matches no Calico Node: the reflector would run in legacy mode`,
+    );
+    problems++;
+  }
   if (!routerId) {
-    printError("error: no router ID: set IP, or give the Calico Node an IPv4 address");
+    printError("error: no router ID: set IP or CALICO_ROUTER_ID, or give the Calico Node an IPv4 address");
     problems++;
   }
   return problems ? 1 : 0;

@@ -1,6 +1,7 @@
 // The configuration contract: the calico/routereflector image's environment variables, kept exactly,
 // plus our own. Every variable has a command-line flag (--ip, --etcd-endpoints, ...) that wins over
 // it. A missing or invalid value stops start-up with a message naming the variable.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
@@ -14,6 +15,8 @@ import {
 export type DatastoreType = "file" | "etcdv3" | "kubernetes";
 
 export interface Config {
+  /** CALICO_ROUTER_ID: our BGP identifier when it is not IP (an IPv6-only reflector needs one) */
+  routerId?: string;
   ip?: string;
   ip6?: string;
   nodeName?: string;
@@ -54,6 +57,12 @@ export const VARIABLES = [
   ["IP", "--ip", "", "IPv4 address: router ID and the address BGP listens and connects on"],
   ["IP6", "--ip6", "", "IPv6 address for IPv6 sessions"],
   ["NODENAME", "--nodename", "", "run as this Calico Node (node mode)"],
+  [
+    "CALICO_ROUTER_ID",
+    "--router-id",
+    "IP, or the Calico Node's IPv4 address",
+    "BGP router ID (dotted quad), or hash for one made from NODENAME as calico/node does; needed without IPv4",
+  ],
   ["CLUSTER_ID", "--cluster-id", "the router ID", "route reflector cluster ID in legacy mode (dotted quad)"],
   [
     "DATASTORE_TYPE",
@@ -166,6 +175,16 @@ function address(values: Map<VariableName, string>, name: VariableName, family: 
   const ip = parseAddress(v);
   if (ip?.family !== family) throw new ConfigError(name, `not an IPv${family} address: ${JSON.stringify(v)}`);
   return ip.text;
+}
+
+/**
+ * calico/node's router ID from a node name (confd's hashToIPv4): the first four octets of its
+ * SHA-256, the first brought under 224 (no multicast or reserved router IDs).
+ */
+export function hashToIPv4(name: string): string {
+  const h = createHash("sha256").update(name).digest();
+  const first = h[0]! > 223 ? h[0]! - 32 : h[0]!;
+  return [first, h[1], h[2], h[3]].join(".");
 }
 
 /** Go's strconv.ParseBool, as libcalico-go reads K8S_INSECURE_SKIP_TLS_VERIFY. */
@@ -305,6 +324,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
   const clusterId = address(values, "CLUSTER_ID", 4);
   const nodeName = values.get("NODENAME");
   const kubeconfig = values.get("KUBECONFIG");
+  const routerId = values.get("CALICO_ROUTER_ID");
+  if (routerId === "hash") {
+    if (!nodeName)
+      throw new ConfigError("CALICO_ROUTER_ID", "hash makes the router ID from NODENAME, which is not set");
+    config.routerId = hashToIPv4(nodeName);
+  } else if (routerId !== undefined) {
+    config.routerId = address(values, "CALICO_ROUTER_ID", 4);
+  }
   if (ip) config.ip = ip;
   if (ip6) config.ip6 = ip6;
   if (clusterId) config.clusterId = clusterId;

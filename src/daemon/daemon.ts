@@ -112,7 +112,7 @@ export class Daemon {
     for (const w of warnings) if (!this.warnings.has(w)) logEvent(this.log, "peeringWarning", { warning: w });
     this.warnings = warnings;
 
-    const routerId = p.routerId ?? c.ip;
+    const routerId = c.routerId ?? p.routerId ?? c.ip;
     if (!routerId) {
       logEvent(this.log, "noRouterId", p.node ? { node: p.node } : {});
       return;
@@ -201,6 +201,7 @@ export class Daemon {
     const reconciler = new Reconciler(
       reflector,
       (peer) => listeners.find((l) => family(l.address) === family(peer))?.listener,
+      addresses.find((a) => !a.includes(":")),
     );
     logEvent(log, "started", {
       mode: p.mode,

@@ -334,6 +334,8 @@ export function computePeerings(
     }
   }
   const self = ourNode(snap, id);
+  if (id.nodeName && !self)
+    warnings.push(`NODENAME ${id.nodeName}: no Calico Node of that name; running as a legacy reflector`);
   const peerings = self ? nodeMode(c, self, id) : legacyMode(c, id);
   peerings.peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const p of peerings.peers) {

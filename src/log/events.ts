@@ -50,7 +50,7 @@ export const EVENTS = {
   peeringWarning: spec<{ warning: string }>("warn", "peering not as configured"),
   noRouterId: spec<{ node?: string }>(
     "error",
-    "no router ID: set IP, or give the Calico Node an IPv4 address; no sessions until then",
+    "no router ID: set IP or CALICO_ROUTER_ID, or give the Calico Node an IPv4 address; no sessions until then",
   ),
   identityChanged: spec(
     "info",

@@ -25,6 +25,8 @@ export interface ReconcileResult {
 export interface Identity {
   routerId: string;
   clusterId?: string;
+  /** our IPv4 address: the next hop where next-hop-self applies and the peering sets no source address */
+  ipv4?: string;
 }
 
 /** Everything about a peering, settled here once: nothing else translates a peering's settings. */
@@ -67,7 +69,7 @@ export function neighborConfig(spec: PeerSpec, self: Identity): NeighborConfig {
     ...(spec.allowLocalAs ? { allowLocalAs: spec.allowLocalAs } : {}),
     ...(addPaths !== "off" ? { addPath: { [family]: "both" as const } } : {}),
     ...(typeof addPaths === "number" ? { addPathMax: addPaths } : {}),
-    ...(nextHopSelf && family === "ipv4" ? { nextHopSelf: spec.sourceAddress ?? routerId } : {}),
+    ...(nextHopSelf && family === "ipv4" ? { nextHopSelf: spec.sourceAddress ?? self.ipv4 ?? routerId } : {}),
     ...(nextHopSelf && family === "ipv6" && spec.sourceAddress ? { nextHopSelf: spec.sourceAddress } : {}),
   };
 }
@@ -81,6 +83,8 @@ export class Reconciler {
     private readonly reflector: Reflector,
     /** the listener a peer's connections arrive on, for its TCP MD5 key */
     private readonly listenerFor: (address: string) => KeyedListener | undefined = () => undefined,
+    /** our IPv4 address (the router ID is not one with CALICO_ROUTER_ID) */
+    private readonly ipv4?: string,
   ) {}
 
   /** The peerings now running, by address. */
@@ -121,7 +125,14 @@ export class Reconciler {
 
   private start(spec: PeerSpec): void {
     if (spec.password) this.listenerFor(spec.address)?.setMd5Key(spec.address, spec.password);
-    this.reflector.addPeer(neighborConfig(spec, this.reflector.config));
+    const { routerId, clusterId } = this.reflector.config;
+    this.reflector.addPeer(
+      neighborConfig(spec, {
+        routerId,
+        ...(clusterId ? { clusterId } : {}),
+        ...(this.ipv4 ? { ipv4: this.ipv4 } : {}),
+      }),
+    );
     this.current.set(spec.address, spec);
   }
 

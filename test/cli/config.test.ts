@@ -59,6 +59,18 @@ describe("configuration contract", () => {
     expect(loadConfig({}, ["--add-paths", "off"]).addPaths).toBe("off");
   });
 
+  it("CALICO_ROUTER_ID: a dotted quad, or hash for one made from NODENAME as calico/node does", () => {
+    expect(loadConfig({ IP6: "2001:db8::1", CALICO_ROUTER_ID: "100.64.0.7" }, []).routerId).toBe(
+      "100.64.0.7",
+    );
+    // the values Python's hashlib gives for SHA-256 of the names (the second one's first octet, 252, is brought under 224)
+    expect(loadConfig({ NODENAME: "kube-master", CALICO_ROUTER_ID: "hash" }, []).routerId).toBe(
+      "25.79.212.8",
+    );
+    expect(loadConfig({ NODENAME: "rr-22", CALICO_ROUTER_ID: "hash" }, []).routerId).toBe("220.107.145.5");
+    expect(loadConfig({ IP: "100.64.0.1" }, []).routerId).toBeUndefined();
+  });
+
   it("flags win over the environment, in both forms", () => {
     const c = loadConfig({ IP: "100.64.0.1", LOG_LEVEL: "warn" }, [
       "--ip",
@@ -134,6 +146,16 @@ describe("configuration contract", () => {
     [{}, ["--max-prefixes=-5"], 'MAX_PREFIXES: not a count (0 for no limit): "-5"'],
     [{ ADD_PATHS: "0" }, [], 'ADD_PATHS: not all, off or a count of paths: "0"'],
     [{}, ["--add-paths=some"], 'ADD_PATHS: not all, off or a count of paths: "some"'],
+    [
+      { IP6: "2001:db8::1", CALICO_ROUTER_ID: "hash" },
+      [],
+      "CALICO_ROUTER_ID: hash makes the router ID from NODENAME, which is not set",
+    ],
+    [
+      { IP6: "2001:db8::1", CALICO_ROUTER_ID: "2001:db8::1" },
+      [],
+      'CALICO_ROUTER_ID: not an IPv4 address: "2001:db8::1"',
+    ],
     [{}, ["--bogus"], "--bogus: unknown option (see --help)"],
     [{}, ["--ip"], "--ip: needs a value"],
   ])("%j %j: %s", (env, argv, message) => expect(errorOf(env, argv)).toBe(message));

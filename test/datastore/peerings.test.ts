@@ -70,6 +70,15 @@ describe("two reflectors: nodeSelector !has(route-reflector) / peerSelector has(
     peer("rr-mesh", { nodeSelector: "has(route-reflector)", peerSelector: "has(route-reflector)" }),
   ]);
 
+  it("a NODENAME that names no Node: legacy mode, with a warning that says so", () => {
+    const p = computePeerings(snap, { nodeName: "rr-typo", ip: "100.64.0.9" });
+    expect(p.mode).toBe("legacy");
+    expect(p.warnings).toContain(
+      "NODENAME rr-typo: no Calico Node of that name; running as a legacy reflector",
+    );
+    expect(computePeerings(snap, { nodeName: "rr1" }).warnings).toEqual([]);
+  });
+
   it("rr1 reflects to every node and peers with rr2 as a non-client of the same cluster", () => {
     const p = computePeerings(snap, { nodeName: "rr1" });
     expect(p).toMatchObject({

@@ -229,4 +229,15 @@ describe("operating the reflector", () => {
     );
     expect(r.status).toBe(1);
   });
+
+  it("config check fails when NODENAME names no Calico Node", () => {
+    const file = join(dir, "nodename.yaml");
+    writeFileSync(file, yaml([["bird-a", CLIENTS.a]]));
+    const r = runCli(["config", "check"], undefined, { IP: RR, NODENAME: "rr-typo", DATASTORE_FILE: file });
+    expect(r.stdout).toMatch(/^legacy mode: router ID 127\.0\.44\.1/m);
+    expect(r.stderr).toContain(
+      "error: NODENAME rr-typo matches no Calico Node: the reflector would run in legacy mode",
+    );
+    expect(r.status).toBe(1);
+  });
 });

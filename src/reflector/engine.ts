@@ -94,7 +94,7 @@ const MAX_FLUSH_DELAY_MS = 1000;
 /** what a step that writes should take, and the bounds of its budget in octets */
 const SLICE_TARGET_MS = 5;
 const MIN_SLICE = 1024 * 1024;
-const MAX_SLICE = 256 * 1024 * 1024;
+const MAX_SLICE = 1024 * 1024 * 1024;
 
 export class Engine {
   readonly attrTable = new AttrTable();
@@ -271,7 +271,7 @@ export class Engine {
       // A step that wrote should take about SLICE_TARGET_MS on the caller's clock: the budget
       // follows what writing costs there (a TCP socket copies, the in-memory transport does not).
       if (this.pumped) {
-        const factor = Math.min(2, Math.max(0.5, SLICE_TARGET_MS / Math.max(lastTickMs, 0.1)));
+        const factor = Math.min(4, Math.max(0.5, SLICE_TARGET_MS / Math.max(lastTickMs, 0.1)));
         this.sliceOctets = Math.min(MAX_SLICE, Math.max(MIN_SLICE, Math.round(this.sliceOctets * factor)));
       }
     }

@@ -137,7 +137,9 @@ export function endOfRib(afi: number, safi: number): UpdateMessage {
 /**
  * The octets that identify a path's attributes for interning: the Path Attributes field of an
  * UPDATE (whole message), without MP_UNREACH_NLRI and without the NLRI inside MP_REACH_NLRI
- * (its next hop stays: it belongs to the path). Latin-1 text, so it can key a Map.
+ * or the length and extended-length bit that grow with them (its next hop stays: it belongs to
+ * the path). Equal attributes make one key whatever NLRI came with them. Latin-1 text, so it
+ * can key a Map.
  */
 export function attributeKey(frame: Buffer): string {
   const body = frame.subarray(19);
@@ -159,8 +161,12 @@ export function attributeKey(frame: Buffer): string {
       key += body.toString("latin1", from, off);
       from = next;
     } else if (code === 14 && length >= 5) {
+      // MP_REACH_NLRI up to its NLRI: flags without the extended-length bit, the code, then AFI,
+      // SAFI and next hop, but not the length, which grows with the NLRI.
       const nlri = off + header + 4 + body[off + header + 3]! + 1;
-      key += body.toString("latin1", from, Math.min(nlri, next));
+      key += body.toString("latin1", from, off);
+      key += String.fromCharCode(flags & ~0x10, code);
+      key += body.toString("latin1", off + header, Math.min(nlri, next));
       from = next;
     }
     off = next;

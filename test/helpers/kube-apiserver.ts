@@ -67,6 +67,9 @@ export class KubeApiServer {
   private compactedTo = 0;
   private readonly watches = new Set<WatchStream>();
   readonly token = randomUUID();
+  /** a client certificate and key the server accepts instead of the token (PEM files) */
+  readonly clientCert: string;
+  readonly clientKey: string;
   /** requests seen, "METHOD path?query", for the tests */
   readonly requests: string[] = [];
 
@@ -89,8 +92,59 @@ export class KubeApiServer {
       { stdio: "ignore" },
     );
     this.cert = readFileSync(join(dir, "cert.pem"));
-    this.server = createServer({ cert: this.cert, key: readFileSync(join(dir, "key.pem")) }, (req, res) =>
-      this.handle(req, res),
+    // A client CA and a client certificate it signed: the other way in, as an API server takes
+    // kubelets' and calico/node's K8S_CERT_FILE
+    const ssl = (args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    ssl([
+      "req",
+      "-x509",
+      ...ec,
+      "-days",
+      "2",
+      "-keyout",
+      join(dir, "client-ca-key.pem"),
+      "-out",
+      join(dir, "client-ca.pem"),
+      "-subj",
+      "/CN=client-ca",
+    ]);
+    ssl([
+      "req",
+      ...ec,
+      "-keyout",
+      join(dir, "client-key.pem"),
+      "-out",
+      join(dir, "client.csr"),
+      "-subj",
+      "/CN=calico-node",
+    ]);
+    ssl([
+      "x509",
+      "-req",
+      "-in",
+      join(dir, "client.csr"),
+      "-CA",
+      join(dir, "client-ca.pem"),
+      "-CAkey",
+      join(dir, "client-ca-key.pem"),
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-out",
+      join(dir, "client.pem"),
+    ]);
+    this.clientCert = join(dir, "client.pem");
+    this.clientKey = join(dir, "client-key.pem");
+    this.server = createServer(
+      {
+        cert: this.cert,
+        key: readFileSync(join(dir, "key.pem")),
+        ca: readFileSync(join(dir, "client-ca.pem")),
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
+      (req, res) => this.handle(req, res),
     );
   }
 
@@ -251,7 +305,8 @@ current-context: stand-in
         reason,
         code,
       });
-    if (req.headers.authorization !== `Bearer ${this.token}`)
+    const certified = (req.socket as { authorized?: boolean }).authorized === true;
+    if (!certified && req.headers.authorization !== `Bearer ${this.token}`)
       return status(401, "Unauthorized", "Unauthorized");
 
     const path = url.pathname.replace(/\/$/, "");

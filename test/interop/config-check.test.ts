@@ -128,6 +128,8 @@ describe("config check", () => {
     for (const env of [
       { ...endpoint, K8S_CA_FILE: ca, K8S_API_TOKEN: api.token },
       { ...endpoint, K8S_INSECURE_SKIP_TLS_VERIFY: "true", K8S_API_TOKEN: api.token },
+      // a client certificate instead of a token
+      { ...endpoint, K8S_CA_FILE: ca, K8S_CERT_FILE: api.clientCert, K8S_KEY_FILE: api.clientKey },
     ]) {
       const good = await check(env);
       expect(good.stdout).toMatch(/\| Global_127_0_51_2 \| 127\.0\.51\.2 /);
@@ -139,6 +141,8 @@ describe("config check", () => {
       { DATASTORE_TYPE: "kubernetes", KUBECONFIG: kubeconfig, K8S_API_TOKEN: "not-the-token" },
       // no CA: the stand-in's self-signed certificate is not trusted
       { ...endpoint, K8S_API_TOKEN: api.token },
+      // neither a token nor a client certificate
+      { ...endpoint, K8S_CA_FILE: ca },
     ] as Record<string, string>[]) {
       const bad = await check(env);
       expect(bad.stdout).not.toMatch(/Global_127_0_51_2/);

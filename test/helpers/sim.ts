@@ -62,9 +62,9 @@ const peerPlan = (i: number): fc.Arbitrary<PeerPlan> =>
       ...(r.addPath && r.addPathMax ? { addPathMax: r.addPathMax } : {}),
     }));
 
-function configText(peers: PeerPlan[], clientToClient: boolean, highWater: number): string {
+function configText(peers: PeerPlan[], clientToClient: boolean, highWater: number, deferral: number): string {
   const lines = [
-    `reflector id 100.64.255.1 as 64512 cluster 203.0.113.250 high-water ${highWater}${clientToClient ? "" : " no-client-to-client"}`,
+    `reflector id 100.64.255.1 as 64512 cluster 203.0.113.250 high-water ${highWater} deferral ${deferral}${clientToClient ? "" : " no-client-to-client"}`,
     ...peers.map(
       (p) =>
         `peer ${p.name} ${p.address} ${p.role} as ${p.as} families ipv4,ipv6 hold 0` +
@@ -77,7 +77,14 @@ function configText(peers: PeerPlan[], clientToClient: boolean, highWater: numbe
 
 /** The capabilities of a peer's OPEN. */
 const caps = fc
-  .record({ gr: fc.boolean(), fwd: fc.boolean(), nbit: fc.boolean(), err: fc.boolean(), ext: fc.boolean() })
+  .record({
+    gr: fc.boolean(),
+    fwd: fc.boolean(),
+    nbit: fc.boolean(),
+    err: fc.boolean(),
+    ext: fc.boolean(),
+    as2: fc.boolean(),
+  })
   .map((c) =>
     [
       c.gr ? "gr=30" : "no-gr",
@@ -85,6 +92,8 @@ const caps = fc
       c.gr && c.nbit ? "n-bit" : "",
       c.err ? "err" : "",
       c.ext ? "" : "no-ext",
+      // a 2-octet AS speaker (RFC 6793): our ASNs fit, so nothing changes but the encoding
+      c.as2 ? "as2" : "",
       "add-path",
     ]
       .filter(Boolean)
@@ -179,6 +188,8 @@ export const schedule: fc.Arbitrary<Schedule> = fc
       peers: fc.constant(peers),
       clientToClient: fc.boolean(),
       highWater: fc.constantFrom(1000, 16_384, 16 * 1024 * 1024),
+      // RFC 4724 §4.1 after our start: clients get nothing until every peer is in, or 5 s
+      deferral: fc.constantFrom(0, 0, 5),
       events: fc.array(
         fc.record({
           // mostly within a flush, sometimes seconds, sometimes past restart and stale times
@@ -196,7 +207,7 @@ export const schedule: fc.Arbitrary<Schedule> = fc
     }),
   )
   .map((s) => ({
-    config: configText(s.peers, s.clientToClient, s.highWater),
+    config: configText(s.peers, s.clientToClient, s.highWater, s.deferral),
     // every peer comes up first; the schedule takes it from there
     events: [...s.peers.map((p, i) => ({ dt: 0, line: `connect ${p.name} ${s.caps[i]}` })), ...s.events],
   }));
@@ -288,9 +299,23 @@ class Model {
     p.staleUntil = undefined;
   }
 
+  /**
+   * A looped path is ineligible, as if withdrawn (RFC 4456 §8, RFC 4271 §9.1.2): it leaves the
+   * table, so a later announcement of it comes after the peer's other paths. Paths that tie in
+   * every step of the decision (two of one peer's ADD-PATH paths) go to the one that came first.
+   */
   announce(name: string, keys: string[], attrs: PathAttributes): void {
     const p = this.peers.get(name)!;
-    for (const k of keys) p.routes.set(k, { attrs, stale: false });
+    const src = this.replay.peers.get(name)!.cfg;
+    const looped = isLooped(attrs, {
+      clusterId: src.clusterId,
+      routerId: src.routerId,
+      localAs: src.localAs,
+    });
+    for (const k of keys) {
+      if (looped) p.routes.delete(k);
+      else p.routes.set(k, { attrs, stale: false });
+    }
   }
 
   withdraw(name: string, keys: string[]): void {
@@ -328,11 +353,7 @@ class Model {
     const byPrefix = new Map<string, P[]>();
     for (const p of this.peers.values()) {
       if (!this.replay.peers.get(p.name)!.configured) continue;
-      // who we are to the peer the route came from: its loops are ours towards it
-      const src = this.replay.peers.get(p.name)!.cfg;
-      const self = { clusterId: src.clusterId, routerId: src.routerId, localAs: src.localAs };
       for (const [k, route] of p.routes) {
-        if (isLooped(route.attrs, self)) continue;
         const prefix = prefixOf(k);
         const list = byPrefix.get(prefix) ?? [];
         list.push({ from: p, attrs: route.attrs });

@@ -59,9 +59,7 @@ export type EngineInput =
   /** what was queued to the peer has drained (after an await-drain) */
   | { type: "drained"; peer: string }
   /** time passed: what is due runs. `lastTickMs`: how long the previous tick took, measured by the caller */
-  | { type: "tick"; lastTickMs?: number }
-  /** send what changed now, without waiting for the flush deadline */
-  | { type: "flush" };
+  | { type: "tick"; lastTickMs?: number };
 
 /** What the engine reports for logs and metrics. */
 export type EngineEvent =
@@ -169,10 +167,6 @@ export class Engine {
       this.tick(input.lastTickMs);
       return;
     }
-    if (input.type === "flush") {
-      this.flush();
-      return;
-    }
     const n = this.neighbors.get(input.peer);
     // a peer already removed: what its session still reports is of no interest
     if (!n) return;
@@ -213,10 +207,6 @@ export class Engine {
 
   neighbor(address: string): Neighbor | undefined {
     return this.neighbors.get(address);
-  }
-
-  get neighborList(): Neighbor[] {
-    return [...this.neighbors.values()];
   }
 
   /** The groups and their members, for status output and tests. */

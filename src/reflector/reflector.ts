@@ -207,11 +207,6 @@ export class Reflector {
     this.run(this.input({ type: "stop", ...(message !== undefined ? { message } : {}), retain }));
   }
 
-  /** Sends what changed now. */
-  flush(): void {
-    this.run(this.input({ type: "flush" }));
-  }
-
   /** Whether this peer's session is the one the engine knows (not one removed or replaced). */
   current(p: Peer): boolean {
     return this.sessions.get(p.address) === p;

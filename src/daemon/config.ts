@@ -104,7 +104,12 @@ export const VARIABLES = [
     "false",
     "do not verify the API server's certificate",
   ],
-  ["NAMESPACE", "--namespace", "kube-system", "namespace of the Secrets that hold BGP passwords"],
+  [
+    "NAMESPACE",
+    "--namespace",
+    "the pod's own namespace, else kube-system",
+    "namespace of the Secrets that hold BGP passwords (calico/node's: kube-system, or calico-system with the operator)",
+  ],
   [
     "CALICO_API_GROUP",
     "--calico-api-group",
@@ -301,7 +306,24 @@ export function configOrError(
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Config {
+/** Where a pod's service account is mounted: its namespace is in the file `namespace`. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** The namespace this pod runs in, when it runs in one. */
+function podNamespace(env: NodeJS.ProcessEnv, serviceAccountDir: string): string | undefined {
+  if (!env.KUBERNETES_SERVICE_HOST) return undefined;
+  try {
+    return readFileSync(`${serviceAccountDir}/namespace`, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function loadConfig(
+  env: NodeJS.ProcessEnv,
+  argv: readonly string[],
+  serviceAccountDir = SERVICE_ACCOUNT_DIR,
+): Config {
   const values = readVariables(env, argv);
   const typeText = values.get("DATASTORE_TYPE") ?? (values.has("ETCD_ENDPOINTS") ? "etcdv3" : "file");
   if (typeText !== "file" && typeText !== "etcdv3" && typeText !== "kubernetes") {
@@ -314,7 +336,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
     embeddedDefault: typeText === "file" && datastoreFile === undefined,
     etcdEndpoints: endpoints(values.get("ETCD_ENDPOINTS") ?? "http://127.0.0.1:2379"),
     etcdTls: {},
-    namespace: values.get("NAMESPACE") ?? "kube-system",
+    // calico/node reads Secrets in its own namespace; a reflector deployed beside it runs there too
+    namespace: values.get("NAMESPACE") ?? podNamespace(env, serviceAccountDir) ?? "kube-system",
     logLevel: values.get("LOG_LEVEL") ?? "info",
     logLevelSet: values.has("LOG_LEVEL"),
     addPaths: addPaths(values.get("ADD_PATHS") ?? "all"),

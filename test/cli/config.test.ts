@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -69,6 +69,17 @@ describe("configuration contract", () => {
     );
     expect(loadConfig({ NODENAME: "rr-22", CALICO_ROUTER_ID: "hash" }, []).routerId).toBe("220.107.145.5");
     expect(loadConfig({ IP: "100.64.0.1" }, []).routerId).toBeUndefined();
+  });
+
+  it("NAMESPACE: given, else the pod's own namespace (an operator install's calico-system), else kube-system", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rr-sa-"));
+    writeFileSync(join(dir, "namespace"), "calico-system\n");
+    const inPod = { IP: "100.64.0.1", KUBERNETES_SERVICE_HOST: "100.64.0.10" };
+    expect(loadConfig(inPod, [], dir).namespace).toBe("calico-system");
+    expect(loadConfig({ ...inPod, NAMESPACE: "bgp" }, [], dir).namespace).toBe("bgp");
+    expect(loadConfig({ IP: "100.64.0.1" }, [], dir).namespace).toBe("kube-system");
+    expect(loadConfig(inPod, [], join(dir, "missing")).namespace).toBe("kube-system");
+    rmSync(dir, { recursive: true });
   });
 
   it("flags win over the environment, in both forms", () => {

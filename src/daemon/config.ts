@@ -201,19 +201,21 @@ function bool(values: Map<VariableName, string>, name: VariableName): boolean | 
   throw new ConfigError(name, `not true or false: ${JSON.stringify(v)}`);
 }
 
-/** The file a variable names, checked to be readable now: the message names the variable. */
-function readable(values: Map<VariableName, string>, name: VariableName): string | undefined {
+/** The file a variable names and its octets, read now: a message names the variable if it cannot be. */
+function file(
+  values: Map<VariableName, string>,
+  name: VariableName,
+): { path: string; data: Buffer } | undefined {
   const path = values.get(name);
   if (path === undefined) return undefined;
   try {
-    readFileSync(path);
+    return { path, data: readFileSync(path) };
   } catch (e) {
     throw new ConfigError(
       name,
       `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
-  return path;
 }
 
 function kubernetesOverrides(values: Map<VariableName, string>): KubernetesOverrides | undefined {
@@ -224,9 +226,9 @@ function kubernetesOverrides(values: Map<VariableName, string>): KubernetesOverr
       throw new ConfigError("K8S_API_ENDPOINT", `not an http(s) URL: ${JSON.stringify(server)}`);
     o.server = server;
   }
-  const caFile = readable(values, "K8S_CA_FILE");
-  const certFile = readable(values, "K8S_CERT_FILE");
-  const keyFile = readable(values, "K8S_KEY_FILE");
+  const caFile = file(values, "K8S_CA_FILE")?.path;
+  const certFile = file(values, "K8S_CERT_FILE")?.path;
+  const keyFile = file(values, "K8S_KEY_FILE")?.path;
   if ((certFile === undefined) !== (keyFile === undefined))
     throw new ConfigError(
       certFile ? "K8S_KEY_FILE" : "K8S_CERT_FILE",
@@ -250,19 +252,6 @@ function addPaths(v: string): AddPaths {
   if (n === undefined || n < 1)
     throw new ConfigError("ADD_PATHS", `not all, off or a count of paths: ${JSON.stringify(v)}`);
   return n;
-}
-
-function pem(values: Map<VariableName, string>, name: VariableName): Buffer | undefined {
-  const path = values.get(name);
-  if (path === undefined) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new ConfigError(
-      name,
-      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
 }
 
 function endpoints(text: string): string[] {
@@ -387,9 +376,9 @@ export function loadConfig(
   if (http) config.httpListen = http;
   if (config.datastoreType === "etcdv3") {
     const tls: EtcdAccess = {};
-    const ca = pem(values, "ETCD_CA_CERT_FILE");
-    const cert = pem(values, "ETCD_CERT_FILE");
-    const key = pem(values, "ETCD_KEY_FILE");
+    const ca = file(values, "ETCD_CA_CERT_FILE")?.data;
+    const cert = file(values, "ETCD_CERT_FILE")?.data;
+    const key = file(values, "ETCD_KEY_FILE")?.data;
     if (ca) tls.ca = ca;
     if (cert) tls.cert = cert;
     if (key) tls.key = key;
@@ -412,16 +401,7 @@ export function loadConfig(
     }
     config.etcdTls = tls;
   }
-  if (config.kubeconfig !== undefined && config.datastoreType === "kubernetes") {
-    try {
-      readFileSync(config.kubeconfig);
-    } catch (e) {
-      throw new ConfigError(
-        "KUBECONFIG",
-        `cannot read ${config.kubeconfig}: ${(e as NodeJS.ErrnoException).code}`,
-      );
-    }
-  }
+  if (config.datastoreType === "kubernetes") file(values, "KUBECONFIG");
   const k8s = kubernetesOverrides(values);
   if (k8s) config.kubernetes = k8s;
   if (

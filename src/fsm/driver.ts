@@ -17,10 +17,9 @@ import {
   type NotificationMessage,
   sessionReset,
   shutdownData,
-  UpdateSubcode,
 } from "../bgp/index.js";
 import { collisionLoser } from "./collision.js";
-import { initialState, nextDeadline, notification, step } from "./machine.js";
+import { initialState, nextDeadline, notification, step, updateErrorInput } from "./machine.js";
 import { connectWith, md5Before, setGtsm, setMinTtlFd, setTtlFd } from "./sockopt.js";
 import type {
   FsmAction,
@@ -301,13 +300,8 @@ export class Session {
         const why = `internal error handling an UPDATE: ${e instanceof Error ? e.message : String(e)}`;
         error = sessionReset(ErrorCode.CEASE, CeaseSubcode.OUT_OF_RESOURCES, why);
       }
-      if (error?.action === "session-reset") this.feed(c.machine, { type: "Error", error }, c);
-      else if (error?.action === "afi-safi-disable") {
-        // RFC 4760 §7 allows ending the session instead of dropping the family: we do, with
-        // UPDATE Message Error / Optional Attribute Error (RFC 7606 §7.3).
-        const n = notification(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, error.data);
-        this.feed(c.machine, { type: "Close", notification: n, reason: error.message }, c);
-      }
+      const input = updateErrorInput(error);
+      if (input) this.feed(c.machine, input, c);
       return;
     }
     const { message, error } = decodeMessage(frame, negotiated?.rx ?? DEFAULT_CONTEXT);

@@ -5,11 +5,13 @@
 //   Idle --Start--> Connect (or Active when passive) --TcpUp--> OpenSent --OPEN--> OpenConfirm
 //   OpenConfirm --KEEPALIVE--> Established; any error --> Idle, restarted after IdleHold.
 import {
+  type BgpError,
   CeaseSubcode,
   ErrorCode,
   FsmSubcode,
   type NotificationMessage,
   type OpenMessage,
+  UpdateSubcode,
 } from "../bgp/index.js";
 import { buildOpen, negotiate } from "./negotiate.js";
 import type { FsmAction, FsmInput, FsmState, SessionConfig } from "./types.js";
@@ -28,6 +30,19 @@ export function notification(code: number, subcode: number, data?: Buffer): Noti
     subcode,
     dataHex: (data ?? Buffer.alloc(0)).toString("hex").toUpperCase(),
   };
+}
+
+/**
+ * What the RIB's verdict on an UPDATE asks of the session: a reset (RFC 7606 session-reset, a
+ * maximum-prefix Cease); for a family that cannot be kept, the session ends too, as RFC 4760 §7
+ * allows, with UPDATE Message Error / Optional Attribute Error (RFC 7606 §7.3); the lesser
+ * outcomes (treat-as-withdraw, attribute discard) leave it alone.
+ */
+export function updateErrorInput(error: BgpError | undefined): FsmInput | undefined {
+  if (error?.action === "session-reset") return { type: "Error", error };
+  if (error?.action !== "afi-safi-disable") return undefined;
+  const n = notification(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, error.data);
+  return { type: "Close", notification: n, reason: error.message };
 }
 
 const secs = (s: number) => s * 1000;

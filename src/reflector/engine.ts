@@ -143,14 +143,10 @@ export class Engine {
   /** When the engine is next to be ticked: now, when writes wait for their next slice. */
   deadline(): number | undefined {
     if (this.stopped) return undefined;
-    let at = this.flushAt;
-    const sooner = (t: number) => {
-      if (at === undefined || t < at) at = t;
-    };
-    const d = this.deferral.deadline();
-    if (d !== undefined) sooner(d);
-    for (const n of this.stale) if (n.staleUntil !== undefined) sooner(n.staleUntil);
-    for (const g of this.groups.values()) if (g.pending) sooner(this.now);
+    // (asked after every input: no allocation here)
+    for (const g of this.groups.values()) if (g.pending) return this.now;
+    let at = earlier(this.flushAt, this.deferral.deadline());
+    for (const n of this.stale) at = earlier(at, n.staleUntil);
     return at;
   }
 
@@ -517,4 +513,9 @@ export class Engine {
     }
     for (const d of dirty) this.rib.settle(d);
   }
+}
+
+/** The earlier of two deadlines, either of which may be unset. */
+function earlier(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || (b !== undefined && b < a) ? b : a;
 }

@@ -37,9 +37,8 @@ import {
   type Nlri,
   type OpenMessage,
   type PathAttributes,
-  UpdateSubcode,
 } from "../../src/bgp/index.js";
-import { initialState, nextDeadline, notification, step } from "../../src/fsm/machine.js";
+import { initialState, nextDeadline, notification, step, updateErrorInput } from "../../src/fsm/machine.js";
 import type { FsmAction, FsmInput, FsmState, Negotiated } from "../../src/fsm/types.js";
 import { clientOf } from "../../src/reflector/defaults.js";
 import {
@@ -459,20 +458,13 @@ export class Replay {
   /** An UPDATE from the peer, through the machine and the engine, errors handled as the driver does. */
   private updateFrame(p: SimPeer, frame: Buffer): void {
     const m = p.machine;
-    if (!m || m.state !== "Established" || !p.negotiated) throw new Error(`${p.name} is not Established`);
+    if (m?.state !== "Established" || !p.negotiated) throw new Error(`${p.name} is not Established`);
     this.feed(p, { type: "Received" });
     this.feed(p, { type: "Update" });
     const actions = this.input({ type: "update", peer: p.cfg.peerAddress, frame });
     const reset = actions.find((a) => a.type === "reset");
-    if (reset?.type !== "reset") return;
-    const error = reset.error;
-    if (error.action === "session-reset") this.feed(p, { type: "Error", error });
-    else if (error.action === "afi-safi-disable")
-      this.feed(p, {
-        type: "Close",
-        notification: notification(3, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, error.data),
-        reason: error.message,
-      });
+    const input = reset?.type === "reset" ? updateErrorInput(reset.error) : undefined;
+    if (input) this.feed(p, input);
   }
 
   private send(p: SimPeer, message: BgpMessage): void {

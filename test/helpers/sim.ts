@@ -11,7 +11,14 @@
 // them: Adj-RIB-In and Loc-RIB upkeep, flushes, update groups, ADD-PATH, export suppression,
 // table snapshots, catch-up of slow members, timers.
 import fc from "fast-check";
-import { encodeMessage, type Family, maxLengthFor, type PathAttributes } from "../../src/bgp/index.js";
+import {
+  asPathLength,
+  encodeMessage,
+  type Family,
+  ipv4Number,
+  maxLengthFor,
+  type PathAttributes,
+} from "../../src/bgp/index.js";
 import { isLooped, mayAdvertise, outboundAttributes, type Role } from "../../src/reflector/rules.js";
 import { addressKey, type Candidate, selectBest } from "../../src/rib/index.js";
 import { formatAttributes, parseConfig, Replay, Unsendable } from "./replay.js";
@@ -363,16 +370,15 @@ class Model {
     const key = (x: P): Candidate => {
       const a = x.attrs;
       const first = a.asPath?.find((s) => s.type === "AS_SEQUENCE");
-      const id = (a.originatorId ?? x.from.routerId).split(".").reduce((v, o) => v * 256 + Number(o), 0);
       return {
         localPref: a.localPref ?? 100,
-        asPathLength: (a.asPath ?? []).reduce((l, s) => l + (s.type === "AS_SET" ? 1 : s.asns.length), 0),
+        asPathLength: asPathLength(a.asPath ?? []),
         origin: { igp: 0, egp: 1, incomplete: 2 }[a.origin ?? "incomplete"],
         med: a.med ?? 0,
         neighborAs: first?.asns[0] ?? 0,
         ebgp: x.from.role === "ebgp",
         clusterListLength: a.clusterList?.length ?? 0,
-        routerId: id,
+        routerId: ipv4Number(a.originatorId ?? x.from.routerId),
         peerAddress: addressKey(x.from.address),
       };
     };

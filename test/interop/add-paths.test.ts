@@ -35,7 +35,7 @@ async function run(addPaths: string | undefined): Promise<{ bird1: string[]; bir
     startBird("add-paths-c", { addr: NODES[2]!, peer, addPaths: true, bird1: true }),
   ]);
   for (const b of birds) cleanup.push(() => b.stop());
-  const [a, b, c] = birds as [Bird, Bird, Bird];
+  const [, b, c] = birds as [Bird, Bird, Bird];
   const want = addPaths === "1" ? 1 : 2;
   await waitFor(
     () => nextHops(c, SERVICE).length >= want,

@@ -133,6 +133,12 @@ export class Daemon {
       logEvent(this.log, "peerAdded", { peer: s.address, name: s.name, type: s.type, from: s.from });
     for (const s of r.changed)
       logEvent(this.log, "peerChanged", { peer: s.address, name: s.name, from: s.from });
+    for (const s of r.refiltered)
+      logEvent(this.log, "peerRefiltered", {
+        peer: s.address,
+        name: s.name,
+        filters: s.filters?.names ?? [],
+      });
     for (const s of r.removed) logEvent(this.log, "peerRemoved", { peer: s.address, name: s.name });
   }
 

@@ -10,6 +10,7 @@ export {
   computePeerings,
   DEFAULT_AS,
   type Identity,
+  type PeerFilters,
   type Peerings,
   type PeerSpec,
   type PeerType,

@@ -61,9 +61,14 @@ interface Collection {
   apply(obj: KubernetesObject | undefined, name: string): void;
   /** needed for sync: without it we have no peers (Secrets are optional: no passwords) */
   required: boolean;
+  /** a kind older Calico versions do not define: not served (404) means there are none */
+  mayBeUnserved?: boolean;
 }
 
 const GONE = 410;
+const NOT_FOUND = 404;
+/** how often a kind the API server does not serve is asked for again (its CRD may be installed later) */
+const UNSERVED_RETRY_MS = 60_000;
 
 /** list, then watch from its resourceVersion, forever; relist on 410 Gone. */
 class ListWatch {
@@ -103,8 +108,23 @@ class ListWatch {
         (err: (Error & { statusCode?: number }) | null) => this.onDone(err),
       );
     } catch (e) {
-      this.retry(e as Error & { statusCode?: number; code?: number });
+      const err = e as Error & { statusCode?: number; code?: number };
+      if (this.c.mayBeUnserved && (err.statusCode === NOT_FOUND || err.code === NOT_FOUND)) this.unserved();
+      else this.retry(err);
     }
+  }
+
+  /** The API server does not serve this kind: there are none of it, until it does. */
+  private unserved(): void {
+    for (const name of this.names) this.c.apply(undefined, name);
+    this.names.clear();
+    this.resourceVersion = "";
+    logEvent(this.log, "kubernetesNotServed", { collection: this.c.name, retryIn: UNSERVED_RETRY_MS });
+    if (!this.listed) {
+      this.listed = true;
+      this.onListed();
+    }
+    this.timer = setTimeout(() => void this.run(), UNSERVED_RETRY_MS);
   }
 
   private async relist(): Promise<void> {
@@ -273,6 +293,7 @@ export class KubernetesSource {
       },
       resource("bgppeers", "BGPPeer"),
       resource("bgpconfigurations", "BGPConfiguration"),
+      { ...resource("bgpfilters", "BGPFilter"), mayBeUnserved: true },
       {
         name: "secrets",
         path: `/api/v1/namespaces/${ns}/secrets`,

@@ -63,6 +63,7 @@ export function claimedIdentity(obj: unknown): { kind: ResourceKind; name: strin
   const kind = o?.kind;
   const name = o?.metadata?.name;
   if (typeof name !== "string") return undefined;
-  if (kind === "Node" || kind === "BGPPeer" || kind === "BGPConfiguration") return { kind, name };
+  if (kind === "Node" || kind === "BGPPeer" || kind === "BGPConfiguration" || kind === "BGPFilter")
+    return { kind, name };
   return undefined;
 }

@@ -10,9 +10,14 @@
 // peer with every Calico node; a node-specific one with our IP, with its nodes; all of them are
 // route-reflector clients with the BGPPeer's AS. Legacy rr_v4/rr_v6 entries form a full mesh of
 // reflectors (one mesh per `mesh` name). BGPPeers whose node is our NODENAME add external peers.
+//
+// In both modes a peering from a BGPPeer carries the rules of the BGPFilters it names, in order,
+// for its family (bgp_processor.go buildImportFilter / buildExportFilter).
 import type {
   BgpConfigResource,
+  BgpFilterResource,
   BgpPeerResource,
+  FilterRule,
   NextHopMode,
   NodeResource,
   ReflectorEntry,
@@ -56,8 +61,22 @@ export interface PeerSpec {
    * on`): every path of a prefix (all), the best N, or not offered (off)
    */
   addPaths?: AddPaths;
+  /** the BGPFilter rules of the BGPPeer it comes from, for its family */
+  filters?: PeerFilters;
   /** the resources this peering comes from (for logs and status) */
   from: string;
+}
+
+/**
+ * The rules of a peering's BGPFilters for its family, each filter's after the one before: the
+ * first rule that applies decides; when none does, an import is accepted and an export goes on
+ * to the default export policy.
+ */
+export interface PeerFilters {
+  /** the BGPFilters, in the BGPPeer's order */
+  names: string[];
+  import: FilterRule[];
+  export: FilterRule[];
 }
 
 /** ADD-PATH towards a peer: every path, the best N, or off. */
@@ -83,6 +102,7 @@ export interface Snapshot {
   nodes: ReadonlyMap<string, NodeResource>;
   peers: ReadonlyMap<string, BgpPeerResource>;
   configs: ReadonlyMap<string, BgpConfigResource>;
+  filters: ReadonlyMap<string, BgpFilterResource>;
   reflectors: ReadonlyMap<string, ReflectorEntry>;
 }
 
@@ -187,17 +207,53 @@ class Cluster {
     return value;
   }
 
-  /** The session settings a BGPPeer gives every peering it makes. */
+  /**
+   * A BGPPeer's filters for one family. A name with no BGPFilter is skipped, as confd skips it,
+   * and said.
+   */
+  filters(p: BgpPeerResource, family: 4 | 6): PeerFilters | undefined {
+    if (!p.filters?.length) return undefined;
+    const out: PeerFilters = { names: [], import: [], export: [] };
+    for (const name of p.filters) {
+      const f = this.snap.filters.get(name);
+      if (!f) {
+        this.warnings.push(`bgppeers/${p.name}: BGPFilter ${name} not found; its rules are not applied`);
+        continue;
+      }
+      const [imports, exports] = family === 4 ? [f.importV4, f.exportV4] : [f.importV6, f.exportV6];
+      if (imports.some((r) => r.interface) || exports.some((r) => r.interface)) {
+        this.warnings.push(
+          `bgpfilters/${name}: a rule with interface matches no reflected route (a reflector installs no routes, so they have no outgoing interface)`,
+        );
+      }
+      out.names.push(name);
+      out.import.push(...imports);
+      out.export.push(...exports);
+    }
+    return out.import.length || out.export.length ? out : undefined;
+  }
+
+  /** The session settings a BGPPeer gives every peering it makes, of this family. */
   settingsOf(
     p: BgpPeerResource,
+    family: 4 | 6,
   ): Pick<
     PeerSpec,
-    "from" | "password" | "restartTime" | "keepaliveTime" | "ttlSecurity" | "maxPrefixes" | "allowLocalAs"
+    | "from"
+    | "password"
+    | "restartTime"
+    | "keepaliveTime"
+    | "ttlSecurity"
+    | "maxPrefixes"
+    | "allowLocalAs"
+    | "filters"
   > {
     const from = `bgppeers/${p.name}`;
     const password = this.password(p.password, from);
+    const filters = this.filters(p, family);
     return {
       from,
+      ...(filters ? { filters } : {}),
       ...(password !== undefined ? { password } : {}),
       ...(p.maxRestartTime !== undefined ? { restartTime: p.maxRestartTime } : {}),
       ...(p.keepaliveTime !== undefined ? { keepaliveTime: p.keepaliveTime } : {}),
@@ -377,7 +433,7 @@ function peerSpec(
     passive: kind === "Global" && cand.calicoNode && goGreater(cand.address, mine),
     // keepOriginalNextHop / Keep applies to eBGP only
     nextHopMode: p.nextHopMode === "Keep" && iBgp ? "Auto" : p.nextHopMode,
-    ...c.settingsOf(p),
+    ...c.settingsOf(p, cand.family),
   };
 }
 
@@ -471,7 +527,7 @@ function legacyMode(c: Cluster, id: Identity): Peerings {
       sourceAddress: mine,
       passive: false,
       nextHopMode: "Auto",
-      ...c.settingsOf(p),
+      ...c.settingsOf(p, family),
     });
   };
   const peers = byName(c.snap.peers).filter((p) => !p.localWorkloadSelector);

@@ -1,4 +1,4 @@
-// Calico resources as the reflector needs them: Node, BGPPeer, BGPConfiguration (projectcalico.org/v3
+// Calico resources as the reflector needs them: Node, BGPPeer, BGPConfiguration, BGPFilter (projectcalico.org/v3
 // as stored in etcd and taken by calicoctl; crd.projectcalico.org/v1 on Kubernetes, same spec), the
 // Kubernetes Node with Calico's annotations, and the legacy /calico/bgp/v1/rr_v4|rr_v6 entries.
 // Field meanings and defaults: shared/calico-datamodel.md §2–§3.
@@ -51,6 +51,8 @@ export interface BgpPeerResource {
   reversePeering: "Auto" | "Manual";
   /** peerings with local workloads: not ours to make (a reflector hosts no workloads) */
   localWorkloadSelector?: string;
+  /** BGPFilter names, applied in this order */
+  filters?: string[];
 }
 
 export interface BgpConfigResource {
@@ -65,6 +67,52 @@ export interface BgpConfigResource {
   bindMode?: "None" | "NodeIP";
 }
 
+/** How a BGPFilter rule compares a route's prefix with its CIDR. */
+export type MatchOperator = "Equal" | "NotEqual" | "In" | "NotIn";
+
+/** A route modification of an Accept rule (Calico's BGPFilterOperation: exactly one of these). */
+export type FilterOperation =
+  /** "a:b" (standard, RFC 1997) or "a:b:c" (large, RFC 8092) */
+  | { addCommunity: string }
+  /** these ASNs, in this order, in front of the AS_PATH */
+  | { prependAsPath: number[] }
+  /** the route's priority, as Felix's route metrics: LOCAL_PREF becomes 2^31 - 1 - value */
+  | { setPriority: number };
+
+/**
+ * One rule of a BGPFilter (BGPFilterRuleV4 / V6), validated. Every condition set must hold for
+ * the rule to apply; the first rule that applies decides.
+ */
+export interface FilterRule {
+  action: "Accept" | "Reject";
+  /**
+   * The prefix condition: the route's prefix compared with `prefix` by `operator`; with a
+   * prefixLength, `In` means within `prefix` with a length from `min` to `max` (confd writes
+   * a BIRD prefix set `[ prefix{min,max} ]`).
+   */
+  cidr?: { prefix: string; operator: MatchOperator; lengths?: { min: number; max: number } };
+  source?: "RemotePeers";
+  interface?: string;
+  peerType?: "eBGP" | "iBGP";
+  /** a community the route must carry: "a:b" or "a:b:c" */
+  community?: string;
+  /** ASNs the AS_PATH must begin with */
+  asPathPrefix?: number[];
+  /** the route's priority must be this (LOCAL_PREF 2^31 - 1 - priority) */
+  priority?: number;
+  operations: FilterOperation[];
+}
+
+/** A BGPFilter: ordered rules per direction and family. */
+export interface BgpFilterResource {
+  kind: "BGPFilter";
+  name: string;
+  importV4: FilterRule[];
+  exportV4: FilterRule[];
+  importV6: FilterRule[];
+  exportV6: FilterRule[];
+}
+
 /** A legacy `/calico/bgp/v1/rr_v4/<ip>` or `rr_v6/<ip>` entry: a reflector of the reflector mesh. */
 export interface ReflectorEntry {
   kind: "ReflectorEntry";
@@ -75,7 +123,12 @@ export interface ReflectorEntry {
   mesh: string;
 }
 
-export type Resource = NodeResource | BgpPeerResource | BgpConfigResource | ReflectorEntry;
+export type Resource =
+  | NodeResource
+  | BgpPeerResource
+  | BgpConfigResource
+  | BgpFilterResource
+  | ReflectorEntry;
 export type ResourceKind = Resource["kind"];
 
 /** An object that cannot be used: its key, the field and why. */
@@ -101,7 +154,7 @@ class Fields {
   ) {}
 
   fail(field: string, reason: string): never {
-    throw new ResourceError(this.key, this.path ? `${this.path}.${field}` : field, reason);
+    throw new ResourceError(this.key, field ? this.at(field) : this.path, reason);
   }
 
   has(field: string): boolean {
@@ -168,6 +221,40 @@ class Fields {
     const s = typeof v === "string" ? parseDuration(v) : undefined;
     if (s === undefined) this.fail(field, `not a duration such as "120s" or "2m30s": ${JSON.stringify(v)}`);
     return s;
+  }
+
+  /** A list field: each element read by `item` with Fields of its own (path field[i]). */
+  list<T>(field: string, item: (f: Fields, i: number) => T, max = Number.POSITIVE_INFINITY): T[] {
+    if (!this.has(field)) return [];
+    const v = this.obj[field];
+    if (!Array.isArray(v)) this.fail(field, "not a list");
+    if (v.length > max) this.fail(field, `more than ${max} entries`);
+    return v.map((e, i) => {
+      const at = `${field}[${i}]`;
+      if (typeof e !== "object" || e === null || Array.isArray(e)) this.fail(at, "not an object");
+      return item(new Fields(this.key, e as Obj, this.at(at)), i);
+    });
+  }
+
+  /** A list of strings. */
+  strings(field: string): string[] {
+    if (!this.has(field)) return [];
+    const v = this.obj[field];
+    if (!Array.isArray(v) || v.some((e) => typeof e !== "string")) this.fail(field, "not a list of strings");
+    return [...(v as string[])];
+  }
+
+  /** A list of AS numbers. */
+  asNumbers(field: string, min: number, max: number): number[] {
+    if (!this.has(field)) return [];
+    const v = this.obj[field];
+    if (!Array.isArray(v)) this.fail(field, "not a list of AS numbers");
+    if (v.length < min || v.length > max) this.fail(field, `needs ${min} to ${max} AS numbers`);
+    return v.map((e, i) => {
+      const n = parseAsNumber(e);
+      if (n === undefined) this.fail(`${field}[${i}]`, `not an AS number: ${JSON.stringify(e)}`);
+      return n;
+    });
   }
 
   selector(field: string): Selector | undefined {
@@ -301,7 +388,10 @@ const API_VERSIONS = ["projectcalico.org/v3", "crd.projectcalico.org/v1"];
  * A Calico resource object (the JSON value of an etcd key, a YAML document, a Kubernetes custom
  * resource). `key` names it in errors.
  */
-export function parseResource(obj: unknown, key: string): NodeResource | BgpPeerResource | BgpConfigResource {
+export function parseResource(
+  obj: unknown,
+  key: string,
+): NodeResource | BgpPeerResource | BgpConfigResource | BgpFilterResource {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
     throw new ResourceError(key, "(object)", "not an object");
   }
@@ -321,8 +411,10 @@ export function parseResource(obj: unknown, key: string): NodeResource | BgpPeer
       return parseBgpPeerSpec(name, spec, annotations);
     case "BGPConfiguration":
       return parseBgpConfigSpec(name, spec);
+    case "BGPFilter":
+      return parseBgpFilterSpec(name, spec);
     default:
-      return top.fail("kind", `${JSON.stringify(kind)} is not Node, BGPPeer or BGPConfiguration`);
+      return top.fail("kind", `${JSON.stringify(kind)} is not Node, BGPPeer, BGPConfiguration or BGPFilter`);
   }
 }
 
@@ -406,6 +498,8 @@ function parseBgpPeerSpec(name: string, spec: Fields, annotations: Fields): BgpP
   if (ttl) peer.ttlSecurity = ttl;
   const allowLocalAs = spec.integer("numAllowedLocalASNumbers", 0, 2 ** 31 - 1);
   if (allowLocalAs) peer.numAllowedLocalASNumbers = allowLocalAs;
+  const filters = spec.strings("filters");
+  if (filters.length) peer.filters = filters;
   const max = annotations.string(MAX_PREFIXES_ANNOTATION);
   if (max !== undefined) {
     const n = parseCount(max);
@@ -437,6 +531,107 @@ function parseBgpConfigSpec(name: string, spec: Fields): BgpConfigResource {
   const bindMode = spec.oneOf("bindMode", ["None", "NodeIP"] as const);
   if (bindMode) config.bindMode = bindMode;
   return config;
+}
+
+/** A community as Calico writes it: "a:b" with 16-bit parts, or "a:b:c" with 32-bit parts. */
+function community(f: Fields, field: string, text: string | undefined): string {
+  const parts = text?.split(":") ?? [];
+  const max = parts.length === 2 ? 0xffff : 0xffffffff;
+  const ok =
+    (parts.length === 2 || parts.length === 3) &&
+    parts.every((p) => /^(0|[1-9]\d{0,9})$/.test(p) && Number(p) <= max);
+  if (!ok) f.fail(field, `not a community aa:nn or a large community aa:nn:mm: ${JSON.stringify(text)}`);
+  return parts.map(Number).join(":");
+}
+
+/** A priority as Felix's route metrics (1 to 2^31 - 2). */
+const PRIORITY_MAX = 2 ** 31 - 2;
+
+/** One BGPFilter rule, with Calico's validation (api v3 bgpfilter.go and its CEL rules). */
+function parseFilterRule(f: Fields, family: 4 | 6): FilterRule {
+  const action = f.oneOf("action", ["Accept", "Reject"] as const);
+  if (!action) f.fail("action", "required (Accept or Reject)");
+  const rule: FilterRule = { action, operations: [] };
+  const cidr = f.string("cidr");
+  const operator = f.oneOf("matchOperator", ["Equal", "NotEqual", "In", "NotIn"] as const);
+  if ((cidr === undefined) !== (operator === undefined))
+    f.fail(
+      cidr === undefined ? "cidr" : "matchOperator",
+      "cidr and matchOperator must both be set or both be empty",
+    );
+  const hasLengths = f.has("prefixLength");
+  if (hasLengths && cidr === undefined) f.fail("prefixLength", "cidr is required when prefixLength is set");
+  if (cidr !== undefined && operator) {
+    const max = family === 4 ? 32 : 128;
+    const slash = cidr.indexOf("/");
+    const ip = slash > 0 ? parseAddress(cidr.slice(0, slash)) : undefined;
+    const bits = slash > 0 && /^\d{1,3}$/.test(cidr.slice(slash + 1)) ? Number(cidr.slice(slash + 1)) : -1;
+    if (ip?.family !== family || bits < 0 || bits > max)
+      f.fail("cidr", `not an IPv${family} CIDR: ${JSON.stringify(cidr)}`);
+    rule.cidr = { prefix: `${ip.text}/${bits}`, operator };
+    if (hasLengths) {
+      // confd writes `net = [ set ]`, which BIRD cannot evaluate (1.6: a runtime error that
+      // rejects the route; 2: never equal)
+      if (operator === "Equal" || operator === "NotEqual")
+        f.fail("prefixLength", `cannot be used with matchOperator ${operator}, only In and NotIn`);
+      // confd (filterMatchPrefixLength): from the longer of the CIDR's length and min, to max.
+      const lengths = f.sub("prefixLength");
+      const min = Math.max(bits, lengths.integer("min", 0, max) ?? 0);
+      const top = Math.min(max, lengths.integer("max", 0, max) ?? max);
+      if (min > top) f.fail("prefixLength", `no length from ${min} to ${top} (BIRD refuses such a set)`);
+      rule.cidr.lengths = { min, max: top };
+    }
+  }
+  const source = f.oneOf("source", ["RemotePeers"] as const);
+  if (source) rule.source = source;
+  const iface = f.string("interface");
+  if (iface !== undefined) {
+    if (!/^[\w.*:-]{1,15}$/.test(iface))
+      f.fail("interface", `not an interface name or pattern: ${JSON.stringify(iface)}`);
+    rule.interface = iface;
+  }
+  const peerType = f.oneOf("peerType", ["eBGP", "iBGP"] as const);
+  if (peerType) rule.peerType = peerType;
+  if (f.has("communities")) {
+    const values = f.sub("communities").strings("values");
+    if (values.length !== 1) f.fail("communities.values", "exactly one value");
+    rule.community = community(f, "communities.values[0]", values[0]);
+  }
+  const path = f.asNumbers("asPathPrefix", 0, Number.POSITIVE_INFINITY);
+  if (path.length) rule.asPathPrefix = path;
+  const priority = f.integer("priority", 1, PRIORITY_MAX);
+  if (priority !== undefined) rule.priority = priority;
+  rule.operations = f.list(
+    "operations",
+    (op): FilterOperation => {
+      const set = ["addCommunity", "prependASPath", "setPriority"].filter((k) => op.has(k));
+      if (set.length !== 1) op.fail("", "exactly one of addCommunity, prependASPath or setPriority");
+      if (set[0] === "addCommunity") {
+        const add = op.sub("addCommunity");
+        return { addCommunity: community(add, "value", add.string("value")) };
+      }
+      if (set[0] === "prependASPath")
+        return { prependAsPath: op.sub("prependASPath").asNumbers("prefix", 1, 10) };
+      const value = op.sub("setPriority").integer("value", 1, PRIORITY_MAX);
+      if (value === undefined) return op.fail("setPriority.value", "required");
+      return { setPriority: value };
+    },
+    10,
+  );
+  if (rule.operations.length && action !== "Accept")
+    f.fail("operations", "may only be used with action Accept");
+  return rule;
+}
+
+function parseBgpFilterSpec(name: string, spec: Fields): BgpFilterResource {
+  return {
+    kind: "BGPFilter",
+    name,
+    importV4: spec.list("importV4", (f) => parseFilterRule(f, 4)),
+    exportV4: spec.list("exportV4", (f) => parseFilterRule(f, 4)),
+    importV6: spec.list("importV6", (f) => parseFilterRule(f, 6)),
+    exportV6: spec.list("exportV6", (f) => parseFilterRule(f, 6)),
+  };
 }
 
 /**

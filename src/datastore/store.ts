@@ -5,6 +5,7 @@ import { EventEmitter } from "node:events";
 import type { SecretLookup, Snapshot } from "./peerings.js";
 import type {
   BgpConfigResource,
+  BgpFilterResource,
   BgpPeerResource,
   NodeResource,
   ReflectorEntry,
@@ -87,14 +88,16 @@ export class Store extends EventEmitter<{ change: [] }> {
     const nodes = new Map<string, NodeResource>();
     const peers = new Map<string, BgpPeerResource>();
     const configs = new Map<string, BgpConfigResource>();
+    const filters = new Map<string, BgpFilterResource>();
     const reflectors = new Map<string, ReflectorEntry>();
     for (const r of this.resources.values()) {
       if (r.kind === "Node") nodes.set(r.name, r);
       else if (r.kind === "BGPPeer") peers.set(r.name, r);
       else if (r.kind === "BGPConfiguration") configs.set(r.name, r);
+      else if (r.kind === "BGPFilter") filters.set(r.name, r);
       else reflectors.set(r.name, r);
     }
-    this.cached = { nodes, peers, configs, reflectors };
+    this.cached = { nodes, peers, configs, filters, reflectors };
     return this.cached;
   }
 

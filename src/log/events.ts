@@ -58,6 +58,10 @@ export const EVENTS = {
   ),
   peerAdded: spec<{ peer: string; name: string; type: string; from: string }>("info", "peer added"),
   peerChanged: spec<{ peer: string; name: string; from: string }>("info", "peer changed: session reset"),
+  peerRefiltered: spec<{ peer: string; name: string; filters: string[] }>(
+    "info",
+    "peer's BGPFilter rules changed: routes imported again and its export updated, session kept",
+  ),
   peerRemoved: spec<{ peer: string; name: string }>("info", "peer removed"),
   // sessions and routes
   sessionState: spec<{ peer: string; from: string; to: string; reason?: string }>("debug", "session state"),
@@ -120,6 +124,10 @@ export const EVENTS = {
     "Kubernetes API unreachable or refused; sessions and routes stay as they are",
   ),
   discoveryFailed: spec<Err>("warn", "API discovery failed; using crd.projectcalico.org/v1"),
+  kubernetesNotServed: spec<{ collection: string; retryIn: number }>(
+    "info",
+    "the API server does not serve this kind (its CRD is not installed): there are none",
+  ),
 } as const;
 
 export type EventName = keyof typeof EVENTS;

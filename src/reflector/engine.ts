@@ -13,11 +13,13 @@ import {
   familyOf,
   type NotificationMessage,
 } from "../bgp/index.js";
+import type { PeerFilters } from "../datastore/peerings.js";
 import type { FsmStateName, GracefulRestartInfo, Negotiated } from "../fsm/index.js";
 import { AttrTable, type Dest, LocRib, type PeerRef, type RibChange } from "../rib/index.js";
 import { Deferral, type DeferralEnd } from "./deferral.js";
 import { Group, type GroupOutputs, type Member, type Transport } from "./groups.js";
 import { Neighbor, type NeighborConfig } from "./neighbor.js";
+import { chainKey, FilterChain } from "./policy.js";
 import { isLooped } from "./rules.js";
 
 export interface EngineConfig {
@@ -42,6 +44,11 @@ export interface EngineConfig {
 export type EngineInput =
   /** a peering is configured: its session is to be opened */
   | { type: "add"; config: NeighborConfig }
+  /**
+   * a peering's BGPFilter rules changed (nothing else did): what it sent us is imported again
+   * and what it is sent follows the new rules, without a new session
+   */
+  | { type: "filters"; peer: string; filters?: PeerFilters }
   /** a peering is gone: its routes are withdrawn at once, and it is told to drop ours */
   | { type: "remove"; peer: string; message?: string; subcode?: number }
   /** every session ends; `retain`: a planned restart, after which clients keep our routes */
@@ -170,6 +177,9 @@ export class Engine {
       case "remove":
         this.remove(n, input.message, input.subcode);
         return;
+      case "filters":
+        this.setFilters(n, input.filters);
+        return;
       case "state":
         n.state = input.to;
         if (input.to === "OpenSent") n.answered = true;
@@ -279,9 +289,11 @@ export class Engine {
     if (!change.announced.length && !change.withdrawn.length) return;
     for (const w of change.withdrawn) this.rib.remove(n.ref, w.family, w.prefix, w.pathId);
     for (const r of change.announced) {
-      // RFC 4456 §8, RFC 4271 §9.1.2: a looped path is ineligible, as if withdrawn.
-      if (isLooped(r.attrs.attributes, n.self)) this.rib.remove(n.ref, r.family, r.prefix, r.pathId);
-      else this.rib.upsert(n.ref, r.family, r.prefix, r.pathId, r.attrs);
+      // RFC 4456 §8, RFC 4271 §9.1.2: a looped path is ineligible, as if withdrawn; so is one
+      // an import rule rejects.
+      const attrs = isLooped(r.attrs.attributes, n.self) ? undefined : n.imported(r);
+      if (attrs) this.rib.upsert(n.ref, r.family, r.prefix, r.pathId, attrs);
+      else this.rib.remove(n.ref, r.family, r.prefix, r.pathId);
     }
     this.scheduleFlush();
   }
@@ -378,7 +390,29 @@ export class Engine {
   private up(n: Neighbor, negotiated: Negotiated, transport: Transport): void {
     this.apply(n, n.up(negotiated, this.now));
     this.leave(n);
+    const group = this.groupFor(n, negotiated);
+    const member: Member = {
+      address: n.address,
+      transport,
+      group,
+      synced: false,
+      behind: false,
+      missed: new Map(),
+    };
+    group.members.add(member);
+    n.member = member;
+    if (this.deferral.active) {
+      this.deferral.up(n);
+      this.checkDeferral();
+      return;
+    }
+    this.sendTable(member);
+  }
+
+  /** The update group of peers sent what this one is sent: the same outbound fingerprint. */
+  private groupFor(n: Neighbor, negotiated: Negotiated): Group {
     const c = n.config;
+    const exports = n.filters?.export;
     const receiver = {
       role: c.role,
       localAs: c.localAs,
@@ -398,6 +432,7 @@ export class Engine {
       tx.addPath.ipv6,
       tx.extendedMessage,
       c.addPathMax ?? "all",
+      chainKey(exports),
     ].join("/");
     let group = this.groups.get(key);
     if (!group) {
@@ -410,25 +445,44 @@ export class Engine {
         c.addPathMax,
         this.config.highWater,
         this.groupOutputs,
+        exports?.length ? new FilterChain(exports) : undefined,
       );
       this.groups.set(key, group);
     }
-    const member: Member = {
-      address: n.address,
-      transport,
-      group,
-      synced: false,
-      behind: false,
-      missed: new Map(),
-    };
-    group.members.add(member);
-    n.member = member;
-    if (this.deferral.active) {
-      this.deferral.up(n);
-      this.checkDeferral();
-      return;
+    return group;
+  }
+
+  /**
+   * New BGPFilter rules for a peer. Import rules: its Adj-RIB-In is imported again. Export rules:
+   * it moves to the group of its new fingerprint and is sent the difference, what the old rules
+   * sent it and the new ones do not withdrawn, what they send announced (a soft reset out).
+   */
+  private setFilters(n: Neighbor, filters: PeerFilters | undefined): void {
+    const exportsBefore = chainKey(n.filters?.export);
+    if (n.setFilters(filters)) this.apply(n, { announced: [...n.rib.entries()], withdrawn: [] });
+    const m = n.member;
+    if (!m || !n.negotiated || chainKey(filters?.export) === exportsBefore) return;
+    // Everything before goes out under the old rules first, so the old group's view is what was sent.
+    this.flush();
+    const old = m.group;
+    const sent = new Map<Dest, number[]>(m.missed);
+    for (const d of this.rib.all()) {
+      if (!old.families.includes(d.family)) continue;
+      const ids = old.paths(d).map((p) => p.id);
+      if (ids.length) sent.set(d, [...(sent.get(d) ?? []), ...ids]);
     }
-    this.sendTable(member);
+    this.leave(n);
+    const group = this.groupFor(n, n.negotiated);
+    group.members.add(m);
+    m.group = group;
+    m.missed = new Map();
+    m.behind = false;
+    n.member = m;
+    if (!m.synced) return;
+    const dests = [...this.rib.all()].filter(
+      (d) => group.families.includes(d.family) && (sent.has(d) || group.paths(d).length > 0),
+    );
+    this.guarded(group, () => group.write(m, group.encode(dests, "catch-up", sent).chunks));
   }
 
   private sendTable(member: Member): void {

@@ -24,6 +24,7 @@ import {
 } from "../bgp/index.js";
 import { notification } from "../fsm/index.js";
 import { candidateOf, type Dest, type Outbound6, type Path, type PeerRef, selectBest } from "../rib/index.js";
+import { applyOperations, type FilterChain, NO_RULE, type Verdict } from "./policy.js";
 import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
 
 /** By default, a member whose socket holds more than this is behind: no more writes until it drains. */
@@ -129,6 +130,8 @@ export class Group {
     private readonly addPathMax = Number.POSITIVE_INFINITY,
     private readonly highWater = HIGH_WATER,
     private readonly outputs?: GroupOutputs,
+    /** the members' BGPFilter export rules */
+    private readonly exports?: FilterChain,
   ) {
     this.maxLength = maxLengthFor(tx);
   }
@@ -162,7 +165,7 @@ export class Group {
    * eligible that fit), and whether one was left out for its size.
    */
   private addPaths(d: Dest, all: readonly Path[]): { paths: Path[]; leftOut: boolean } {
-    const eligible = all.filter((p) => this.eligible(p));
+    const eligible = all.filter((p) => this.eligible(p, d));
     const fitting = eligible.filter((p) => this.outbound(p, d));
     const paths = fitting.length <= this.addPathMax ? fitting : rank(fitting).slice(0, this.addPathMax);
     return { paths, leftOut: fitting.length < eligible.length };
@@ -177,7 +180,7 @@ export class Group {
 
   /** Without ADD-PATH: the best path, when this group may be sent it. */
   private best(d: Dest): Path | undefined {
-    return d.best && this.eligible(d.best) ? d.best : undefined;
+    return d.best && this.eligible(d.best, d) ? d.best : undefined;
   }
 
   /** Whether this group was sent a path of the prefix at the last flush. */
@@ -188,11 +191,24 @@ export class Group {
 
   /** Without ADD-PATH: the outbound form of the best path as last flushed, when this group was sent it. */
   private flushed(d: Dest): Outbound | undefined {
-    return d.flushed && this.eligible(d.flushed) ? this.outbound(d.flushed, d) : undefined;
+    return d.flushed && this.eligible(d.flushed, d) ? this.outbound(d.flushed, d) : undefined;
   }
 
-  private eligible(p: Path): boolean {
-    return mayAdvertise(p.peer.role as Role, this.receiver.role, this.clientToClient);
+  /** Whether the members may be sent this path: RFC 4456 §6, then their export rules. */
+  private eligible(p: Path, d: Dest): boolean {
+    return (
+      mayAdvertise(p.peer.role as Role, this.receiver.role, this.clientToClient) && this.verdict(p, d).accept
+    );
+  }
+
+  /** What the export rules decide for this path of the prefix. */
+  private verdict(p: Path, d: Dest): Verdict {
+    if (!this.exports) return NO_RULE;
+    return this.exports.decide({
+      prefix: d.prefix,
+      attributes: p.attrs.attributes,
+      internal: this.receiver.role !== "ebgp",
+    });
   }
 
   /**
@@ -204,11 +220,14 @@ export class Group {
    * or undefined when it does not fit.
    */
   private outbound(p: Path, d: Dest): Outbound | undefined {
+    // the export rule that accepted it, when its operations change the attributes
+    const rule = this.exports ? this.verdict(p, d).rule : -1;
+    const r = rule >= 0 && this.exports?.operations(rule).length ? rule : -1;
     if (d.family === "ipv4") {
-      const block = this.outbound4(p);
+      const block = this.outbound4(p, r);
       return this.fits4(block, d.bits) ? block : undefined;
     }
-    const out = this.outbound6(p);
+    const out = this.outbound6(p, r);
     return this.fits6(out, d) ? out : undefined;
   }
 
@@ -331,11 +350,11 @@ export class Group {
    * The encoded attribute block of a path for this group, cached on its attribute set;
    * UNENCODABLE when an attribute outgrows its 2-octet length.
    */
-  private outbound4(p: Path): Buffer {
-    const key = this.outboundKey(p);
+  private outbound4(p: Path, rule: number): Buffer {
+    const key = rule < 0 ? this.outboundKey(p) : `${this.outboundKey(p)}#${rule}`;
     let block = p.attrs.outbound4.get(key);
     if (!block) {
-      const { mpReach, mpUnreach, ...rest } = this.transform(p);
+      const { mpReach, mpUnreach, ...rest } = this.transform(p, rule);
       block = tryEncode(() => encodeAttributes(rest, this.tx)) ?? UNENCODABLE;
       p.attrs.outbound4.set(key, block);
     }
@@ -343,11 +362,11 @@ export class Group {
   }
 
   /** IPv6: the outbound attributes, encoded with each message's NLRI inside MP_REACH_NLRI. */
-  private outbound6(p: Path): Outbound6 {
-    const key = this.outboundKey(p);
+  private outbound6(p: Path, rule: number): Outbound6 {
+    const key = rule < 0 ? this.outboundKey(p) : `${this.outboundKey(p)}#${rule}`;
     let out = p.attrs.outbound6.get(key);
     if (!out) {
-      const attributes = this.transform(p);
+      const attributes = this.transform(p, rule);
       const slash128 = "2001:db8::/128";
       const longest = this.tx.addPath.ipv6 ? { pathId: 0xffffffff, prefix: slash128 } : slash128;
       out = { attributes, longest: updateLength(attributes, [longest], this.tx) };
@@ -356,9 +375,11 @@ export class Group {
     return out;
   }
 
-  private transform(p: Path): PathAttributes {
+  /** The outbound attributes: after the export rule's operations, then RFC 4271 / RFC 4456's changes. */
+  private transform(p: Path, rule: number): PathAttributes {
+    const attrs = p.attrs.attributes;
     return outboundAttributes(
-      p.attrs.attributes,
+      rule < 0 ? attrs : applyOperations(attrs, this.exports?.operations(rule) ?? []),
       { role: p.peer.role as Role, routerId: p.routerId },
       this.receiver,
     );

@@ -14,9 +14,19 @@ import {
   sessionReset,
   type UpdateMessage,
 } from "../bgp/index.js";
+import type { PeerFilters } from "../datastore/peerings.js";
 import type { FsmStateName, GracefulRestartInfo, Negotiated, PeerConfig } from "../fsm/index.js";
-import { AdjRibIn, type AttrTable, addressKey, type PeerRef, type RibChange } from "../rib/index.js";
+import {
+  AdjRibIn,
+  type AttrSet,
+  type AttrTable,
+  addressKey,
+  type PeerRef,
+  type RibChange,
+  type Route,
+} from "../rib/index.js";
 import type { Member } from "./groups.js";
+import { applyOperations, chainKey, FilterChain } from "./policy.js";
 import { inboundAttributes, type Role, type Self } from "./rules.js";
 
 /**
@@ -40,6 +50,8 @@ export interface NeighborConfig extends PeerConfig {
   maxRestartTime?: number;
   /** how long stale routes wait for End-of-RIB once the peer is back, seconds */
   staleTime?: number;
+  /** BGPFilter rules for what it sends us (import) and what we send it (export) */
+  filters?: PeerFilters;
 }
 
 /** What an UPDATE did: the RIB change, and an error for the session to act on (RFC 7606, RFC 4486). */
@@ -85,6 +97,10 @@ export class Neighbor {
   private readonly restarting = new Set<Family>();
   /** when the stale routes still kept go (ms), while some are */
   staleUntil: number | undefined;
+  /** its BGPFilter rules: they change without a new session (setFilters) */
+  filters: PeerFilters | undefined;
+  private importChain: FilterChain | undefined;
+  private importKey = "";
 
   constructor(
     readonly config: NeighborConfig,
@@ -105,6 +121,37 @@ export class Neighbor {
       localAs: config.localAs,
       ...(config.allowLocalAs ? { allowLocalAs: config.allowLocalAs } : {}),
     };
+    this.setFilters(config.filters);
+  }
+
+  /** New BGPFilter rules; whether the import rules changed (the Adj-RIB-In is then to be imported again). */
+  setFilters(filters: PeerFilters | undefined): boolean {
+    const key = chainKey(filters?.import);
+    const changed = key !== this.importKey;
+    this.filters = filters;
+    this.importKey = key;
+    this.importChain = key ? new FilterChain(filters?.import ?? []) : undefined;
+    return changed;
+  }
+
+  /**
+   * A route as the decision process takes it, after the import rules: its attribute set, the one
+   * an Accept rule's operations make of it, or undefined when a rule rejects it.
+   */
+  imported(r: Route): AttrSet | undefined {
+    const chain = this.importChain;
+    if (!chain) return r.attrs;
+    const v = chain.decide({
+      prefix: r.prefix,
+      attributes: r.attrs.attributes,
+      internal: this.config.role !== "ebgp",
+    });
+    if (!v.accept) return undefined;
+    const ops = chain.operations(v.rule);
+    if (!ops.length) return r.attrs;
+    return this.attrTable.derive(r.attrs, `${this.importKey}#${v.rule}`, () =>
+      applyOperations(r.attrs.attributes, ops),
+    );
   }
 
   get address(): string {

@@ -18,7 +18,10 @@ export interface KeyedListener {
 export interface ReconcileResult {
   added: PeerSpec[];
   removed: PeerSpec[];
+  /** reset with the new settings */
   changed: PeerSpec[];
+  /** only their BGPFilter rules changed: applied to the running session */
+  refiltered: PeerSpec[];
 }
 
 /** Who we are: the router ID, and the cluster ID unless a peering sets its own (the router ID when not set). */
@@ -69,12 +72,16 @@ export function neighborConfig(spec: PeerSpec, self: Identity): NeighborConfig {
     ...(spec.allowLocalAs ? { allowLocalAs: spec.allowLocalAs } : {}),
     ...(addPaths !== "off" ? { addPath: { [family]: "both" as const } } : {}),
     ...(typeof addPaths === "number" ? { addPathMax: addPaths } : {}),
+    ...(spec.filters ? { filters: spec.filters } : {}),
     ...(nextHopSelf && family === "ipv4" ? { nextHopSelf: spec.sourceAddress ?? self.ipv4 ?? routerId } : {}),
     ...(nextHopSelf && family === "ipv6" && spec.sourceAddress ? { nextHopSelf: spec.sourceAddress } : {}),
   };
 }
 
 const same = (a: PeerSpec, b: PeerSpec): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** Equal but for the BGPFilter rules: those change without a new session. */
+const sameSession = (a: PeerSpec, b: PeerSpec): boolean =>
+  same({ ...a, filters: undefined }, { ...b, filters: undefined });
 
 export class Reconciler {
   private readonly current = new Map<string, PeerSpec>();
@@ -93,7 +100,7 @@ export class Reconciler {
   }
 
   apply(desired: readonly PeerSpec[]): ReconcileResult {
-    const result: ReconcileResult = { added: [], removed: [], changed: [] };
+    const result: ReconcileResult = { added: [], removed: [], changed: [], refiltered: [] };
     const next = new Map(desired.map((s) => [s.address, s]));
     for (const [address, spec] of this.current) {
       if (next.has(address)) continue;
@@ -103,6 +110,12 @@ export class Reconciler {
     for (const [address, spec] of next) {
       const old = this.current.get(address);
       if (old && same(old, spec)) continue;
+      if (old && sameSession(old, spec)) {
+        this.reflector.setFilters(address, spec.filters);
+        this.current.set(address, spec);
+        result.refiltered.push(spec);
+        continue;
+      }
       if (old) {
         this.stop(old, "peer configuration changed", CeaseSubcode.OTHER_CONFIGURATION_CHANGE);
         result.changed.push(spec);

@@ -2,6 +2,7 @@
 // events become engine inputs stamped with the clock; the engine's actions are carried out on
 // the sessions; its deadline is the one timer. Nothing here decides anything about routes.
 import { AFI, type BgpError, encodeMessage, type Family, type NotificationMessage } from "../bgp/index.js";
+import type { PeerFilters } from "../datastore/index.js";
 import {
   type Connector,
   type FsmStateName,
@@ -181,6 +182,11 @@ export class Reflector {
   addPeer(config: NeighborConfig): Peer {
     this.run(this.input({ type: "add", config }));
     return this.sessions.get(config.peerAddress)!;
+  }
+
+  /** New BGPFilter rules for a peer, applied without a new session. */
+  setFilters(address: string, filters: PeerFilters | undefined): void {
+    this.run(this.input({ type: "filters", peer: address, ...(filters ? { filters } : {}) }));
   }
 
   /**

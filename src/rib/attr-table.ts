@@ -11,6 +11,8 @@ export interface AttrSet {
   /** outbound forms, by receiver kind (filled by the reflector): IPv4 encoded, IPv6 decoded */
   readonly outbound4: Map<string, Buffer>;
   readonly outbound6: Map<string, Outbound6>;
+  /** sets made from this one by import filters' operations, by filter and rule (see derive) */
+  derived?: Map<string, AttrSet>;
 }
 
 /** The outbound attributes of an IPv6 path, and the size of an UPDATE with its longest prefix. */
@@ -35,6 +37,26 @@ export class AttrTable {
       this.sets.set(key, set);
     }
     return set;
+  }
+
+  /**
+   * The set an import filter's operations make of `set` (`key` names the filter and its rule).
+   * It lives on `set`, not in the table: it goes when `set` goes.
+   */
+  derive(set: AttrSet, key: string, build: () => PathAttributes): AttrSet {
+    set.derived ??= new Map();
+    let d = set.derived.get(key);
+    if (!d) {
+      d = {
+        key: `${set.key}#${key}`,
+        attributes: build(),
+        refs: 0,
+        outbound4: new Map(),
+        outbound6: new Map(),
+      };
+      set.derived.set(key, d);
+    }
+    return d;
   }
 
   retain(set: AttrSet): void {

@@ -241,6 +241,53 @@ describe("Kubernetes source", () => {
   });
 });
 
+describe("BGPFilters", () => {
+  it("are listed and watched; a cluster without their CRD (Calico before 3.26) syncs with none", async () => {
+    api.put("bgpfilters", {
+      metadata: { name: "edge" },
+      spec: { exportV4: [{ action: "Reject", cidr: "198.18.9.0/24", matchOperator: "Equal" }] },
+    });
+    const { store, src } = source();
+    await src.start();
+    try {
+      await waitFor(() => store.synced && store.snapshot().filters.has("edge"), 10_000, "the filter listed");
+      expect(store.snapshot().filters.get("edge")?.exportV4[0]?.action).toBe("Reject");
+      api.put("bgpfilters", { metadata: { name: "edge" }, spec: { exportV4: [{ action: "Accept" }] } });
+      await waitFor(
+        () => store.snapshot().filters.get("edge")?.exportV4[0]?.action === "Accept",
+        10_000,
+        "the change watched",
+      );
+      api.remove("bgpfilters", "edge");
+      await waitFor(() => !store.snapshot().filters.has("edge"), 10_000, "the deletion watched");
+    } finally {
+      src.stop();
+    }
+
+    const old = new KubeApiServer("127.0.42.3", "crd.projectcalico.org/v1", false);
+    await old.listen();
+    const file = join(dir, "kubeconfig-old");
+    writeFileSync(file, old.kubeconfig());
+    const lines: string[] = [];
+    const store2 = new Store();
+    const src2 = new KubernetesSource(
+      { kubeconfig: file, namespace: "kube-system" },
+      store2,
+      pino({ level: "debug" }, { write: (l: string) => lines.push(l) }),
+    );
+    await src2.start();
+    try {
+      await waitFor(() => store2.synced, 10_000, "synced without BGPFilters");
+      expect(store2.snapshot().filters.size).toBe(0);
+      expect(lines.some((l) => l.includes("kubernetesNotServed") && l.includes("bgpfilters"))).toBe(true);
+      expect(lines.some((l) => l.includes("kubernetesUnreachable"))).toBe(false);
+    } finally {
+      src2.stop();
+      await old.close();
+    }
+  });
+});
+
 describe("projectcalico.org/v3 clusters", () => {
   it("discovers the v3 group when crd.projectcalico.org is not served", async () => {
     const v3 = new KubeApiServer("127.0.42.2", "projectcalico.org/v3");

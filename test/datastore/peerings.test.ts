@@ -36,10 +36,23 @@ function snapshot(
   objects: object[],
   rr: { ip: string; cluster_id?: string; mesh?: string }[] = [],
 ): Snapshot {
-  const s = { nodes: new Map(), peers: new Map(), configs: new Map(), reflectors: new Map() };
+  const s = {
+    nodes: new Map(),
+    peers: new Map(),
+    configs: new Map(),
+    filters: new Map(),
+    reflectors: new Map(),
+  };
   for (const o of objects) {
     const r: Resource = parseResource(o, "test");
-    const map = r.kind === "Node" ? s.nodes : r.kind === "BGPPeer" ? s.peers : s.configs;
+    const map =
+      r.kind === "Node"
+        ? s.nodes
+        : r.kind === "BGPPeer"
+          ? s.peers
+          : r.kind === "BGPFilter"
+            ? s.filters
+            : s.configs;
     map.set(r.name, r);
   }
   for (const e of rr) {
@@ -547,5 +560,55 @@ describe("legacy mode (the calico/routereflector image)", () => {
       { ip: "100.64.0.50", nodeName: "not-a-node" },
     );
     expect(p.peers.map((s) => s.address)).not.toContain("100.64.0.50");
+  });
+});
+
+describe("BGPFilters on peerings", () => {
+  const filter = (name: string, spec: object) => ({ kind: "BGPFilter", metadata: { name }, spec });
+  const a = filter("a", {
+    importV4: [{ action: "Reject", cidr: "198.18.9.0/24", matchOperator: "Equal" }],
+    exportV6: [{ action: "Reject", cidr: "2001:db8:9::/48", matchOperator: "In" }],
+  });
+  const b = filter("b", { importV4: [{ action: "Accept" }], exportV4: [{ action: "Reject" }] });
+  const iface = filter("iface", { exportV4: [{ action: "Accept", interface: "eth*" }] });
+  const nodes = [node("n1", { v4: "100.64.1.1", v6: "2001:db8::1:1" }), node("n2", { v4: "100.64.1.2" })];
+
+  it("carry the rules of the BGPPeer's filters, in its order, for the peering's family; in both modes", () => {
+    const objects = [...nodes, a, b, peer("rr", { peerIP: "100.64.0.50", asNumber: 64512, filters: ["b", "a"] })];
+    const legacy = computePeerings(snapshot(objects), { ip: "100.64.0.50" });
+    const n1 = legacy.peers.find((s) => s.address === "100.64.1.1");
+    expect(n1?.filters?.names).toEqual(["b", "a"]);
+    expect(n1?.filters?.import.map((r) => r.action)).toEqual(["Accept", "Reject"]);
+    expect(n1?.filters?.export.map((r) => r.action)).toEqual(["Reject"]);
+    const rr = node("rr", { v4: "100.64.0.50", cluster: "100.64.0.50" });
+    const nodeMode = computePeerings(
+      snapshot([
+        ...nodes,
+        rr,
+        a,
+        b,
+        peer("to-nodes", { nodeSelector: "all()", peerSelector: "!has(x)", filters: ["a"] }),
+      ]),
+      { ip: "100.64.0.50", ip6: "2001:db8::50", nodeName: "rr" },
+    );
+    const v6 = nodeMode.peers.find((s) => s.address === "2001:db8::1:1");
+    expect(v6?.filters).toEqual({
+      names: ["a"],
+      import: [],
+      export: [{ action: "Reject", cidr: { prefix: "2001:db8:9::/48", operator: "In" }, operations: [] }],
+    });
+    expect(nodeMode.peers.find((s) => s.address === "100.64.1.2")?.filters?.import).toHaveLength(1);
+  });
+
+  it("a filter that does not exist is skipped, as confd skips it, with a warning; interface rules are warned about", () => {
+    const p = computePeerings(
+      snapshot([...nodes, iface, peer("rr", { peerIP: "100.64.0.50", asNumber: 64512, filters: ["gone", "iface"] })]),
+      { ip: "100.64.0.50" },
+    );
+    expect(p.peers[0]?.filters?.names).toEqual(["iface"]);
+    expect(p.warnings).toEqual([
+      "bgppeers/rr: BGPFilter gone not found; its rules are not applied",
+      "bgpfilters/iface: a rule with interface matches no reflected route (a reflector installs no routes, so they have no outgoing interface)",
+    ]);
   });
 });

@@ -31,8 +31,11 @@ interface Kind {
   namespaced: boolean;
 }
 
-/** The collections served; Calico's under crd.projectcalico.org/v1, or projectcalico.org/v3 (newer clusters). */
-function kinds(calico: string): Kind[] {
+/**
+ * The collections served; Calico's under crd.projectcalico.org/v1, or projectcalico.org/v3 (newer
+ * clusters). `filters`: BGPFilter is served (Calico 3.26 and later); without, it is not (404).
+ */
+function kinds(calico: string, filters: boolean): Kind[] {
   const [group, version] = calico.split("/") as [string, string];
   return [
     { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false },
@@ -40,6 +43,7 @@ function kinds(calico: string): Kind[] {
     { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false },
     { group, version, plural: "bgppeers", kind: "BGPPeer", namespaced: false },
     { group, version, plural: "bgpconfigurations", kind: "BGPConfiguration", namespaced: false },
+    ...(filters ? [{ group, version, plural: "bgpfilters", kind: "BGPFilter", namespaced: false }] : []),
   ];
 }
 
@@ -81,8 +85,9 @@ export class KubeApiServer {
   constructor(
     readonly host: string,
     readonly calicoGroup = "crd.projectcalico.org/v1",
+    filters = true,
   ) {
-    this.kinds = kinds(calicoGroup);
+    this.kinds = kinds(calicoGroup, filters);
     const dir = mkdtempSync(join(tmpdir(), "rr-apiserver-"));
     execFileSync(
       "openssl",

@@ -10,7 +10,8 @@
 //   reflector id A as N [cluster C] [deferral S] [flush MS] [high-water OCTETS] [no-client-to-client]
 //   peer NAME ADDRESS client|non-client|ebgp [as N] [passive] [add-path send|receive|both]
 //        [add-path-max N] [max-prefixes N] [gr SECONDS] [no-gr] [max-restart S] [stale S]
-//        [next-hop-self A] [allow-local-as N] [hold S] [families ipv4,ipv6] [later]
+//        [next-hop-self A] [allow-local-as N] [hold S] [families ipv4,ipv6] [filters F,F] [later]
+//   filter NAME SPEC             (a BGPFilter: its spec as one line of JSON, before the peers naming it)
 //   T connect NAME [id A] [gr[=S]] [no-fwd] [restarting] [no-gr] [add-path] [err] [no-ext] [as2] [hold S] [n-bit]
 //   T announce NAME P[,P...] [nh A] [lp N] [med N] [as N,N] [orig A] [cl A,A] [comm X,X] [path N]
 //   T withdraw NAME P[,P...] [path N]
@@ -19,6 +20,7 @@
 //   T lose NAME                  (the TCP connection fails)      T notify NAME CODE/SUBCODE
 //   T stall NAME                 (the peer stops reading)        T read NAME (it reads all queued)
 //   T remove NAME   T add NAME   T stop [retain]   T tick
+//   T filters NAME F,F|none      (the peer's BGPFilters change; the session stays)
 // T is milliseconds on the fake clock. Output lines: `T NAME < MESSAGE` for what a peer is sent
 // (UPDATE, End-of-RIB, ROUTE-REFRESH, NOTIFICATION; not OPEN or KEEPALIVE), and `T ACTION ...`
 // for sessions opened and stopped and the engine's log events.
@@ -38,6 +40,8 @@ import {
   type OpenMessage,
   type PathAttributes,
 } from "../../src/bgp/index.js";
+import type { PeerFilters } from "../../src/datastore/peerings.js";
+import { type BgpFilterResource, parseResource } from "../../src/datastore/resources.js";
 import { initialState, nextDeadline, notification, step, updateErrorInput } from "../../src/fsm/machine.js";
 import type { FsmAction, FsmInput, FsmState, Negotiated } from "../../src/fsm/types.js";
 import { clientOf } from "../../src/reflector/defaults.js";
@@ -60,6 +64,24 @@ export interface PeerDef {
 export interface ScenarioConfig {
   engine: EngineConfig;
   peers: PeerDef[];
+  filters: Map<string, BgpFilterResource>;
+}
+
+/** A peer's BGPFilters by name, their rules for its family in order (as the datastore gives them). */
+function peerFilters(
+  names: string[],
+  family: Family,
+  filters: Map<string, BgpFilterResource>,
+): PeerFilters | undefined {
+  if (!names.length) return undefined;
+  const out: PeerFilters = { names, import: [], export: [] };
+  for (const name of names) {
+    const f = filters.get(name);
+    if (!f) throw new Error(`no filter ${name}`);
+    out.import.push(...(family === "ipv4" ? f.importV4 : f.importV6));
+    out.export.push(...(family === "ipv4" ? f.exportV4 : f.exportV6));
+  }
+  return out;
 }
 
 const words = (line: string) => line.replace(/#.*/, "").trim().split(/\s+/).filter(Boolean);
@@ -83,10 +105,16 @@ const num = (o: Map<string, string>, k: string) => (o.has(k) ? Number(o.get(k)) 
 export function parseConfig(text: string): ScenarioConfig {
   let engine: EngineConfig | undefined;
   const peers: PeerDef[] = [];
+  const filters = new Map<string, BgpFilterResource>();
   for (const line of text.split("\n")) {
     const ws = words(line);
     if (!ws.length) continue;
-    if (ws[0] === "reflector") {
+    if (ws[0] === "filter") {
+      const name = ws[1]!;
+      const spec = JSON.parse(line.slice(line.indexOf(name) + name.length)) as object;
+      const f = parseResource({ kind: "BGPFilter", metadata: { name }, spec }, `filter ${name}`);
+      filters.set(name, f as BgpFilterResource);
+    } else if (ws[0] === "reflector") {
       const o = options(ws.slice(1), ["no-client-to-client"]);
       engine = {
         routerId: o.get("id")!,
@@ -123,6 +151,8 @@ export function parseConfig(text: string): ScenarioConfig {
         ...(o.has("next-hop-self") ? { nextHopSelf: o.get("next-hop-self")! } : {}),
         ...(o.has("allow-local-as") ? { allowLocalAs: Number(o.get("allow-local-as")) } : {}),
       };
+      const peerF = peerFilters(o.get("filters")?.split(",") ?? [], families[0]!, filters);
+      if (peerF) config.filters = peerF;
       if (o.has("no-gr")) delete config.gracefulRestart;
       else if (o.has("gr")) config.gracefulRestart = { restartTime: Number(o.get("gr")), notification: true };
       peers.push({ name, config, later: o.has("later") });
@@ -131,7 +161,7 @@ export function parseConfig(text: string): ScenarioConfig {
     }
   }
   if (!engine) throw new Error("no reflector line");
-  return { engine, peers };
+  return { engine, peers, filters };
 }
 
 /** The peer's OPEN, from the words after `connect NAME`. */
@@ -532,6 +562,12 @@ export class Replay {
       case "remove":
         this.input({ type: "remove", peer: address, message: "removed", subcode: 3 });
         return;
+      case "filters": {
+        const names = rest[0] === "none" ? [] : (rest[0]?.split(",") ?? []);
+        const filters = peerFilters(names, p.def.families[0]!, this.config.filters);
+        this.input({ type: "filters", peer: address, ...(filters ? { filters } : {}) });
+        return;
+      }
       case "connect": {
         const m = p.machine;
         if (!m || (m.state !== "Connect" && m.state !== "Active" && m.state !== "Idle"))

@@ -12,6 +12,8 @@ function fakes() {
     config: { routerId: "100.64.0.1", localAs: 64512 },
     addPeer: (s: NeighborConfig) => calls.push(`add ${s.peerAddress} as${s.peerAs}`),
     removePeer: (a: string, _m: string, subcode: number) => calls.push(`remove ${a} cease/${subcode}`),
+    setFilters: (a: string, f: PeerSpec["filters"]) =>
+      calls.push(`filters ${a} ${f?.names.join(",") ?? "none"}`),
     stop: (m: string, retain: boolean) =>
       calls.push(`stop ${retain ? "retaining routes" : "for good"}: ${m}`),
   } as unknown as Reflector;
@@ -52,6 +54,7 @@ describe("Reconciler", () => {
       added: [],
       removed: [],
       changed: [],
+      refiltered: [],
     });
     expect(calls).toEqual([]);
     // AS change on .2, password removed on .3, .1 gone, .4 new
@@ -73,6 +76,31 @@ describe("Reconciler", () => {
     expect(r.changed.map((s) => s.address)).toEqual(["100.64.1.2", "100.64.1.3"]);
     expect(r.added.map((s) => s.address)).toEqual(["100.64.1.4"]);
     expect([...reconciler.specs.keys()]).toEqual(["100.64.1.2", "100.64.1.3", "100.64.1.4"]);
+  });
+
+  it("applies a change of BGPFilter rules alone to the running session, and resets it when more changed", () => {
+    const { calls, reconciler } = fakes();
+    const filters = (name: string) => ({
+      names: [name],
+      import: [{ action: "Reject" as const, operations: [] }],
+      export: [],
+    });
+    reconciler.apply([spec("100.64.1.1"), spec("100.64.1.2")]);
+    calls.length = 0;
+    const r = reconciler.apply([spec("100.64.1.1", { filters: filters("a") }), spec("100.64.1.2")]);
+    expect(calls.splice(0)).toEqual(["filters 100.64.1.1 a"]);
+    expect(r.refiltered.map((s) => s.address)).toEqual(["100.64.1.1"]);
+    // the filters are now part of the running spec: the same again is nothing
+    reconciler.apply([spec("100.64.1.1", { filters: filters("a") }), spec("100.64.1.2")]);
+    expect(calls.splice(0)).toEqual([]);
+    reconciler.apply([spec("100.64.1.1"), spec("100.64.1.2")]);
+    expect(calls.splice(0)).toEqual(["filters 100.64.1.1 none"]);
+    // filters and the AS changed: a new session, which has the filters from its start
+    reconciler.apply([spec("100.64.1.1", { filters: filters("b"), peerAs: 65000 }), spec("100.64.1.2")]);
+    expect(calls.splice(0)).toEqual([
+      `remove 100.64.1.1 cease/${CeaseSubcode.OTHER_CONFIGURATION_CHANGE}`,
+      "add 100.64.1.1 as65000",
+    ]);
   });
 
   it("stopAll stops the reflector, for good or for a restart that clients ride out, and forgets every peering", () => {

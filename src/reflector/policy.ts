@@ -1,0 +1,184 @@
+// Calico's BGPFilter rules applied to routes, as calico/node's BIRD applies them: confd writes each
+// BGPFilter as a BIRD function of `if (conditions) then { operations; accept|reject; }` lines
+// (confd template_funcs.go filterStatement) and calls a peering's filters in the BGPPeer's order
+// (bgp_processor.go buildImportFilter / buildExportFilter). The first rule whose conditions all
+// hold decides, across the filters; when none does, an import is accepted and an export goes on
+// to the default export policy. Pure.
+import ipaddr from "ipaddr.js";
+import type { AsSegment, PathAttributes } from "../bgp/index.js";
+import type { FilterOperation, FilterRule } from "../datastore/resources.js";
+
+/** Priority and LOCAL_PREF: LOCAL_PREF = 2^31 - 1 - priority (confd's BirdIntMaxValue). */
+const PRIORITY_BASE = 2147483647;
+
+/** RFC 4271 §9.1.1 default; BIRD gives every BGP route a LOCAL_PREF, this one when it has none. */
+const DEFAULT_LOCAL_PREF = 100;
+
+/** A prefix as the rules compare it: its address octets and length. */
+interface Net {
+  octets: number[];
+  bits: number;
+}
+
+function netOf(prefix: string): Net {
+  const slash = prefix.indexOf("/");
+  return {
+    octets: ipaddr.parse(prefix.slice(0, slash)).toByteArray(),
+    bits: Number(prefix.slice(slash + 1)),
+  };
+}
+
+/** Whether the first `bits` bits of two addresses are equal. */
+function samePrefix(a: number[], b: number[], bits: number): boolean {
+  const whole = bits >> 3;
+  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false;
+  const rest = bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((a[whole] ?? 0) & mask) === ((b[whole] ?? 0) & mask);
+}
+
+/** A rule's conditions, ready to test. */
+interface Compiled {
+  rule: FilterRule;
+  net?: Net;
+}
+
+/** What a rule is asked about: the route (prefix, attributes) and the peering. */
+export interface RouteView {
+  prefix: string;
+  attributes: PathAttributes;
+  /** the peering is iBGP (confd's is_same_as: the peer's AS is our AS towards it) */
+  internal: boolean;
+}
+
+/** What a filter chain decided: the deciding rule's index (or -1), and whether the route goes on. */
+export interface Verdict {
+  rule: number;
+  accept: boolean;
+}
+
+export const NO_RULE: Verdict = Object.freeze({ rule: -1, accept: true });
+
+export class FilterChain {
+  private readonly rules: Compiled[];
+
+  constructor(rules: readonly FilterRule[]) {
+    this.rules = rules.map((rule) => (rule.cidr ? { rule, net: netOf(rule.cidr.prefix) } : { rule }));
+  }
+
+  get length(): number {
+    return this.rules.length;
+  }
+
+  /** The first rule that applies to the route; NO_RULE when none does. */
+  decide(route: RouteView): Verdict {
+    let net: Net | undefined;
+    for (let i = 0; i < this.rules.length; i++) {
+      const c = this.rules[i] as Compiled;
+      if (c.net) net ??= netOf(route.prefix);
+      if (applies(c, route, net)) return { rule: i, accept: c.rule.action === "Accept" };
+    }
+    return NO_RULE;
+  }
+
+  /** The operations of rule `i` (an Accept rule's modifications), in order. */
+  operations(i: number): readonly FilterOperation[] {
+    return this.rules[i]?.rule.operations ?? [];
+  }
+}
+
+/** Every condition the rule sets holds (confd joins them with &&). */
+function applies(c: Compiled, route: RouteView, net: Net | undefined): boolean {
+  const r = c.rule;
+  const a = route.attributes;
+  // PeerType wraps the rule in `if (is_same_as)` / `if (!is_same_as)`.
+  if (r.peerType === "iBGP" && !route.internal) return false;
+  if (r.peerType === "eBGP" && route.internal) return false;
+  if (r.cidr && c.net && net && !matchesCidr(r.cidr, c.net, net)) return false;
+  // `defined(ifname) && ifname ~ "..."`: a reflected route has no outgoing interface here, the
+  // reflector installs none; `source ~ [ RTS_BGP ]`: every route here is learned over BGP.
+  if (r.interface !== undefined) return false;
+  if (r.community !== undefined) {
+    const list = r.community.split(":").length === 3 ? a.largeCommunities : a.communities;
+    if (!list?.includes(r.community)) return false;
+  }
+  if (r.asPathPrefix && !startsWith(a.asPath ?? [], r.asPathPrefix)) return false;
+  if (r.priority !== undefined && localPref(a) !== PRIORITY_BASE - r.priority) return false;
+  return true;
+}
+
+/**
+ * BIRD's `net ~ X` (within X), `net = X`, and their negations; with a length range, `net ~ [
+ * X{min,max} ]`: within X with a length from min to max.
+ */
+function matchesCidr(cidr: NonNullable<FilterRule["cidr"]>, x: Net, net: Net): boolean {
+  const within = net.bits >= x.bits && samePrefix(net.octets, x.octets, x.bits);
+  const inRange = !cidr.lengths || (net.bits >= cidr.lengths.min && net.bits <= cidr.lengths.max);
+  switch (cidr.operator) {
+    case "In":
+      return within && inRange;
+    case "NotIn":
+      return !(within && inRange);
+    case "Equal":
+      return net.bits === x.bits && within;
+    case "NotEqual":
+      return !(net.bits === x.bits && within);
+  }
+}
+
+/** BIRD's `bgp_path ~ [= a b * =]`: the AS_PATH, read as one list of ASNs, begins with these. */
+function startsWith(path: readonly AsSegment[], asns: readonly number[]): boolean {
+  let i = 0;
+  for (const s of path) {
+    for (const asn of s.asns) {
+      if (i === asns.length) return true;
+      if (asn !== asns[i]) return false;
+      i++;
+    }
+  }
+  return i === asns.length;
+}
+
+/** The LOCAL_PREF of a route as BIRD holds it: every BGP route has one. */
+function localPref(a: PathAttributes): number {
+  return a.localPref ?? DEFAULT_LOCAL_PREF;
+}
+
+/**
+ * The attributes after an Accept rule's operations (confd filterOperationStatements): a community
+ * is added unless carried already (BIRD's clist add), ASNs go in front of the AS_PATH in the
+ * order listed, a priority becomes LOCAL_PREF.
+ */
+export function applyOperations(attrs: PathAttributes, ops: readonly FilterOperation[]): PathAttributes {
+  if (ops.length === 0) return attrs;
+  const out: PathAttributes = { ...attrs };
+  for (const op of ops) {
+    if ("addCommunity" in op) {
+      const large = op.addCommunity.split(":").length === 3;
+      const list = (large ? out.largeCommunities : out.communities) ?? [];
+      if (list.includes(op.addCommunity)) continue;
+      if (large) out.largeCommunities = [...list, op.addCommunity];
+      else out.communities = [...list, op.addCommunity];
+    } else if ("prependAsPath" in op) {
+      out.asPath = prependAll(out.asPath ?? [], op.prependAsPath);
+    } else {
+      out.localPref = PRIORITY_BASE - op.setPriority;
+    }
+  }
+  return out;
+}
+
+/** ASNs in front of the AS_PATH, in the first AS_SEQUENCE while it has room (255 ASNs). */
+function prependAll(path: AsSegment[], asns: readonly number[]): AsSegment[] {
+  const [first, ...rest] = path;
+  if (first?.type === "AS_SEQUENCE" && first.asns.length + asns.length <= 255) {
+    return [{ type: "AS_SEQUENCE", asns: [...asns, ...first.asns] }, ...rest];
+  }
+  return [{ type: "AS_SEQUENCE", asns: [...asns] }, ...path];
+}
+
+/** The families' keys of a peering's rules, for what depends on them (update groups). */
+export function chainKey(rules: readonly FilterRule[] | undefined): string {
+  return rules?.length ? JSON.stringify(rules) : "";
+}

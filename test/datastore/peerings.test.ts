@@ -574,7 +574,12 @@ describe("BGPFilters on peerings", () => {
   const nodes = [node("n1", { v4: "100.64.1.1", v6: "2001:db8::1:1" }), node("n2", { v4: "100.64.1.2" })];
 
   it("carry the rules of the BGPPeer's filters, in its order, for the peering's family; in both modes", () => {
-    const objects = [...nodes, a, b, peer("rr", { peerIP: "100.64.0.50", asNumber: 64512, filters: ["b", "a"] })];
+    const objects = [
+      ...nodes,
+      a,
+      b,
+      peer("rr", { peerIP: "100.64.0.50", asNumber: 64512, filters: ["b", "a"] }),
+    ];
     const legacy = computePeerings(snapshot(objects), { ip: "100.64.0.50" });
     const n1 = legacy.peers.find((s) => s.address === "100.64.1.1");
     expect(n1?.filters?.names).toEqual(["b", "a"]);
@@ -602,7 +607,11 @@ describe("BGPFilters on peerings", () => {
 
   it("a filter that does not exist is skipped, as confd skips it, with a warning; interface rules are warned about", () => {
     const p = computePeerings(
-      snapshot([...nodes, iface, peer("rr", { peerIP: "100.64.0.50", asNumber: 64512, filters: ["gone", "iface"] })]),
+      snapshot([
+        ...nodes,
+        iface,
+        peer("rr", { peerIP: "100.64.0.50", asNumber: 64512, filters: ["gone", "iface"] }),
+      ]),
       { ip: "100.64.0.50" },
     );
     expect(p.peers[0]?.filters?.names).toEqual(["iface"]);

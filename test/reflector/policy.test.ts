@@ -29,13 +29,18 @@ describe("BGPFilter rules", () => {
       [{ prefix: "2001:db8:5000::/48", operator: "In" }, "2001:db8:5000:7::/64", true],
       [{ prefix: "2001:db8:5000::/48", operator: "In" }, "2001:db8:5001::/64", false],
       [{ prefix: "2001:db8:5000::/47", operator: "In" }, "2001:db8:5001::/64", true],
-      [{ prefix: "2001:db8::/32", operator: "In", lengths: { min: 122, max: 128 } }, "2001:db8:1::40/122", true],
+      [
+        { prefix: "2001:db8::/32", operator: "In", lengths: { min: 122, max: 128 } },
+        "2001:db8:1::40/122",
+        true,
+      ],
       [{ prefix: "2001:db8::/32", operator: "Equal" }, "2001:db8::/32", true],
     ];
     for (const [cidr, prefix, applies] of cases) {
-      expect(decide([rule({ cidr: cidr! })], prefix).rule, `${cidr?.operator} ${cidr?.prefix} ${prefix}`).toBe(
-        applies ? 0 : -1,
-      );
+      expect(
+        decide([rule({ cidr: cidr! })], prefix).rule,
+        `${cidr?.operator} ${cidr?.prefix} ${prefix}`,
+      ).toBe(applies ? 0 : -1);
     }
   });
 

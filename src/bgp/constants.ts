@@ -43,6 +43,16 @@ export const AttrType = {
   LARGE_COMMUNITY: 32,
 } as const;
 
+/** Well-known communities, as the codec writes communities ("high:low"). */
+export const WellKnownCommunity = {
+  /** RFC 1997 */
+  NO_EXPORT: "65535:65281",
+  /** RFC 9494 §6: a long-lived stale route */
+  LLGR_STALE: "65535:6",
+  /** RFC 9494 §6: not to be kept as long-lived stale */
+  NO_LLGR: "65535:7",
+} as const;
+
 /** RFC 4271 §4.3 attribute flag bits. */
 export const AttrFlag = {
   OPTIONAL: 0x80,

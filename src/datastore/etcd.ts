@@ -38,6 +38,7 @@ const PREFIXES: readonly { prefix: string; kind: ResourceKind; family?: 4 | 6 }[
   { prefix: `${V3}bgppeers/`, kind: "BGPPeer" },
   { prefix: `${V3}bgpconfigurations/`, kind: "BGPConfiguration" },
   { prefix: `${V3}bgpfilters/`, kind: "BGPFilter" },
+  { prefix: `${V3}ippools/`, kind: "IPPool" },
   { prefix: "/calico/bgp/v1/rr_v4/", kind: "ReflectorEntry", family: 4 },
   { prefix: "/calico/bgp/v1/rr_v6/", kind: "ReflectorEntry", family: 6 },
 ];

@@ -82,7 +82,7 @@ export function parseFile(path: string, text: string): Parsed {
   return out;
 }
 
-const KINDS = ["Node", "BGPPeer", "BGPConfiguration", "BGPFilter", "ReflectorEntry"] as const;
+const KINDS = ["Node", "BGPPeer", "BGPConfiguration", "BGPFilter", "IPPool", "ReflectorEntry"] as const;
 
 export class FileSource {
   private watcher: FSWatcher | undefined;

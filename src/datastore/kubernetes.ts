@@ -294,6 +294,7 @@ export class KubernetesSource {
       resource("bgppeers", "BGPPeer"),
       resource("bgpconfigurations", "BGPConfiguration"),
       { ...resource("bgpfilters", "BGPFilter"), mayBeUnserved: true },
+      resource("ippools", "IPPool"),
       {
         name: "secrets",
         path: `/api/v1/namespaces/${ns}/secrets`,

@@ -63,7 +63,13 @@ export function claimedIdentity(obj: unknown): { kind: ResourceKind; name: strin
   const kind = o?.kind;
   const name = o?.metadata?.name;
   if (typeof name !== "string") return undefined;
-  if (kind === "Node" || kind === "BGPPeer" || kind === "BGPConfiguration" || kind === "BGPFilter")
+  if (
+    kind === "Node" ||
+    kind === "BGPPeer" ||
+    kind === "BGPConfiguration" ||
+    kind === "BGPFilter" ||
+    kind === "IPPool"
+  )
     return { kind, name };
   return undefined;
 }

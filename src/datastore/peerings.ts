@@ -18,6 +18,7 @@ import type {
   BgpFilterResource,
   BgpPeerResource,
   FilterRule,
+  IpPoolResource,
   NextHopMode,
   NodeResource,
   ReflectorEntry,
@@ -77,6 +78,20 @@ export interface PeerFilters {
   names: string[];
   import: FilterRule[];
   export: FilterRule[];
+  /** node mode: what calico/node's export does with a route no rule decided */
+  defaultExport?: DefaultExport;
+}
+
+/**
+ * calico/node's default export (calico_export_to_bgp_peers, bird_ipam.cfg.template) for one
+ * family: rejected within an IP pool with disableBGPExport; communities added within a
+ * prefixAdvertisements CIDR; accepted within a service address range (serviceClusterIPs,
+ * serviceExternalIPs, serviceLoadBalancerIPs) or another IP pool; everything else rejected.
+ */
+export interface DefaultExport {
+  reject: string[];
+  accept: string[];
+  communities: { cidr: string; communities: string[] }[];
 }
 
 /** ADD-PATH towards a peer: every path, the best N, or off. */
@@ -103,6 +118,7 @@ export interface Snapshot {
   peers: ReadonlyMap<string, BgpPeerResource>;
   configs: ReadonlyMap<string, BgpConfigResource>;
   filters: ReadonlyMap<string, BgpFilterResource>;
+  pools: ReadonlyMap<string, IpPoolResource>;
   reflectors: ReadonlyMap<string, ReflectorEntry>;
 }
 
@@ -488,6 +504,18 @@ function nodeMode(c: Cluster, self: NodeResource, id: Identity): Peerings {
   for (const cand of globals) add(cand, "Global");
   for (const cand of specifics) add(cand, "Node");
 
+  // calico/node ends every export filter with calico_export_to_bgp_peers
+  const defaults = { 4: defaultExport(c, self, 4), 6: defaultExport(c, self, 6) };
+  if (c.snap.pools.size === 0 && out.length) {
+    c.warnings.push(
+      "no IPPool in the datastore: every route is exported (calico/node would export only IP pool and service routes)",
+    );
+  }
+  for (const spec of out) {
+    const d = defaults[spec.address.includes(":") ? 6 : 4];
+    if (d) spec.filters = { ...(spec.filters ?? { names: [], import: [], export: [] }), defaultExport: d };
+  }
+
   const listenPort = c.nodePort(self) || BGP_PORT;
   return {
     mode: "node",
@@ -500,6 +528,32 @@ function nodeMode(c: Cluster, self: NodeResource, id: Identity): Peerings {
     ...(logSeverity ? { logSeverity } : {}),
     peers: dedupe(out),
     warnings: [...new Set(c.warnings)],
+  };
+}
+
+/**
+ * calico/node's calico_export_to_bgp_peers for one family (bird_ipam.cfg.template): none without
+ * IP pools (then every route goes, as from the old image). The prefix advertisements of the
+ * node's own BGPConfiguration, else of the default one.
+ */
+function defaultExport(c: Cluster, self: NodeResource, family: 4 | 6): DefaultExport | undefined {
+  if (c.snap.pools.size === 0) return undefined;
+  const ofFamily = (cidr: string) => cidr.includes(":") === (family === 6);
+  const pools = byName(c.snap.pools).filter((p) => ofFamily(p.cidr));
+  const global = c.snap.configs.get("default");
+  const own = c.snap.configs.get(`node.${self.name}`);
+  const adverts = own?.prefixAdvertisements.length
+    ? own.prefixAdvertisements
+    : (global?.prefixAdvertisements ?? []);
+  return {
+    reject: pools.filter((p) => p.disableBGPExport).map((p) => p.cidr),
+    accept: [
+      ...(global?.serviceClusterIPs ?? []),
+      ...(global?.serviceExternalIPs ?? []),
+      ...(global?.serviceLoadBalancerIPs ?? []),
+      ...pools.filter((p) => !p.disableBGPExport).map((p) => p.cidr),
+    ].filter(ofFamily),
+    communities: adverts.filter((a) => ofFamily(a.cidr)),
   };
 }
 

@@ -65,6 +65,20 @@ export interface BgpConfigResource {
   nodeMeshPassword?: SecretRef;
   nodeMeshMaxRestartTime?: number;
   bindMode?: "None" | "NodeIP";
+  /** service address ranges the nodes advertise (CIDRs): calico/node's export accepts them */
+  serviceClusterIPs: string[];
+  serviceExternalIPs: string[];
+  serviceLoadBalancerIPs: string[];
+  /** communities added to exported routes within a CIDR (names resolved to values) */
+  prefixAdvertisements: { cidr: string; communities: string[] }[];
+}
+
+/** An IPPool, as calico/node's export filter uses it: routes within it are exported unless disableBGPExport. */
+export interface IpPoolResource {
+  kind: "IPPool";
+  name: string;
+  cidr: string;
+  disableBGPExport: boolean;
 }
 
 /** How a BGPFilter rule compares a route's prefix with its CIDR. */
@@ -128,6 +142,7 @@ export type Resource =
   | BgpPeerResource
   | BgpConfigResource
   | BgpFilterResource
+  | IpPoolResource
   | ReflectorEntry;
 export type ResourceKind = Resource["kind"];
 
@@ -255,6 +270,18 @@ class Fields {
       if (n === undefined) this.fail(`${field}[${i}]`, `not an AS number: ${JSON.stringify(e)}`);
       return n;
     });
+  }
+
+  /** A CIDR of either family, as "address/length" with the address in canonical form. */
+  cidr(field: string): string | undefined {
+    const v = this.string(field);
+    if (v === undefined) return undefined;
+    const slash = v.indexOf("/");
+    const ip = slash > 0 ? parseAddress(v.slice(0, slash)) : undefined;
+    const bits = slash > 0 && /^\d{1,3}$/.test(v.slice(slash + 1)) ? Number(v.slice(slash + 1)) : -1;
+    if (!ip || bits < 0 || bits > (ip.family === 4 ? 32 : 128))
+      this.fail(field, `not a CIDR: ${JSON.stringify(v)}`);
+    return `${ip.text}/${bits}`;
   }
 
   selector(field: string): Selector | undefined {
@@ -391,7 +418,7 @@ const API_VERSIONS = ["projectcalico.org/v3", "crd.projectcalico.org/v1"];
 export function parseResource(
   obj: unknown,
   key: string,
-): NodeResource | BgpPeerResource | BgpConfigResource | BgpFilterResource {
+): NodeResource | BgpPeerResource | BgpConfigResource | BgpFilterResource | IpPoolResource {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
     throw new ResourceError(key, "(object)", "not an object");
   }
@@ -413,8 +440,16 @@ export function parseResource(
       return parseBgpConfigSpec(name, spec);
     case "BGPFilter":
       return parseBgpFilterSpec(name, spec);
+    case "IPPool": {
+      const cidr = spec.cidr("cidr");
+      if (!cidr) return spec.fail("cidr", "required");
+      return { kind: "IPPool", name, cidr, disableBGPExport: spec.boolean("disableBGPExport") ?? false };
+    }
     default:
-      return top.fail("kind", `${JSON.stringify(kind)} is not Node, BGPPeer, BGPConfiguration or BGPFilter`);
+      return top.fail(
+        "kind",
+        `${JSON.stringify(kind)} is not Node, BGPPeer, BGPConfiguration, BGPFilter or IPPool`,
+      );
   }
 }
 
@@ -511,7 +546,30 @@ function parseBgpPeerSpec(name: string, spec: Fields, annotations: Fields): BgpP
 }
 
 function parseBgpConfigSpec(name: string, spec: Fields): BgpConfigResource {
-  const config: BgpConfigResource = { kind: "BGPConfiguration", name };
+  const blocks = (field: string) =>
+    spec.list(field, (f) => f.cidr("cidr")).filter((c): c is string => c !== undefined);
+  // communities by name (spec.communities), or values written out
+  const named = new Map(
+    spec.list(
+      "communities",
+      (f) => [f.string("name") ?? "", community(f, "value", f.string("value"))] as const,
+    ),
+  );
+  const config: BgpConfigResource = {
+    kind: "BGPConfiguration",
+    name,
+    serviceClusterIPs: blocks("serviceClusterIPs"),
+    serviceExternalIPs: blocks("serviceExternalIPs"),
+    serviceLoadBalancerIPs: blocks("serviceLoadBalancerIPs"),
+    prefixAdvertisements: spec.list("prefixAdvertisements", (f) => {
+      const cidr = f.cidr("cidr");
+      if (!cidr) return f.fail("cidr", "required");
+      const communities = f
+        .strings("communities")
+        .map((c, i) => named.get(c) ?? community(f, `communities[${i}]`, c));
+      return { cidr, communities };
+    }),
+  };
   const asNumber = spec.asNumber("asNumber");
   const mesh = spec.boolean("nodeToNodeMeshEnabled");
   // libcalico-go ValidateDefaultOnlyFields

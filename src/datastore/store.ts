@@ -7,6 +7,7 @@ import type {
   BgpConfigResource,
   BgpFilterResource,
   BgpPeerResource,
+  IpPoolResource,
   NodeResource,
   ReflectorEntry,
   Resource,
@@ -89,15 +90,17 @@ export class Store extends EventEmitter<{ change: [] }> {
     const peers = new Map<string, BgpPeerResource>();
     const configs = new Map<string, BgpConfigResource>();
     const filters = new Map<string, BgpFilterResource>();
+    const pools = new Map<string, IpPoolResource>();
     const reflectors = new Map<string, ReflectorEntry>();
     for (const r of this.resources.values()) {
       if (r.kind === "Node") nodes.set(r.name, r);
       else if (r.kind === "BGPPeer") peers.set(r.name, r);
       else if (r.kind === "BGPConfiguration") configs.set(r.name, r);
       else if (r.kind === "BGPFilter") filters.set(r.name, r);
+      else if (r.kind === "IPPool") pools.set(r.name, r);
       else reflectors.set(r.name, r);
     }
-    this.cached = { nodes, peers, configs, filters, reflectors };
+    this.cached = { nodes, peers, configs, filters, pools, reflectors };
     return this.cached;
   }
 

@@ -42,6 +42,19 @@ export function localCapabilities(cfg: SessionConfig): Capability[] {
       restartTime: gr.restartTime,
       families: cfg.families.map((f) => ({ afi: AFI[f], safi: 1, flags: 0x80 })),
     });
+    // RFC 9494 §3: announced with the GR capability; the F bit as above
+    if (gr.longLivedStaleTime !== undefined) {
+      caps.push({
+        code: 71,
+        name: "long-lived-graceful-restart",
+        families: cfg.families.map((f) => ({
+          afi: AFI[f],
+          safi: 1,
+          flags: 0x80,
+          staleTime: Math.min(gr.longLivedStaleTime ?? 0, 0xffffff),
+        })),
+      });
+    }
   }
   const addPath = Object.entries(cfg.addPath ?? {}).filter(([f]) => cfg.families.includes(f as Family));
   if (addPath.length) {
@@ -144,7 +157,11 @@ export function negotiate(cfg: SessionConfig, open: OpenMessage): Negotiated | B
     announced,
     received,
   };
-  const gr = gracefulRestartOf(cfg, find(received, "graceful-restart")[0]);
+  const gr = gracefulRestartOf(
+    cfg,
+    find(received, "graceful-restart")[0],
+    find(received, "long-lived-graceful-restart")[0],
+  );
   if (gr) n.gracefulRestart = gr;
   return n;
 }
@@ -169,6 +186,7 @@ function addPathModes(
 function gracefulRestartOf(
   cfg: SessionConfig,
   peer: Extract<Capability, { name: "graceful-restart" }> | undefined,
+  longLived: Extract<Capability, { name: "long-lived-graceful-restart" }> | undefined,
 ): GracefulRestartInfo | undefined {
   if (!cfg.gracefulRestart || !peer) return undefined;
   const families: GracefulRestartInfo["families"] = [];
@@ -177,10 +195,19 @@ function gracefulRestartOf(
     if (family && cfg.families.includes(family))
       families.push({ family, forwarding: (f.flags & 0x80) !== 0 });
   }
+  // RFC 9494 §3, §4.2: only with the GR capability, and only where we announced it too
+  const llgr: GracefulRestartInfo["longLived"] = [];
+  for (const f of longLived?.families ?? []) {
+    const family = familyOf(f.afi, f.safi);
+    if (cfg.gracefulRestart.longLivedStaleTime === undefined || !family || !cfg.families.includes(family))
+      continue;
+    llgr.push({ family, forwarding: (f.flags & 0x80) !== 0, staleTime: f.staleTime });
+  }
   return {
     restartTime: peer.restartTime,
     families,
     notification: Boolean(cfg.gracefulRestart.notification) && (peer.restartFlags & 0x4) !== 0,
     restarting: (peer.restartFlags & 0x8) !== 0,
+    longLived: llgr,
   };
 }

@@ -32,9 +32,16 @@ export interface SessionConfig {
   /**
    * RFC 4724 graceful restart, announced with this restart time for each family. `restarting`:
    * the Restart State bit, set while we are coming back from our own restart (selection
-   * deferral); `notification`: the RFC 8538 N bit.
+   * deferral); `notification`: the RFC 8538 N bit. `longLivedStaleTime` (RFC 9494, seconds):
+   * announce long-lived graceful restart with this stale time for each family (0: we know LLGR,
+   * and ask for no long-lived retention of our own routes).
    */
-  gracefulRestart?: { restartTime: number; notification?: boolean; restarting?: boolean };
+  gracefulRestart?: {
+    restartTime: number;
+    notification?: boolean;
+    restarting?: boolean;
+    longLivedStaleTime?: number;
+  };
   extendedMessage?: boolean;
   /**
    * RFC 9687 SendHoldTime, seconds. Default: 8 minutes, or twice the negotiated Hold Time when that
@@ -53,6 +60,11 @@ export interface GracefulRestartInfo {
   notification: boolean;
   /** the peer's Restart State bit: it is restarting and will not wait for our End-of-RIB */
   restarting: boolean;
+  /**
+   * RFC 9494: the families the peer announced long-lived graceful restart for (when we did too),
+   * with its F bit and its long-lived stale time (seconds)
+   */
+  longLived: { family: Family; forwarding: boolean; staleTime: number }[];
 }
 
 /** What the OPEN exchange settled, computed once (RFC 5492: announced, received, negotiated). */

@@ -21,9 +21,14 @@ export const PEER_DEFAULTS = {
   extendedMessage: true,
   /**
    * RFC 4724 graceful restart (both roles) with this restart time, and RFC 8538: with the N bit a
-   * NOTIFICATION other than Hard Reset is a restart too, so a planned restart can say why
+   * NOTIFICATION other than Hard Reset is a restart too, so a planned restart can say why.
+   * RFC 9494 long-lived graceful restart announced with stale time 0: we keep a peer's routes
+   * long-lived as it asks (at most an hour), and ask peers to keep ours no longer than graceful
+   * restart does.
    */
-  gracefulRestart: { restartTime: 120, notification: true } as NonNullable<PeerConfig["gracefulRestart"]>,
+  gracefulRestart: { restartTime: 120, notification: true, longLivedStaleTime: 0 } as NonNullable<
+    PeerConfig["gracefulRestart"]
+  >,
 };
 
 /**

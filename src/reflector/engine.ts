@@ -7,6 +7,7 @@
 import {
   AFI,
   type BgpError,
+  CapabilityCode,
   CeaseSubcode,
   encodeMessage,
   type Family,
@@ -19,7 +20,7 @@ import { AttrTable, type Dest, LocRib, type PeerRef, type RibChange } from "../r
 import { Deferral, type DeferralEnd } from "./deferral.js";
 import { Group, type GroupOutputs, type Member, type Transport } from "./groups.js";
 import { Neighbor, type NeighborConfig } from "./neighbor.js";
-import { chainKey, FilterChain } from "./policy.js";
+import { chainKey, ExportPolicy } from "./policy.js";
 import { isLooped } from "./rules.js";
 
 export interface EngineConfig {
@@ -419,6 +420,7 @@ export class Engine {
       clusterId: c.clusterId,
       asn4: negotiated.asn4,
       ...(c.nextHopSelf ? { nextHopSelf: c.nextHopSelf } : {}),
+      llgrAware: negotiated.received.some((cap) => cap.code === CapabilityCode.LONG_LIVED_GRACEFUL_RESTART),
     };
     const tx = negotiated.tx;
     const key = [
@@ -426,13 +428,14 @@ export class Engine {
       receiver.localAs,
       receiver.clusterId,
       receiver.nextHopSelf ?? "",
+      receiver.llgrAware,
       negotiated.families.join(","),
       tx.asn4,
       tx.addPath.ipv4,
       tx.addPath.ipv6,
       tx.extendedMessage,
       c.addPathMax ?? "all",
-      chainKey(exports),
+      chainKey(exports, n.filters?.defaultExport),
     ].join("/");
     let group = this.groups.get(key);
     if (!group) {
@@ -445,7 +448,9 @@ export class Engine {
         c.addPathMax,
         this.config.highWater,
         this.groupOutputs,
-        exports?.length ? new FilterChain(exports) : undefined,
+        exports?.length || n.filters?.defaultExport
+          ? new ExportPolicy(exports ?? [], n.filters?.defaultExport)
+          : undefined,
       );
       this.groups.set(key, group);
     }
@@ -458,10 +463,10 @@ export class Engine {
    * sent it and the new ones do not withdrawn, what they send announced (a soft reset out).
    */
   private setFilters(n: Neighbor, filters: PeerFilters | undefined): void {
-    const exportsBefore = chainKey(n.filters?.export);
+    const exportsBefore = chainKey(n.filters?.export, n.filters?.defaultExport);
     if (n.setFilters(filters)) this.apply(n, { announced: [...n.rib.entries()], withdrawn: [] });
     const m = n.member;
-    if (!m || !n.negotiated || chainKey(filters?.export) === exportsBefore) return;
+    if (!m || !n.negotiated || chainKey(filters?.export, filters?.defaultExport) === exportsBefore) return;
     // Everything before goes out under the old rules first, so the old group's view is what was sent.
     this.flush();
     const old = m.group;

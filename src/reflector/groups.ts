@@ -21,11 +21,17 @@ import {
   type NotificationMessage,
   type PathAttributes,
   UpdateBatch,
+  WellKnownCommunity,
 } from "../bgp/index.js";
 import { notification } from "../fsm/index.js";
 import { candidateOf, type Dest, type Outbound6, type Path, type PeerRef, selectBest } from "../rib/index.js";
-import { applyOperations, type FilterChain, NO_RULE, type Verdict } from "./policy.js";
+import { applyOperations, type ExportPolicy, type ExportVerdict } from "./policy.js";
 import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
+
+const { LLGR_STALE, NO_EXPORT } = WellKnownCommunity;
+
+/** No export policy: every path is sent as it is. */
+const SENT: ExportVerdict = Object.freeze({ accept: true, ops: [], key: "" });
 
 /** By default, a member whose socket holds more than this is behind: no more writes until it drains. */
 export const HIGH_WATER = 16 * 1024 * 1024;
@@ -131,7 +137,7 @@ export class Group {
     private readonly highWater = HIGH_WATER,
     private readonly outputs?: GroupOutputs,
     /** the members' BGPFilter export rules */
-    private readonly exports?: FilterChain,
+    private readonly exports?: ExportPolicy,
   ) {
     this.maxLength = maxLengthFor(tx);
   }
@@ -194,16 +200,26 @@ export class Group {
     return d.flushed && this.eligible(d.flushed, d) ? this.outbound(d.flushed, d) : undefined;
   }
 
-  /** Whether the members may be sent this path: RFC 4456 §6, then their export rules. */
+  /**
+   * Whether the members may be sent this path: RFC 4456 §6; RFC 9494 §4.5 and §5, a long-lived
+   * stale path goes to an external peer only if it knows LLGR; then their export rules.
+   */
   private eligible(p: Path, d: Dest): boolean {
     return (
-      mayAdvertise(p.peer.role as Role, this.receiver.role, this.clientToClient) && this.verdict(p, d).accept
+      mayAdvertise(p.peer.role as Role, this.receiver.role, this.clientToClient) &&
+      !(this.receiver.role === "ebgp" && this.unaware(p)) &&
+      this.verdict(p, d).accept
     );
   }
 
+  /** A long-lived stale path, for members that do not know LLGR. */
+  private unaware(p: Path): boolean {
+    return !this.receiver.llgrAware && (p.attrs.attributes.communities?.includes(LLGR_STALE) ?? false);
+  }
+
   /** What the export rules decide for this path of the prefix. */
-  private verdict(p: Path, d: Dest): Verdict {
-    if (!this.exports) return NO_RULE;
+  private verdict(p: Path, d: Dest): ExportVerdict {
+    if (!this.exports) return SENT;
     return this.exports.decide({
       prefix: d.prefix,
       attributes: p.attrs.attributes,
@@ -220,14 +236,13 @@ export class Group {
    * or undefined when it does not fit.
    */
   private outbound(p: Path, d: Dest): Outbound | undefined {
-    // the export rule that accepted it, when its operations change the attributes
-    const rule = this.exports ? this.verdict(p, d).rule : -1;
-    const r = rule >= 0 && this.exports?.operations(rule).length ? rule : -1;
+    // what the export policy changes in it (BGPFilter operations, prefix advertisements)
+    const v = this.exports ? this.verdict(p, d) : SENT;
     if (d.family === "ipv4") {
-      const block = this.outbound4(p, r);
+      const block = this.outbound4(p, v);
       return this.fits4(block, d.bits) ? block : undefined;
     }
-    const out = this.outbound6(p, r);
+    const out = this.outbound6(p, v);
     return this.fits6(out, d) ? out : undefined;
   }
 
@@ -350,11 +365,11 @@ export class Group {
    * The encoded attribute block of a path for this group, cached on its attribute set;
    * UNENCODABLE when an attribute outgrows its 2-octet length.
    */
-  private outbound4(p: Path, rule: number): Buffer {
-    const key = rule < 0 ? this.outboundKey(p) : `${this.outboundKey(p)}#${rule}`;
+  private outbound4(p: Path, v: ExportVerdict): Buffer {
+    const key = v.key ? `${this.outboundKey(p)}${v.key}` : this.outboundKey(p);
     let block = p.attrs.outbound4.get(key);
     if (!block) {
-      const { mpReach, mpUnreach, ...rest } = this.transform(p, rule);
+      const { mpReach, mpUnreach, ...rest } = this.transform(p, v);
       block = tryEncode(() => encodeAttributes(rest, this.tx)) ?? UNENCODABLE;
       p.attrs.outbound4.set(key, block);
     }
@@ -362,11 +377,11 @@ export class Group {
   }
 
   /** IPv6: the outbound attributes, encoded with each message's NLRI inside MP_REACH_NLRI. */
-  private outbound6(p: Path, rule: number): Outbound6 {
-    const key = rule < 0 ? this.outboundKey(p) : `${this.outboundKey(p)}#${rule}`;
+  private outbound6(p: Path, v: ExportVerdict): Outbound6 {
+    const key = v.key ? `${this.outboundKey(p)}${v.key}` : this.outboundKey(p);
     let out = p.attrs.outbound6.get(key);
     if (!out) {
-      const attributes = this.transform(p, rule);
+      const attributes = this.transform(p, v);
       const slash128 = "2001:db8::/128";
       const longest = this.tx.addPath.ipv6 ? { pathId: 0xffffffff, prefix: slash128 } : slash128;
       out = { attributes, longest: updateLength(attributes, [longest], this.tx) };
@@ -375,11 +390,23 @@ export class Group {
     return out;
   }
 
-  /** The outbound attributes: after the export rule's operations, then RFC 4271 / RFC 4456's changes. */
-  private transform(p: Path, rule: number): PathAttributes {
-    const attrs = p.attrs.attributes;
+  /**
+   * The outbound attributes: after the export rule's operations, then RFC 4271 / RFC 4456's
+   * changes. RFC 9494 §5 (partial deployment, as BIRD): a long-lived stale path goes to an
+   * internal peer that does not know LLGR with NO_EXPORT and LOCAL_PREF 0.
+   */
+  private transform(p: Path, v: ExportVerdict): PathAttributes {
+    let attrs = p.attrs.attributes;
+    if (this.unaware(p)) {
+      const communities = attrs.communities ?? [];
+      attrs = {
+        ...attrs,
+        localPref: 0,
+        communities: communities.includes(NO_EXPORT) ? communities : [...communities, NO_EXPORT],
+      };
+    }
     return outboundAttributes(
-      rule < 0 ? attrs : applyOperations(attrs, this.exports?.operations(rule) ?? []),
+      applyOperations(attrs, v.ops),
       { role: p.peer.role as Role, routerId: p.routerId },
       this.receiver,
     );

@@ -1,7 +1,8 @@
 // One configured peer above its session: its configuration, its Adj-RIB-In, and the rules that
-// join them: RFC 7606 outcomes, graceful restart in the receiving-speaker role (RFC 4724 §4.2),
-// enhanced route refresh (RFC 7313), maximum prefixes (RFC 4486 §4). Pure: time comes in as
-// `now`, and the one deadline it has (stale routes of a restart) goes out as data.
+// join them: RFC 7606 outcomes, graceful restart in the receiving-speaker role (RFC 4724 §4.2)
+// and its long-lived extension (RFC 9494 §4.2), enhanced route refresh (RFC 7313), maximum
+// prefixes (RFC 4486 §4). Pure: time comes in as `now`, and the one deadline it has (stale
+// routes of a restart) goes out as data.
 import {
   AFI,
   attributeKey,
@@ -13,6 +14,7 @@ import {
   familyOf,
   sessionReset,
   type UpdateMessage,
+  WellKnownCommunity,
 } from "../bgp/index.js";
 import type { PeerFilters } from "../datastore/peerings.js";
 import type { FsmStateName, GracefulRestartInfo, Negotiated, PeerConfig } from "../fsm/index.js";
@@ -48,6 +50,8 @@ export interface NeighborConfig extends PeerConfig {
   maxPrefixes?: number;
   /** upper bound on how long a restarting peer's routes are kept, seconds (Calico's maxRestartTime) */
   maxRestartTime?: number;
+  /** RFC 9494: upper bound on the peer's long-lived stale time, seconds (default 3600, as BIRD) */
+  maxLongLivedStaleTime?: number;
   /** how long stale routes wait for End-of-RIB once the peer is back, seconds */
   staleTime?: number;
   /** BGPFilter rules for what it sends us (import) and what we send it (export) */
@@ -72,6 +76,17 @@ function addWithdrawn(into: RibChange, from: RibChange): void {
 /** RFC 4724 §4.2's selection of how long stale routes wait once the peer is back (seconds). */
 const STALE_TIME = 360;
 
+const { LLGR_STALE, NO_LLGR } = WellKnownCommunity;
+
+/** BIRD's default `long lived stale time`: at most this long (seconds) whatever the peer asks. */
+const MAX_LONG_LIVED_STALE_TIME = 3600;
+
+/** A family's stale routes after the session went down: in the restart time (GR) or after it (LLGR), until when. */
+interface Staleness {
+  phase: "gr" | "llgr";
+  until: number;
+}
+
 export class Neighbor {
   readonly rib: AdjRibIn;
   /** what the decision process knows of the peer */
@@ -94,7 +109,9 @@ export class Neighbor {
   /** End-of-RIB counts when the session came up: End-of-RIB arrived when they grow */
   eorAtUp: Record<Family, number> = { ipv4: 0, ipv6: 0 };
   /** families whose routes are stale after a restart, waiting for End-of-RIB */
-  private readonly restarting = new Set<Family>();
+  private readonly restarting = new Map<Family, Staleness>();
+  /** RFC 9494: the families the session that went down kept long-lived, and for how long */
+  private longLived: GracefulRestartInfo["longLived"] = [];
   /** when the stale routes still kept go (ms), while some are */
   staleUntil: number | undefined;
   /** its BGPFilter rules: they change without a new session (setFilters) */
@@ -171,7 +188,7 @@ export class Neighbor {
     if (eor) {
       this.endOfRib[eor]++;
       const change = this.restarting.delete(eor) ? this.rib.sweep(eor) : NONE;
-      if (this.restarting.size === 0) this.staleUntil = undefined;
+      this.updateStaleUntil();
       return { change, endOfRib: eor };
     }
     const withdraw = error?.action === "treat-as-withdraw";
@@ -211,38 +228,75 @@ export class Neighbor {
     this.eorAtUp = { ...this.endOfRib };
     this.staleUntil = undefined;
     const change: RibChange = { announced: [], withdrawn: [] };
-    // RFC 4724 §4.2
-    for (const family of [...this.restarting]) {
-      const kept = n.gracefulRestart?.families.find((f) => f.family === family)?.forwarding;
-      if (!kept) {
+    // RFC 4724 §4.2, RFC 9494 §4.2: without forwarding state kept, the family's stale routes go
+    const gr = n.gracefulRestart;
+    for (const [family, s] of [...this.restarting]) {
+      const caps = s.phase === "gr" ? gr?.families : gr?.longLived;
+      if (!caps?.find((f) => f.family === family)?.forwarding) {
         this.restarting.delete(family);
         addWithdrawn(change, this.rib.sweep(family));
       }
     }
-    if (this.restarting.size) this.staleUntil = now + (this.config.staleTime ?? STALE_TIME) * 1000;
+    const until = now + (this.config.staleTime ?? STALE_TIME) * 1000;
+    for (const s of this.restarting.values()) s.until = until;
+    this.staleUntil = this.restarting.size ? until : undefined;
     return change;
   }
 
-  /** The session went down: with graceful restart, the routes of its families are kept as stale. */
+  /**
+   * The session went down: with graceful restart, the routes of its families are kept as stale
+   * for the restart time, then (RFC 9494) for the long-lived stale time where the peer offered it.
+   */
   down(gr: GracefulRestartInfo | undefined, now: number): RibChange {
     this.negotiated = undefined;
-    const families = gr ? gr.families.map((f) => f.family) : [];
+    const max = this.config.maxLongLivedStaleTime ?? MAX_LONG_LIVED_STALE_TIME;
+    this.longLived =
+      gr?.longLived
+        .filter((f) => f.staleTime > 0)
+        .map((f) => ({ ...f, staleTime: Math.min(f.staleTime, max) })) ?? [];
     const change: RibChange = { announced: [], withdrawn: [] };
+    const restartTime = Math.min(
+      gr?.restartTime ?? 0,
+      this.config.maxRestartTime ?? Number.POSITIVE_INFINITY,
+    );
     for (const family of ["ipv4", "ipv6"] as Family[]) {
-      if (families.includes(family)) {
-        this.rib.markStale(family);
-        this.restarting.add(family);
-      } else {
+      const inGr = gr?.families.some((f) => f.family === family) ?? false;
+      const inLlgr = this.longLived.some((f) => f.family === family);
+      if (!inGr && !inLlgr) {
         this.restarting.delete(family);
         addWithdrawn(change, this.rib.clear(family));
+        continue;
       }
+      this.rib.markStale(family);
+      this.restarting.set(family, { phase: "gr", until: now + restartTime * 1000 });
+      // RFC 9494 §4.2: no restart time for the family (or no GR for it): long-lived at once
+      if (inLlgr && (!inGr || restartTime === 0)) this.toLongLived(family, now, change);
     }
-    this.staleUntil = undefined;
-    if (this.restarting.size && gr) {
-      const seconds = Math.min(gr.restartTime, this.config.maxRestartTime ?? Number.POSITIVE_INFINITY);
-      this.staleUntil = now + seconds * 1000;
-    }
+    this.updateStaleUntil();
     return change;
+  }
+
+  /** RFC 9494 §4.2: the family's stale routes are kept long-lived, marked LLGR_STALE; NO_LLGR ones go. */
+  private toLongLived(family: Family, now: number, change: RibChange): void {
+    const staleTime = this.longLived.find((f) => f.family === family)?.staleTime ?? 0;
+    this.restarting.set(family, { phase: "llgr", until: now + staleTime * 1000 });
+    const c = this.rib.longLived(family, (attrs) => {
+      const communities = attrs.attributes.communities ?? [];
+      if (communities.includes(NO_LLGR)) return undefined;
+      if (communities.includes(LLGR_STALE)) return attrs;
+      return this.attrTable.derive(attrs, "llgr", () => ({
+        ...attrs.attributes,
+        communities: [...communities, LLGR_STALE],
+      }));
+    });
+    for (const r of c.announced) change.announced.push(r);
+    addWithdrawn(change, c);
+  }
+
+  private updateStaleUntil(): void {
+    let until: number | undefined;
+    for (const s of this.restarting.values()) if (until === undefined || s.until < until) until = s.until;
+    this.staleUntil = until;
   }
 
   /** Whether it is restarting: some of its routes are kept as stale. */
@@ -250,13 +304,24 @@ export class Neighbor {
     return this.restarting.size > 0;
   }
 
-  /** The stale routes still kept when their time is up. */
+  /**
+   * The stale routes whose time is up: at the end of the restart time they become long-lived
+   * stale where the peer offered it (RFC 9494 §4.2), otherwise they go.
+   */
   expire(now: number): RibChange {
     if (this.staleUntil === undefined || now < this.staleUntil) return NONE;
     const change: RibChange = { announced: [], withdrawn: [] };
-    for (const family of this.restarting) addWithdrawn(change, this.rib.sweep(family));
-    this.restarting.clear();
-    this.staleUntil = undefined;
+    for (const [family, s] of [...this.restarting]) {
+      if (now < s.until) continue;
+      // still down, restart time over: long-lived, if offered
+      if (s.phase === "gr" && !this.negotiated && this.longLived.some((f) => f.family === family)) {
+        this.toLongLived(family, now, change);
+        continue;
+      }
+      addWithdrawn(change, this.rib.sweep(family));
+      this.restarting.delete(family);
+    }
+    this.updateStaleUntil();
     return change;
   }
 

@@ -6,6 +6,7 @@
 // to the default export policy. Pure.
 import ipaddr from "ipaddr.js";
 import type { AsSegment, PathAttributes } from "../bgp/index.js";
+import type { DefaultExport } from "../datastore/peerings.js";
 import type { FilterOperation, FilterRule } from "../datastore/resources.js";
 
 /** Priority and LOCAL_PREF: LOCAL_PREF = 2^31 - 1 - priority (confd's BirdIntMaxValue). */
@@ -178,7 +179,85 @@ function prependAll(path: AsSegment[], asns: readonly number[]): AsSegment[] {
   return [{ type: "AS_SEQUENCE", asns: [...asns] }, ...path];
 }
 
-/** The families' keys of a peering's rules, for what depends on them (update groups). */
-export function chainKey(rules: readonly FilterRule[] | undefined): string {
-  return rules?.length ? JSON.stringify(rules) : "";
+/** The key of a peering's rules (and default export), for what depends on them (update groups). */
+export function chainKey(rules: readonly FilterRule[] | undefined, tail?: DefaultExport): string {
+  return rules?.length || tail ? JSON.stringify([rules ?? [], tail ?? null]) : "";
+}
+
+/** What the export policy decided for a path: sent or not, with what changes (`key` names them, for caches). */
+export interface ExportVerdict {
+  accept: boolean;
+  ops: readonly FilterOperation[];
+  key: string;
+}
+
+const SENT: ExportVerdict = Object.freeze({ accept: true, ops: [], key: "" });
+const NOT_SENT: ExportVerdict = Object.freeze({ accept: false, ops: [], key: "" });
+
+/**
+ * A peering's export: its BGPFilter rules, then, when none decided, calico/node's default
+ * export where the peering has one (node mode), else the route is sent.
+ */
+export class ExportPolicy {
+  private readonly chain: FilterChain;
+  private readonly tail:
+    | { decide: FilterChain; communities: { net: Net; ops: FilterOperation[] }[] }
+    | undefined;
+  /** verdicts with operations, one object per rule or set of prefix advertisements */
+  private readonly verdicts = new Map<string, ExportVerdict>();
+
+  constructor(rules: readonly FilterRule[], tail?: DefaultExport) {
+    this.chain = new FilterChain(rules);
+    if (tail) {
+      const rule = (action: "Accept" | "Reject", prefix: string): FilterRule => ({
+        action,
+        cidr: { prefix, operator: "In" },
+        operations: [],
+      });
+      this.tail = {
+        decide: new FilterChain([
+          ...tail.reject.map((p) => rule("Reject", p)),
+          ...tail.accept.map((p) => rule("Accept", p)),
+        ]),
+        communities: tail.communities.map((a) => ({
+          net: netOf(a.cidr),
+          ops: a.communities.map((c) => ({ addCommunity: c })),
+        })),
+      };
+    }
+  }
+
+  decide(route: RouteView): ExportVerdict {
+    const v = this.chain.decide(route);
+    if (v.rule >= 0) {
+      const ops = this.chain.operations(v.rule);
+      return !v.accept ? NOT_SENT : ops.length ? this.verdict(`#${v.rule}`, ops) : SENT;
+    }
+    const tail = this.tail;
+    if (!tail) return SENT;
+    // calico_export_to_bgp_peers: disabled pools rejected, apply_communities(), then accepted
+    // within a service range or pool, else the filter's final reject
+    const t = tail.decide.decide(route);
+    if (!t.accept || t.rule < 0) return NOT_SENT;
+    if (!tail.communities.length) return SENT;
+    const net = netOf(route.prefix);
+    const matching = tail.communities.filter(
+      (c) => net.bits >= c.net.bits && samePrefix(net.octets, c.net.octets, c.net.bits),
+    );
+    if (!matching.length) return SENT;
+    const key = `#t${matching.map((c) => tail.communities.indexOf(c)).join(",")}`;
+    return this.verdict(
+      key,
+      matching.flatMap((c) => c.ops),
+    );
+  }
+
+  private verdict(key: string, ops: readonly FilterOperation[]): ExportVerdict {
+    let v = this.verdicts.get(key);
+    if (!v) {
+      v = { accept: true, ops, key };
+      this.verdicts.set(key, v);
+    }
+    return v;
+  }
 }

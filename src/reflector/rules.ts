@@ -63,6 +63,8 @@ export interface Receiver {
   asn4: boolean;
   /** advertise this address as NEXT_HOP (next-hop-self), instead of leaving the originator's */
   nextHopSelf?: string;
+  /** it announced long-lived graceful restart (RFC 9494): it knows what LLGR_STALE means */
+  llgrAware?: boolean;
 }
 
 /** The usual ORDER of attributes we send: MP_REACH first (RFC 7606 §5.1), then by type code. */

@@ -106,6 +106,28 @@ export class AdjRibIn {
     return n;
   }
 
+  /**
+   * RFC 9494 §4.2: the family's stale routes become long-lived stale. `keep` gives the attribute
+   * set a route keeps them with (LLGR_STALE added), or undefined for a route that goes (NO_LLGR).
+   */
+  longLived(family: Family, keep: (attrs: AttrSet) => AttrSet | undefined): RibChange {
+    const change: RibChange = { announced: [], withdrawn: [] };
+    for (const [k, r] of this.routes) {
+      if (r.family !== family || !r.stale) continue;
+      const attrs = keep(r.attrs);
+      if (!attrs) {
+        this.drop(k, r, change);
+        continue;
+      }
+      if (attrs === r.attrs) continue;
+      this.table.retain(attrs);
+      this.table.release(r.attrs);
+      r.attrs = attrs;
+      change.announced.push(r);
+    }
+    return change;
+  }
+
   /** Removes the family's routes still marked stale. */
   sweep(family: Family): RibChange {
     const change: RibChange = { announced: [], withdrawn: [] };

@@ -3,6 +3,7 @@
 // every path is taken as reachable, as BIRD and FRR route reflectors do.
 //
 //   step                      prefer
+//   llgr-stale                not long-lived stale (RFC 9494 §4.3: LLGR_STALE is least preferred)
 //   local-pref                higher LOCAL_PREF (RFC 4271 §9.1.1; absent: 100)
 //   as-path-length            shorter AS_PATH (AS_SET counts 1, confederation segments 0)
 //   origin                    lower ORIGIN (IGP < EGP < INCOMPLETE)
@@ -16,6 +17,8 @@
 // within one neighbour AS, cannot make the result depend on the order paths arrived in.
 
 export interface Candidate {
+  /** RFC 9494: carries LLGR_STALE */
+  llgrStale: boolean;
   localPref: number;
   asPathLength: number;
   origin: number;
@@ -31,6 +34,7 @@ export interface Candidate {
 }
 
 export type Step =
+  | "llgr-stale"
   | "local-pref"
   | "as-path-length"
   | "origin"
@@ -51,6 +55,7 @@ function keepMin<T>(paths: T[], value: (p: T) => number): T[] {
 
 /** The steps in order, each narrowing the candidate set. */
 const STEPS: readonly [Step, Pick<unknown>][] = [
+  ["llgr-stale", (ps, k) => keepMin(ps, (p) => (k(p).llgrStale ? 1 : 0))],
   ["local-pref", (ps, k) => keepMin(ps, (p) => -k(p).localPref)],
   ["as-path-length", (ps, k) => keepMin(ps, (p) => k(p).asPathLength)],
   ["origin", (ps, k) => keepMin(ps, (p) => k(p).origin)],

@@ -2,7 +2,7 @@
 // Changed prefixes are collected in `dirty` for the outbound side to take in batches; each keeps
 // what it was at the last batch (as BIRD keeps the old best for its exports), so the outbound
 // side sends a group a prefix only when what the group would be sent changed.
-import { asPathLength, type Family, ipv4Number } from "../bgp/index.js";
+import { asPathLength, type Family, ipv4Number, WellKnownCommunity } from "../bgp/index.js";
 import type { AttrSet } from "./attr-table.js";
 import { type Candidate, selectBest } from "./decision.js";
 import { type PrefixKey, prefixKey } from "./keys.js";
@@ -50,6 +50,7 @@ export function candidateOf(p: Path): Candidate {
   const a = p.attrs.attributes;
   const first = a.asPath?.find((s) => s.type === "AS_SEQUENCE");
   return {
+    llgrStale: a.communities?.includes(WellKnownCommunity.LLGR_STALE) ?? false,
     localPref: a.localPref ?? 100,
     asPathLength: asPathLength(a.asPath ?? []),
     origin: ORIGIN[a.origin ?? "incomplete"],

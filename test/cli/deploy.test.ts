@@ -72,4 +72,19 @@ describe("deploy/", () => {
       expect((b.subjects as { name: string }[])[0]?.name).toBe(pod.serviceAccountName);
     }
   });
+
+  it("its ClusterRole lets it read every Calico kind the Kubernetes source watches", () => {
+    // a kind it may not list is a 403 it retries forever: the reflector would never sync
+    const source = readFileSync(new URL("../../src/datastore/kubernetes.ts", import.meta.url), "utf8");
+    const watched = [...source.matchAll(/resource\("(\w+)"/g)].map((m) => m[1]!);
+    expect(watched).toEqual(expect.arrayContaining(["bgppeers", "bgpfilters", "ippools"]));
+    const calico = rbac
+      .filter((d) => d.kind === "ClusterRole")
+      .flatMap((d) => d.rules as { apiGroups: string[]; resources: string[] }[])
+      .filter(
+        (r) => r.apiGroups.includes("crd.projectcalico.org") && r.apiGroups.includes("projectcalico.org"),
+      )
+      .flatMap((r) => r.resources);
+    expect(calico.sort()).toEqual([...watched].sort());
+  });
 });

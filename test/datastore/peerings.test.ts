@@ -41,6 +41,7 @@ function snapshot(
     peers: new Map(),
     configs: new Map(),
     filters: new Map(),
+    pools: new Map(),
     reflectors: new Map(),
   };
   for (const o of objects) {
@@ -52,7 +53,9 @@ function snapshot(
           ? s.peers
           : r.kind === "BGPFilter"
             ? s.filters
-            : s.configs;
+            : r.kind === "IPPool"
+              ? s.pools
+              : s.configs;
     map.set(r.name, r);
   }
   for (const e of rr) {
@@ -61,6 +64,9 @@ function snapshot(
   }
   return s;
 }
+
+/** The warnings but the one about no IP pools (these snapshots have none, as most tests here). */
+const withoutPoolWarning = (ws: string[]) => ws.filter((w) => !w.startsWith("no IPPool in the datastore"));
 
 /** A compact row per session: name, type, peer AS, client flag, passive flag. */
 const rows = (peers: PeerSpec[]) =>
@@ -89,7 +95,7 @@ describe("two reflectors: nodeSelector !has(route-reflector) / peerSelector has(
     expect(p.warnings).toContain(
       "NODENAME rr-typo: no Calico Node of that name; running as a legacy reflector",
     );
-    expect(computePeerings(snap, { nodeName: "rr1" }).warnings).toEqual([]);
+    expect(withoutPoolWarning(computePeerings(snap, { nodeName: "rr1" }).warnings)).toEqual([]);
   });
 
   it("rr1 reflects to every node and peers with rr2 as a non-client of the same cluster", () => {
@@ -427,7 +433,7 @@ describe("BGPPeer rules on a reflector node", () => {
     // next hop keep applies to eBGP only (bgp_processor.go)
     expect(p.peers.find((s) => s.address === "203.0.113.6")?.nextHopMode).toBe("Auto");
     expect(p.peers.find((s) => s.address === "203.0.113.7")?.password).toBeUndefined();
-    expect(p.warnings).toEqual([
+    expect(withoutPoolWarning(p.warnings)).toEqual([
       "bgppeers/missing-secret: secret nope/k not found; peering without a password",
     ]);
   });
@@ -619,5 +625,56 @@ describe("BGPFilters on peerings", () => {
       "bgppeers/rr: BGPFilter gone not found; its rules are not applied",
       "bgpfilters/iface: a rule with interface matches no reflected route (a reflector installs no routes, so they have no outgoing interface)",
     ]);
+  });
+});
+
+describe("the default export, in node mode", () => {
+  const pool = (name: string, cidr: string, disableBGPExport = false) => ({
+    kind: "IPPool",
+    metadata: { name },
+    spec: { cidr, disableBGPExport },
+  });
+  const objects = [
+    node("rr", { v4: "100.64.0.50", v6: "2001:db8::50", cluster: "100.64.0.50" }),
+    node("n1", { v4: "100.64.1.1", v6: "2001:db8::1:1" }),
+    pool("v4", "198.18.0.0/16"),
+    pool("quiet", "198.19.88.0/24", true),
+    pool("v6", "2001:db8:100::/48"),
+    config("default", {
+      nodeToNodeMeshEnabled: false,
+      serviceClusterIPs: [{ cidr: "198.19.70.0/24" }, { cidr: "2001:db8:70::/112" }],
+      prefixAdvertisements: [{ cidr: "198.18.0.0/16", communities: ["64512:1"] }],
+    }),
+    config("node.rr", { prefixAdvertisements: [{ cidr: "198.18.5.0/24", communities: ["64512:5"] }] }),
+    peer("clients", { nodeSelector: "all()", peerSelector: "!has(x)" }),
+  ];
+
+  it("from the IP pools and service ranges, per family; the node's own prefix advertisements first", () => {
+    const p = computePeerings(snapshot(objects), { ip: "100.64.0.50", ip6: "2001:db8::50", nodeName: "rr" });
+    expect(p.peers.find((s) => s.address === "100.64.1.1")?.filters?.defaultExport).toEqual({
+      reject: ["198.19.88.0/24"],
+      accept: ["198.19.70.0/24", "198.18.0.0/16"],
+      communities: [{ cidr: "198.18.5.0/24", communities: ["64512:5"] }],
+    });
+    expect(p.peers.find((s) => s.address === "2001:db8::1:1")?.filters?.defaultExport).toEqual({
+      reject: [],
+      accept: ["2001:db8:70::/112", "2001:db8:100::/48"],
+      communities: [],
+    });
+  });
+
+  it("none without IP pools (everything exported, and said), and none in legacy mode", () => {
+    const noPools = objects.filter((o) => o.kind !== "IPPool");
+    const p = computePeerings(snapshot(noPools), { ip: "100.64.0.50", nodeName: "rr" });
+    expect(p.peers.every((s) => !s.filters?.defaultExport)).toBe(true);
+    expect(p.warnings).toContain(
+      "no IPPool in the datastore: every route is exported (calico/node would export only IP pool and service routes)",
+    );
+    const legacy = computePeerings(
+      snapshot([...objects, peer("rr-legacy", { peerIP: "100.64.0.60", asNumber: 64512 })]),
+      { ip: "100.64.0.60" },
+    );
+    expect(legacy.mode).toBe("legacy");
+    expect(legacy.peers.every((s) => !s.filters?.defaultExport)).toBe(true);
   });
 });

@@ -285,6 +285,9 @@ describe("BGPConfiguration", () => {
         bindMode: "NodeIP",
         nodeMeshMaxRestartTime: "90s",
         serviceClusterIPs: [{ cidr: "198.18.0.0/24" }],
+        serviceLoadBalancerIPs: [{ cidr: "2001:db8:70:0:0::/112" }],
+        communities: [{ name: "edge", value: "64512:300" }],
+        prefixAdvertisements: [{ cidr: "198.18.0.0/16", communities: ["edge", "64512:301:1"] }],
       }),
     ).toEqual({
       kind: "BGPConfiguration",
@@ -295,7 +298,20 @@ describe("BGPConfiguration", () => {
       listenPort: 1179,
       bindMode: "NodeIP",
       nodeMeshMaxRestartTime: 90,
+      serviceClusterIPs: ["198.18.0.0/24"],
+      serviceExternalIPs: [],
+      serviceLoadBalancerIPs: ["2001:db8:70::/112"],
+      // community names resolved to their values, as confd reads them
+      prefixAdvertisements: [{ cidr: "198.18.0.0/16", communities: ["64512:300", "64512:301:1"] }],
     });
+    expect(errorOf(() => config("default", { serviceClusterIPs: [{ cidr: "198.18.0.0/33" }] })).field).toBe(
+      "spec.serviceClusterIPs[0].cidr",
+    );
+    expect(
+      errorOf(() =>
+        config("default", { prefixAdvertisements: [{ cidr: "198.18.0.0/16", communities: ["nope"] }] }),
+      ).field,
+    ).toBe("spec.prefixAdvertisements[0].communities[0]");
   });
 
   it("asNumber and nodeToNodeMeshEnabled only on default (ValidateDefaultOnlyFields)", () => {
@@ -311,7 +327,8 @@ describe("objects that are not resources", () => {
   it.each([
     [null, "(object)"],
     [[], "(object)"],
-    [{ kind: "IPPool", metadata: meta("x") }, "kind"],
+    [{ kind: "IPPool", metadata: meta("x") }, "spec.cidr"],
+    [{ kind: "IPPoolish", metadata: meta("x") }, "kind"],
     [{ kind: "Node", apiVersion: "v1", metadata: meta("x") }, "apiVersion"],
     [{ kind: "Node", metadata: {} }, "metadata.name"],
     [{ kind: "Node", metadata: { name: "x", labels: { a: 1 } } }, "metadata.labels.a"],

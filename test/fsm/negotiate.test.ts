@@ -83,7 +83,37 @@ describe("OPEN negotiation", () => {
       families: [{ family: "ipv4", forwarding: true }],
       notification: false,
       restarting: false,
+      longLived: [],
     });
+  });
+
+  it("RFC 9494: long-lived graceful restart, announced with GR and our stale time; the peer's kept per family, only when we announced it", () => {
+    const llgr = { ...CFG, gracefulRestart: { restartTime: 120, longLivedStaleTime: 0 } };
+    expect(buildOpen(llgr).capabilities.find((c) => c.code === 71)).toEqual({
+      code: 71,
+      name: "long-lived-graceful-restart",
+      families: [
+        { afi: 1, safi: 1, flags: 0x80, staleTime: 0 },
+        { afi: 2, safi: 1, flags: 0x80, staleTime: 0 },
+      ],
+    });
+    expect(buildOpen(CFG).capabilities.some((c) => c.code === 71)).toBe(false);
+    const theirs = peerOpen();
+    theirs.capabilities.push({
+      code: 71,
+      name: "long-lived-graceful-restart",
+      families: [
+        { afi: 1, safi: 1, flags: 0x80, staleTime: 3600 },
+        { afi: 25, safi: 70, flags: 0x80, staleTime: 10 },
+      ],
+    });
+    expect(ok(negotiate(llgr, theirs)).gracefulRestart?.longLived).toEqual([
+      { family: "ipv4", forwarding: true, staleTime: 3600 },
+    ]);
+    expect(ok(negotiate(CFG, theirs)).gracefulRestart?.longLived).toEqual([]);
+    // without the GR capability, no LLGR (§3)
+    const noGr = { ...theirs, capabilities: theirs.capabilities.filter((c) => c.code !== 64) };
+    expect(ok(negotiate(llgr, noGr)).gracefulRestart).toBeUndefined();
   });
 
   // Issue 14: without families a client has nothing to retain across our restart (RFC 4724 §3),

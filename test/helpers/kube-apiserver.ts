@@ -43,6 +43,7 @@ function kinds(calico: string, filters: boolean): Kind[] {
     { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false },
     { group, version, plural: "bgppeers", kind: "BGPPeer", namespaced: false },
     { group, version, plural: "bgpconfigurations", kind: "BGPConfiguration", namespaced: false },
+    { group, version, plural: "ippools", kind: "IPPool", namespaced: false },
     ...(filters ? [{ group, version, plural: "bgpfilters", kind: "BGPFilter", namespaced: false }] : []),
   ];
 }

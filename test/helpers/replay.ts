@@ -13,6 +13,7 @@
 //        [next-hop-self A] [allow-local-as N] [hold S] [families ipv4,ipv6] [filters F,F] [later]
 //   filter NAME SPEC             (a BGPFilter: its spec as one line of JSON, before the peers naming it)
 //   T connect NAME [id A] [gr[=S]] [no-fwd] [restarting] [no-gr] [add-path] [err] [no-ext] [as2] [hold S] [n-bit]
+//        [llgr=S]                (RFC 9494 long-lived graceful restart, stale time S, F bit as for gr)
 //   T announce NAME P[,P...] [nh A] [lp N] [med N] [as N,N] [orig A] [cl A,A] [comm X,X] [path N]
 //   T withdraw NAME P[,P...] [path N]
 //   T eor NAME [ipv4|ipv6]       T refresh NAME [ipv4|ipv6]      T borr NAME     T eorr NAME
@@ -188,6 +189,12 @@ function peerOpen(cfg: NeighborConfig, o: Map<string, string>): OpenMessage {
       restartTime: num(o, "gr") ?? 120,
       families: families.map((f) => ({ afi: AFI[f], safi: 1, flags: fwd })),
     });
+    if (o.has("llgr"))
+      caps.push({
+        code: 71,
+        name: "long-lived-graceful-restart",
+        families: families.map((f) => ({ afi: AFI[f], safi: 1, flags: fwd, staleTime: num(o, "llgr") ?? 0 })),
+      });
   }
   return {
     type: "OPEN",

@@ -371,6 +371,7 @@ class Model {
       const a = x.attrs;
       const first = a.asPath?.find((s) => s.type === "AS_SEQUENCE");
       return {
+        llgrStale: false,
         localPref: a.localPref ?? 100,
         asPathLength: asPathLength(a.asPath ?? []),
         origin: { igp: 0, egp: 1, incomplete: 2 }[a.origin ?? "incomplete"],

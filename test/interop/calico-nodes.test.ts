@@ -8,11 +8,13 @@
 // One change, for this machine: the export filter sets a TEST-NET next hop (a loopback one is
 // refused by other speakers). Our reflector runs in node mode on a file datastore: the
 // canonical recipe (a BGPPeer from every node to `route-reflector == 'true'`), its password from
-// a Secret, and a BGPFilter on the peerings.
+// a Secret, a BGPFilter on the peerings, IP pools, a service range and a prefix advertisement.
 //
 // Checked: every node holds every other node's block, with the community the BGPFilter's export
-// rule adds; the filter's import rule keeps a node's other prefix from everyone; a service
-// address two nodes advertise reaches the third over both paths (ADD-PATH, ECMP); the sessions
+// rule adds; the filter's import rule keeps a node's other prefix from everyone; a route in a pool
+// with disableBGPExport goes nowhere (calico/node's default export); a service address two nodes
+// advertise reaches the third over both paths (ADD-PATH, ECMP), with the prefix advertisement's
+// community (no BGPFilter rule decides it, so the default export does, and adds it); the sessions
 // are signed (BIRD sets TCP MD5 on its side, so an unsigned session never comes up); a node
 // killed and restarted, and the reflector restarted (SIGTERM, a new process 2 s later), cost no
 // node a route at any sample. Addresses 127.0.55.x.
@@ -28,13 +30,15 @@ const PASSWORD = "calico-md5";
 const POOL = "198.18.0.0/15";
 const SERVICE = "198.19.70.10/32";
 const FILTERED = "198.19.99.0/26";
+/** in an IP pool with disableBGPExport (node 2 sends it, as a node with an older view would) */
+const QUIET = "198.19.88.0/26";
 const NODES = [0, 1, 2].map((i) => ({
   name: `node-${i}`,
   ip: `127.0.55.${11 + i}`,
   nextHop: `203.0.113.${55 + i}`,
   block: `198.18.55.${64 * i}/26`,
-  /** node 0 and 1 advertise the service address; node 2 a prefix the reflector's filter stops */
-  extra: i < 2 ? [SERVICE] : [FILTERED],
+  /** node 0 and 1 advertise the service address; node 2 prefixes the reflector stops */
+  extra: i < 2 ? [SERVICE] : [FILTERED, QUIET],
 }));
 
 /** What calico/node's confd renders for a node, in BIRD 1.6's language (see the header). */
@@ -110,7 +114,14 @@ function datastore(dir: string): string {
     spec,
   });
   const items = [
-    calico("BGPConfiguration", "default", { asNumber: AS, nodeToNodeMeshEnabled: false }),
+    calico("BGPConfiguration", "default", {
+      asNumber: AS,
+      nodeToNodeMeshEnabled: false,
+      serviceClusterIPs: [{ cidr: "198.19.70.0/24" }],
+      prefixAdvertisements: [{ cidr: "198.19.70.0/24", communities: ["64512:70"] }],
+    }),
+    calico("IPPool", "default-ipv4-ippool", { cidr: "198.18.0.0/16" }),
+    calico("IPPool", "quiet", { cidr: "198.19.88.0/24", disableBGPExport: true }),
     calico(
       "Node",
       "rr",
@@ -229,13 +240,15 @@ describe("BIRD 1.6 nodes with calico/node's rendered configuration, behind our r
         expect(held.get(n.block)?.communities).toEqual(["(64512,55)"]);
       }
       if (i !== 2) expect(held.has(FILTERED)).toBe(false);
+      if (i !== 2) expect(held.has(QUIET)).toBe(false);
     }
   });
 
   it("a service address two nodes advertise reaches the third over both paths (ADD-PATH)", () => {
     expect(routes(birds[2]!).get(SERVICE)?.nextHops.sort()).toEqual([NODES[0]!.nextHop, NODES[1]!.nextHop]);
-    // and no community: the export rule's range is 198.18.55.0/24 at /26
-    expect(routes(birds[2]!).get(SERVICE)?.communities).toEqual([]);
+    // not the filter's community (its rule is for 198.18.55.0/24 at /26): the default export's
+    // prefix advertisement for the service range, on each path
+    expect(routes(birds[2]!).get(SERVICE)?.communities).toEqual(["(64512,70)", "(64512,70)"]);
   });
 
   it("the sessions are signed with the password from the Secret", () => {

@@ -54,6 +54,7 @@ describe("Neighbor", () => {
       families: [{ family: "ipv4" as const, forwarding: true }],
       notification: false,
       restarting: false,
+      longLived: [],
     };
     expect(n.down(gr, 1000).withdrawn).toHaveLength(0);
     expect(n.staleUntil).toBe(6000);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { PathAttributes } from "../../src/bgp/index.js";
 import type { FilterRule } from "../../src/datastore/resources.js";
-import { applyOperations, FilterChain } from "../../src/reflector/policy.js";
+import { applyOperations, ExportPolicy, FilterChain } from "../../src/reflector/policy.js";
 
 const rule = (r: Partial<FilterRule>): FilterRule => ({ action: "Accept", operations: [], ...r });
 const decide = (rules: FilterRule[], prefix: string, attributes: PathAttributes = {}, internal = true) =>
@@ -111,5 +111,46 @@ describe("BGPFilter rules", () => {
     expect(applyOperations({}, [{ prependAsPath: [64999] }]).asPath).toEqual([
       { type: "AS_SEQUENCE", asns: [64999] },
     ]);
+  });
+});
+
+describe("the default export (calico/node's calico_export_to_bgp_peers)", () => {
+  const tail = {
+    reject: ["198.19.88.0/24"],
+    accept: ["198.19.70.0/24", "198.18.0.0/16", "198.19.88.0/24"],
+    communities: [
+      { cidr: "198.18.0.0/16", communities: ["64512:1"] },
+      { cidr: "198.18.5.0/24", communities: ["64512:2", "64512:3:4"] },
+    ],
+  };
+  const decide = (prefix: string, rules: FilterRule[] = []) =>
+    new ExportPolicy(rules, tail).decide({ prefix, attributes: {}, internal: true });
+
+  it("rejects in a pool with disableBGPExport, accepts in a service range or pool, rejects the rest", () => {
+    expect(decide("198.19.88.0/26").accept).toBe(false);
+    expect(decide("198.19.70.10/32")).toEqual({ accept: true, ops: [], key: "" });
+    expect(decide("198.18.9.0/26").accept).toBe(true);
+    expect(decide("100.64.0.0/24").accept).toBe(false);
+  });
+
+  it("adds every matching prefix advertisement's communities, in order", () => {
+    expect(decide("198.18.5.0/26").ops).toEqual([
+      { addCommunity: "64512:1" },
+      { addCommunity: "64512:2" },
+      { addCommunity: "64512:3:4" },
+    ]);
+    expect(decide("198.18.6.0/26").ops).toEqual([{ addCommunity: "64512:1" }]);
+    // one verdict object per set, for the caches keyed by it
+    expect(decide("198.18.7.0/26").key).toBe(decide("198.18.6.0/26").key);
+    expect(decide("198.18.5.0/26").key).not.toBe(decide("198.18.6.0/26").key);
+  });
+
+  it("a BGPFilter rule that decides ends the export there: no default export, no advertisements", () => {
+    const accept = rule({ cidr: { prefix: "100.64.0.0/10", operator: "In" } });
+    expect(decide("100.64.0.0/24", [accept])).toEqual({ accept: true, ops: [], key: "" });
+    const reject = rule({ action: "Reject", cidr: { prefix: "198.18.0.0/16", operator: "In" } });
+    expect(decide("198.18.5.0/26", [reject]).accept).toBe(false);
+    // no rule: the default export
+    expect(decide("198.18.6.0/26", [accept]).ops).toEqual([{ addCommunity: "64512:1" }]);
   });
 });

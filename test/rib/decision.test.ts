@@ -10,6 +10,7 @@ import {
 } from "../../src/rib/decision.js";
 
 const BASE: Candidate = {
+  llgrStale: false,
   localPref: 100,
   asPathLength: 1,
   origin: 0,
@@ -23,6 +24,7 @@ const BASE: Candidate = {
 
 /** Each row: the better path and the worse one differ only where the step looks. */
 const ROWS: [Step, Partial<Candidate>, Partial<Candidate>][] = [
+  ["llgr-stale", { llgrStale: false }, { llgrStale: true, localPref: 200, routerId: 1 }],
   ["local-pref", { localPref: 200 }, { localPref: 100, asPathLength: 0, routerId: 1 }],
   ["as-path-length", { asPathLength: 1 }, { asPathLength: 2, origin: 0, routerId: 1 }],
   ["origin", { origin: 0 }, { origin: 2, routerId: 1 }],

@@ -33,6 +33,7 @@ COPY --from=build /src/config config
 ENV IP="" \
     IP6="" \
     ETCD_ENDPOINTS="" \
+    ETCD_DISCOVERY_SRV="" \
     ETCD_CA_CERT_FILE="" \
     ETCD_CERT_FILE="" \
     ETCD_KEY_FILE="" \

@@ -26,6 +26,8 @@ export interface Config {
   /** true when DATASTORE_FILE was not given: the embedded default */
   embeddedDefault: boolean;
   etcdEndpoints: string[];
+  /** ETCD_DISCOVERY_SRV: the endpoints are this domain's SRV records instead (datastore/etcd.ts discoverEtcd) */
+  etcdDiscoverySrv?: string;
   etcdTls: EtcdAccess;
   kubeconfig?: string;
   /** K8S_API_ENDPOINT, K8S_CA_FILE, ...: over the kubeconfig's, as libcalico-go's apiconfig */
@@ -77,6 +79,12 @@ export const VARIABLES = [
     "YAML file of Calico resources (file datastore)",
   ],
   ["ETCD_ENDPOINTS", "--etcd-endpoints", "http://127.0.0.1:2379", "comma-separated etcd URLs"],
+  [
+    "ETCD_DISCOVERY_SRV",
+    "--etcd-discovery-srv",
+    "",
+    "a domain whose SRV records _etcd-client-ssl._tcp and _etcd-client._tcp name the etcd endpoints, instead of ETCD_ENDPOINTS",
+  ],
   ["ETCD_CA_CERT_FILE", "--etcd-ca-cert-file", "", "CA certificate to verify etcd (PEM)"],
   ["ETCD_CERT_FILE", "--etcd-cert-file", "", "client certificate for etcd (PEM)"],
   ["ETCD_KEY_FILE", "--etcd-key-file", "", "client key for etcd (PEM)"],
@@ -314,7 +322,15 @@ export function loadConfig(
   serviceAccountDir = SERVICE_ACCOUNT_DIR,
 ): Config {
   const values = readVariables(env, argv);
-  const typeText = values.get("DATASTORE_TYPE") ?? (values.has("ETCD_ENDPOINTS") ? "etcdv3" : "file");
+  const discovery = values.get("ETCD_DISCOVERY_SRV");
+  // libcalico-go refuses both ("multiple discovery or bootstrap options specified")
+  if (discovery !== undefined && values.has("ETCD_ENDPOINTS"))
+    throw new ConfigError("ETCD_DISCOVERY_SRV", "set either ETCD_ENDPOINTS or ETCD_DISCOVERY_SRV, not both");
+  if (discovery !== undefined && !/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.?$/.test(discovery))
+    throw new ConfigError("ETCD_DISCOVERY_SRV", `not a domain name: ${JSON.stringify(discovery)}`);
+  const typeText =
+    values.get("DATASTORE_TYPE") ??
+    (values.has("ETCD_ENDPOINTS") || discovery !== undefined ? "etcdv3" : "file");
   if (typeText !== "file" && typeText !== "etcdv3" && typeText !== "kubernetes") {
     throw new ConfigError("DATASTORE_TYPE", `${JSON.stringify(typeText)} is not file, etcdv3 or kubernetes`);
   }
@@ -324,6 +340,7 @@ export function loadConfig(
     datastoreFile: datastoreFile ?? EMBEDDED_DEFAULT,
     embeddedDefault: typeText === "file" && datastoreFile === undefined,
     etcdEndpoints: endpoints(values.get("ETCD_ENDPOINTS") ?? "http://127.0.0.1:2379"),
+    ...(discovery !== undefined ? { etcdDiscoverySrv: discovery } : {}),
     etcdTls: {},
     // calico/node reads Secrets in its own namespace; a reflector deployed beside it runs there too
     namespace: values.get("NAMESPACE") ?? podNamespace(env, serviceAccountDir) ?? "kube-system",

@@ -249,8 +249,11 @@ export async function makeSource(config: Config, store: Store, log: Logger): Pro
     case "file":
       return new FileSource(config.datastoreFile, store, log.child({ datastore: "file" }));
     case "etcdv3": {
-      const { EtcdSource } = await import("../datastore/etcd.js");
-      return new EtcdSource(config.etcdEndpoints, config.etcdTls, store, log.child({ datastore: "etcdv3" }));
+      const { discoverEtcd, EtcdSource } = await import("../datastore/etcd.js");
+      const endpoints = config.etcdDiscoverySrv
+        ? await discoverEtcd(config.etcdDiscoverySrv)
+        : config.etcdEndpoints;
+      return new EtcdSource(endpoints, config.etcdTls, store, log.child({ datastore: "etcdv3" }));
     }
     case "kubernetes": {
       const { KubernetesSource } = await import("../datastore/kubernetes.js");

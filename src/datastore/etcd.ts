@@ -3,6 +3,7 @@
 // libcalico-go's etcdv3 watcher does. The etcd3 client reconnects with backoff and fails over
 // between endpoints; a watch that etcd cancels (compaction) makes us list again and apply only
 // the differences. While etcd is away nothing changes here: sessions and routes stay as they are.
+import { resolveSrv } from "node:dns/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { rootCertificates } from "node:tls";
 import { Etcd3, type IKeyValue, type IOptions, type IWatchResponse, type Watcher } from "etcd3";
@@ -31,6 +32,31 @@ export interface EtcdAccess {
 }
 
 const V3 = "/calico/resources/v3/projectcalico.org/";
+
+/**
+ * ETCD_DISCOVERY_SRV, as libcalico-go finds etcd (etcd's srv.GetClient("etcd-client", domain)):
+ * https endpoints from the SRV records of _etcd-client-ssl._tcp.DOMAIN, http ones from
+ * _etcd-client._tcp.DOMAIN, by priority (RFC 2782); an error when neither name resolves or they
+ * name no endpoint.
+ */
+export async function discoverEtcd(domain: string): Promise<string[]> {
+  const lookup = async (name: string, scheme: string) =>
+    (await resolveSrv(`${name}._tcp.${domain.replace(/\.$/, "")}`))
+      .sort((a, b) => a.priority - b.priority || b.weight - a.weight)
+      .map((r) => `${scheme}://${r.name.includes(":") ? `[${r.name}]` : r.name}:${r.port}`);
+  const found = await Promise.allSettled([
+    lookup("_etcd-client-ssl", "https"),
+    lookup("_etcd-client", "http"),
+  ]);
+  const endpoints = found.flatMap((f) => (f.status === "fulfilled" ? f.value : []));
+  if (endpoints.length === 0) {
+    const why = found
+      .map((f) => (f.status === "rejected" ? (f.reason as Error).message : "no records"))
+      .join("; ");
+    throw new Error(`ETCD_DISCOVERY_SRV ${domain}: no etcd endpoints found through SRV discovery (${why})`);
+  }
+  return endpoints;
+}
 
 /** What we read from etcd, and what each prefix holds. */
 const PREFIXES: readonly { prefix: string; kind: ResourceKind; family?: 4 | 6 }[] = [

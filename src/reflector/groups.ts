@@ -222,6 +222,7 @@ export class Group {
     if (!this.exports) return SENT;
     return this.exports.decide({
       prefix: d.prefix,
+      key: d,
       attributes: p.attrs.attributes,
       internal: this.receiver.role !== "ebgp",
     });

@@ -160,6 +160,7 @@ export class Neighbor {
     if (!chain) return r.attrs;
     const v = chain.decide({
       prefix: r.prefix,
+      key: r,
       attributes: r.attrs.attributes,
       internal: this.config.role !== "ebgp",
     });

@@ -23,10 +23,24 @@ interface Net {
 
 function netOf(prefix: string): Net {
   const slash = prefix.indexOf("/");
-  return {
-    octets: ipaddr.parse(prefix.slice(0, slash)).toByteArray(),
-    bits: Number(prefix.slice(slash + 1)),
-  };
+  const address = prefix.slice(0, slash);
+  // the Loc-RIB writes IPv4 prefixes as dotted quads: read them without ipaddr's parser
+  const octets = address.includes(":") ? ipaddr.parse(address).toByteArray() : address.split(".").map(Number);
+  return { octets, bits: Number(prefix.slice(slash + 1)) };
+}
+
+/** The prefixes of routes read so far, by the route's stable object: each is parsed once. */
+const nets = new WeakMap<object, Net>();
+
+/** A route's prefix as octets and length. */
+function netFor(route: RouteView): Net {
+  if (!route.key) return netOf(route.prefix);
+  let net = nets.get(route.key);
+  if (!net) {
+    net = netOf(route.prefix);
+    nets.set(route.key, net);
+  }
+  return net;
 }
 
 /** Whether the first `bits` bits of two addresses are equal. */
@@ -48,6 +62,8 @@ interface Compiled {
 /** What a rule is asked about: the route (prefix, attributes) and the peering. */
 export interface RouteView {
   prefix: string;
+  /** an object that stands for the route while it lasts (its Dest, its Adj-RIB-In entry): its prefix is read once */
+  key?: object;
   attributes: PathAttributes;
   /** the peering is iBGP (confd's is_same_as: the peer's AS is our AS towards it) */
   internal: boolean;
@@ -63,9 +79,12 @@ export const NO_RULE: Verdict = Object.freeze({ rule: -1, accept: true });
 
 export class FilterChain {
   private readonly rules: Compiled[];
+  /** the verdict of each rule, made once */
+  private readonly verdicts: Verdict[];
 
   constructor(rules: readonly FilterRule[]) {
     this.rules = rules.map((rule) => (rule.cidr ? { rule, net: netOf(rule.cidr.prefix) } : { rule }));
+    this.verdicts = rules.map((rule, i) => Object.freeze({ rule: i, accept: rule.action === "Accept" }));
   }
 
   get length(): number {
@@ -77,8 +96,8 @@ export class FilterChain {
     let net: Net | undefined;
     for (let i = 0; i < this.rules.length; i++) {
       const c = this.rules[i] as Compiled;
-      if (c.net) net ??= netOf(route.prefix);
-      if (applies(c, route, net)) return { rule: i, accept: c.rule.action === "Accept" };
+      if (c.net) net ??= netFor(route);
+      if (applies(c, route, net)) return this.verdicts[i] as Verdict;
     }
     return NO_RULE;
   }
@@ -203,6 +222,8 @@ export class ExportPolicy {
   private readonly tail:
     | { decide: FilterChain; communities: { net: Net; ops: FilterOperation[] }[] }
     | undefined;
+  /** the default export's verdict per route (it depends on the prefix alone) */
+  private readonly tailVerdicts = new WeakMap<object, ExportVerdict>();
   /** verdicts with operations, one object per rule or set of prefix advertisements */
   private readonly verdicts = new Map<string, ExportVerdict>();
 
@@ -235,12 +256,27 @@ export class ExportPolicy {
     }
     const tail = this.tail;
     if (!tail) return SENT;
-    // calico_export_to_bgp_peers: disabled pools rejected, apply_communities(), then accepted
-    // within a service range or pool, else the filter's final reject
+    // it depends on the prefix alone: once per route
+    if (route.key) {
+      let v = this.tailVerdicts.get(route.key);
+      if (!v) {
+        v = this.defaultExport(tail, route);
+        this.tailVerdicts.set(route.key, v);
+      }
+      return v;
+    }
+    return this.defaultExport(tail, route);
+  }
+
+  /**
+   * calico_export_to_bgp_peers: disabled pools rejected, apply_communities(), then accepted
+   * within a service range or pool, else the filter's final reject.
+   */
+  private defaultExport(tail: NonNullable<ExportPolicy["tail"]>, route: RouteView): ExportVerdict {
     const t = tail.decide.decide(route);
     if (!t.accept || t.rule < 0) return NOT_SENT;
     if (!tail.communities.length) return SENT;
-    const net = netOf(route.prefix);
+    const net = netFor(route);
     const matching = tail.communities.filter(
       (c) => net.bits >= c.net.bits && samePrefix(net.octets, c.net.octets, c.net.bits),
     );

@@ -1,6 +1,6 @@
 // The etcd v3 source against a real etcd 3.4 on loopback (127.0.40.x), plain and with TLS client
 // certificates. Resources are written with etcdctl the way calicoctl writes them.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { EtcdSource } from "../../src/datastore/etcd.js";
@@ -280,18 +280,45 @@ describe("etcd v3 source", () => {
       scenario: "etcd relists (SIGHUP, cancelled watches, retries)",
       load: "a real etcd 3.4, one source",
       fault: "100 relists in a row",
-      checked: "the process's open file descriptors do not grow",
+      checked: "the process's established connections to etcd do not grow",
     });
     const etcd = startEtcd("127.0.40.8");
     etcd.putResource("nodes", node("r1", "100.64.8.1"));
     const { store, src } = follow(etcd);
     await waitFor(() => store.synced, 10_000, "initial list");
-    const fds = () => readdirSync("/proc/self/fd").length;
+    // this process's TCP connections to that etcd: its sockets (/proc/self/fd) that /proc/net/tcp
+    // lists with etcd's address as the remote end (other tests' files and sockets do not count)
+    const etcdRemote = `${"127.0.40.8"
+      .split(".")
+      .reverse()
+      .map((o) => Number(o).toString(16).padStart(2, "0").toUpperCase())
+      .join("")}:${(2379).toString(16).toUpperCase().padStart(4, "0")}`;
+    const connections = () => {
+      const mine = new Set<string>();
+      for (const fd of readdirSync("/proc/self/fd")) {
+        try {
+          const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+          if (m) mine.add(m[1]!);
+        } catch {
+          // closed meanwhile
+        }
+      }
+      return readFileSync("/proc/net/tcp", "utf8")
+        .split("\n")
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/))
+        .filter((f) => f[2] === etcdRemote && f[3] === "01" && mine.has(f[9] ?? "")).length;
+    };
     for (let i = 0; i < 5; i++) await src.reload();
-    const start = fds();
+    const start = connections();
+    expect(start).toBeGreaterThan(0);
     for (let i = 0; i < 100; i++) await src.reload();
     // closed channels release their sockets asynchronously
-    await waitFor(() => fds() <= start + 3, 10_000, `open files back to ${start} (now ${fds()})`);
+    await waitFor(
+      () => connections() <= start,
+      20_000,
+      `connections to etcd back to ${start} (now ${connections()})`,
+    );
     etcd.putResource("nodes", node("r2", "100.64.8.2"));
     await waitFor(() => store.snapshot().nodes.has("r2"), 5000, "the watch after the relists");
   });

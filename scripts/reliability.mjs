@@ -12,6 +12,15 @@ import { fileURLToPath } from "node:url";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS = resolve(ROOT, "bench/results");
 const cell = (text) => String(text).replaceAll("|", "\\|").replaceAll("\n", " ");
+
+/**
+ * A test file's path in the repository, whichever clone the report was written in (a saved long
+ * run comes from another checkout): never a path of the machine.
+ */
+const repoPath = (file) => {
+  const rel = relative(ROOT, file);
+  return rel.startsWith("..") ? file.slice(file.lastIndexOf("/test/") + 1) : rel;
+};
 const seconds = (ms) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 
 /** Rows from a test run: every test that declared itself a reliability scenario. */
@@ -26,7 +35,7 @@ function testRows(report, from = "") {
       rows.push({
         ...r,
         result: `${passed ? "passed" : `**${t.status.toUpperCase()}**${why}`} (${seconds(t.duration ?? 0)})${r.measured ? `; ${r.measured}` : ""}`,
-        source: `${relative(ROOT, file.name)}: “${t.title}”${from}`,
+        source: `${repoPath(file.name)}: “${t.title}”${from}`,
       });
     }
   }

@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import v8 from "node:v8";
 import { createMetrics, startHttp } from "../control/index.js";
 import { ConfigError, configOrError, createLogger, Daemon, makeSource, VARIABLES } from "../daemon/index.js";
+import { FileError } from "../datastore/index.js";
 import { logEvent } from "../log/index.js";
 
 /**
@@ -16,6 +17,18 @@ const NURSERY_FLAG = "--semi-space-growth-factor=1";
 export const RUN_USAGE = `usage: routereflector [run] [--flag value ...]
 Runs the route reflector. Every setting is an environment variable or its flag (the flag wins):
 ${VARIABLES.map(([name, flag, dflt, what]) => `  ${flag.padEnd(22)}${name.padEnd(19)}${what}${dflt ? ` (default: ${dflt})` : ""}`).join("\n")}`;
+
+/**
+ * What a start-up failure prints: the message of a setting or file at fault (it names what to
+ * fix), and for anything else, a bug, the stack as well.
+ */
+export function fatal(e: unknown): string {
+  const err = e instanceof Error ? e : new Error(String(e));
+  // (DiscoveryError by name: datastore/etcd.js loads the etcd client, only when etcd is chosen)
+  if (err instanceof ConfigError || err instanceof FileError || err.name === "DiscoveryError")
+    return `routereflector: ${err.message}`;
+  return `routereflector: ${err.message}\n${err.stack ?? ""}`;
+}
 
 /** Runs until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code. */
 export async function runCommand(argv: string[], printError: (line: string) => void): Promise<number> {
@@ -39,7 +52,7 @@ export async function runCommand(argv: string[], printError: (line: string) => v
       logEvent(log, "httpListening", { http: `${host}:${port}` });
     }
   } catch (e) {
-    printError(`routereflector: ${(e as Error).message}`);
+    printError(fatal(e));
     await daemon.stop("start-up failed");
     return 1;
   }

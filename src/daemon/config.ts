@@ -344,7 +344,7 @@ export function loadConfig(
     etcdTls: {},
     // calico/node reads Secrets in its own namespace; a reflector deployed beside it runs there too
     namespace: values.get("NAMESPACE") ?? podNamespace(env, serviceAccountDir) ?? "kube-system",
-    logLevel: values.get("LOG_LEVEL") ?? "info",
+    logLevel: values.get("LOG_LEVEL")?.toLowerCase() ?? "info",
     logLevelSet: values.has("LOG_LEVEL"),
     addPaths: addPaths(values.get("ADD_PATHS") ?? "all"),
   };

@@ -33,6 +33,11 @@ export interface EtcdAccess {
 
 const V3 = "/calico/resources/v3/projectcalico.org/";
 
+/** No etcd endpoint found through ETCD_DISCOVERY_SRV: a setting to fix, not a bug. */
+export class DiscoveryError extends Error {
+  override name = "DiscoveryError";
+}
+
 /**
  * ETCD_DISCOVERY_SRV, as libcalico-go finds etcd (etcd's srv.GetClient("etcd-client", domain)):
  * https endpoints from the SRV records of _etcd-client-ssl._tcp.DOMAIN, http ones from
@@ -53,7 +58,9 @@ export async function discoverEtcd(domain: string): Promise<string[]> {
     const why = found
       .map((f) => (f.status === "rejected" ? (f.reason as Error).message : "no records"))
       .join("; ");
-    throw new Error(`ETCD_DISCOVERY_SRV ${domain}: no etcd endpoints found through SRV discovery (${why})`);
+    throw new DiscoveryError(
+      `ETCD_DISCOVERY_SRV ${domain}: no etcd endpoints found through SRV discovery (${why})`,
+    );
   }
   return endpoints;
 }
@@ -117,6 +124,11 @@ export class EtcdSource {
   private retry: NodeJS.Timeout | undefined;
   private backoff = 1000;
   private reachable = true;
+
+  /** etcd answers (the last list, watch or retry reached it). */
+  get connected(): boolean {
+    return this.reachable;
+  }
   /** the revision the store reflects */
   revision = 0;
   /** the cluster listed, and its Raft term then: neither changes while the data is the same */

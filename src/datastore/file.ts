@@ -4,7 +4,7 @@
 // good state in place; an invalid object is logged with its place and skipped.
 import { type FSWatcher, watch as fsWatch, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { parseAllDocuments } from "yaml";
 import { logEvent } from "../log/index.js";
@@ -88,6 +88,8 @@ export class FileSource {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastText: string | undefined;
+  /** the last read of the file succeeded */
+  connected = true;
 
   constructor(
     readonly path: string,
@@ -105,10 +107,10 @@ export class FileSource {
     }
     this.apply(text);
     this.store.markSynced();
-    // Editors replace files by rename, so watch the directory and match the name.
-    this.watcher = fsWatch(dirname(this.path), (_event, name) => {
-      if (name === null || name === basename(this.path)) this.schedule();
-    });
+    // Editors replace files by rename, and a ConfigMap volume swaps a symlink (..data) the
+    // file's name leads through: watch the directory, and read again on any change in it (a
+    // text that did not change applies nothing).
+    this.watcher = fsWatch(dirname(this.path), () => this.schedule());
   }
 
   /** Reads the file again (SIGHUP). */
@@ -118,8 +120,10 @@ export class FileSource {
       text = await readFile(this.path, "utf8");
     } catch (e) {
       logEvent(this.log, "fileUnreadable", { key: this.path, err: (e as Error).message });
+      this.connected = false;
       return;
     }
+    this.connected = true;
     try {
       this.apply(text);
     } catch (e) {

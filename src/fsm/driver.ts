@@ -342,7 +342,12 @@ export class Session {
     const conn = c ?? (machine === this.machine ? this.conn : undefined);
     for (const a of actions) this.act(machine, a, conn);
     if (machine === this.machine && before !== machine.state) {
-      this.events.stateChange?.(before, machine.state, machine.lastError);
+      // the reason is the failure that sent it to Idle; later states do not repeat it
+      this.events.stateChange?.(
+        before,
+        machine.state,
+        machine.state === "Idle" ? machine.lastError : undefined,
+      );
     }
     if (before === "OpenSent" && machine.state === "OpenConfirm") this.collide();
     if (machine === this.rival?.machine && machine.state === "Idle") this.discard(this.rival);

@@ -142,5 +142,8 @@ export function logEvent<E extends EventName>(
 ): void {
   const s = EVENTS[event];
   const line: Record<string, unknown> = { event, ...fields };
+  // a field the logger already carries (a child's bindings) would be written twice
+  const bound = log.bindings();
+  for (const k of Object.keys(line)) if (k in bound && bound[k] === line[k]) delete line[k];
   log[level ?? s.level](line, s.msg);
 }

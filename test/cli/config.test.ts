@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { fatal } from "../../src/cli/run.js";
 import { ConfigError, EMBEDDED_DEFAULT, loadConfig } from "../../src/daemon/index.js";
 
 function errorOf(env: NodeJS.ProcessEnv, argv: string[] = []): string {
@@ -94,6 +95,11 @@ describe("configuration contract", () => {
     expect(c.httpListen).toBeUndefined();
   });
 
+  it("LOG_LEVEL in any case, as calico/node takes it (Info, DEBUG)", () => {
+    expect(loadConfig({ IP: "100.64.0.1", LOG_LEVEL: "Info" }, []).logLevel).toBe("info");
+    expect(loadConfig({ IP: "100.64.0.1", LOG_LEVEL: "DEBUG" }, []).logLevel).toBe("debug");
+  });
+
   it("certificates are read once; cert and key go together", () => {
     const dir = mkdtempSync(join(tmpdir(), "rr-cfg-"));
     writeFileSync(join(dir, "ca.pem"), "CA");
@@ -170,4 +176,14 @@ describe("configuration contract", () => {
     [{}, ["--bogus"], "--bogus: unknown option (see --help)"],
     [{}, ["--ip"], "--ip: needs a value"],
   ])("%j %j: %s", (env, argv, message) => expect(errorOf(env, argv)).toBe(message));
+});
+
+describe("start-up failures", () => {
+  it("a setting at fault prints its message; anything else, a bug, its stack too", () => {
+    expect(fatal(new ConfigError("IP", "not an IPv4 address"))).toBe(
+      "routereflector: IP: not an IPv4 address",
+    );
+    const bug = fatal(new TypeError("x is undefined"));
+    expect(bug).toMatch(/^routereflector: x is undefined\nTypeError: x is undefined\n\s+at /);
+  });
 });

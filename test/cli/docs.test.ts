@@ -19,3 +19,10 @@ it("the image declares every variable", () => {
   const declared = [...dockerfile.matchAll(/^\s*(?:ENV )?([A-Z0-9_]+)="" \\$/gm)].map((m) => m[1]);
   expect(declared.sort()).toEqual(VARIABLES.map(([n]) => n).sort());
 });
+
+it("docs/reliability.md names no path of the machine it was written on", () => {
+  const doc = readFileSync(join(REPO_ROOT, "docs/reliability.md"), "utf8");
+  // test files by their path in the repository; no absolute or escaping paths, no temporary dirs
+  expect(doc).not.toMatch(/\.\.\/|\/work\/|\/tmp\/|\/root\/|\/home\//);
+  expect([...doc.matchAll(/(\S+\.test\.ts):/g)].every((m) => m[1]!.startsWith("test/"))).toBe(true);
+});

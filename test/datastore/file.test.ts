@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -185,6 +185,30 @@ describe("FileSource", () => {
     expect(store.snapshot().nodes.has("n1")).toBe(false);
     expect(lines.some((l) => l.includes("invalid object skipped") && l.includes("document 1"))).toBe(true);
     await waitFor(() => changes > before, 1000, "change event");
+    src.stop();
+  });
+
+  it("reloads when a ConfigMap volume swaps its ..data symlink (the file's own name sees no event)", async () => {
+    // the kubelet's layout: NAME -> ..data/NAME, ..data -> ..<timestamp>/; an update writes a
+    // new timestamped directory and renames a new ..data symlink over the old one
+    const dir = mkdtempSync(join(tmpdir(), "rr-configmap-"));
+    const node = (name: string) =>
+      `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: ${name}}\nspec: {bgp: {ipv4Address: 100.64.0.1}}\n`;
+    const version = (stamp: string, text: string) => {
+      mkdirSync(join(dir, stamp));
+      writeFileSync(join(dir, stamp, "calico.yaml"), text);
+      symlinkSync(stamp, join(dir, "..data_tmp"));
+      renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
+    };
+    version("..2026_12_01_a", node("n1"));
+    symlinkSync("..data/calico.yaml", join(dir, "calico.yaml"));
+    const store = new Store();
+    const src = new FileSource(join(dir, "calico.yaml"), store, pino({ level: "silent" }));
+    src.start();
+    expect([...store.snapshot().nodes.keys()]).toEqual(["n1"]);
+    version("..2026_12_01_b", node("n2"));
+    await waitFor(() => store.snapshot().nodes.has("n2"), 5000, "the reload after the swap");
+    expect(store.snapshot().nodes.has("n1")).toBe(false);
     src.stop();
   });
 

@@ -21,10 +21,37 @@ export function runCli(
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The keys that appear more than once at the top level of a JSON object's text. */
+export function duplicateKeys(text: string): string[] {
+  const seen = new Set<string>();
+  const twice: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      // a string: skip it; at depth 1 followed by ':' it is a key
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      const s = text.slice(i + 1, j);
+      let k = j + 1;
+      while (text[k] === " ") k++;
+      if (depth === 1 && text[k] === ":") {
+        if (seen.has(s)) twice.push(s);
+        seen.add(s);
+      }
+      i = j;
+    } else if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") depth--;
+  }
+  return twice;
+}
+
 /** The built reflector running as a child process, its JSON log lines collected. */
 export class Daemon {
   readonly proc: ChildProcess;
   readonly lines: Record<string, unknown>[] = [];
+  /** lines in which a key appears twice (JSON.parse keeps the last; a log shipper may keep either) */
+  readonly duplicated: string[] = [];
   readonly stderr: string[] = [];
   readonly exited: Promise<number | null>;
 
@@ -41,7 +68,11 @@ export class Daemon {
       partial += d.toString();
       const parts = partial.split("\n");
       partial = parts.pop() ?? "";
-      for (const p of parts) if (p) this.lines.push(JSON.parse(p) as Record<string, unknown>);
+      for (const p of parts) {
+        if (!p) continue;
+        this.lines.push(JSON.parse(p) as Record<string, unknown>);
+        if (duplicateKeys(p).length) this.duplicated.push(p);
+      }
     });
     this.proc.stderr?.on("data", (d: Buffer) => this.stderr.push(d.toString()));
     this.exited = new Promise((resolve) => this.proc.once("exit", (code) => resolve(code)));

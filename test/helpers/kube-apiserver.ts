@@ -154,13 +154,18 @@ export class KubeApiServer {
     );
   }
 
+  /** the port it listens on, once it does */
+  private port = 0;
+
   async listen(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, this.host, resolve));
+    this.port = (this.server.address() as AddressInfo).port;
     return this.url;
   }
 
+  /** (kept after close: a request still in flight on a kept-alive connection may ask) */
   get url(): string {
-    return `https://${this.host}:${(this.server.address() as AddressInfo).port}`;
+    return `https://${this.host}:${this.port}`;
   }
 
   /** A kubeconfig for this server, with a bearer token. */
@@ -187,9 +192,12 @@ current-context: stand-in
     });
   }
 
+  /** Stops: watches end, and kept-alive connections are closed too (server.close waits for them). */
   close(): Promise<void> {
     this.closeWatches();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    return closed;
   }
 
   // --- test controls -----------------------------------------------------------------------

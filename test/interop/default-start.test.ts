@@ -48,5 +48,10 @@ it("runs unprivileged on the embedded default, and an example node peers with it
     "BIRD's route counted",
   );
   expect(last?.peers.map((p) => p.address)).toEqual(["127.0.0.2", "127.0.0.3"]);
+  // the Established line does not repeat the failure before it (BIRD was not up yet); no key twice
+  expect(rr.logged("session state", { peer: "127.0.0.2", to: "Established" })[0]).not.toHaveProperty(
+    "reason",
+  );
+  expect(rr.duplicated).toEqual([]);
   expect(await rr.stop()).toBe(0);
 }, 60_000);

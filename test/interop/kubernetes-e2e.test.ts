@@ -134,6 +134,8 @@ describe("Kubernetes datastore end to end, node mode", () => {
     expect(rr.logged("listed", { collection: "nodes" }).length).toBe(2);
     expect(a.protocol()).toMatchObject({ info: "Established", since: before.a });
     expect(b.protocol()).toMatchObject({ info: "Established", since: before.b });
+    // the Kubernetes source's lines carry their collection once
+    expect(rr.duplicated).toEqual([]);
     expect(await rr.stop()).toBe(0);
   }, 120_000);
 });

@@ -4,6 +4,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { EVENTS, logEvent } from "../../src/log/index.js";
+import { duplicateKeys } from "../helpers/cli.js";
 
 function capture(level = "debug") {
   const lines: Record<string, unknown>[] = [];
@@ -47,5 +48,17 @@ describe("log events", () => {
     });
     logEvent(log, "sessionState", { peer: "127.0.0.2", from: "Connect", to: "Active" });
     expect(lines[2]).toMatchObject({ level: 20 });
+  });
+
+  it("a field the logger already carries is not written twice", () => {
+    const raw: string[] = [];
+    const log = pino({ level: "debug" }, { write: (l: string) => raw.push(l) });
+    logEvent(log.child({ collection: "bgppeers" }), "kubernetesWatchError", {
+      collection: "bgppeers",
+      code: 410,
+    });
+    expect(duplicateKeys(raw[0]!)).toEqual([]);
+    expect(JSON.parse(raw[0]!)).toMatchObject({ collection: "bgppeers", code: 410 });
+    expect(duplicateKeys('{"a":1,"b":{"a":2},"a":3}')).toEqual(["a"]);
   });
 });

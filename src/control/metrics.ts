@@ -1,9 +1,16 @@
 // Prometheus metrics, computed from the reflector's state when scraped: nothing on the data path.
+// Names follow bird_exporter's and GoBGP's where they have one: per-peer session state, uptime
+// and flaps, NOTIFICATIONs by code, prefixes per family.
+import { readFileSync } from "node:fs";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { Daemon } from "../daemon/index.js";
 import { status } from "./snapshot.js";
 
 const STATES = ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"];
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 const FAMILIES = ["ipv4", "ipv6"] as const;
 
 export function createMetrics(d: Daemon): Registry {
@@ -32,6 +39,53 @@ export function createMetrics(d: Daemon): Registry {
     collect() {
       this.reset();
       perPeer((l, p) => this.set(l, STATES.indexOf(p.state) + 1));
+    },
+  });
+  new Gauge({
+    name: "routereflector_build_info",
+    help: "1, labelled with the version and the Node.js runtime",
+    labelNames: ["version", "nodejs"],
+    registers: [register],
+    collect() {
+      this.reset();
+      this.set({ version: VERSION, nodejs: process.versions.node }, 1);
+    },
+  });
+  new Gauge({
+    name: "routereflector_bgp_session_uptime_seconds",
+    help: "seconds the session with the peer has been Established (0 when it is not)",
+    labelNames: peerLabels,
+    registers: [register],
+    collect() {
+      this.reset();
+      const now = Date.now();
+      perPeer((l, p) => {
+        const since = d.since.get(p.address);
+        this.set(l, p.state === "Established" && since !== undefined ? (now - since) / 1000 : 0);
+      });
+    },
+  });
+  new Counter({
+    name: "routereflector_bgp_session_flaps_total",
+    help: "times the session with the peer left Established",
+    labelNames: ["peer"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const p of snap().peers) this.inc({ peer: p.address }, d.flaps.get(p.address) ?? 0);
+    },
+  });
+  new Counter({
+    name: "routereflector_bgp_notifications_total",
+    help: "NOTIFICATION messages per peer, sent or received, by error code and subcode (RFC 4271 §4.5)",
+    labelNames: ["peer", "direction", "code", "subcode"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const [key, n] of d.notifications) {
+        const [peer = "", direction = "", code = "", subcode = ""] = key.split("|");
+        this.inc({ peer, direction, code, subcode }, n);
+      }
     },
   });
   new Gauge({
@@ -141,6 +195,37 @@ export function createMetrics(d: Daemon): Registry {
     collect() {
       this.reset();
       this.set({ datastore: d.config.datastoreType }, d.store.synced ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "routereflector_datastore_connected",
+    help: "1 while the datastore answers; what was read stays in force while it does not",
+    labelNames: ["datastore"],
+    registers: [register],
+    collect() {
+      this.reset();
+      this.set({ datastore: d.config.datastoreType }, d.datastoreConnected ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "routereflector_update_group_queued_bytes",
+    help: "octets of UPDATEs queued per update group and not yet written, once per member",
+    labelNames: ["group"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const g of d.reflector?.updateGroups ?? []) this.set({ group: g.key }, g.queuedOctets);
+    },
+  });
+  new Gauge({
+    name: "routereflector_bgp_routes_behind",
+    help: "prefixes a peer that fell behind (its socket full) is still to be sent, per peer",
+    labelNames: ["peer"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const g of d.reflector?.updateGroups ?? [])
+        for (const m of g.members) this.set({ peer: m.address }, m.behind ? m.missed.size : 0);
     },
   });
   new Gauge({

@@ -24,6 +24,8 @@ export interface Source {
   /** read everything again (SIGHUP) */
   reload?(): Promise<void>;
   stop(): void | Promise<void>;
+  /** whether the datastore answers now (what was synced stays in force while it does not) */
+  readonly connected: boolean;
 }
 
 interface Bgp {
@@ -42,6 +44,10 @@ export class Daemon {
   listening = false;
   /** when each peer's session last changed state (ms since the epoch) */
   readonly since = new Map<string, number>();
+  /** how often each peer's session left Established */
+  readonly flaps = new Map<string, number>();
+  /** NOTIFICATIONs per peer, direction, code and subcode ("peer|sent|6|2") */
+  readonly notifications = new Map<string, number>();
   readonly startedAt = Date.now();
 
   /** /readyz: the datastore is synced and the BGP port is bound */
@@ -58,6 +64,11 @@ export class Daemon {
   ) {}
 
   private source: Source | undefined;
+
+  /** The datastore answers now. */
+  get datastoreConnected(): boolean {
+    return this.source?.connected ?? false;
+  }
   /** connections from addresses that are not configured peers, closed before OPEN */
   refusedConnections = 0;
   /** at most one line a second about them; routereflector_connections_refused_total counts each */
@@ -156,6 +167,7 @@ export class Daemon {
         // Established and leaving it are news; the Connect/Active retry cycle is debug detail.
         stateChange: (peer, from, to, reason) => {
           this.since.set(peer.address, Date.now());
+          if (from === "Established") this.flaps.set(peer.address, (this.flaps.get(peer.address) ?? 0) + 1);
           logEvent(
             log,
             "sessionState",
@@ -170,12 +182,15 @@ export class Daemon {
         // RFC 4271 §9.2: a route that cannot be encoded for a peer is left out for it.
         leftOut: (peers, prefixes) =>
           logEvent(log, "routesLeftOut", { peers, prefixes: prefixes.slice(0, 10), count: prefixes.length }),
-        notification: (peer, direction, n) =>
+        notification: (peer, direction, n) => {
+          const key = `${peer.address}|${direction}|${n.code}|${n.subcode}`;
+          this.notifications.set(key, (this.notifications.get(key) ?? 0) + 1);
           logEvent(log, direction === "sent" ? "notificationSent" : "notificationReceived", {
             peer: peer.address,
             error: describeError(n.code, n.subcode),
             ...(n.shutdownCommunication ? { message: n.shutdownCommunication } : {}),
-          }),
+          });
+        },
       },
     );
     const listeners = addresses.map((address) => ({

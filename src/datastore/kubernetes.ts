@@ -79,6 +79,8 @@ class ListWatch {
   private backoff = 1000;
   private stopped = false;
   listed = false;
+  /** the API server answered its last list or watch */
+  reachable = false;
 
   constructor(
     private readonly c: Collection,
@@ -116,6 +118,7 @@ class ListWatch {
 
   /** The API server does not serve this kind: there are none of it, until it does. */
   private unserved(): void {
+    this.reachable = true;
     for (const name of this.names) this.c.apply(undefined, name);
     this.names.clear();
     this.resourceVersion = "";
@@ -139,6 +142,7 @@ class ListWatch {
     this.names = seen;
     this.resourceVersion = list.metadata?.resourceVersion ?? "";
     this.backoff = 1000;
+    this.reachable = true;
     logEvent(this.log, "kubernetesListed", {
       collection: this.c.name,
       resourceVersion: this.resourceVersion,
@@ -157,6 +161,7 @@ class ListWatch {
       logEvent(this.log, "kubernetesWatchError", { collection: this.c.name, code: obj.code });
       return;
     }
+    this.reachable = true;
     const rv = obj.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (type === "BOOKMARK") return;
@@ -185,6 +190,7 @@ class ListWatch {
 
   private retry(err: Error & { statusCode?: number; code?: number }): void {
     if (this.stopped) return;
+    this.reachable = false;
     if (err.statusCode === GONE || err.code === GONE) this.resourceVersion = "";
     logEvent(this.log, "kubernetesUnreachable", {
       collection: this.c.name,
@@ -200,6 +206,8 @@ class ListWatch {
 export class KubernetesSource {
   private readonly kc = new KubeConfig();
   private loops: ListWatch[] = [];
+  /** per loop: needed for sync (Secrets are not) */
+  private required: boolean[] = [];
 
   constructor(
     private readonly options: KubernetesOptions,
@@ -304,6 +312,7 @@ export class KubernetesSource {
       },
     ];
     const watch = new Watch(this.kc);
+    this.required = collections.map((c) => c.required);
     this.loops = collections.map(
       (c) =>
         new ListWatch(c, watch, this.log.child({ collection: c.name }), () => {
@@ -315,6 +324,11 @@ export class KubernetesSource {
 
   stop(): void {
     for (const l of this.loops) l.stop();
+  }
+
+  /** Every collection it needs answered its last list or watch. */
+  get connected(): boolean {
+    return this.loops.length > 0 && this.loops.every((l, i) => l.reachable || !this.required[i]);
   }
 
   /** CALICO_API_GROUP, else crd.projectcalico.org/v1 when served, else projectcalico.org/v3 (discovery.go). */

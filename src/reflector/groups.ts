@@ -147,6 +147,17 @@ export class Group {
     return this.queue.length > 0 || [...this.members].some((m) => m.behind);
   }
 
+  /** Octets queued and not yet written, counted once per member they are for. */
+  get queuedOctets(): number {
+    let n = 0;
+    for (const job of this.queue) {
+      let size = 0;
+      for (const c of job.chunks) size += c.length;
+      n += size * (job.targets.length - job.next);
+    }
+    return n;
+  }
+
   /** Whether writes are queued: the next step of the engine goes on with them (pump). */
   get pending(): boolean {
     return this.queue.length > 0;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Daemon, runCli } from "../helpers/cli.js";
 import { startBird, waitFor, workdir } from "../helpers/lab.js";
+import { deployedQueries, exposed, problems } from "../helpers/promql.js";
 import { reliability } from "../helpers/reliability.js";
 
 const RR = "127.0.44.1";
@@ -119,6 +120,53 @@ describe("operating the reflector", () => {
     expect(await metric("routereflector_datastore_synced", `datastore="file"`)).toBe(1);
     expect(await metric("routereflector_loc_rib_prefixes", `family="ipv4"`)).toBe(3);
     expect(await (await fetch(`http://${HTTP}/readyz`)).text()).toBe("ok\n");
+    // what operators alert on
+    expect(await metric("routereflector_datastore_connected", `datastore="file"`)).toBe(1);
+    const uptime = await metric(
+      "routereflector_bgp_session_uptime_seconds",
+      `peer="${CLIENTS.a}",name="Global_127_0_44_2",type="global"`,
+    );
+    expect(uptime).toBeGreaterThan(0);
+    expect(await metric("routereflector_bgp_session_flaps_total", `peer="${CLIENTS.b}"`)).toBe(0);
+    const build = (await (await fetch(`http://${HTTP}/metrics`)).text())
+      .split("\n")
+      .find((l) => l.startsWith("routereflector_build_info{"));
+    expect(build).toMatch(/^routereflector_build_info\{version="\d+\.\d+\.\d+",nodejs="\d+\.\d+\.\d+"\} 1$/);
+
+    // b stops (BIRD sends Cease / Administrative Shutdown) and comes back: a flap, a NOTIFICATION received
+    await b.stop();
+    await waitFor(
+      async () => (await metric("routereflector_bgp_session_flaps_total", `peer="${CLIENTS.b}"`)) === 1,
+      10_000,
+      "the flap counted",
+    );
+    expect(
+      await metric(
+        "routereflector_bgp_notifications_total",
+        `peer="${CLIENTS.b}",direction="received",code="6",subcode="2"`,
+      ),
+    ).toBe(1);
+    // (a scrape reads a status at most 500 ms old)
+    await waitFor(
+      async () =>
+        (await metric(
+          "routereflector_bgp_session_uptime_seconds",
+          `peer="${CLIENTS.b}",name="Global_127_0_44_3",type="global"`,
+        )) === 0,
+      5000,
+      "b's uptime 0",
+    );
+    b.start();
+    await waitFor(() => established() === 2, 30_000, "b Established again");
+    // every query of deploy/'s dashboard and alert rules, against this /metrics
+    const live = exposed(await (await fetch(`http://${HTTP}/metrics`)).text());
+    const queries = deployedQueries();
+    expect(queries.length).toBeGreaterThan(20);
+    expect(queries.flatMap((q) => problems(q, live))).toEqual([]);
+    // and the check does find a wrong one
+    expect(problems('routereflector_bgp_session_state{peerx="a"}', live)).toHaveLength(1);
+    expect(problems("sum by (zone) (routereflector_loc_rib_prefixes)", live)).toHaveLength(1);
+    expect(problems("rate(routereflector_bgp_flaps_total[5m])", live)).toHaveLength(1);
 
     // a connection from an address that is no peer: closed before any OPEN, logged and counted
     const stranger = net.connect({ host: RR, port: 179, localAddress: "127.0.44.9" });

@@ -432,8 +432,37 @@ function render(names: string[], out: string): void {
   report(out, saved);
 }
 
+const USAGE = `usage: node dist-bench/bench/load.js [options]
+The load benchmark: simulated Calico nodes against this reflector and against BIRD 2, GoBGP and
+FRR in the same run; results in bench/results/ (bench/README.md).
+  --short                 the short run (calico-mesh, full-table, scale; N 100,1000; ours and BIRD)
+  --scenarios a,b         calico-mesh, full-table, churn, scale, restart, rolling, both, soak
+  --targets a,b           ${KINDS.join(", ")}
+  --n 100,1000            simulated nodes per run
+  --k 1,4                 routes per node
+  --soak-minutes M        minutes of flapping in the soak (60)
+  --out NAME              the results file (bench/results/NAME.json and .md)
+  --render a,b --out N    merge saved results into one file, measuring nothing
+  --help                  this`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions();
+  } catch (e) {
+    process.stderr.write(`load: ${(e as Error).message}\n\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  await run(parsed.values);
+}
+
+function parseOptions() {
+  return parseArgs({
     options: {
       short: { type: "boolean" },
       scenarios: { type: "string" },
@@ -445,8 +474,12 @@ async function main(): Promise<void> {
       out: { type: "string" },
       // re-render saved results (several are merged): --render load-part1,load-part2 --out load
       render: { type: "string" },
+      help: { type: "boolean", short: "h" },
     },
   });
+}
+
+async function run(values: ReturnType<typeof parseOptions>["values"]): Promise<void> {
   const list = (v: string | undefined, d: string) => (v ?? d).split(",").filter(Boolean);
   if (values.render) {
     render(list(values.render, ""), values.out ?? "load");

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { CODEC_USAGE, decodeCommand, encodeCommand, UsageError } from "./cli/codec-commands.js";
 import { CONTROL_USAGE, configCheckCommand, routesCommand, statusCommand } from "./cli/control-commands.js";
-import { runCommand } from "./cli/run.js";
+import { RUN_USAGE, runCommand } from "./cli/run.js";
 
 const USAGE = `usage: routereflector [command] [options]
 commands:
@@ -44,6 +44,19 @@ async function main(argv: string[]): Promise<number> {
     case "routes":
       return routesCommand(rest, print);
     case "config":
+      if (
+        rest[0] === "--help" ||
+        rest[0] === "-h" ||
+        (rest[0] === "check" && /^(--help|-h)$/.test(rest[1] ?? ""))
+      ) {
+        print(`usage: routereflector config check [flags]
+Validates the configuration, reads the datastore once and prints the peerings it yields; exits 1
+when an object is invalid or the datastore cannot be read, 2 when a setting is wrong. It takes
+the settings of run:
+
+${RUN_USAGE.split("\n").slice(2).join("\n")}`);
+        return 0;
+      }
       if (rest[0] !== "check") throw new UsageError("usage: routereflector config check [flags]");
       return configCheckCommand(rest.slice(1), print, printError);
     case "version":

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import type { RouteEntry, Status } from "../control/index.js";
 import { configOrError, makeSource } from "../daemon/index.js";
-import { computePeerings, Store } from "../datastore/index.js";
+import { computePeerings, parseAddress, Store } from "../datastore/index.js";
 import { UsageError } from "./codec-commands.js";
 
 export const CONTROL_USAGE = `usage: routereflector status [--json] [--http HOST:PORT]
@@ -14,11 +14,25 @@ status and routes ask the running reflector at --http, else HTTP_LISTEN, else 12
 
 type Print = (line: string) => void;
 
+/** An address, or address/length within its family's length. */
+function isPrefix(text: string): boolean {
+  const [address = "", bits, ...rest] = text.split("/");
+  const ip = parseAddress(address);
+  if (!ip || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (ip.family === 4 ? 32 : 128);
+}
+
 function options(argv: string[]) {
   try {
     return parseArgs({
       args: argv,
-      options: { json: { type: "boolean" }, http: { type: "string" }, peer: { type: "string" } },
+      options: {
+        json: { type: "boolean" },
+        http: { type: "string" },
+        peer: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       allowPositionals: true,
     });
   } catch (e) {
@@ -153,7 +167,12 @@ export function formatRoutes(routes: RouteEntry[]): string {
 }
 
 export async function statusCommand(argv: string[], print: Print): Promise<number> {
-  const { values } = options(argv);
+  const { values, positionals } = options(argv);
+  if (values.help) {
+    print(CONTROL_USAGE);
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`status takes no argument: ${JSON.stringify(positionals[0])}`);
   const s = await get<Status>(values.http, "/status");
   print(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
   return 0;
@@ -161,7 +180,16 @@ export async function statusCommand(argv: string[], print: Print): Promise<numbe
 
 export async function routesCommand(argv: string[], print: Print): Promise<number> {
   const { values, positionals } = options(argv);
+  if (values.help) {
+    print(CONTROL_USAGE);
+    return 0;
+  }
   if (positionals.length > 1) throw new UsageError("routes takes at most one PREFIX");
+  const prefix = positionals[0];
+  if (prefix !== undefined && !isPrefix(prefix))
+    throw new UsageError(`not a prefix or an address: ${JSON.stringify(prefix)}`);
+  if (values.peer !== undefined && !parseAddress(values.peer))
+    throw new UsageError(`--peer: not an address: ${JSON.stringify(values.peer)}`);
   const q = new URLSearchParams();
   if (positionals[0]) q.set("prefix", positionals[0]);
   if (values.peer) q.set("peer", values.peer);

@@ -156,7 +156,7 @@ export function formatRoutes(routes: RouteEntry[]): string {
   for (const r of routes) {
     out.push(r.prefix);
     for (const p of r.paths) {
-      const why = p.best ? "best" : `not best: lost at ${p.lostAt}`;
+      const why = `${p.best ? "best" : `not best: lost at ${p.lostAt}`}${p.stale ? ", stale" : ""}`;
       const id = p.pathId ? ` path id ${p.pathId}` : "";
       out.push(
         `  ${p.best ? "*" : " "} from ${p.peer} (${p.peerRouterId})${id}: ${attributesText(p.attributes as Attrs)}  [${why}]`,

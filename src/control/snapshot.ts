@@ -97,6 +97,8 @@ export interface RoutePath {
   best: boolean;
   /** for the paths that lost: the decision step that decided against them */
   lostAt?: string;
+  /** kept from a session that went down (graceful restart, or long-lived), not sent again yet */
+  stale: boolean;
   attributes: unknown;
 }
 
@@ -128,6 +130,7 @@ export function* routes(d: Daemon, filter: { prefix?: string; peer?: string }): 
         pathId: p.pathId,
         best: p === dest.best,
         ...(p === dest.best ? {} : { lostAt: explain(dest.paths, p, candidateOf) }),
+        stale: d.reflector?.peer(p.peer.address)?.rib.get(dest.family, dest.prefix, p.pathId)?.stale ?? false,
         attributes: p.attrs.attributes,
       })),
     };

@@ -42,6 +42,11 @@ export class AdjRibIn {
     return this.routes.size;
   }
 
+  /** The route the peer sent for this prefix and Path Identifier, if it holds one. */
+  get(family: Family, prefix: string, pathId = 0): Route | undefined {
+    return this.routes.get(prefixKey(family, prefix, pathId));
+  }
+
   *entries(family?: Family): IterableIterator<Route> {
     for (const r of this.routes.values()) if (!family || r.family === family) yield r;
   }

@@ -7,7 +7,7 @@
 // everywhere. Addresses
 // 127.0.57.x.
 import { afterAll, describe, expect, it } from "vitest";
-import { clientsFile, Daemon } from "../helpers/cli.js";
+import { clientsFile, Daemon, runCli } from "../helpers/cli.js";
 import { type Bird, startBird, waitFor, workdir } from "../helpers/lab.js";
 
 const RR = "127.0.57.1";
@@ -56,7 +56,7 @@ function held(b: Bird): { communities: string; localPref: string } | undefined {
 describe("long-lived graceful restart, the receiving role", () => {
   it("a killed client's route: kept through its restart time, then long-lived stale, marked for each kind of peer; fresh when it is back", async () => {
     const file = clientsFile(workdir("llgr"), RR, [A, AWARE, UNAWARE]);
-    const rr = new Daemon({ IP: RR, DATASTORE_FILE: file });
+    const rr = new Daemon({ IP: RR, DATASTORE_FILE: file, HTTP_LISTEN: `${RR}:9179` });
     cleanup.push(() => rr.stop("SIGKILL"));
     const peer = { addr: RR, port: 179, asn: 64512 };
     const a = await startBird("llgr-a", { addr: A, peer, configText: bird2(A, "on", [PREFIX]) });
@@ -92,6 +92,9 @@ describe("long-lived graceful restart, the receiving role", () => {
       "LLGR_STALE at the aware client",
     );
     expect(held(aware)).toEqual({ communities: "(65535,6)", localPref: "100" });
+    // `routes` says the path is stale (kept from the session that went down)
+    const stale = runCli(["routes", PREFIX, "--http", `${RR}:9179`]);
+    expect(stale.stdout).toMatch(/^ {2}\* from 127\.0\.57\.2 .*communities \["65535:6"\].*\[best, stale\]$/m);
     await waitFor(
       () => held(unaware)?.localPref === "0",
       15_000,
@@ -119,5 +122,6 @@ describe("long-lived graceful restart, the receiving role", () => {
       "fresh again",
     );
     expect(held(unaware)).toEqual({ communities: "", localPref: "100" });
+    expect(runCli(["routes", PREFIX, "--http", `${RR}:9179`]).stdout).toMatch(/\[best\]$/m);
   }, 90_000);
 });

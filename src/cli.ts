@@ -2,7 +2,13 @@
 // The routereflector command.
 import { readFileSync } from "node:fs";
 import { CODEC_USAGE, decodeCommand, encodeCommand, UsageError } from "./cli/codec-commands.js";
-import { CONTROL_USAGE, configCheckCommand, routesCommand, statusCommand } from "./cli/control-commands.js";
+import {
+  CONTROL_USAGE,
+  configCheckCommand,
+  refreshCommand,
+  routesCommand,
+  statusCommand,
+} from "./cli/control-commands.js";
 import { RUN_USAGE, runCommand } from "./cli/run.js";
 
 const USAGE = `usage: routereflector [command] [options]
@@ -10,6 +16,7 @@ commands:
   run        run the route reflector (the default; 'routereflector run --help' lists its settings)
   status     the peers of the running reflector, their state and prefix counts
   routes     the running reflector's routes: every path, the best marked and why it won
+  refresh    ask a peer of the running reflector to send its routes again (ROUTE-REFRESH)
   config     'config check': validate the configuration and print the peerings it yields
   decode     decode BGP messages given as hex into JSON, one object per message
   encode     encode JSON messages (one per line on stdin) into hex
@@ -43,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
       return statusCommand(rest, print);
     case "routes":
       return routesCommand(rest, print);
+    case "refresh":
+      return refreshCommand(rest, print);
     case "config":
       if (
         rest[0] === "--help" ||

@@ -9,6 +9,8 @@ import { UsageError } from "./codec-commands.js";
 
 export const CONTROL_USAGE = `usage: routereflector status [--json] [--http HOST:PORT]
        routereflector routes [PREFIX] [--peer ADDR] [--json] [--http HOST:PORT]
+       routereflector refresh PEER [--family ipv4|ipv6] [--http HOST:PORT]
+         asks the peer to send its routes again (ROUTE-REFRESH, RFC 2918)
        routereflector config check [the run flags...]
 status and routes ask the running reflector at --http, else HTTP_LISTEN, else 127.0.0.1:9179.`;
 
@@ -31,6 +33,7 @@ function options(argv: string[]) {
         json: { type: "boolean" },
         http: { type: "string" },
         peer: { type: "string" },
+        family: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
@@ -40,7 +43,7 @@ function options(argv: string[]) {
   }
 }
 
-async function get<T>(http: string | undefined, path: string): Promise<T> {
+async function get<T>(http: string | undefined, path: string, method = "GET"): Promise<T> {
   const where = http ?? process.env.HTTP_LISTEN ?? "127.0.0.1:9179";
   if (where === "off")
     throw new UsageError("HTTP_LISTEN is off: give --http HOST:PORT of a running reflector");
@@ -48,7 +51,7 @@ async function get<T>(http: string | undefined, path: string): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     let res: Response;
     try {
-      res = await fetch(`http://${where}${path}`);
+      res = await fetch(`http://${where}${path}`, { method });
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
       throw new UsageError(
@@ -61,7 +64,10 @@ async function get<T>(http: string | undefined, path: string): Promise<T> {
       await new Promise((r) => setTimeout(r, retryAfter * 1000));
       continue;
     }
-    if (!res.ok) throw new UsageError(`${where}${path}: HTTP ${res.status}`);
+    if (!res.ok) {
+      const body = (await res.json().catch(() => ({}))) as { error?: string };
+      throw new UsageError(body.error ?? `${where}${path}: HTTP ${res.status}`);
+    }
     return (await res.json()) as T;
   }
 }
@@ -195,6 +201,21 @@ export async function routesCommand(argv: string[], print: Print): Promise<numbe
   if (values.peer) q.set("peer", values.peer);
   const routes = await get<RouteEntry[]>(values.http, `/routes${q.size ? `?${q}` : ""}`);
   print(values.json ? JSON.stringify(routes, null, 2) : formatRoutes(routes));
+  return 0;
+}
+
+export async function refreshCommand(argv: string[], print: Print): Promise<number> {
+  const { values, positionals } = options(argv);
+  if (values.help) {
+    print(CONTROL_USAGE);
+    return 0;
+  }
+  const [peer, ...more] = positionals;
+  if (!peer || more.length) throw new UsageError("usage: routereflector refresh PEER [--family ipv4|ipv6]");
+  if (!parseAddress(peer)) throw new UsageError(`not an address: ${JSON.stringify(peer)}`);
+  const q = new URLSearchParams({ peer, ...(values.family ? { family: values.family } : {}) });
+  const r = await get<{ requested: string[] }>(values.http, `/refresh?${q}`, "POST");
+  print(`asked ${peer} for its ${r.requested.join(" and ")} routes again`);
   return 0;
 }
 

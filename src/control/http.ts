@@ -24,6 +24,27 @@ const SLICE_MS = 5;
 /** a socket that neither sends nor takes anything for this long is closed */
 const IDLE_TIMEOUT_MS = 30_000;
 
+/**
+ * POST /refresh?peer=ADDR[&family=ipv4|ipv6]: asks the peer to send its routes again (RFC 2918
+ * ROUTE-REFRESH), for each family of its session unless one is named. 404: no such peer; 409: its
+ * session is not Established, or it did not announce route refresh.
+ */
+function refresh(d: Daemon, url: URL, json: (code: number, body: unknown) => void): void {
+  const address = url.searchParams.get("peer") ?? "";
+  const peer = d.reflector?.peer(address);
+  if (!peer) return json(404, { error: `no peer ${JSON.stringify(address)}` });
+  const negotiated = peer.session.negotiated;
+  if (!negotiated) return json(409, { error: `the session with ${address} is not Established` });
+  if (!negotiated.routeRefresh) return json(409, { error: `${address} did not announce route refresh` });
+  const family = url.searchParams.get("family");
+  if (family !== null && family !== "ipv4" && family !== "ipv6")
+    return json(400, { error: `family: ${JSON.stringify(family)} is not ipv4 or ipv6` });
+  const families = family ? negotiated.families.filter((f) => f === family) : negotiated.families;
+  if (!families.length) return json(409, { error: `the session with ${address} has no ${family}` });
+  for (const f of families) peer.requestRefresh(f);
+  return json(200, { peer: address, requested: families });
+}
+
 export function startHttp(d: Daemon, metrics: Registry, host: string, port: number): Promise<Server> {
   let streams = 0;
   let connections = 0;
@@ -41,6 +62,11 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
     if (connections > MAX_CONNECTIONS) {
       res.shouldKeepAlive = false;
       return busy("too many connections");
+    }
+    if (url.pathname === "/refresh") {
+      if (req.method !== "POST")
+        return send(405, "application/json", '{"error":"POST only"}\n', { allow: "POST" });
+      return refresh(d, url, json);
     }
     if (req.method !== "GET" && !head)
       return send(405, "application/json", '{"error":"GET or HEAD only"}\n', { allow: "GET, HEAD" });
@@ -70,7 +96,9 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
         return;
       }
       default:
-        return json(404, { error: `no ${url.pathname}; try /status, /routes, /metrics, /livez, /readyz` });
+        return json(404, {
+          error: `no ${url.pathname}; try /status, /routes, /metrics, /livez, /readyz, POST /refresh`,
+        });
     }
   });
   server.on("connection", (socket) => {

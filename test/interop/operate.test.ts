@@ -158,6 +158,14 @@ describe("operating the reflector", () => {
     );
     b.start();
     await waitFor(() => established() === 2, 30_000, "b Established again");
+    // asked for a route refresh, BIRD sends its routes again: more UPDATEs from it
+    const updates = async () => metric("routereflector_bgp_updates_received_total", `peer="${CLIENTS.a}"`);
+    const updatesBefore = (await updates()) ?? 0;
+    expect(cli("refresh", CLIENTS.a).trim()).toBe(`asked ${CLIENTS.a} for its ipv4 routes again`);
+    await waitFor(async () => ((await updates()) ?? 0) > updatesBefore, 10_000, "BIRD's routes sent again");
+    const unknown = runCli(["refresh", "127.0.44.99", "--http", HTTP]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('routereflector: no peer "127.0.44.99"');
     // every query of deploy/'s dashboard and alert rules, against this /metrics
     const live = exposed(await (await fetch(`http://${HTTP}/metrics`)).text());
     const queries = deployedQueries();

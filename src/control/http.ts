@@ -29,20 +29,21 @@ const IDLE_TIMEOUT_MS = 30_000;
  * ROUTE-REFRESH), for each family of its session unless one is named. 404: no such peer; 409: its
  * session is not Established, or it did not announce route refresh.
  */
-function refresh(d: Daemon, url: URL, json: (code: number, body: unknown) => void): void {
+function refresh(d: Daemon, url: URL): { code: number; body: unknown } {
   const address = url.searchParams.get("peer") ?? "";
   const peer = d.reflector?.peer(address);
-  if (!peer) return json(404, { error: `no peer ${JSON.stringify(address)}` });
+  if (!peer) return { code: 404, body: { error: `no peer ${JSON.stringify(address)}` } };
   const negotiated = peer.session.negotiated;
-  if (!negotiated) return json(409, { error: `the session with ${address} is not Established` });
-  if (!negotiated.routeRefresh) return json(409, { error: `${address} did not announce route refresh` });
+  if (!negotiated) return { code: 409, body: { error: `the session with ${address} is not Established` } };
+  if (!negotiated.routeRefresh)
+    return { code: 409, body: { error: `${address} did not announce route refresh` } };
   const family = url.searchParams.get("family");
   if (family !== null && family !== "ipv4" && family !== "ipv6")
-    return json(400, { error: `family: ${JSON.stringify(family)} is not ipv4 or ipv6` });
+    return { code: 400, body: { error: `family: ${JSON.stringify(family)} is not ipv4 or ipv6` } };
   const families = family ? negotiated.families.filter((f) => f === family) : negotiated.families;
-  if (!families.length) return json(409, { error: `the session with ${address} has no ${family}` });
+  if (!families.length) return { code: 409, body: { error: `the session with ${address} has no ${family}` } };
   for (const f of families) peer.requestRefresh(f);
-  return json(200, { peer: address, requested: families });
+  return { code: 200, body: { peer: address, requested: families } };
 }
 
 export function startHttp(d: Daemon, metrics: Registry, host: string, port: number): Promise<Server> {
@@ -66,7 +67,8 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
     if (url.pathname === "/refresh") {
       if (req.method !== "POST")
         return send(405, "application/json", '{"error":"POST only"}\n', { allow: "POST" });
-      return refresh(d, url, json);
+      const r = refresh(d, url);
+      return json(r.code, r.body);
     }
     if (req.method !== "GET" && !head)
       return send(405, "application/json", '{"error":"GET or HEAD only"}\n', { allow: "GET, HEAD" });

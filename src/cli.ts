@@ -8,6 +8,7 @@ import {
   refreshCommand,
   routesCommand,
   statusCommand,
+  whyCommand,
 } from "./cli/control-commands.js";
 import { RUN_USAGE, runCommand } from "./cli/run.js";
 
@@ -16,6 +17,7 @@ commands:
   run        run the route reflector (the default; 'routereflector run --help' lists its settings)
   status     the peers of the running reflector, their state and prefix counts
   routes     the running reflector's routes: every path, the best marked and why it won
+  why        why a peer is or is not sent each path of a prefix
   refresh    ask a peer of the running reflector to send its routes again (ROUTE-REFRESH)
   config     'config check': validate the configuration and print the peerings it yields
   decode     decode BGP messages given as hex into JSON, one object per message
@@ -52,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       return routesCommand(rest, print);
     case "refresh":
       return refreshCommand(rest, print);
+    case "why":
+      return whyCommand(rest, print);
     case "config":
       if (
         rest[0] === "--help" ||

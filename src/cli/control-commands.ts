@@ -9,6 +9,8 @@ import { UsageError } from "./codec-commands.js";
 
 export const CONTROL_USAGE = `usage: routereflector status [--json] [--http HOST:PORT]
        routereflector routes [PREFIX] [--peer ADDR] [--json] [--http HOST:PORT]
+       routereflector why PREFIX --peer ADDR [--json] [--http HOST:PORT]
+         whether the peer is sent each path of the prefix, and if not, why
        routereflector refresh PEER [--family ipv4|ipv6] [--http HOST:PORT]
          asks the peer to send its routes again (ROUTE-REFRESH, RFC 2918)
        routereflector config check [the run flags...]
@@ -201,6 +203,29 @@ export async function routesCommand(argv: string[], print: Print): Promise<numbe
   if (values.peer) q.set("peer", values.peer);
   const routes = await get<RouteEntry[]>(values.http, `/routes${q.size ? `?${q}` : ""}`);
   print(values.json ? JSON.stringify(routes, null, 2) : formatRoutes(routes));
+  return 0;
+}
+
+export async function whyCommand(argv: string[], print: Print): Promise<number> {
+  const { values, positionals } = options(argv);
+  if (values.help) {
+    print(CONTROL_USAGE);
+    return 0;
+  }
+  const [prefix, ...more] = positionals;
+  if (!prefix || more.length || !values.peer)
+    throw new UsageError("usage: routereflector why PREFIX --peer ADDR");
+  if (!isPrefix(prefix) || !prefix.includes("/"))
+    throw new UsageError(`not a prefix: ${JSON.stringify(prefix)}`);
+  if (!parseAddress(values.peer))
+    throw new UsageError(`--peer: not an address: ${JSON.stringify(values.peer)}`);
+  const q = new URLSearchParams({ prefix, peer: values.peer });
+  const r = await get<{ paths: string[] }>(values.http, `/why?${q}`);
+  print(
+    values.json
+      ? JSON.stringify(r, null, 2)
+      : [`${prefix} to ${values.peer}:`, ...r.paths.map((l) => `  ${l}`)].join("\n"),
+  );
   return 0;
 }
 

@@ -86,6 +86,13 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
         return;
       case "/status":
         return json(200, status(d));
+      case "/why": {
+        const prefix = url.searchParams.get("prefix");
+        const peer = url.searchParams.get("peer");
+        if (!prefix || !peer) return json(400, { error: "/why needs prefix and peer" });
+        if (!d.reflector) return json(409, { error: "not peering yet" });
+        return json(200, { prefix, peer, paths: d.reflector.why(prefix, peer) });
+      }
       case "/routes": {
         if (head) return send(200, "application/json", "");
         if (streams >= MAX_ROUTE_STREAMS) return busy("too many /routes answers at once");
@@ -99,7 +106,7 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
       }
       default:
         return json(404, {
-          error: `no ${url.pathname}; try /status, /routes, /metrics, /livez, /readyz, POST /refresh`,
+          error: `no ${url.pathname}; try /status, /routes, /why, /metrics, /livez, /readyz, POST /refresh`,
         });
     }
   });

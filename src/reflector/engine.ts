@@ -370,6 +370,49 @@ export class Engine {
     return { ipv4: cached.counts.ipv4 - mine.ipv4, ipv6: cached.counts.ipv6 - mine.ipv6 };
   }
 
+  /**
+   * Why a peer is or is not sent each path of a prefix, in words (`routereflector why`): the
+   * reflection rules, the export policy, the size limit, best path and ADD-PATH, and whether what
+   * it is sent is still queued.
+   */
+  why(prefix: string, address: string): string[] {
+    const n = this.neighbors.get(address);
+    if (!n) return [`${address} is not a peer`];
+    const family: Family = prefix.includes(":") ? "ipv6" : "ipv4";
+    const d = this.rib.get(family, prefix);
+    if (!d?.paths.length)
+      return [`no path of ${prefix} is held: nobody sent it, or it was withdrawn or rejected on import`];
+    const m = n.member;
+    if (!m) return [`the session with ${address} is ${n.state}, not Established: nothing is sent to it`];
+    if (!m.group.families.includes(family)) return [`the session with ${address} does not carry ${family}`];
+    if (!m.synced) return [`${address} gets no table yet: the selection deferral after our start is on`];
+    const lines: string[] = [];
+    for (const p of d.paths) {
+      const what = `path from ${p.peer.address}${p.pathId ? ` (path id ${p.pathId})` : ""}${p === d.best ? ", the best" : ""}`;
+      if (p.peer === n.ref) {
+        lines.push(
+          `${what}: its own; sent back with the group's stream only where it is one of the group's paths, and it drops it (ORIGINATOR_ID)`,
+        );
+        continue;
+      }
+      const not = m.group.whyNot(p, d);
+      if (not) {
+        lines.push(`${what}: not sent: ${not}`);
+        continue;
+      }
+      const where = this.rib.dirty.has(d)
+        ? "changed: goes out at the next flush"
+        : m.behind && m.missed.has(d)
+          ? `queued: ${address} reads too slowly, and gets it when it has caught up`
+          : m.group.pending
+            ? "sent: in the group's writes still being written"
+            : "sent";
+      const stale = this.neighbors.get(p.peer.address)?.rib.get(family, prefix, p.pathId)?.stale;
+      lines.push(`${what}: ${where}${stale ? " (stale: kept from its session that went down)" : ""}`);
+    }
+    return lines;
+  }
+
   /** How many prefixes of each family a peer is not sent because their route is too large for it. */
   leftOut(address: string): Record<Family, number> {
     return this.neighbors.get(address)?.member?.group.leftOutCounts() ?? { ipv4: 0, ipv6: 0 };

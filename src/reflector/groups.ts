@@ -188,6 +188,35 @@ export class Group {
     return { paths, leftOut: fitting.length < eligible.length };
   }
 
+  /**
+   * Why this group is not sent this path of the prefix, in words; undefined when it is (for
+   * `why`: the rules of paths(), one by one).
+   */
+  whyNot(p: Path, d: Dest): string | undefined {
+    const from = p.peer.role as Role;
+    if (!mayAdvertise(from, this.receiver.role, this.clientToClient)) {
+      return from === "client"
+        ? "client-to-client reflection is off, and both are clients (RFC 4456 §6)"
+        : `learned from a non-client, and ${this.receiver.role === "non-client" ? "this peer is one too" : "not sent to it"} (RFC 4456 §6)`;
+    }
+    if (this.receiver.role === "ebgp" && this.unaware(p))
+      return "long-lived stale, and this external peer does not know LLGR (RFC 9494 §5)";
+    if (this.exports && !this.verdict(p, d).accept)
+      return this.exports.explain({
+        prefix: d.prefix,
+        key: d,
+        attributes: p.attrs.attributes,
+        internal: this.receiver.role !== "ebgp",
+      });
+    if (!this.outbound(p, d))
+      return "too large for one UPDATE to this peer once reflected: left out (RFC 4271 §9.2)";
+    if (!this.tx.addPath[d.family])
+      return p === d.best ? undefined : "not the best path, and this peer gets only the best (no ADD-PATH)";
+    if (!this.addPaths(d, d.paths).paths.includes(p))
+      return `not among the best ${this.addPathMax} (the ADD-PATH limit)`;
+    return undefined;
+  }
+
   /** How many prefixes of each family this group is not sent because their route is too large. */
   leftOutCounts(): Record<Family, number> {
     const counts: Record<Family, number> = { ipv4: 0, ipv6: 0 };

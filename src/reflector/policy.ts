@@ -288,6 +288,16 @@ export class ExportPolicy {
     );
   }
 
+  /** Why decide() does not send the route, in words (for `why`). */
+  explain(route: RouteView): string {
+    const v = this.chain.decide(route);
+    if (v.rule >= 0) return `its BGPFilter export rule ${v.rule + 1} rejects it`;
+    const t = this.tail?.decide.decide(route);
+    if (t && t.rule >= 0 && !t.accept)
+      return "calico/node's default export: it is in an IP pool with disableBGPExport";
+    return "calico/node's default export: it is in no IP pool or service address range";
+  }
+
   private verdict(key: string, ops: readonly FilterOperation[]): ExportVerdict {
     let v = this.verdicts.get(key);
     if (!v) {

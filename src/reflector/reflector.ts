@@ -169,6 +169,11 @@ export class Reflector {
     return this.engine.advertised(address);
   }
 
+  /** Why a peer is or is not sent each path of a prefix (Engine.why). */
+  why(prefix: string, address: string): string[] {
+    return this.engine.why(prefix, address);
+  }
+
   /** How many prefixes of each family a peer is not sent because their route is too large for it. */
   leftOut(address: string) {
     return this.engine.leftOut(address);

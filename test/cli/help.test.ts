@@ -13,6 +13,8 @@ describe("--help and bad arguments", () => {
     [["status", "--help"], /^usage: routereflector status/],
     [["routes", "--help"], /routereflector routes \[PREFIX\]/],
     [["config", "check", "--help"], /^usage: routereflector config check/],
+    [["why", "--help"], /routereflector why PREFIX --peer ADDR/],
+    [["refresh", "--help"], /routereflector refresh PEER/],
     [["decode", "--help"], /^usage: routereflector decode/],
     [["encode", "--help"], /routereflector encode/],
   ])("%j prints its usage and exits 0", (args, usage) => {
@@ -26,6 +28,9 @@ describe("--help and bad arguments", () => {
     [["routes", "198.18.0.0/33"], 'routereflector: not a prefix or an address: "198.18.0.0/33"'],
     [["routes", "--peer", "nobody"], 'routereflector: --peer: not an address: "nobody"'],
     [["status", "extra"], 'routereflector: status takes no argument: "extra"'],
+    [["why", "198.18.0.0/24"], "routereflector: usage: routereflector why PREFIX --peer ADDR"],
+    [["why", "nope", "--peer", "127.0.0.2"], 'routereflector: not a prefix: "nope"'],
+    [["refresh"], "routereflector: usage: routereflector refresh PEER"],
     [["status", "--nope"], "routereflector: Unknown option '--nope'"],
     [["frobnicate"], 'routereflector: unknown command "frobnicate"'],
   ])("%j is refused with a message, exit 2, no stack", (args, message) => {

@@ -158,6 +158,11 @@ describe("operating the reflector", () => {
     );
     b.start();
     await waitFor(() => established() === 2, 30_000, "b Established again");
+    // why: a's route goes to b; its own comes back to a only with the group's stream
+    expect(cli("why", "198.18.50.0/24", "--peer", CLIENTS.b).trim().split("\n")).toEqual([
+      `198.18.50.0/24 to ${CLIENTS.b}:`,
+      `  path from ${CLIENTS.a}, the best: sent`,
+    ]);
     // asked for a route refresh, BIRD sends its routes again: more UPDATEs from it
     const updates = async () => metric("routereflector_bgp_updates_received_total", `peer="${CLIENTS.a}"`);
     const updatesBefore = (await updates()) ?? 0;

@@ -204,6 +204,19 @@ ${o.addPaths ? "  add paths on;" : ""}
   }
 }
 
+/**
+ * How far (ms) BIRD's "since" of a protocol moved. BIRD keeps it on its monotonic clock and
+ * prints it as wall time, so two reads of the same moment can differ by a millisecond; a session
+ * that was reset would move by seconds (its connect delay and the OPEN exchange).
+ */
+export function sinceMoved(before: string, now: string): number {
+  const ms = (t: string) => {
+    const [h = 0, m = 0, s = 0] = t.split(":").map(Number);
+    return ((h * 60 + m) * 60 + s) * 1000;
+  };
+  return Math.abs(ms(now) - ms(before));
+}
+
 export async function startBird(name: string, o: BirdOptions): Promise<Bird> {
   const b = new Bird(workdir(name), o);
   b.start();

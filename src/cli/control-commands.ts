@@ -2,12 +2,13 @@
 // `config check` reads the configuration and the datastore once and prints the peerings.
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import type { RouteEntry, Status } from "../control/index.js";
+import type { PeerDetail, RouteEntry, Status } from "../control/index.js";
 import { configOrError, makeSource } from "../daemon/index.js";
 import { computePeerings, parseAddress, Store } from "../datastore/index.js";
 import { UsageError } from "./codec-commands.js";
 
-export const CONTROL_USAGE = `usage: routereflector status [--json] [--http HOST:PORT]
+export const CONTROL_USAGE = `usage: routereflector status [PEER] [--json] [--http HOST:PORT]
+         every peer; or one in full: capabilities, timers, counters, last error, what it is sent
        routereflector routes [PREFIX] [--peer ADDR] [--json] [--http HOST:PORT]
        routereflector why PREFIX --peer ADDR [--json] [--http HOST:PORT]
          whether the peer is sent each path of the prefix, and if not, why
@@ -134,6 +135,39 @@ export function formatStatus(s: Status): string {
   return out.join("\n");
 }
 
+/** One peer in full, as BIRD's `show protocols all` reads. */
+export function formatPeer(p: PeerDetail): string {
+  const n = p.negotiated;
+  const fam = (fs: string[]) => (fs.length ? fs.join(" ") : "none");
+  const lines = [
+    `${p.name} (${p.type}) ${p.address} port ${p.port}, from ${p.from}`,
+    `  State:            ${p.state}${p.since ? ` since ${p.since}` : ""}`,
+    `  Neighbor AS:      ${p.peerAs}, local AS ${p.localAs}${p.rrClient ? ", route-reflector client" : ""}`,
+    `  Last error:       ${p.lastError ?? "none"}`,
+    `  BGPFilters:       ${p.filters.length ? p.filters.join(", ") : "none"}`,
+  ];
+  if (n) {
+    lines.push(
+      `  Neighbor ID:      ${n.peerId}`,
+      `  Hold timer:       ${n.holdTime} s, keepalive ${n.keepaliveTime} s`,
+      `  Families:         ${fam(n.families)}`,
+      `  ADD-PATH:         receive ${fam(n.addPathReceive)}, send ${fam(n.addPathSend)}`,
+      `  Graceful restart: ${n.gracefulRestart ? `restart time ${n.gracefulRestart.restartTime} s, ${fam(n.gracefulRestart.families)}${n.gracefulRestart.notification ? ", N bit" : ""}` : "no"}`,
+      `  Long-lived GR:    ${n.longLivedGracefulRestart.length ? n.longLivedGracefulRestart.map((f) => `${f.family} ${f.staleTime} s`).join(", ") : "no"}`,
+      `  Route refresh:    ${n.routeRefresh ? (n.enhancedRouteRefresh ? "enhanced" : "yes") : "no"}; 4-octet AS ${n.fourOctetAs ? "yes" : "no"}; extended messages ${n.extendedMessage ? "yes" : "no"}`,
+      `  Its capabilities: ${n.capabilities.join(", ")}`,
+    );
+  }
+  const count = (r: Record<string, number>) => `${r.ipv4 ?? 0} IPv4, ${r.ipv6 ?? 0} IPv6`;
+  lines.push(
+    `  Prefixes:         received ${count(p.prefixesReceived)}; advertised ${count(p.prefixesAdvertised)}; left out ${count(p.prefixesLeftOut)}`,
+    `  Messages:         ${p.updatesReceived} UPDATEs received, ${p.bytesReceived} octets in, ${p.bytesSent} out; ${p.flaps} flaps`,
+    `  NOTIFICATIONs:    ${p.notifications.length ? p.notifications.map((x) => `${x.direction} ${x.code}/${x.subcode} x${x.count}`).join(", ") : "none"}`,
+    `  Advertised:       ${p.advertised.length ? p.advertised.join(" ") : "nothing"}`,
+  );
+  return lines.join("\n");
+}
+
 type Attrs = Record<string, unknown> & {
   asPath?: { type: string; asns: number[] }[];
   mpReach?: { nextHop?: string };
@@ -180,7 +214,15 @@ export async function statusCommand(argv: string[], print: Print): Promise<numbe
     print(CONTROL_USAGE);
     return 0;
   }
-  if (positionals.length) throw new UsageError(`status takes no argument: ${JSON.stringify(positionals[0])}`);
+  if (positionals.length > 1)
+    throw new UsageError(`status takes one PEER at most: ${JSON.stringify(positionals[1])}`);
+  const peer = positionals[0];
+  if (peer !== undefined) {
+    if (!parseAddress(peer)) throw new UsageError(`not an address: ${JSON.stringify(peer)}`);
+    const p = await get<PeerDetail>(values.http, `/status?${new URLSearchParams({ peer })}`);
+    print(values.json ? JSON.stringify(p, null, 2) : formatPeer(p));
+    return 0;
+  }
   const s = await get<Status>(values.http, "/status");
   print(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
   return 0;

@@ -10,7 +10,7 @@ import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import { jsonReplacer } from "../bgp/index.js";
 import type { Daemon } from "../daemon/index.js";
-import { type RouteEntry, routes, status } from "./snapshot.js";
+import { peerDetail, type RouteEntry, routes, status } from "./snapshot.js";
 
 /** /routes answers streamed at once; more wait for a 503's Retry-After. */
 export const MAX_ROUTE_STREAMS = 4;
@@ -84,8 +84,12 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
           (e: unknown) => send(500, "text/plain", `${(e as Error).message}\n`),
         );
         return;
-      case "/status":
-        return json(200, status(d));
+      case "/status": {
+        const peer = url.searchParams.get("peer");
+        if (!peer) return json(200, status(d));
+        const detail = peerDetail(d, peer, Number(url.searchParams.get("limit") ?? 1000) || 1000);
+        return detail ? json(200, detail) : json(404, { error: `no peer ${JSON.stringify(peer)}` });
+      }
       case "/why": {
         const prefix = url.searchParams.get("prefix");
         const peer = url.searchParams.get("peer");

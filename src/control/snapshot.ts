@@ -42,6 +42,77 @@ export interface Status {
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
+/** One peer in full (`status PEER`): what the session negotiated, its counters and what it is sent. */
+export interface PeerDetail extends PeerStatus {
+  lastError: string | null;
+  /** the BGPFilters of its peering */
+  filters: string[];
+  negotiated: {
+    peerId: string;
+    holdTime: number;
+    keepaliveTime: number;
+    families: Family[];
+    fourOctetAs: boolean;
+    routeRefresh: boolean;
+    enhancedRouteRefresh: boolean;
+    extendedMessage: boolean;
+    addPathReceive: Family[];
+    addPathSend: Family[];
+    gracefulRestart: { restartTime: number; families: Family[]; notification: boolean } | null;
+    longLivedGracefulRestart: { family: Family; staleTime: number }[];
+    /** the capabilities it announced, by name */
+    capabilities: string[];
+  } | null;
+  flaps: number;
+  notifications: { direction: string; code: number; subcode: number; count: number }[];
+  /** the prefixes it is sent, the first `limit` */
+  advertised: string[];
+}
+
+export function peerDetail(d: Daemon, address: string, limit = 1000): PeerDetail | undefined {
+  const summary = status(d).peers.find((p) => p.address === address);
+  if (!summary) return undefined;
+  const peer = d.reflector?.peer(address);
+  const n = peer?.session.negotiated;
+  const gr = n?.gracefulRestart;
+  const notifications = [...d.notifications]
+    .map(([key, count]) => [key.split("|"), count] as const)
+    .filter(([k]) => k[0] === address)
+    .map(([k, count]) => ({ direction: k[1] ?? "", code: Number(k[2]), subcode: Number(k[3]), count }));
+  return {
+    ...summary,
+    lastError: peer?.session.lastError ?? null,
+    filters: d.reconciler?.specs.get(address)?.filters?.names ?? [],
+    negotiated: n
+      ? {
+          peerId: n.peerId,
+          holdTime: n.holdTime,
+          keepaliveTime: n.keepaliveTime,
+          families: n.families,
+          fourOctetAs: n.asn4,
+          routeRefresh: n.routeRefresh,
+          enhancedRouteRefresh: n.enhancedRouteRefresh,
+          extendedMessage: n.extendedMessage,
+          addPathReceive: n.addPathReceive,
+          addPathSend: n.addPathSend,
+          gracefulRestart: gr
+            ? {
+                restartTime: gr.restartTime,
+                families: gr.families.map((f) => f.family),
+                notification: gr.notification,
+              }
+            : null,
+          longLivedGracefulRestart:
+            gr?.longLived.map((f) => ({ family: f.family, staleTime: f.staleTime })) ?? [],
+          capabilities: [...new Set(n.received.map((c) => c.name))],
+        }
+      : null,
+    flaps: d.flaps.get(address) ?? 0,
+    notifications,
+    advertised: d.reflector?.advertisedPrefixes(address, limit) ?? [],
+  };
+}
+
 export function status(d: Daemon): Status {
   const p = d.peerings;
   const reflector = d.reflector;

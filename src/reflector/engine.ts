@@ -370,6 +370,21 @@ export class Engine {
     return { ipv4: cached.counts.ipv4 - mine.ipv4, ipv6: cached.counts.ipv6 - mine.ipv6 };
   }
 
+  /** The prefixes a peer is sent (at most `limit`), in Loc-RIB order: what `status PEER` lists. */
+  advertisedPrefixes(address: string, limit: number): string[] {
+    const n = this.neighbors.get(address);
+    const group = n?.member?.group;
+    if (!n || !group) return [];
+    const out: string[] = [];
+    for (const d of this.rib.all()) {
+      if (out.length >= limit) break;
+      if (!group.families.includes(d.family)) continue;
+      // (a route of its own comes back with the group's stream; it drops it, so it is not counted)
+      if (group.paths(d).some((p) => p.peer !== n.ref)) out.push(d.prefix);
+    }
+    return out;
+  }
+
   /**
    * Why a peer is or is not sent each path of a prefix, in words (`routereflector why`): the
    * reflection rules, the export policy, the size limit, best path and ADD-PATH, and whether what

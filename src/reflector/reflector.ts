@@ -169,6 +169,11 @@ export class Reflector {
     return this.engine.advertised(address);
   }
 
+  /** The prefixes a peer is sent, at most `limit` (Engine.advertisedPrefixes). */
+  advertisedPrefixes(address: string, limit: number): string[] {
+    return this.engine.advertisedPrefixes(address, limit);
+  }
+
   /** Why a peer is or is not sent each path of a prefix (Engine.why). */
   why(prefix: string, address: string): string[] {
     return this.engine.why(prefix, address);

@@ -158,6 +158,23 @@ describe("operating the reflector", () => {
     );
     b.start();
     await waitFor(() => established() === 2, 30_000, "b Established again");
+    // one peer in full
+    const detail = cli("status", CLIENTS.a);
+    expect(detail).toMatch(
+      /^Global_127_0_44_2 \(global\) 127\.0\.44\.2 port 179, from bgppeers\/peer-with-rr$/m,
+    );
+    expect(detail).toMatch(/^ {2}State: +Established since /m);
+    expect(detail).toMatch(/^ {2}Neighbor ID: +127\.0\.44\.2$/m);
+    expect(detail).toMatch(/^ {2}Families: +ipv4$/m);
+    expect(detail).toMatch(/^ {2}Its capabilities: .*route-refresh/m);
+    expect(detail).toMatch(/^ {2}Prefixes: +received 2 IPv4, 0 IPv6; advertised 1 IPv4/m);
+    expect(detail).toMatch(/^ {2}Advertised: +198\.18\.52\.0\/24$/m);
+    const bDetail = JSON.parse(cli("status", CLIENTS.b, "--json")) as {
+      flaps: number;
+      notifications: unknown[];
+    };
+    expect(bDetail.flaps).toBe(1);
+    expect(bDetail.notifications).toEqual([{ direction: "received", code: 6, subcode: 2, count: 1 }]);
     // why: a's route goes to b; its own comes back to a only with the group's stream
     expect(cli("why", "198.18.50.0/24", "--peer", CLIENTS.b).trim().split("\n")).toEqual([
       `198.18.50.0/24 to ${CLIENTS.b}:`,

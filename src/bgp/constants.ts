@@ -47,9 +47,9 @@ export const AttrType = {
 export const WellKnownCommunity = {
   /** RFC 1997 */
   NO_EXPORT: "65535:65281",
-  /** RFC 9494 §6: a long-lived stale route */
+  /** RFC 9494 §3.2: a long-lived stale route */
   LLGR_STALE: "65535:6",
-  /** RFC 9494 §6: not to be kept as long-lived stale */
+  /** RFC 9494 §3.3: not to be kept as long-lived stale */
   NO_LLGR: "65535:7",
 } as const;
 

@@ -200,7 +200,7 @@ export class Group {
         : `learned from a non-client, and ${this.receiver.role === "non-client" ? "this peer is one too" : "not sent to it"} (RFC 4456 §6)`;
     }
     if (this.receiver.role === "ebgp" && this.unaware(p))
-      return "long-lived stale, and this external peer does not know LLGR (RFC 9494 §5)";
+      return "long-lived stale, and this external peer does not know LLGR (RFC 9494 §4.3, §4.6)";
     if (this.exports && !this.verdict(p, d).accept)
       return this.exports.explain({
         prefix: d.prefix,
@@ -241,7 +241,7 @@ export class Group {
   }
 
   /**
-   * Whether the members may be sent this path: RFC 4456 §6; RFC 9494 §4.5 and §5, a long-lived
+   * Whether the members may be sent this path: RFC 4456 §6; RFC 9494 §4.3 and §4.6, a long-lived
    * stale path goes to an external peer only if it knows LLGR; then their export rules.
    */
   private eligible(p: Path, d: Dest): boolean {
@@ -433,7 +433,7 @@ export class Group {
 
   /**
    * The outbound attributes: after the export rule's operations, then RFC 4271 / RFC 4456's
-   * changes. RFC 9494 §5 (partial deployment, as BIRD): a long-lived stale path goes to an
+   * changes. RFC 9494 §4.6 (partial deployment): a long-lived stale path goes to an
    * internal peer that does not know LLGR with NO_EXPORT and LOCAL_PREF 0.
    */
   private transform(p: Path, v: ExportVerdict): PathAttributes {

@@ -3,7 +3,7 @@
 // every path is taken as reachable, as BIRD and FRR route reflectors do.
 //
 //   step                      prefer
-//   llgr-stale                not long-lived stale (RFC 9494 §4.3: LLGR_STALE is least preferred)
+//   llgr-stale                not long-lived stale (RFC 9494 §4.4: LLGR_STALE is least preferred)
 //   local-pref                higher LOCAL_PREF (RFC 4271 §9.1.1; absent: 100)
 //   as-path-length            shorter AS_PATH (AS_SET counts 1, confederation segments 0)
 //   origin                    lower ORIGIN (IGP < EGP < INCOMPLETE)

@@ -1,9 +1,9 @@
 // Long-lived graceful restart (RFC 9494) in the receiving role, with real speakers: a BIRD 2
 // client with graceful restart (3 s) and long-lived graceful restart (60 s) announces a route
 // and is killed. Through its restart time the others keep the route as it was; after it, a BIRD
-// 1.6 client (LLGR-aware by default since 1.6.4, as calico/node's BIRD) holds it with LLGR_STALE,
-// and a BIRD 2 client with LLGR off with NO_EXPORT and LOCAL_PREF 0, as BIRD 2 sends it to such a
-// peer; neither loses it while the client is away. The client back, the route is fresh again
+// 1.6.8 client (which announces LLGR by default) holds it with LLGR_STALE,
+// and a BIRD 2 client with LLGR off with NO_EXPORT and LOCAL_PREF 0 (RFC 9494's partial
+// deployment); neither loses it while the client is away. The client back, the route is fresh again
 // everywhere. Addresses
 // 127.0.57.x.
 import { afterAll, describe, expect, it } from "vitest";

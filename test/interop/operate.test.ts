@@ -158,8 +158,16 @@ describe("operating the reflector", () => {
     );
     b.start();
     await waitFor(() => established() === 2, 30_000, "b Established again");
-    // one peer in full
-    const detail = cli("status", CLIENTS.a);
+    // one peer in full, once b's route is back
+    let detail = "";
+    await waitFor(
+      () => {
+        detail = cli("status", CLIENTS.a);
+        return /Advertised: +198\.18\.52\.0\/24$/m.test(detail);
+      },
+      10_000,
+      "b's route advertised to a again",
+    );
     expect(detail).toMatch(
       /^Global_127_0_44_2 \(global\) 127\.0\.44\.2 port 179, from bgppeers\/peer-with-rr$/m,
     );

@@ -244,7 +244,8 @@ describe("BIRD 1.6 nodes with calico/node's rendered configuration, behind our r
     }
   });
 
-  it("a service address two nodes advertise reaches the third over both paths (ADD-PATH)", () => {
+  it("a service address two nodes advertise reaches the third over both paths (ADD-PATH)", async () => {
+    await waitFor(() => (routes(birds[2]!).get(SERVICE)?.nextHops.length ?? 0) >= 2, 10_000, "both paths");
     expect(routes(birds[2]!).get(SERVICE)?.nextHops.sort()).toEqual([NODES[0]!.nextHop, NODES[1]!.nextHop]);
     // not the filter's community (its rule is for 198.18.55.0/24 at /26): the default export's
     // prefix advertisement for the service range, on each path

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import type { PeerDetail, RouteEntry, Status } from "../control/index.js";
 import { configOrError, makeSource } from "../daemon/index.js";
-import { computePeerings, parseAddress, Store } from "../datastore/index.js";
+import { computePeerings, parseAddress, parseCidr, Store } from "../datastore/index.js";
 import { UsageError } from "./codec-commands.js";
 
 export const CONTROL_USAGE = `usage: routereflector status [PEER] [--json] [--http HOST:PORT]
@@ -20,13 +20,8 @@ status and routes ask the running reflector at --http, else HTTP_LISTEN, else 12
 type Print = (line: string) => void;
 
 /** An address, or address/length within its family's length. */
-function isPrefix(text: string): boolean {
-  const [address = "", bits, ...rest] = text.split("/");
-  const ip = parseAddress(address);
-  if (!ip || rest.length) return false;
-  if (bits === undefined) return true;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (ip.family === 4 ? 32 : 128);
-}
+const isPrefix = (text: string): boolean =>
+  text.includes("/") ? parseCidr(text) !== undefined : parseAddress(text) !== undefined;
 
 function options(argv: string[]) {
   try {
@@ -257,8 +252,7 @@ export async function whyCommand(argv: string[], print: Print): Promise<number> 
   const [prefix, ...more] = positionals;
   if (!prefix || more.length || !values.peer)
     throw new UsageError("usage: routereflector why PREFIX --peer ADDR");
-  if (!isPrefix(prefix) || !prefix.includes("/"))
-    throw new UsageError(`not a prefix: ${JSON.stringify(prefix)}`);
+  if (!parseCidr(prefix)) throw new UsageError(`not a prefix: ${JSON.stringify(prefix)}`);
   if (!parseAddress(values.peer))
     throw new UsageError(`--peer: not an address: ${JSON.stringify(values.peer)}`);
   const q = new URLSearchParams({ prefix, peer: values.peer });

@@ -82,9 +82,8 @@ export function createMetrics(d: Daemon): Registry {
     registers: [register],
     collect() {
       this.reset();
-      for (const [key, n] of d.notifications) {
-        const [peer = "", direction = "", code = "", subcode = ""] = key.split("|");
-        this.inc({ peer, direction, code, subcode }, n);
+      for (const n of d.notifications.values()) {
+        this.inc({ peer: n.peer, direction: n.direction, code: n.code, subcode: n.subcode }, n.count);
       }
     },
   });

@@ -2,7 +2,7 @@
 
 import type { Family } from "../bgp/index.js";
 import type { Daemon } from "../daemon/index.js";
-import type { PeerType } from "../datastore/index.js";
+import type { PeerSpec, PeerType } from "../datastore/index.js";
 import { candidateOf, type Dest, explain } from "../rib/index.js";
 
 export interface PeerStatus {
@@ -42,6 +42,34 @@ export interface Status {
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
+/** One peering's line of `status`. */
+function peerStatus(d: Daemon, spec: PeerSpec): PeerStatus {
+  const reflector = d.reflector;
+  const peer = reflector?.peer(spec.address);
+  const session = peer?.session;
+  const state = session?.state ?? "Idle";
+  const error = session?.lastError;
+  return {
+    address: spec.address,
+    port: spec.port,
+    name: spec.name,
+    type: spec.type,
+    peerAs: spec.peerAs,
+    localAs: spec.localAs,
+    rrClient: spec.rrClient,
+    from: spec.from,
+    state,
+    since: iso(d.since.get(spec.address)),
+    info: state === "Established" || !error ? state : `${state}: ${error}`,
+    prefixesReceived: { ipv4: peer?.rib.count("ipv4") ?? 0, ipv6: peer?.rib.count("ipv6") ?? 0 },
+    prefixesAdvertised: reflector?.advertised(spec.address) ?? { ipv4: 0, ipv6: 0 },
+    prefixesLeftOut: reflector?.leftOut(spec.address) ?? { ipv4: 0, ipv6: 0 },
+    updatesReceived: peer?.updatesIn ?? 0,
+    bytesReceived: session?.bytesIn ?? 0,
+    bytesSent: session?.bytesOut ?? 0,
+  };
+}
+
 /** One peer in full (`status PEER`): what the session negotiated, its counters and what it is sent. */
 export interface PeerDetail extends PeerStatus {
   lastError: string | null;
@@ -70,19 +98,19 @@ export interface PeerDetail extends PeerStatus {
 }
 
 export function peerDetail(d: Daemon, address: string, limit = 1000): PeerDetail | undefined {
-  const summary = status(d).peers.find((p) => p.address === address);
-  if (!summary) return undefined;
+  const spec = d.reconciler?.specs.get(address);
+  if (!spec) return undefined;
+  const summary = peerStatus(d, spec);
   const peer = d.reflector?.peer(address);
   const n = peer?.session.negotiated;
   const gr = n?.gracefulRestart;
-  const notifications = [...d.notifications]
-    .map(([key, count]) => [key.split("|"), count] as const)
-    .filter(([k]) => k[0] === address)
-    .map(([k, count]) => ({ direction: k[1] ?? "", code: Number(k[2]), subcode: Number(k[3]), count }));
+  const notifications = [...d.notifications.values()]
+    .filter((n) => n.peer === address)
+    .map(({ direction, code, subcode, count }) => ({ direction, code, subcode, count }));
   return {
     ...summary,
     lastError: peer?.session.lastError ?? null,
-    filters: d.reconciler?.specs.get(address)?.filters?.names ?? [],
+    filters: spec.filters?.names ?? [],
     negotiated: n
       ? {
           peerId: n.peerId,
@@ -116,32 +144,7 @@ export function peerDetail(d: Daemon, address: string, limit = 1000): PeerDetail
 export function status(d: Daemon): Status {
   const p = d.peerings;
   const reflector = d.reflector;
-  const peers: PeerStatus[] = [];
-  for (const spec of d.reconciler?.specs.values() ?? []) {
-    const peer = reflector?.peer(spec.address);
-    const session = peer?.session;
-    const state = session?.state ?? "Idle";
-    const error = session?.lastError;
-    peers.push({
-      address: spec.address,
-      port: spec.port,
-      name: spec.name,
-      type: spec.type,
-      peerAs: spec.peerAs,
-      localAs: spec.localAs,
-      rrClient: spec.rrClient,
-      from: spec.from,
-      state,
-      since: iso(d.since.get(spec.address)),
-      info: state === "Established" || !error ? state : `${state}: ${error}`,
-      prefixesReceived: { ipv4: peer?.rib.count("ipv4") ?? 0, ipv6: peer?.rib.count("ipv6") ?? 0 },
-      prefixesAdvertised: reflector?.advertised(spec.address) ?? { ipv4: 0, ipv6: 0 },
-      prefixesLeftOut: reflector?.leftOut(spec.address) ?? { ipv4: 0, ipv6: 0 },
-      updatesReceived: peer?.updatesIn ?? 0,
-      bytesReceived: session?.bytesIn ?? 0,
-      bytesSent: session?.bytesOut ?? 0,
-    });
-  }
+  const peers = [...(d.reconciler?.specs.values() ?? [])].map((spec) => peerStatus(d, spec));
   return {
     mode: p?.mode ?? null,
     node: p?.node ?? null,

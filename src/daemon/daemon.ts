@@ -46,8 +46,11 @@ export class Daemon {
   readonly since = new Map<string, number>();
   /** how often each peer's session left Established */
   readonly flaps = new Map<string, number>();
-  /** NOTIFICATIONs per peer, direction, code and subcode ("peer|sent|6|2") */
-  readonly notifications = new Map<string, number>();
+  /** NOTIFICATIONs counted per peer, direction, code and subcode (keyed by all four) */
+  readonly notifications = new Map<
+    string,
+    { peer: string; direction: "sent" | "received"; code: number; subcode: number; count: number }
+  >();
   readonly startedAt = Date.now();
 
   /** /readyz: the datastore is synced and the BGP port is bound */
@@ -184,7 +187,16 @@ export class Daemon {
           logEvent(log, "routesLeftOut", { peers, prefixes: prefixes.slice(0, 10), count: prefixes.length }),
         notification: (peer, direction, n) => {
           const key = `${peer.address}|${direction}|${n.code}|${n.subcode}`;
-          this.notifications.set(key, (this.notifications.get(key) ?? 0) + 1);
+          const counted = this.notifications.get(key);
+          if (counted) counted.count++;
+          else
+            this.notifications.set(key, {
+              peer: peer.address,
+              direction,
+              code: n.code,
+              subcode: n.subcode,
+              count: 1,
+            });
           logEvent(log, direction === "sent" ? "notificationSent" : "notificationReceived", {
             peer: peer.address,
             error: describeError(n.code, n.subcode),

@@ -16,6 +16,6 @@ export {
   type PeerType,
   type Snapshot,
 } from "./peerings.js";
-export { MAX_PREFIXES_ANNOTATION, parseAddress, parseCount, ResourceError } from "./resources.js";
+export { MAX_PREFIXES_ANNOTATION, parseAddress, parseCidr, parseCount, ResourceError } from "./resources.js";
 export { parseSelector, type Selector, SelectorError } from "./selector.js";
 export { resourceKey, Store } from "./store.js";

@@ -93,6 +93,11 @@ class ListWatch {
     void this.run();
   }
 
+  /** needed for sync (Collection.required) */
+  get required(): boolean {
+    return this.c.required;
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -206,8 +211,6 @@ class ListWatch {
 export class KubernetesSource {
   private readonly kc = new KubeConfig();
   private loops: ListWatch[] = [];
-  /** per loop: needed for sync (Secrets are not) */
-  private required: boolean[] = [];
 
   constructor(
     private readonly options: KubernetesOptions,
@@ -312,11 +315,10 @@ export class KubernetesSource {
       },
     ];
     const watch = new Watch(this.kc);
-    this.required = collections.map((c) => c.required);
     this.loops = collections.map(
       (c) =>
         new ListWatch(c, watch, this.log.child({ collection: c.name }), () => {
-          if (this.loops.every((l, i) => l.listed || !collections[i]?.required)) this.store.markSynced();
+          if (this.loops.every((l) => l.listed || !l.required)) this.store.markSynced();
         }),
     );
     for (const l of this.loops) l.start();
@@ -328,7 +330,7 @@ export class KubernetesSource {
 
   /** Every collection it needs answered its last list or watch. */
   get connected(): boolean {
-    return this.loops.length > 0 && this.loops.every((l, i) => l.reachable || !this.required[i]);
+    return this.loops.length > 0 && this.loops.every((l) => l.reachable || !l.required);
   }
 
   /** CALICO_API_GROUP, else crd.projectcalico.org/v1 when served, else projectcalico.org/v3 (discovery.go). */

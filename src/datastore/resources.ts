@@ -276,12 +276,9 @@ class Fields {
   cidr(field: string): string | undefined {
     const v = this.string(field);
     if (v === undefined) return undefined;
-    const slash = v.indexOf("/");
-    const ip = slash > 0 ? parseAddress(v.slice(0, slash)) : undefined;
-    const bits = slash > 0 && /^\d{1,3}$/.test(v.slice(slash + 1)) ? Number(v.slice(slash + 1)) : -1;
-    if (!ip || bits < 0 || bits > (ip.family === 4 ? 32 : 128))
-      this.fail(field, `not a CIDR: ${JSON.stringify(v)}`);
-    return `${ip.text}/${bits}`;
+    const c = parseCidr(v);
+    if (!c) this.fail(field, `not a CIDR: ${JSON.stringify(v)}`);
+    return c.prefix;
   }
 
   selector(field: string): Selector | undefined {
@@ -368,6 +365,15 @@ export function parseAddress(text: string): { family: 4 | 6; text: string } | un
   if (ipaddr.IPv6.isValid(text) && !text.includes("%"))
     return { family: 6, text: ipaddr.IPv6.parse(text).toString() };
   return undefined;
+}
+
+/** "address/length" of either family, the address in canonical form; undefined when it is not one. */
+export function parseCidr(text: string): { family: 4 | 6; prefix: string; bits: number } | undefined {
+  const slash = text.indexOf("/");
+  const ip = slash > 0 ? parseAddress(text.slice(0, slash)) : undefined;
+  const bits = /^\d{1,3}$/.test(text.slice(slash + 1)) ? Number(text.slice(slash + 1)) : -1;
+  if (!ip || bits < 0 || bits > (ip.family === 4 ? 32 : 128)) return undefined;
+  return { family: ip.family, prefix: `${ip.text}/${bits}`, bits };
 }
 
 /** BGPPeer.peerIP: "IPv4", "IPv4:port", "IPv6" or "[IPv6]:port". */
@@ -621,12 +627,10 @@ function parseFilterRule(f: Fields, family: 4 | 6): FilterRule {
   if (hasLengths && cidr === undefined) f.fail("prefixLength", "cidr is required when prefixLength is set");
   if (cidr !== undefined && operator) {
     const max = family === 4 ? 32 : 128;
-    const slash = cidr.indexOf("/");
-    const ip = slash > 0 ? parseAddress(cidr.slice(0, slash)) : undefined;
-    const bits = slash > 0 && /^\d{1,3}$/.test(cidr.slice(slash + 1)) ? Number(cidr.slice(slash + 1)) : -1;
-    if (ip?.family !== family || bits < 0 || bits > max)
-      f.fail("cidr", `not an IPv${family} CIDR: ${JSON.stringify(cidr)}`);
-    rule.cidr = { prefix: `${ip.text}/${bits}`, operator };
+    const c = parseCidr(cidr);
+    if (c?.family !== family) return f.fail("cidr", `not an IPv${family} CIDR: ${JSON.stringify(cidr)}`);
+    const { bits } = c;
+    rule.cidr = { prefix: c.prefix, operator };
     if (hasLengths) {
       // confd writes `net = [ set ]`, which BIRD cannot evaluate (1.6: a runtime error that
       // rejects the route; 2: never equal)

@@ -25,13 +25,10 @@ import {
 } from "../bgp/index.js";
 import { notification } from "../fsm/index.js";
 import { candidateOf, type Dest, type Outbound6, type Path, type PeerRef, selectBest } from "../rib/index.js";
-import { applyOperations, type ExportPolicy, type ExportVerdict } from "./policy.js";
+import { applyOperations, type ExportPolicy, type ExportVerdict, type RouteView, SENT } from "./policy.js";
 import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
 
 const { LLGR_STALE, NO_EXPORT } = WellKnownCommunity;
-
-/** No export policy: every path is sent as it is. */
-const SENT: ExportVerdict = Object.freeze({ accept: true, ops: [], key: "" });
 
 /** By default, a member whose socket holds more than this is behind: no more writes until it drains. */
 export const HIGH_WATER = 16 * 1024 * 1024;
@@ -201,13 +198,7 @@ export class Group {
     }
     if (this.receiver.role === "ebgp" && this.unaware(p))
       return "long-lived stale, and this external peer does not know LLGR (RFC 9494 §4.3, §4.6)";
-    if (this.exports && !this.verdict(p, d).accept)
-      return this.exports.explain({
-        prefix: d.prefix,
-        key: d,
-        attributes: p.attrs.attributes,
-        internal: this.receiver.role !== "ebgp",
-      });
+    if (this.exports && !this.verdict(p, d).accept) return this.exports.explain(this.view(p, d));
     if (!this.outbound(p, d))
       return "too large for one UPDATE to this peer once reflected: left out (RFC 4271 §9.2)";
     if (!this.tx.addPath[d.family])
@@ -259,13 +250,17 @@ export class Group {
 
   /** What the export rules decide for this path of the prefix. */
   private verdict(p: Path, d: Dest): ExportVerdict {
-    if (!this.exports) return SENT;
-    return this.exports.decide({
+    return this.exports ? this.exports.decide(this.view(p, d)) : SENT;
+  }
+
+  /** The path of the prefix as the export policy looks at it. */
+  private view(p: Path, d: Dest): RouteView {
+    return {
       prefix: d.prefix,
       key: d,
       attributes: p.attrs.attributes,
       internal: this.receiver.role !== "ebgp",
-    });
+    };
   }
 
   /**
@@ -278,7 +273,7 @@ export class Group {
    */
   private outbound(p: Path, d: Dest): Outbound | undefined {
     // what the export policy changes in it (BGPFilter operations, prefix advertisements)
-    const v = this.exports ? this.verdict(p, d) : SENT;
+    const v = this.verdict(p, d);
     if (d.family === "ipv4") {
       const block = this.outbound4(p, v);
       return this.fits4(block, d.bits) ? block : undefined;

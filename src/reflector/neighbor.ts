@@ -112,8 +112,6 @@ export class Neighbor {
   private readonly restarting = new Map<Family, Staleness>();
   /** RFC 9494: the families the session that went down kept long-lived, and for how long */
   private longLived: GracefulRestartInfo["longLived"] = [];
-  /** when the stale routes still kept go (ms), while some are */
-  staleUntil: number | undefined;
   /** its BGPFilter rules: they change without a new session (setFilters) */
   filters: PeerFilters | undefined;
   private importChain: FilterChain | undefined;
@@ -189,7 +187,6 @@ export class Neighbor {
     if (eor) {
       this.endOfRib[eor]++;
       const change = this.restarting.delete(eor) ? this.rib.sweep(eor) : NONE;
-      this.updateStaleUntil();
       return { change, endOfRib: eor };
     }
     const withdraw = error?.action === "treat-as-withdraw";
@@ -227,7 +224,6 @@ export class Neighbor {
     this.ref.routerId = n.peerId;
     this.upAt = now;
     this.eorAtUp = { ...this.endOfRib };
-    this.staleUntil = undefined;
     const change: RibChange = { announced: [], withdrawn: [] };
     // RFC 4724 §4.2, RFC 9494 §4.2: without forwarding state kept, the family's stale routes go
     const gr = n.gracefulRestart;
@@ -240,7 +236,6 @@ export class Neighbor {
     }
     const until = now + (this.config.staleTime ?? STALE_TIME) * 1000;
     for (const s of this.restarting.values()) s.until = until;
-    this.staleUntil = this.restarting.size ? until : undefined;
     return change;
   }
 
@@ -273,7 +268,6 @@ export class Neighbor {
       // RFC 9494 §4.2: no restart time for the family (or no GR for it): long-lived at once
       if (inLlgr && (!inGr || restartTime === 0)) this.toLongLived(family, now, change);
     }
-    this.updateStaleUntil();
     return change;
   }
 
@@ -294,10 +288,11 @@ export class Neighbor {
     addWithdrawn(change, c);
   }
 
-  private updateStaleUntil(): void {
+  /** When the stale routes still kept go (ms), while some are: the earliest family's time. */
+  get staleUntil(): number | undefined {
     let until: number | undefined;
     for (const s of this.restarting.values()) if (until === undefined || s.until < until) until = s.until;
-    this.staleUntil = until;
+    return until;
   }
 
   /** Whether it is restarting: some of its routes are kept as stale. */
@@ -322,7 +317,6 @@ export class Neighbor {
       addWithdrawn(change, this.rib.sweep(family));
       this.restarting.delete(family);
     }
-    this.updateStaleUntil();
     return change;
   }
 
@@ -336,7 +330,6 @@ export class Neighbor {
   /** The peer is removed: all its routes go. */
   clear(): RibChange {
     this.restarting.clear();
-    this.staleUntil = undefined;
     this.negotiated = undefined;
     return this.rib.clear();
   }

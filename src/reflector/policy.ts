@@ -8,12 +8,10 @@ import ipaddr from "ipaddr.js";
 import type { AsSegment, PathAttributes } from "../bgp/index.js";
 import type { DefaultExport } from "../datastore/peerings.js";
 import type { FilterOperation, FilterRule } from "../datastore/resources.js";
+import { DEFAULT_LOCAL_PREF, prepend } from "./rules.js";
 
 /** Priority and LOCAL_PREF: LOCAL_PREF = 2^31 - 1 - priority (confd's BirdIntMaxValue). */
 const PRIORITY_BASE = 2147483647;
-
-/** RFC 4271 §9.1.1 default; BIRD gives every BGP route a LOCAL_PREF, this one when it has none. */
-const DEFAULT_LOCAL_PREF = 100;
 
 /** A prefix as the rules compare it: its address octets and length. */
 interface Net {
@@ -53,6 +51,9 @@ function samePrefix(a: number[], b: number[], bits: number): boolean {
   return ((a[whole] ?? 0) & mask) === ((b[whole] ?? 0) & mask);
 }
 
+/** Whether `net` is `x` or a prefix within it. */
+const within = (net: Net, x: Net): boolean => net.bits >= x.bits && samePrefix(net.octets, x.octets, x.bits);
+
 /** A rule's conditions, ready to test. */
 interface Compiled {
   rule: FilterRule;
@@ -87,10 +88,6 @@ export class FilterChain {
     this.verdicts = rules.map((rule, i) => Object.freeze({ rule: i, accept: rule.action === "Accept" }));
   }
 
-  get length(): number {
-    return this.rules.length;
-  }
-
   /** The first rule that applies to the route; NO_RULE when none does. */
   decide(route: RouteView): Verdict {
     let net: Net | undefined;
@@ -120,7 +117,7 @@ function applies(c: Compiled, route: RouteView, net: Net | undefined): boolean {
   // reflector installs none; `source ~ [ RTS_BGP ]`: every route here is learned over BGP.
   if (r.interface !== undefined) return false;
   if (r.community !== undefined) {
-    const list = r.community.split(":").length === 3 ? a.largeCommunities : a.communities;
+    const list = isLarge(r.community) ? a.largeCommunities : a.communities;
     if (!list?.includes(r.community)) return false;
   }
   if (r.asPathPrefix && !startsWith(a.asPath ?? [], r.asPathPrefix)) return false;
@@ -133,17 +130,17 @@ function applies(c: Compiled, route: RouteView, net: Net | undefined): boolean {
  * X{min,max} ]`: within X with a length from min to max.
  */
 function matchesCidr(cidr: NonNullable<FilterRule["cidr"]>, x: Net, net: Net): boolean {
-  const within = net.bits >= x.bits && samePrefix(net.octets, x.octets, x.bits);
+  const inside = within(net, x);
   const inRange = !cidr.lengths || (net.bits >= cidr.lengths.min && net.bits <= cidr.lengths.max);
   switch (cidr.operator) {
     case "In":
-      return within && inRange;
+      return inside && inRange;
     case "NotIn":
-      return !(within && inRange);
+      return !(inside && inRange);
     case "Equal":
-      return net.bits === x.bits && within;
+      return net.bits === x.bits && inside;
     case "NotEqual":
-      return !(net.bits === x.bits && within);
+      return !(net.bits === x.bits && inside);
   }
 }
 
@@ -160,10 +157,13 @@ function startsWith(path: readonly AsSegment[], asns: readonly number[]): boolea
   return i === asns.length;
 }
 
-/** The LOCAL_PREF of a route as BIRD holds it: every BGP route has one. */
+/** The LOCAL_PREF of a route as BIRD holds it: every BGP route has one (100 when it came without). */
 function localPref(a: PathAttributes): number {
   return a.localPref ?? DEFAULT_LOCAL_PREF;
 }
+
+/** "a:b:c" is a large community (RFC 8092), "a:b" a standard one. */
+const isLarge = (community: string): boolean => community.split(":").length === 3;
 
 /**
  * The attributes after an Accept rule's operations (confd filterOperationStatements): a community
@@ -175,27 +175,18 @@ export function applyOperations(attrs: PathAttributes, ops: readonly FilterOpera
   const out: PathAttributes = { ...attrs };
   for (const op of ops) {
     if ("addCommunity" in op) {
-      const large = op.addCommunity.split(":").length === 3;
+      const large = isLarge(op.addCommunity);
       const list = (large ? out.largeCommunities : out.communities) ?? [];
       if (list.includes(op.addCommunity)) continue;
       if (large) out.largeCommunities = [...list, op.addCommunity];
       else out.communities = [...list, op.addCommunity];
     } else if ("prependAsPath" in op) {
-      out.asPath = prependAll(out.asPath ?? [], op.prependAsPath);
+      out.asPath = prepend(out.asPath ?? [], op.prependAsPath);
     } else {
       out.localPref = PRIORITY_BASE - op.setPriority;
     }
   }
   return out;
-}
-
-/** ASNs in front of the AS_PATH, in the first AS_SEQUENCE while it has room (255 ASNs). */
-function prependAll(path: AsSegment[], asns: readonly number[]): AsSegment[] {
-  const [first, ...rest] = path;
-  if (first?.type === "AS_SEQUENCE" && first.asns.length + asns.length <= 255) {
-    return [{ type: "AS_SEQUENCE", asns: [...asns, ...first.asns] }, ...rest];
-  }
-  return [{ type: "AS_SEQUENCE", asns: [...asns] }, ...path];
 }
 
 /** The key of a peering's rules (and default export), for what depends on them (update groups). */
@@ -210,7 +201,8 @@ export interface ExportVerdict {
   key: string;
 }
 
-const SENT: ExportVerdict = Object.freeze({ accept: true, ops: [], key: "" });
+/** Sent as it is: no rule decided, or one accepted it without operations. */
+export const SENT: ExportVerdict = Object.freeze({ accept: true, ops: [], key: "" });
 const NOT_SENT: ExportVerdict = Object.freeze({ accept: false, ops: [], key: "" });
 
 /**
@@ -277,9 +269,7 @@ export class ExportPolicy {
     if (!t.accept || t.rule < 0) return NOT_SENT;
     if (!tail.communities.length) return SENT;
     const net = netFor(route);
-    const matching = tail.communities.filter(
-      (c) => net.bits >= c.net.bits && samePrefix(net.octets, c.net.octets, c.net.bits),
-    );
+    const matching = tail.communities.filter((c) => within(net, c.net));
     if (!matching.length) return SENT;
     const key = `#t${matching.map((c) => tail.communities.indexOf(c)).join(",")}`;
     return this.verdict(

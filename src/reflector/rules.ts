@@ -100,7 +100,7 @@ export function outboundAttributes(attrs: PathAttributes, from: Sender, to: Rece
   delete out.as4Aggregator;
   if (to.role === "ebgp") {
     // RFC 4271 §5.1.2: prepend our AS; §5.1.5, RFC 4456 §8: no LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST.
-    out.asPath = prepend(attrs.asPath ?? [], to.localAs);
+    out.asPath = prepend(attrs.asPath ?? [], [to.localAs]);
     delete out.localPref;
     delete out.originatorId;
     delete out.clusterList;
@@ -129,12 +129,13 @@ export function outboundAttributes(attrs: PathAttributes, from: Sender, to: Rece
   return ordered(out, attrs);
 }
 
-function prepend(path: AsSegment[], asn: number): AsSegment[] {
+/** ASNs in front of an AS_PATH, in the order given: in its first AS_SEQUENCE while that has room (255 ASNs). */
+export function prepend(path: AsSegment[], asns: readonly number[]): AsSegment[] {
   const [first, ...rest] = path;
-  if (first?.type === "AS_SEQUENCE" && first.asns.length < 255) {
-    return [{ type: "AS_SEQUENCE", asns: [asn, ...first.asns] }, ...rest];
+  if (first?.type === "AS_SEQUENCE" && first.asns.length + asns.length <= 255) {
+    return [{ type: "AS_SEQUENCE", asns: [...asns, ...first.asns] }, ...rest];
   }
-  return [{ type: "AS_SEQUENCE", asns: [asn] }, ...path];
+  return [{ type: "AS_SEQUENCE", asns: [...asns] }, ...path];
 }
 
 function setNextHop(out: PathAttributes, nh: string): void {

@@ -21,6 +21,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { calicoNodePeer, calicoNodePreamble } from "../helpers/calico-node.js";
 import { Daemon } from "../helpers/cli.js";
 import { type Bird, startBird, waitFor, workdir } from "../helpers/lab.js";
 
@@ -41,69 +42,17 @@ const NODES = [0, 1, 2].map((i) => ({
   extra: i < 2 ? [SERVICE] : [FILTERED, QUIET],
 }));
 
-/** What calico/node's confd renders for a node, in BIRD 1.6's language (see the header). */
-const nodeConfig = (n: (typeof NODES)[number]) => (dir: string) =>
-  `log "${dir}/bird.log" all;
-# bird_ipam.cfg
-function calico_export_to_bgp_peers(bool internal_peer) {
-  # filter code terminates when it calls \`accept;\` or \`reject;\`,
-  if (internal_peer) then {
-    if (defined(ifname)) then {
-      if ((ifname ~ "*.cali") || (ifname ~ "*.calico") || (ifname ~ "tunl0")) then {
-        reject;
-      }
-    }
-  }
-  # Export static routes.
-  if ( net ~ ${SERVICE} ) then { accept; }
-  if (net ~ ${POOL}) then { accept; }
-}
+/** What calico/node's confd renders for the node (test/helpers/calico-node.ts), its block and extra routes. */
+const nodeConfig = (n: (typeof NODES)[number]) => (dir: string) => {
+  const node = { ip: n.ip, as: AS, nextHop: n.nextHop, pool: POOL, service: SERVICE };
+  return `${calicoNodePreamble(node, dir)}
 # bird_aggr.cfg
 protocol static {
    # IP blocks for this host.
 ${[n.block, ...n.extra].map((r) => `   route ${r} blackhole;`).join("\n")}
 }
-# bird.cfg
-router id ${n.ip};
-listen bgp address ${n.ip} port 179;
-protocol device {
-  scan time 2;    # Scan interfaces every 2 seconds
-}
-template bgp bgp_template {
-  description "Connection to BGP peer";
-  local as ${AS};
-  gateway recursive; # This should be the default, but just in case.
-  add paths on;
-  graceful restart;  # See comment in kernel section about graceful restart.
-  connect delay time 2;
-  connect retry time 5;
-  error wait time 5,30;
-}
-# No v4 BGPFilters configured
-protocol bgp Node_${RR.replace(/\./g, "_")} from bgp_template {
-  neighbor ${RR} as ${AS};
-  source address ${n.ip};  # The local address we use for the TCP connection
-  ttl security off;
-  multihop;
-  import filter {
-    if (defined(bgp_local_pref)&&(bgp_local_pref > 2147482623)) then
-      preference = 200;
-    accept;
-  };
-  export filter {
-    if (defined(source) && source = RTS_BGP && defined(bgp_local_pref)) then {
-      krt_metric = 2147483647 - bgp_local_pref;
-    } else {
-      if (!defined(krt_metric)) then { krt_metric = 1024; }
-      bgp_local_pref = 2147483647 - krt_metric;
-    }
-    bgp_next_hop = ${n.nextHop};  # (this machine: not a loopback next hop)
-    calico_export_to_bgp_peers(true);
-    reject;
-  };  # Only want to export routes for workloads.
-  password "${PASSWORD}";
-}
-`;
+${calicoNodePeer(node, { kind: "Node", address: RR, password: PASSWORD })}`;
+};
 
 /** The reflector's datastore: the canonical recipe, the password in a Secret, a BGPFilter. */
 function datastore(dir: string): string {

@@ -16,6 +16,7 @@
 // same. (The old image also ignores the rr_v4 reflector mesh on the
 // v3 datastore, a branch it never takes; docs/migrating.md.) Addresses 127.0.56.x.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { calicoNodePeer, calicoNodePreamble } from "../helpers/calico-node.js";
 import { Daemon } from "../helpers/cli.js";
 import { type Bird, Etcd, startBird, waitFor } from "../helpers/lab.js";
 
@@ -72,75 +73,27 @@ protocol bgp Global_${n.ip.replace(/\./g, "_")} from bgp_template {
 ).join("\n")}
 `;
 
-/** A node as calico/node renders it with two global peers (test/interop/calico-nodes.test.ts), a table per reflector. */
-const nodeConfig = (n: (typeof NODES)[number]) => (dir: string) =>
-  `log "${dir}/bird.log" all;
-function apply_communities ()
-{
-      if ( net ~ ${COMMUNITY_BLOCK} ) then {
-          bgp_community.add((64512, 100));
-      }
-}
-function calico_export_to_bgp_peers(bool internal_peer) {
-  if (internal_peer) then {
-    if (defined(ifname)) then {
-      if ((ifname ~ "*.cali") || (ifname ~ "*.calico") || (ifname ~ "tunl0")) then {
-        reject;
-      }
-    }
-  }
-  apply_communities();
-  # Export static routes.
-  if ( net ~ ${SERVICE} ) then { accept; }
-  if (net ~ 198.18.0.0/15) then { accept; }
-}
-router id ${n.ip};
-listen bgp address ${n.ip} port 179;
-protocol device {
-  scan time 2;    # Scan interfaces every 2 seconds
-}
-template bgp bgp_template {
-  description "Connection to BGP peer";
-  local as ${AS};
-  gateway recursive; # This should be the default, but just in case.
-  add paths on;
-  graceful restart;  # See comment in kernel section about graceful restart.
-  connect delay time 2;
-  connect retry time 5;
-  error wait time 5,30;
-}
-# No v4 BGPFilters configured
+/** A node as calico/node renders it (test/helpers/calico-node.ts) with two global peers, a table per reflector. */
+const nodeConfig = (n: (typeof NODES)[number]) => (dir: string) => {
+  const node = {
+    ip: n.ip,
+    as: AS,
+    nextHop: n.nextHop,
+    pool: "198.18.0.0/15",
+    service: SERVICE,
+    advertisements: [{ cidr: COMMUNITY_BLOCK, community: [64512, 100] as [number, number] }],
+  };
+  return `${calicoNodePreamble(node, dir)}
 ${REFLECTORS.map(
   ([r, rr]) => `table t_${r};
 protocol static static_${r} {
   table t_${r};
 ${n.routes.map((p) => `  route ${p} blackhole;`).join("\n")}
 }
-protocol bgp Global_${rr.replace(/\./g, "_")} from bgp_template {
-  table t_${r};
-  neighbor ${rr} as ${AS};
-  source address ${n.ip};  # The local address we use for the TCP connection
-  ttl security off;
-  multihop;
-  import filter {
-    if (defined(bgp_local_pref)&&(bgp_local_pref > 2147482623)) then
-      preference = 200;
-    accept;
-  };
-  export filter {
-    if (defined(source) && source = RTS_BGP && defined(bgp_local_pref)) then {
-      krt_metric = 2147483647 - bgp_local_pref;
-    } else {
-      if (!defined(krt_metric)) then { krt_metric = 1024; }
-      bgp_local_pref = 2147483647 - krt_metric;
-    }
-    bgp_next_hop = ${n.nextHop};  # (this machine: not a loopback next hop)
-    calico_export_to_bgp_peers(true);
-    reject;
-  };  # Only want to export routes for workloads.
-}`,
+${calicoNodePeer(node, { kind: "Global", address: rr, table: `t_${r}` })}`,
 ).join("\n")}
 `;
+};
 
 interface Path {
   nextHop: string;

@@ -42,6 +42,30 @@ describe("session driver", () => {
     expect(states).toEqual(["Active", "OpenSent", "OpenConfirm", "Established"]);
   });
 
+  it("a state change carries the failure that sent the session to Idle, and no later one repeats it", async () => {
+    const [ours, theirs] = socketPair();
+    const changes: { to: string; reason?: string }[] = [];
+    const session = new Session(PEER, {
+      stateChange: (_f, to, reason) => changes.push(reason === undefined ? { to } : { to, reason }),
+    });
+    session.start();
+    session.accept(ours);
+    const first = new RawPeer(theirs);
+    await first.next("OPEN");
+    first.send({ type: "NOTIFICATION", code: 6, subcode: 4, data: Buffer.alloc(0) });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(session.state).not.toBe("Established");
+    // a second connection, once the idle hold is over, comes up
+    await vi.advanceTimersByTimeAsync(60_000);
+    const [ours2, theirs2] = socketPair();
+    session.accept(ours2);
+    await establish(new RawPeer(theirs2));
+    expect(session.state).toBe("Established");
+    const idle = changes.find((c) => c.to === "Idle");
+    expect(idle?.reason).toBeDefined();
+    expect(changes.filter((c) => c.to !== "Idle").every((c) => c.reason === undefined)).toBe(true);
+  });
+
   it("sends keepalives every third of the hold time", async () => {
     const { peer } = withRawPeer();
     await establish(peer);

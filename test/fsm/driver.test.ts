@@ -52,7 +52,7 @@ describe("session driver", () => {
     session.accept(ours);
     const first = new RawPeer(theirs);
     await first.next("OPEN");
-    first.send({ type: "NOTIFICATION", code: 6, subcode: 4, data: Buffer.alloc(0) });
+    first.send({ type: "NOTIFICATION", code: 6, subcode: 4, dataHex: "" });
     await vi.advanceTimersByTimeAsync(1);
     expect(session.state).not.toBe("Established");
     // a second connection, once the idle hold is over, comes up

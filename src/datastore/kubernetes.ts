@@ -59,15 +59,18 @@ interface Collection {
   list(): Promise<ListResult>;
   /** the object as the store holds it */
   apply(obj: KubernetesObject | undefined, name: string): void;
-  /** needed for sync: without it we have no peers (Secrets are optional: no passwords) */
-  required: boolean;
-  /** a kind older Calico versions do not define: not served (404) means there are none */
-  mayBeUnserved?: boolean;
+  /**
+   * The answers that mean there are none of it for us, asked again every minute: 404 for a kind
+   * older Calico versions do not define, 403 for Secrets without a Role (no passwords to read).
+   * Any other failure is retried, and the source is not synced until every collection answered.
+   */
+  absentWhen?: readonly number[];
 }
 
 const GONE = 410;
 const NOT_FOUND = 404;
-/** how often a kind the API server does not serve is asked for again (its CRD may be installed later) */
+const FORBIDDEN = 403;
+/** how often a kind we may not or cannot read is asked for again (its CRD or Role may come later) */
 const UNSERVED_RETRY_MS = 60_000;
 
 /** list, then watch from its resourceVersion, forever; relist on 410 Gone. */
@@ -93,11 +96,6 @@ class ListWatch {
     void this.run();
   }
 
-  /** needed for sync (Collection.required) */
-  get required(): boolean {
-    return this.c.required;
-  }
-
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -115,19 +113,28 @@ class ListWatch {
         (err: (Error & { statusCode?: number }) | null) => this.onDone(err),
       );
     } catch (e) {
-      const err = e as Error & { statusCode?: number; code?: number };
-      if (this.c.mayBeUnserved && (err.statusCode === NOT_FOUND || err.code === NOT_FOUND)) this.unserved();
-      else this.retry(err);
+      this.failed(e as Error & { statusCode?: number; code?: number });
     }
   }
 
-  /** The API server does not serve this kind: there are none of it, until it does. */
-  private unserved(): void {
+  /** A list or watch failed: none of it for us (absentWhen), or try again later. */
+  private failed(err: Error & { statusCode?: number; code?: number }): void {
+    const status = err.statusCode ?? err.code;
+    if (status !== undefined && this.c.absentWhen?.includes(status)) this.unserved(status);
+    else this.retry(err);
+  }
+
+  /** The API server does not serve this kind, or not to us: there are none of it, until it does. */
+  private unserved(status: number): void {
     this.reachable = true;
     for (const name of this.names) this.c.apply(undefined, name);
     this.names.clear();
     this.resourceVersion = "";
-    logEvent(this.log, "kubernetesNotServed", { collection: this.c.name, retryIn: UNSERVED_RETRY_MS });
+    logEvent(this.log, "kubernetesNotServed", {
+      collection: this.c.name,
+      status,
+      retryIn: UNSERVED_RETRY_MS,
+    });
     if (!this.listed) {
       this.listed = true;
       this.onListed();
@@ -186,7 +193,7 @@ class ListWatch {
     if (err && (err.statusCode === GONE || err.code === GONE)) {
       this.resourceVersion = "";
     } else if (err && err.name !== "AbortError") {
-      this.retry(err);
+      this.failed(err);
       return;
     }
     // The stream ended (servers end watches now and then): resume, or relist after 410.
@@ -291,7 +298,6 @@ export class KubernetesSource {
       list: () => custom.listClusterCustomObject({ group, version, plural }) as Promise<ListResult>,
       apply: (obj, name) =>
         this.apply(kind, name, `${plural}/${name}`, obj, (o, key) => parseResource({ kind, ...o }, key)),
-      required: true,
     });
     const ns = this.options.namespace;
     const collections: Collection[] = [
@@ -300,25 +306,24 @@ export class KubernetesSource {
         path: "/api/v1/nodes",
         list: () => core.listNode() as Promise<ListResult>,
         apply: (obj, name) => this.apply("Node", name, `nodes/${name}`, obj, parseKubernetesNode),
-        required: true,
       },
       resource("bgppeers", "BGPPeer"),
       resource("bgpconfigurations", "BGPConfiguration"),
-      { ...resource("bgpfilters", "BGPFilter"), mayBeUnserved: true },
+      { ...resource("bgpfilters", "BGPFilter"), absentWhen: [NOT_FOUND] },
       resource("ippools", "IPPool"),
       {
         name: "secrets",
         path: `/api/v1/namespaces/${ns}/secrets`,
         list: () => core.listNamespacedSecret({ namespace: ns }) as Promise<ListResult>,
         apply: (obj, name) => this.applySecret(name, obj),
-        required: false,
+        absentWhen: [FORBIDDEN],
       },
     ];
     const watch = new Watch(this.kc);
     this.loops = collections.map(
       (c) =>
         new ListWatch(c, watch, this.log.child({ collection: c.name }), () => {
-          if (this.loops.every((l) => l.listed || !l.required)) this.store.markSynced();
+          if (this.loops.every((l) => l.listed)) this.store.markSynced();
         }),
     );
     for (const l of this.loops) l.start();
@@ -330,7 +335,7 @@ export class KubernetesSource {
 
   /** Every collection it needs answered its last list or watch. */
   get connected(): boolean {
-    return this.loops.length > 0 && this.loops.every((l) => l.reachable || !l.required);
+    return this.loops.length > 0 && this.loops.every((l) => l.reachable);
   }
 
   /** CALICO_API_GROUP, else crd.projectcalico.org/v1 when served, else projectcalico.org/v3 (discovery.go). */

@@ -124,9 +124,9 @@ export const EVENTS = {
     "Kubernetes API unreachable or refused; sessions and routes stay as they are",
   ),
   discoveryFailed: spec<Err>("warn", "API discovery failed; using crd.projectcalico.org/v1"),
-  kubernetesNotServed: spec<{ collection: string; retryIn: number }>(
+  kubernetesNotServed: spec<{ collection: string; status: number; retryIn: number }>(
     "info",
-    "the API server does not serve this kind (its CRD is not installed): there are none",
+    "the API server does not serve this kind to us (404: its CRD is not installed; 403: no Role for it): there are none",
   ),
 } as const;
 

@@ -241,6 +241,59 @@ describe("Kubernetes source", () => {
   });
 });
 
+describe("Secrets", () => {
+  // A BGPPeer's password is in a Secret: synced before the Secrets are listed, the peering would
+  // be made without its password (a session the peer's TCP-MD5 refuses) and a false warning given.
+  it("are listed before the source says synced, however slow their list", async () => {
+    api.put(
+      "secrets",
+      { metadata: { name: "slow-passwords" }, data: { edge: Buffer.from("late").toString("base64") } },
+      "kube-system",
+    );
+    const release = api.hold("secrets");
+    const { store, lines, src } = source();
+    await src.start();
+    try {
+      await waitFor(
+        () => api.requests.some((r) => r.startsWith("GET /api/v1/namespaces/kube-system/secrets")),
+        10_000,
+        "the secrets list asked",
+      );
+      const listed = (c: string) =>
+        lines.some((l) => l.includes("kubernetesListed") && l.includes(`"collection":"${c}"`));
+      await waitFor(
+        () => ["nodes", "bgppeers", "bgpconfigurations", "bgpfilters", "ippools"].every(listed),
+        10_000,
+        "the other kinds listed",
+      );
+      expect(store.synced).toBe(false);
+      release();
+      await waitFor(() => store.synced, 10_000, "synced");
+      expect(store.secret({ name: "slow-passwords", key: "edge" })).toBe("late");
+    } finally {
+      release();
+      src.stop();
+    }
+  });
+
+  // Without a Role for them (RBAC refuses, 403) there are no passwords to read, but the peers
+  // are all there: the source syncs, says why, and asks again later.
+  it("refused by RBAC: synced with none, connected, and the refusal logged", async () => {
+    api.forbidden.add("secrets");
+    const { store, lines, src } = source();
+    await src.start();
+    try {
+      await waitFor(() => store.synced, 10_000, "synced without Secrets");
+      expect(src.connected).toBe(true);
+      expect(store.secret({ name: "bgp-passwords", key: "edge" })).toBeUndefined();
+      expect(lines.some((l) => l.includes("kubernetesNotServed") && l.includes('"status":403'))).toBe(true);
+    } finally {
+      api.forbidden.delete("secrets");
+      src.stop();
+    }
+  });
+});
+
 describe("BGPFilters", () => {
   it("are listed and watched; a cluster without their CRD (Calico before 3.26) syncs with none", async () => {
     api.put("bgpfilters", {

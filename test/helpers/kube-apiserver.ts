@@ -78,6 +78,11 @@ export class KubeApiServer {
   /** requests seen, "METHOD path?query", for the tests */
   readonly requests: string[] = [];
 
+  /** kinds (plural) every request for which is refused, 403 Forbidden, as RBAC without a rule does */
+  readonly forbidden = new Set<string>();
+  /** kinds (plural) whose lists are held until released (see hold) */
+  private readonly held = new Map<string, (() => void)[]>();
+
   /** the server certificate (self-signed): the CA a client needs */
   readonly cert: Buffer;
 
@@ -240,6 +245,16 @@ current-context: stand-in
     }
   }
 
+  /** Holds every list of a kind until the returned function is called: a slow API server. */
+  hold(plural: string): () => void {
+    this.held.set(plural, []);
+    return () => {
+      const waiting = this.held.get(plural) ?? [];
+      this.held.delete(plural);
+      for (const answer of waiting) answer();
+    };
+  }
+
   get resourceVersion(): number {
     return this.rv;
   }
@@ -366,6 +381,8 @@ current-context: stand-in
     const kind = m && this.kinds.find((k) => k.plural === m[4] && k.group === (m[1] ?? ""));
     if (!m || !kind)
       return status(404, "NotFound", `the server could not find the requested resource (${path})`);
+    if (this.forbidden.has(kind.plural))
+      return status(403, "Forbidden", `${kind.plural} is forbidden: the user cannot list it`);
     const namespace = m[3];
     const name = m[5];
     const key = this.key(kind, namespace);
@@ -383,12 +400,11 @@ current-context: stand-in
           if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
             return this.watch(res, key, url.searchParams);
           }
-          return json(200, {
-            kind: `${kind.kind}List`,
-            apiVersion: apiVersionOf(kind),
-            metadata: { resourceVersion: String(this.rv) },
-            items: [...(this.store.get(key)?.values() ?? [])],
-          });
+          if (this.held.has(kind.plural)) {
+            this.held.get(kind.plural)?.push(() => this.list(res, kind, key));
+            return;
+          }
+          return this.list(res, kind, key);
         case "POST": {
           const obj = JSON.parse(body) as Obj;
           if (this.store.get(key)?.has(obj.metadata.name)) {
@@ -411,6 +427,19 @@ current-context: stand-in
           return status(405, "MethodNotAllowed", "method not allowed");
       }
     });
+  }
+
+  /** the collection as it is now, at the current resourceVersion */
+  private list(res: ServerResponse, kind: Kind, key: string): void {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify({
+        kind: `${kind.kind}List`,
+        apiVersion: apiVersionOf(kind),
+        metadata: { resourceVersion: String(this.rv) },
+        items: [...(this.store.get(key)?.values() ?? [])],
+      }),
+    );
   }
 
   private watch(res: ServerResponse, collection: string, q: URLSearchParams): void {

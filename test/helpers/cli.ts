@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { waitFor } from "./lab.js";
 import { REPO_ROOT } from "./shared.js";
 
 export const CLI = resolve(REPO_ROOT, "dist/cli.js");
@@ -55,10 +56,19 @@ export class Daemon {
   readonly stderr: string[] = [];
   readonly exited: Promise<number | null>;
 
-  /** `prefix`: a command that runs node, such as setpriv to drop root */
-  constructor(env: Record<string, string>, args: string[] = [], prefix: string[] = []) {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' first`);
-    const [cmd, ...rest] = [...prefix, process.execPath, CLI, ...args] as [string, ...string[]];
+  /**
+   * `prefix`: a command that runs node, such as setpriv to drop root; `program`: what runs the
+   * reflector, this node and the built CLI unless given (an image's command, test/helpers/image.ts)
+   */
+  constructor(
+    env: Record<string, string>,
+    args: string[] = [],
+    prefix: string[] = [],
+    program: string[] = [process.execPath, CLI],
+  ) {
+    if (program.includes(CLI) && !existsSync(CLI))
+      throw new Error(`${CLI} is missing: run 'npm run build' first`);
+    const [cmd, ...rest] = [...prefix, ...program, ...args] as [string, ...string[]];
     this.proc = spawn(cmd, rest, {
       env: { PATH: process.env.PATH ?? "", HTTP_LISTEN: "off", ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -80,6 +90,23 @@ export class Daemon {
 
   logged(msg: string, fields: Record<string, unknown> = {}): Record<string, unknown>[] {
     return this.lines.filter((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v));
+  }
+
+  /**
+   * The lines logged so far once there is one: the log is written asynchronously (pino), so a
+   * line can arrive after what it tells of (a session Established) is already seen elsewhere.
+   */
+  async until(
+    msg: string,
+    fields: Record<string, unknown> = {},
+    ms = 10_000,
+  ): Promise<Record<string, unknown>[]> {
+    await waitFor(
+      () => this.logged(msg, fields).length > 0,
+      ms,
+      `log line "${msg}" ${JSON.stringify(fields)}`,
+    );
+    return this.logged(msg, fields);
   }
 
   /** Stops it by its PID; resolves with the exit code. */

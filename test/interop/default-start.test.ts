@@ -49,7 +49,7 @@ it("runs unprivileged on the embedded default, and an example node peers with it
   );
   expect(last?.peers.map((p) => p.address)).toEqual(["127.0.0.2", "127.0.0.3"]);
   // the Established line does not repeat the failure before it (BIRD was not up yet); no key twice
-  expect(rr.logged("session state", { peer: "127.0.0.2", to: "Established" })[0]).not.toHaveProperty(
+  expect((await rr.until("session state", { peer: "127.0.0.2", to: "Established" }))[0]).not.toHaveProperty(
     "reason",
   );
   expect(rr.duplicated).toEqual([]);

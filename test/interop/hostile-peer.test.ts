@@ -80,7 +80,7 @@ describe("hostile peers against the running reflector", () => {
     expect(bird.birdc("show", "route")).not.toMatch(/198\.18\.1\.0\/24/);
     // one line per update group that leaves it out: BIRD's names BIRD once (BIRD knows LLGR and
     // the raw source does not, so they are in two groups)
-    const leftOut = rr.logged("routes left out: too large for one UPDATE to these peers");
+    const leftOut = await rr.until("routes left out: too large for one UPDATE to these peers");
     expect(leftOut.filter((l) => (l.peers as string[]).includes(BIRD))).toHaveLength(1);
     expect(leftOut.every((l) => (l.prefixes as string[]).includes("198.18.1.0/24"))).toBe(true);
 

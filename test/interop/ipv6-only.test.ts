@@ -52,7 +52,7 @@ describe("IPv6-only reflector", () => {
       60_000,
       "each client holding both routes",
     );
-    expect(rr.logged("BGP listening")[0]).toMatchObject({
+    expect((await rr.until("BGP listening"))[0]).toMatchObject({
       routerId: "100.64.57.1",
       listen: [`[${rr6}]:179`],
     });

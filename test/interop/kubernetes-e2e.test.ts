@@ -95,7 +95,7 @@ describe("Kubernetes datastore end to end, node mode", () => {
       30_000,
       "both Established",
     );
-    const started = rr.logged("BGP listening", { event: "started" });
+    const started = await rr.until("BGP listening", { event: "started" });
     expect(started).toHaveLength(1);
     expect(started[0]).toMatchObject({
       mode: "node",

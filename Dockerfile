@@ -1,10 +1,10 @@
 # routereflector: a BGP route reflector for Calico, as a drop-in for calico/routereflector.
-#   docker build -t routereflector .
+#   docker build -t routereflector .      (podman without a registry: scripts/container-image.sh)
 #   docker run --net=host -e IP=100.64.0.50 -e ETCD_ENDPOINTS=http://etcd:2379 routereflector
 # Multi-stage: the build stage has the compilers (TypeScript, node-gyp for the TCP MD5 addon); the
 # runtime stage has node, the compiled JavaScript, the addon and the production dependencies only.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -16,7 +16,7 @@ COPY config config
 # npm ci builds the addon (install: node-gyp) and the JavaScript (prepare: tsc)
 RUN npm ci && npm prune --omit=dev --ignore-scripts
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # BGP listens on port 179: the unprivileged user gets just that capability, on node itself.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcap2-bin \
@@ -29,6 +29,8 @@ COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
 COPY --from=build /src/build/Release/sockopt.node build/Release/sockopt.node
 COPY --from=build /src/config config
+# `kubectl exec POD -- routereflector status`: the CLI on PATH
+RUN chmod 755 dist/cli.js && ln -s /app/dist/cli.js /usr/local/bin/routereflector
 # The old image's variables (empty means unset), and ours. docs/configuration.md has them all.
 ENV IP="" \
     IP6="" \

@@ -56,6 +56,8 @@ interface ListResult {
 interface Collection {
   name: string;
   path: string;
+  /** only the objects it selects, in the list and the watch ("metadata.name=bgp-secrets") */
+  fieldSelector?: string;
   list(): Promise<ListResult>;
   /** the object as the store holds it */
   apply(obj: KubernetesObject | undefined, name: string): void;
@@ -106,12 +108,19 @@ class ListWatch {
     if (this.stopped) return;
     try {
       if (!this.resourceVersion) await this.relist();
+      // stopped meanwhile: no watch (and one opened while it stopped is closed at once)
+      if (this.stopped) return;
       this.abort = await this.watch.watch(
         this.c.path,
-        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true },
+        {
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          ...(this.c.fieldSelector ? { fieldSelector: this.c.fieldSelector } : {}),
+        },
         (type, obj: KubernetesObject & { code?: number }) => this.onEvent(type, obj),
         (err: (Error & { statusCode?: number }) | null) => this.onDone(err),
       );
+      if (this.stopped) this.abort.abort();
     } catch (e) {
       this.failed(e as Error & { statusCode?: number; code?: number });
     }
@@ -144,6 +153,7 @@ class ListWatch {
 
   private async relist(): Promise<void> {
     const list = await this.c.list();
+    if (this.stopped) return;
     const seen = new Set<string>();
     for (const obj of list.items) {
       const name = obj.metadata?.name ?? "";
@@ -167,6 +177,7 @@ class ListWatch {
   }
 
   private onEvent(type: string, obj: KubernetesObject & { code?: number }): void {
+    if (this.stopped) return;
     if (type === "ERROR") {
       // A Status object; 410 Gone: our resourceVersion is too old.
       if (obj.code === GONE) this.resourceVersion = "";
@@ -218,6 +229,15 @@ class ListWatch {
 export class KubernetesSource {
   private readonly kc = new KubeConfig();
   private loops: ListWatch[] = [];
+  /**
+   * A list and watch per Secret the BGPPeers and BGPConfigurations name, by name: RBAC can then
+   * grant exactly those (a Role's resourceNames) instead of every Secret of the namespace.
+   */
+  private readonly secretLoops = new Map<string, ListWatch>();
+  /** the Secret each BGPPeer and BGPConfiguration names, by its key */
+  private readonly secretRefs = new Map<string, string>();
+  private core: CoreV1Api | undefined;
+  private watcher: Watch | undefined;
 
   constructor(
     private readonly options: KubernetesOptions,
@@ -291,6 +311,7 @@ export class KubernetesSource {
       namespace: this.options.namespace,
     });
     const core = this.kc.makeApiClient(CoreV1Api);
+    this.core = core;
     const custom = this.kc.makeApiClient(CustomObjectsApi);
     const resource = (plural: string, kind: ResourceKind): Collection => ({
       name: plural,
@@ -299,7 +320,6 @@ export class KubernetesSource {
       apply: (obj, name) =>
         this.apply(kind, name, `${plural}/${name}`, obj, (o, key) => parseResource({ kind, ...o }, key)),
     });
-    const ns = this.options.namespace;
     const collections: Collection[] = [
       {
         name: "nodes",
@@ -311,31 +331,62 @@ export class KubernetesSource {
       resource("bgpconfigurations", "BGPConfiguration"),
       { ...resource("bgpfilters", "BGPFilter"), absentWhen: [NOT_FOUND] },
       resource("ippools", "IPPool"),
-      {
-        name: "secrets",
-        path: `/api/v1/namespaces/${ns}/secrets`,
-        list: () => core.listNamespacedSecret({ namespace: ns }) as Promise<ListResult>,
-        apply: (obj, name) => this.applySecret(name, obj),
-        absentWhen: [FORBIDDEN],
-      },
     ];
-    const watch = new Watch(this.kc);
-    this.loops = collections.map(
-      (c) =>
-        new ListWatch(c, watch, this.log.child({ collection: c.name }), () => {
-          if (this.loops.every((l) => l.listed)) this.store.markSynced();
-        }),
-    );
+    this.watcher = new Watch(this.kc);
+    this.loops = collections.map((c) => this.loop(c));
     for (const l of this.loops) l.start();
   }
 
+  private loop(c: Collection): ListWatch {
+    return new ListWatch(c, this.watcher as Watch, this.log.child({ collection: c.name }), () =>
+      this.listed(),
+    );
+  }
+
+  /** Synced once every collection, and every Secret named so far, answered its first list. */
+  private listed(): void {
+    if ([...this.loops, ...this.secretLoops.values()].every((l) => l.listed)) this.store.markSynced();
+  }
+
+  /**
+   * Follows the Secrets named now: a list and watch of each new one (in NAMESPACE, as
+   * calico/node), none of those no longer named. Without a Role for one (403) there is no
+   * password: the peering's warning says so.
+   */
+  private followSecrets(): void {
+    const core = this.core;
+    if (!core) return;
+    const named = new Set(this.secretRefs.values());
+    const ns = this.options.namespace;
+    for (const name of named) {
+      if (this.secretLoops.has(name)) continue;
+      const fieldSelector = `metadata.name=${name}`;
+      const l = this.loop({
+        name: `secrets/${name}`,
+        path: `/api/v1/namespaces/${ns}/secrets`,
+        fieldSelector,
+        list: () => core.listNamespacedSecret({ namespace: ns, fieldSelector }) as Promise<ListResult>,
+        apply: (obj, n) => this.applySecret(n, obj),
+        absentWhen: [FORBIDDEN],
+      });
+      this.secretLoops.set(name, l);
+      l.start();
+    }
+    for (const [name, l] of this.secretLoops) {
+      if (named.has(name)) continue;
+      l.stop();
+      this.secretLoops.delete(name);
+      this.store.deleteSecret(name);
+    }
+  }
+
   stop(): void {
-    for (const l of this.loops) l.stop();
+    for (const l of [...this.loops, ...this.secretLoops.values()]) l.stop();
   }
 
   /** Every collection it needs answered its last list or watch. */
   get connected(): boolean {
-    return this.loops.length > 0 && this.loops.every((l) => l.reachable);
+    return this.loops.length > 0 && [...this.loops, ...this.secretLoops.values()].every((l) => l.reachable);
   }
 
   /** CALICO_API_GROUP, else crd.projectcalico.org/v1 when served, else projectcalico.org/v3 (discovery.go). */
@@ -361,12 +412,26 @@ export class KubernetesSource {
   ): void {
     if (!obj) {
       this.store.delete(kind, name);
+      this.namesSecret(key, undefined);
       return;
     }
     const r = parseOne(key, () => parse(obj, key));
     // an invalid object is skipped; its last good version, if any, stays
-    if (r instanceof ResourceError) logEvent(this.log, "invalidObject", { key, err: r.message });
-    else this.store.put(r);
+    if (r instanceof ResourceError) {
+      logEvent(this.log, "invalidObject", { key, err: r.message });
+      return;
+    }
+    this.store.put(r);
+    if (r.kind === "BGPPeer") this.namesSecret(key, r.password?.name);
+    else if (r.kind === "BGPConfiguration") this.namesSecret(key, r.nodeMeshPassword?.name);
+  }
+
+  /** The Secret a BGPPeer or BGPConfiguration names now (undefined: none, or it is gone). */
+  private namesSecret(key: string, secret: string | undefined): void {
+    if (this.secretRefs.get(key) === secret) return;
+    if (secret === undefined) this.secretRefs.delete(key);
+    else this.secretRefs.set(key, secret);
+    this.followSecrets();
   }
 
   private applySecret(name: string, obj: KubernetesObject | undefined): void {

@@ -151,7 +151,11 @@ describe("Kubernetes source", () => {
     );
     api.put("bgpconfigurations", {
       metadata: { name: "default" },
-      spec: { nodeToNodeMeshEnabled: false, asNumber: 64513 },
+      spec: {
+        nodeToNodeMeshEnabled: false,
+        asNumber: 64513,
+        nodeMeshPassword: { secretKeyRef: { name: "bgp-passwords", key: "mesh" } },
+      },
     });
     api.put("bgppeers", {
       metadata: { name: "peer-with-route-reflectors" },
@@ -241,6 +245,12 @@ describe("Kubernetes source", () => {
   });
 });
 
+/** A BGPPeer whose password is in this Secret's key. */
+const passwordPeer = (name: string, secret: string, key: string) => ({
+  metadata: { name },
+  spec: { peerIP: "203.0.113.61", asNumber: 65061, password: { secretKeyRef: { name: secret, key } } },
+});
+
 describe("Secrets", () => {
   // A BGPPeer's password is in a Secret: synced before the Secrets are listed, the peering would
   // be made without its password (a session the peer's TCP-MD5 refuses) and a false warning given.
@@ -250,14 +260,18 @@ describe("Secrets", () => {
       { metadata: { name: "slow-passwords" }, data: { edge: Buffer.from("late").toString("base64") } },
       "kube-system",
     );
+    api.put("bgppeers", passwordPeer("slow", "slow-passwords", "edge"));
     const release = api.hold("secrets");
     const { store, lines, src } = source();
     await src.start();
     try {
       await waitFor(
-        () => api.requests.some((r) => r.startsWith("GET /api/v1/namespaces/kube-system/secrets")),
+        () =>
+          api.requests.some(
+            (r) => r.startsWith("GET /api/v1/namespaces/kube-system/secrets") && r.includes("slow-passwords"),
+          ),
         10_000,
-        "the secrets list asked",
+        "the secret's list asked",
       );
       const listed = (c: string) =>
         lines.some((l) => l.includes("kubernetesListed") && l.includes(`"collection":"${c}"`));
@@ -273,6 +287,43 @@ describe("Secrets", () => {
     } finally {
       release();
       src.stop();
+      api.remove("bgppeers", "slow");
+    }
+  });
+
+  // calico/node's documented Role: list and watch of the password Secrets by resourceNames only.
+  it("are read by name, so a Role with resourceNames is enough; one not granted is none; one no longer named is dropped", async () => {
+    api.put("secrets", { metadata: { name: "not-granted" }, stringData: { k: "v" } }, "kube-system");
+    api.put("bgppeers", passwordPeer("ungranted", "not-granted", "k"));
+    api.onlyNamed.set("secrets", new Set(["bgp-passwords"]));
+    const { store, lines, src } = source();
+    await src.start();
+    try {
+      await waitFor(() => store.synced, 10_000, "synced");
+      expect(store.secret({ name: "bgp-passwords", key: "edge" })).toBeDefined();
+      expect(store.secret({ name: "not-granted", key: "k" })).toBeUndefined();
+      expect(src.connected).toBe(true);
+      expect(lines.some((l) => l.includes("kubernetesNotServed") && l.includes("secrets/not-granted"))).toBe(
+        true,
+      );
+      // every request for Secrets names one
+      const secretRequests = api.requests.filter((r) => r.includes("/secrets"));
+      expect(secretRequests.length).toBeGreaterThan(0);
+      for (const r of secretRequests) expect(r).toMatch(/fieldSelector=metadata\.name%3D/);
+      // the BGPConfiguration stops naming bgp-passwords: it is no longer held
+      api.put("bgpconfigurations", {
+        metadata: { name: "default" },
+        spec: { nodeToNodeMeshEnabled: false, asNumber: 64513 },
+      });
+      await waitFor(
+        () => store.secret({ name: "bgp-passwords", key: "edge" }) === undefined,
+        10_000,
+        "the secret no longer named dropped",
+      );
+    } finally {
+      api.onlyNamed.delete("secrets");
+      api.remove("bgppeers", "ungranted");
+      src.stop();
     }
   });
 
@@ -280,6 +331,7 @@ describe("Secrets", () => {
   // are all there: the source syncs, says why, and asks again later.
   it("refused by RBAC: synced with none, connected, and the refusal logged", async () => {
     api.forbidden.add("secrets");
+    api.put("bgppeers", passwordPeer("refused", "bgp-passwords", "edge"));
     const { store, lines, src } = source();
     await src.start();
     try {
@@ -289,6 +341,26 @@ describe("Secrets", () => {
       expect(lines.some((l) => l.includes("kubernetesNotServed") && l.includes('"status":403'))).toBe(true);
     } finally {
       api.forbidden.delete("secrets");
+      api.remove("bgppeers", "refused");
+      src.stop();
+    }
+  });
+});
+
+describe("stop", () => {
+  // A source stopped while a watch was being opened kept that watch: it went on applying events
+  // into the store, and the API server's close waited for it forever.
+  it("while a watch is being opened: the watch is closed as soon as it opens", async () => {
+    const release = api.hold("nodes", "watch");
+    const { src } = source();
+    await src.start();
+    try {
+      await waitFor(() => api.heldCount("nodes", "watch") === 1, 10_000, "the nodes watch asked");
+      src.stop();
+      release();
+      await waitFor(() => api.openWatches === 0, 10_000, "every watch of the stopped source closed");
+    } finally {
+      release();
       src.stop();
     }
   });

@@ -59,6 +59,8 @@ interface WatchStream {
   collection: string;
   res: ServerResponse;
   bookmarks: boolean;
+  /** fieldSelector metadata.name=: only this object's events */
+  name?: string;
 }
 
 const apiVersionOf = (k: Kind) => (k.group ? `${k.group}/${k.version}` : k.version);
@@ -80,6 +82,12 @@ export class KubeApiServer {
 
   /** kinds (plural) every request for which is refused, 403 Forbidden, as RBAC without a rule does */
   readonly forbidden = new Set<string>();
+  /**
+   * kinds (plural) the client may read only by name, as an RBAC Role with resourceNames grants:
+   * a GET of one of these names, or a list or watch with fieldSelector metadata.name= one of them;
+   * anything else 403 Forbidden
+   */
+  readonly onlyNamed = new Map<string, ReadonlySet<string>>();
   /** kinds (plural) whose lists are held until released (see hold) */
   private readonly held = new Map<string, (() => void)[]>();
 
@@ -245,14 +253,27 @@ current-context: stand-in
     }
   }
 
-  /** Holds every list of a kind until the returned function is called: a slow API server. */
-  hold(plural: string): () => void {
-    this.held.set(plural, []);
+  /**
+   * Holds every list (or watch) of a kind until the returned function is called: a slow API
+   * server. `heldCount` tells how many wait.
+   */
+  hold(plural: string, what: "list" | "watch" = "list"): () => void {
+    const key = `${what} ${plural}`;
+    this.held.set(key, []);
     return () => {
-      const waiting = this.held.get(plural) ?? [];
-      this.held.delete(plural);
+      const waiting = this.held.get(key) ?? [];
+      this.held.delete(key);
       for (const answer of waiting) answer();
     };
+  }
+
+  heldCount(plural: string, what: "list" | "watch" = "list"): number {
+    return this.held.get(`${what} ${plural}`)?.length ?? 0;
+  }
+
+  /** watch streams open now */
+  get openWatches(): number {
+    return this.watches.size;
   }
 
   get resourceVersion(): number {
@@ -308,7 +329,8 @@ current-context: stand-in
   private emit(e: Event): void {
     this.history.push(e);
     for (const w of this.watches)
-      if (w.collection === e.collection) this.send(w, { type: e.type, object: e.object });
+      if (w.collection === e.collection && (w.name === undefined || w.name === e.object.metadata.name))
+        this.send(w, { type: e.type, object: e.object });
   }
 
   private send(w: WatchStream, event: unknown): void {
@@ -386,6 +408,21 @@ current-context: stand-in
     const namespace = m[3];
     const name = m[5];
     const key = this.key(kind, namespace);
+    // fieldSelector: every kind has metadata.name and metadata.namespace; nothing else here
+    let selected: string | undefined;
+    for (const term of (url.searchParams.get("fieldSelector") ?? "").split(",").filter(Boolean)) {
+      const [field, value = ""] = term.split("=") as [string, string?];
+      if (field === "metadata.name") selected = value;
+      else if (field !== "metadata.namespace")
+        return status(400, "BadRequest", `"${field}" is not a known field selector`);
+    }
+    const allowed = this.onlyNamed.get(kind.plural);
+    if (allowed && !allowed.has(name ?? selected ?? ""))
+      return status(
+        403,
+        "Forbidden",
+        `${kind.plural}${name ? ` "${name}"` : ""} is forbidden: the Role grants only ${[...allowed].join(", ")}`,
+      );
 
     let body = "";
     req.on("data", (d: Buffer) => {
@@ -398,13 +435,14 @@ current-context: stand-in
         case "GET":
           if (name) return item ? json(200, item) : notFound();
           if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
-            return this.watch(res, key, url.searchParams);
+            const watch = () => this.watch(res, key, url.searchParams, selected);
+            return this.held.get(`watch ${kind.plural}`)?.push(watch) ?? watch();
           }
-          if (this.held.has(kind.plural)) {
-            this.held.get(kind.plural)?.push(() => this.list(res, kind, key));
+          if (this.held.has(`list ${kind.plural}`)) {
+            this.held.get(`list ${kind.plural}`)?.push(() => this.list(res, kind, key, selected));
             return;
           }
-          return this.list(res, kind, key);
+          return this.list(res, kind, key, selected);
         case "POST": {
           const obj = JSON.parse(body) as Obj;
           if (this.store.get(key)?.has(obj.metadata.name)) {
@@ -430,22 +468,31 @@ current-context: stand-in
   }
 
   /** the collection as it is now, at the current resourceVersion */
-  private list(res: ServerResponse, kind: Kind, key: string): void {
+  private list(res: ServerResponse, kind: Kind, key: string, name?: string): void {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(
       JSON.stringify({
         kind: `${kind.kind}List`,
         apiVersion: apiVersionOf(kind),
         metadata: { resourceVersion: String(this.rv) },
-        items: [...(this.store.get(key)?.values() ?? [])],
+        items: [...(this.store.get(key)?.values() ?? [])].filter(
+          (o) => name === undefined || o.metadata.name === name,
+        ),
       }),
     );
   }
 
-  private watch(res: ServerResponse, collection: string, q: URLSearchParams): void {
+  private watch(res: ServerResponse, collection: string, q: URLSearchParams, name?: string): void {
     const from = Number(q.get("resourceVersion") ?? "0");
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
-    const w: WatchStream = { collection, res, bookmarks: q.get("allowWatchBookmarks") === "true" };
+    // the API server sends the headers at once, before any event
+    res.flushHeaders();
+    const w: WatchStream = {
+      collection,
+      res,
+      bookmarks: q.get("allowWatchBookmarks") === "true",
+      ...(name !== undefined ? { name } : {}),
+    };
     if (from && from < this.compactedTo) {
       // What a real API server sends for a resourceVersion compacted away.
       this.send(w, {
@@ -467,7 +514,9 @@ current-context: stand-in
     const backlog = from
       ? this.history.filter((e) => e.collection === collection && e.rv > from)
       : [...(this.store.get(collection)?.values() ?? [])].map((object) => ({ type: "ADDED", object }));
-    for (const e of backlog) this.send(w, { type: e.type, object: e.object });
+    for (const e of backlog)
+      if (w.name === undefined || e.object.metadata.name === w.name)
+        this.send(w, { type: e.type, object: e.object });
     this.watches.add(w);
     res.on("close", () => this.watches.delete(w));
   }

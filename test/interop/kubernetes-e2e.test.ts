@@ -2,13 +2,15 @@
 // routeReflectorClusterID), BIRD 2 clients are Nodes selected by a BGPPeer whose password is a
 // Secret (TCP MD5). Watches closed and answered with 410 Gone disturb no session. Addresses
 // 127.0.43.x.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { Daemon } from "../helpers/cli.js";
 import { KubeApiServer } from "../helpers/kube-apiserver.js";
 import { labRoutes, sinceMoved, startBird, waitFor, workdir } from "../helpers/lab.js";
 import { reliability } from "../helpers/reliability.js";
+import { REPO_ROOT } from "../helpers/shared.js";
 
 const RR = "127.0.43.1";
 const A = "127.0.43.2";
@@ -39,6 +41,13 @@ describe("Kubernetes datastore end to end, node mode", () => {
     });
     const api = new KubeApiServer("127.0.43.10");
     await api.listen();
+    // the API server authorises Secrets as deploy/rbac.yaml's Role does: only those it names
+    const role = parseAllDocuments(readFileSync(join(REPO_ROOT, "deploy/rbac.yaml"), "utf8"))
+      .map((d) => d.toJS() as { kind: string; rules?: { resources: string[]; resourceNames?: string[] }[] })
+      .find((d) => d.kind === "Role");
+    const granted = role?.rules?.find((r) => r.resources.includes("secrets"))?.resourceNames ?? [];
+    expect(granted).toContain("bgp-secrets");
+    api.onlyNamed.set("secrets", new Set(granted));
     cleanup.push(() => api.close());
     const kubeconfig = join(workdir("kdd-e2e"), "kubeconfig");
     writeFileSync(kubeconfig, api.kubeconfig());

@@ -59,7 +59,10 @@ describe("deploy/", () => {
     };
     expect(pdb.spec.maxUnavailable).toBe(1);
     expect(pdb.metadata.namespace).toBe(deployment?.metadata.namespace);
-    expect(pdb.spec.selector.matchLabels).toEqual({ app: "routereflector" });
+    const selector = (
+      deployment as unknown as { spec: { selector: { matchLabels: Record<string, string> } } }
+    ).spec.selector.matchLabels;
+    expect(pdb.spec.selector.matchLabels).toEqual(selector);
   });
 
   it("its ServiceAccount exists and may only read", () => {

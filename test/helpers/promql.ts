@@ -27,11 +27,13 @@ export function exposed(text: string): Map<string, Set<string>> {
 
 /** Every query of the dashboard's panels and of the alert rules. */
 export function deployedQueries(): string[] {
-  const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, "deploy/grafana-dashboard.json"), "utf8")) as {
+  const dashboard = JSON.parse(
+    readFileSync(join(REPO_ROOT, "deploy/chart/files/grafana-dashboard.json"), "utf8"),
+  ) as {
     panels: { targets: { expr: string }[] }[];
     templating: { list: { query?: string }[] };
   };
-  const rules = parse(readFileSync(join(REPO_ROOT, "deploy/prometheus-rules.yaml"), "utf8")) as {
+  const rules = parse(readFileSync(join(REPO_ROOT, "deploy/chart/files/prometheus-rules.yaml"), "utf8")) as {
     groups: { rules: { expr: string }[] }[];
   };
   return [

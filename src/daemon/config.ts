@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import {
   type AddPaths,
   type EtcdAccess,
@@ -162,6 +163,11 @@ export const EMBEDDED_DEFAULT = fileURLToPath(new URL("../../config/default.yaml
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
 
+/** The flags of run and config check: one per variable, each taking a value. */
+const FLAG_OPTIONS = Object.fromEntries(
+  VARIABLES.map(([, flag]) => [flag.slice(2), { type: "string" as const }]),
+);
+
 /** Variables from the environment, overridden by flags (`--ip 1.2.3.4` or `--ip=1.2.3.4`). */
 export function readVariables(env: NodeJS.ProcessEnv, argv: readonly string[]): Map<VariableName, string> {
   const values = new Map<VariableName, string>();
@@ -169,15 +175,21 @@ export function readVariables(env: NodeJS.ProcessEnv, argv: readonly string[]): 
     const v = env[name];
     if (v !== undefined && v !== "") values.set(name, v);
   }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const eq = arg.indexOf("=");
-    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
-    const def = VARIABLES.find(([, f]) => f === flag);
-    if (!def) throw new ConfigError(arg, "unknown option (see --help)");
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new ConfigError(flag, "needs a value");
-    values.set(def[0], value);
+  let flags: Record<string, string | undefined>;
+  try {
+    flags = parseArgs({ args: [...argv], options: FLAG_OPTIONS, strict: true, allowPositionals: false })
+      .values as Record<string, string | undefined>;
+  } catch (e) {
+    // node:util's messages: "Unknown option '--x'...", "Option '--ip <value>' argument missing",
+    // "Unexpected argument 'x'..."
+    const err = e as Error & { code?: string };
+    const arg = /'(-[^' ]+|[^' ]+)/.exec(err.message)?.[1] ?? argv.join(" ");
+    if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new ConfigError(arg, "needs a value");
+    throw new ConfigError(arg, "unknown option (see --help)");
+  }
+  for (const [name, flag] of VARIABLES) {
+    const v = flags[flag.slice(2)];
+    if (v !== undefined) values.set(name, v);
   }
   return values;
 }

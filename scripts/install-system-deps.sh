@@ -3,9 +3,10 @@
 # when they are missing. Idempotent; the daemons' own services are never started, and the
 # host's are never stopped or disabled.
 set -euo pipefail
-# podman and debootstrap build the container image (scripts/container-image.sh)
+# podman and debootstrap build the container image (scripts/container-image.sh); systemd-nspawn
+# boots the reflector host that runs the systemd unit (test/interop/systemd.test.ts)
 PKGS=(bird2 gobgpd frr exabgp etcd-server etcd-client tshark openssl iproute2 python3 kubernetes-client
-  podman debootstrap)
+  podman debootstrap systemd-container)
 # kubectl may come from another package (e.g. Kubernetes' own repository); either is enough.
 command -v kubectl >/dev/null 2>&1 && PKGS=("${PKGS[@]/kubernetes-client}")
 missing=()

@@ -6,12 +6,14 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 [[ -d node_modules ]] || npm ci
 npm run --silent build
-# the container image from the Dockerfile (its base made once and kept): before the tests, so
-# that its build does not load the machine while they run; container.test.ts finds it cached
+# the container image from the Dockerfile (its base made once and kept), and the reflector host
+# with the systemd unit: before the tests, so that their builds do not load the machine while
+# they run; container.test.ts and systemd.test.ts find them cached
 if [[ $# -eq 0 ]]; then
-  echo "building the container image (scripts/container-image.sh)" >&2
+  echo "building the container images (scripts/container-image.sh, test/fixtures/systemd-host)" >&2
   buildlog=$(mktemp)
-  bash scripts/container-image.sh >/dev/null 2>"$buildlog" || { tail -40 "$buildlog" >&2; rm -f "$buildlog"; exit 1; }
+  { bash scripts/container-image.sh && bash test/fixtures/systemd-host/build.sh; } >/dev/null 2>"$buildlog" ||
+    { tail -40 "$buildlog" >&2; rm -f "$buildlog"; exit 1; }
   rm -f "$buildlog"
 fi
 results=$(mktemp)

@@ -55,13 +55,16 @@ export class Image {
     [this.uid, this.gid] = this.user(this.config.User ?? "root");
   }
 
-  /** Builds the Dockerfile (the base made once and kept; the build's layers cached by podman). */
-  static build(tag = "localhost/routereflector:test"): Image {
+  /**
+   * Builds an image with a build script of the repository (the Dockerfile's by default; the base
+   * made once and kept, the build's layers cached by podman) and mounts it.
+   */
+  static build(tag = "localhost/routereflector:test", script = "scripts/container-image.sh"): Image {
     try {
-      execFileSync(join(REPO_ROOT, "scripts/container-image.sh"), [tag], { encoding: "utf8", stdio: "pipe" });
+      execFileSync(join(REPO_ROOT, script), [tag], { encoding: "utf8", stdio: "pipe" });
     } catch (e) {
       const err = e as { stderr?: string; message: string };
-      throw new Error(`container-image.sh failed: ${err.message}\n${err.stderr?.slice(-4000) ?? ""}`);
+      throw new Error(`${script} failed: ${err.message}\n${err.stderr?.slice(-4000) ?? ""}`);
     }
     return new Image(tag);
   }

@@ -175,6 +175,15 @@ ${o.addPaths ? "  add paths on;" : ""}
     });
   }
 
+  /** `show route for PREFIX all`: the route's attributes, or "" without one (BIRD 2's birdc then exits non-zero). */
+  routeFor(prefix: string): string {
+    try {
+      return this.birdc("show", "route", "for", prefix, "all");
+    } catch {
+      return "";
+    }
+  }
+
   /** Our session as `birdc show protocols` shows it: state (up, start), since, info (Established, ...). */
   protocol(name = "ours"): { state: string; since: string; info: string } {
     const line = this.birdc("show", "protocols", name)

@@ -78,15 +78,6 @@ afterAll(async () => {
   image?.unmount();
 });
 
-/** BIRD's view of a prefix: its attributes, or "" when it has no route for it. */
-const route = (b: Bird, prefix: string): string => {
-  try {
-    return b.birdc("show", "route", "for", prefix, "all");
-  } catch {
-    return "";
-  }
-};
-
 /** A command in the container (as `podman exec` or `kubectl exec` runs it); its standard output. */
 const exec = (argv: string[], env: Record<string, string> = {}): string => {
   const [cmd, ...args] = image.command({ env, entrypoint: argv, args: [] }) as [string, ...string[]];
@@ -109,7 +100,7 @@ async function reflected(rr: Daemon, clusterId: string, what: string): Promise<v
   await waitFor(
     () =>
       birds.every((b) => b.protocol().info === "Established") &&
-      birds.every((b, i) => route(b, NODES[1 - i]!.route).includes(`BGP.cluster_list: ${clusterId}`)),
+      birds.every((b, i) => b.routeFor(NODES[1 - i]!.route).includes(`BGP.cluster_list: ${clusterId}`)),
     60_000,
     what,
   ).catch((e: Error) => {
@@ -155,7 +146,7 @@ describe("the container image", () => {
       1,
     );
     // a planned restart: graceful-restart clients keep the routes while it is away
-    for (const [i, b] of birds.entries()) expect(route(b, NODES[1 - i]!.route)).not.toBe("");
+    for (const [i, b] of birds.entries()) expect(b.routeFor(NODES[1 - i]!.route)).not.toBe("");
     expect(healthy(env)).not.toBe(0);
   }, 120_000);
 

@@ -40,12 +40,7 @@ protocol bgp ours {
 
 /** A path as a client holds it: its communities and LOCAL_PREF, or undefined. */
 function held(b: Bird): { communities: string; localPref: string } | undefined {
-  let out: string;
-  try {
-    out = b.birdc("show", "route", "for", PREFIX, "all");
-  } catch {
-    return undefined; // BIRD 2's birdc exits non-zero for "Network not found"
-  }
+  const out = b.routeFor(PREFIX);
   if (!out.includes(PREFIX)) return undefined;
   return {
     communities: /BGP\.community: (.*)/.exec(out)?.[1]?.trim() ?? "",

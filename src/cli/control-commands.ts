@@ -9,7 +9,8 @@ import { UsageError } from "./codec-commands.js";
 
 export const CONTROL_USAGE = `usage: routereflector status [PEER] [--json] [--http HOST:PORT]
          every peer; or one in full: capabilities, timers, counters, last error, what it is sent
-       routereflector routes [PREFIX] [--peer ADDR] [--json] [--http HOST:PORT]
+       routereflector routes [PREFIX | ADDRESS] [--peer ADDR] [--json] [--http HOST:PORT]
+         every path with its age; an ADDRESS shows the longest prefix that covers it
        routereflector why PREFIX --peer ADDR [--json] [--http HOST:PORT]
          whether the peer is sent each path of the prefix, and if not, why
        routereflector refresh PEER [--family ipv4|ipv6] [--http HOST:PORT]
@@ -187,13 +188,25 @@ function attributesText(a: Attrs): string {
   return parts.join(", ");
 }
 
-export function formatRoutes(routes: RouteEntry[]): string {
+/** How long ago, as BIRD and FRR print a route's age: 45s, 3m12s, 2h05m, 3d04h. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const two = (n: number) => String(n).padStart(2, "0");
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${two(s % 60)}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${two(Math.floor(s / 60) % 60)}m`;
+  return `${Math.floor(s / 86400)}d${two(Math.floor(s / 3600) % 24)}h`;
+}
+
+/** The routes as text; `now` (ms since the epoch) for their ages. */
+export function formatRoutes(routes: RouteEntry[], now: number): string {
   if (!routes.length) return "No routes.";
   const out: string[] = [];
   for (const r of routes) {
     out.push(r.prefix);
     for (const p of r.paths) {
-      const why = `${p.best ? "best" : `not best: lost at ${p.lostAt}`}${p.stale ? ", stale" : ""}`;
+      const state = `${p.best ? "best" : `not best: lost at ${p.lostAt}`}${p.stale ? ", stale" : ""}`;
+      const why = `${state}, age ${age(now - Date.parse(p.learnedAt))}`;
       const id = p.pathId ? ` path id ${p.pathId}` : "";
       out.push(
         `  ${p.best ? "*" : " "} from ${p.peer} (${p.peerRouterId})${id}: ${attributesText(p.attributes as Attrs)}  [${why}]`,
@@ -239,7 +252,7 @@ export async function routesCommand(argv: string[], print: Print): Promise<numbe
   if (positionals[0]) q.set("prefix", positionals[0]);
   if (values.peer) q.set("peer", values.peer);
   const routes = await get<RouteEntry[]>(values.http, `/routes${q.size ? `?${q}` : ""}`);
-  print(values.json ? JSON.stringify(routes, null, 2) : formatRoutes(routes));
+  print(values.json ? JSON.stringify(routes, null, 2) : formatRoutes(routes, Date.now()));
   return 0;
 }
 

@@ -173,6 +173,8 @@ export interface RoutePath {
   lostAt?: string;
   /** kept from a session that went down (graceful restart, or long-lived), not sent again yet */
   stale: boolean;
+  /** when it came with these attributes */
+  learnedAt: string;
   attributes: unknown;
 }
 
@@ -189,8 +191,12 @@ export interface RouteEntry {
 export function* routes(d: Daemon, filter: { prefix?: string; peer?: string }): Generator<RouteEntry> {
   const rib = d.reflector?.rib;
   if (!rib) return;
+  const family = filter.prefix?.includes(":") ? "ipv6" : "ipv4";
+  // a prefix as it is held, or an address: the longest prefix that covers it
   const dests: Iterable<Dest> = filter.prefix
-    ? [rib.get(filter.prefix.includes(":") ? "ipv6" : "ipv4", filter.prefix)].filter((x) => x !== undefined)
+    ? [
+        filter.prefix.includes("/") ? rib.get(family, filter.prefix) : rib.lookup(family, filter.prefix),
+      ].filter((x) => x !== undefined)
     : rib.all();
   for (const dest of dests) {
     const paths = dest.paths.filter((p) => !filter.peer || p.peer.address === filter.peer);
@@ -205,6 +211,7 @@ export function* routes(d: Daemon, filter: { prefix?: string; peer?: string }): 
         best: p === dest.best,
         ...(p === dest.best ? {} : { lostAt: explain(dest.paths, p, candidateOf) }),
         stale: d.reflector?.peer(p.peer.address)?.rib.get(dest.family, dest.prefix, p.pathId)?.stale ?? false,
+        learnedAt: new Date(rib.time(p.since)).toISOString(),
         attributes: p.attrs.attributes,
       })),
     };

@@ -104,7 +104,7 @@ const MAX_SLICE = 1024 * 1024 * 1024;
 
 export class Engine {
   readonly attrTable = new AttrTable();
-  readonly rib = new LocRib();
+  readonly rib: LocRib;
   private readonly neighbors = new Map<string, Neighbor>();
   private readonly groups = new Map<string, Group>();
   private readonly clusterId: string;
@@ -130,6 +130,7 @@ export class Engine {
     now: number,
   ) {
     this.now = now;
+    this.rib = new LocRib(now);
     this.clusterId = config.clusterId ?? config.routerId;
     this.deferral = new Deferral(config.selectionDeferral ?? 0, now);
   }
@@ -293,7 +294,7 @@ export class Engine {
       // RFC 4456 §8, RFC 4271 §9.1.2: a looped path is ineligible, as if withdrawn; so is one
       // an import rule rejects.
       const attrs = isLooped(r.attrs.attributes, n.self) ? undefined : n.imported(r);
-      if (attrs) this.rib.upsert(n.ref, r.family, r.prefix, r.pathId, attrs);
+      if (attrs) this.rib.upsert(n.ref, r.family, r.prefix, r.pathId, attrs, this.now);
       else this.rib.remove(n.ref, r.family, r.prefix, r.pathId);
     }
     this.scheduleFlush();
@@ -421,7 +422,7 @@ export class Engine {
           ? `queued: ${address} reads too slowly, and gets it when it has caught up`
           : m.group.pending
             ? "sent: in the group's writes still being written"
-            : "sent";
+            : `sent at ${new Date(this.rib.time(Math.max(d.flushedAt, m.sentAllAt ?? 0))).toISOString()}`;
       const stale = this.neighbors.get(p.peer.address)?.rib.get(family, prefix, p.pathId)?.stale;
       lines.push(`${what}: ${where}${stale ? " (stale: kept from its session that went down)" : ""}`);
     }
@@ -546,6 +547,7 @@ export class Engine {
       (d) => group.families.includes(d.family) && (sent.has(d) || group.paths(d).length > 0),
     );
     this.guarded(group, () => group.write(m, group.encode(dests, "catch-up", sent).chunks));
+    m.sentAllAt = this.rib.stamp(this.now);
   }
 
   private sendTable(member: Member): void {
@@ -559,6 +561,7 @@ export class Engine {
         member.group.fullTable(() => this.rib.all()),
       );
       member.synced = true;
+      member.sentAllAt = this.rib.stamp(this.now);
     });
   }
 
@@ -628,7 +631,7 @@ export class Engine {
         this.guarded(g, () => g.send(g.encode(dirty, "change"), dirty));
       else g.invalidate();
     }
-    for (const d of dirty) this.rib.settle(d);
+    for (const d of dirty) this.rib.settle(d, this.now);
   }
 }
 

@@ -59,6 +59,8 @@ export interface Member {
   group: Group;
   /** has had the full table and End-of-RIB */
   synced: boolean;
+  /** when it was last given everything at once: its table, or what it missed while behind (LocRib.stamp) */
+  sentAllAt?: number;
   behind: boolean;
   /** prefixes that changed while behind, with the ADD-PATH identifiers withdrawn meanwhile */
   missed: Map<Dest, number[]>;

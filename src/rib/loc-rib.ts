@@ -2,6 +2,7 @@
 // Changed prefixes are collected in `dirty` for the outbound side to take in batches; each keeps
 // what it was at the last batch (as BIRD keeps the old best for its exports), so the outbound
 // side sends a group a prefix only when what the group would be sent changed.
+import ipaddr from "ipaddr.js";
 import { asPathLength, type Family, ipv4Number, WellKnownCommunity } from "../bgp/index.js";
 import type { AttrSet } from "./attr-table.js";
 import { type Candidate, selectBest } from "./decision.js";
@@ -27,6 +28,8 @@ export interface Path {
   id: number;
   /** the peer's BGP identifier when the path came (its ORIGINATOR_ID when reflected) */
   routerId: string;
+  /** when it came with these attributes: whole seconds after the Loc-RIB's start (LocRib.time) */
+  since: number;
 }
 
 export interface Dest {
@@ -40,6 +43,8 @@ export interface Dest {
   /** the best path and all paths when the outbound side last took the prefix (settle) */
   flushed: Path | undefined;
   flushedPaths: readonly Path[];
+  /** when the outbound side last took it: whole seconds after the Loc-RIB's start (LocRib.time) */
+  flushedAt: number;
 }
 
 const NO_PATHS: readonly Path[] = Object.freeze([]);
@@ -68,6 +73,23 @@ export class LocRib {
   readonly dirty = new Set<Dest>();
   private nextId = 1;
 
+  /**
+   * `start`: ms since the epoch. Times are kept as whole seconds after it, small integers that
+   * V8 stores in the object itself: as ms since the epoch, each would be a heap number (about
+   * 40 bytes a prefix more for a million prefixes).
+   */
+  constructor(private readonly start = 0) {}
+
+  /** A time as the Loc-RIB keeps it (Path.since, Dest.flushedAt): `now` in whole seconds after its start. */
+  stamp(now: number): number {
+    return Math.floor((now - this.start) / 1000);
+  }
+
+  /** A stamp back as ms since the epoch. */
+  time(stamp: number): number {
+    return this.start + stamp * 1000;
+  }
+
   get size(): number {
     return this.dests.size;
   }
@@ -78,17 +100,46 @@ export class LocRib {
     return d?.prefix === prefix ? d : undefined;
   }
 
+  /**
+   * The longest prefix held that covers this address (as a router's lookup of a destination),
+   * or undefined; the address is text the caller has checked.
+   */
+  lookup(family: Family, address: string): Dest | undefined {
+    if (family === "ipv4") {
+      const addr = ipv4Number(address);
+      for (let bits = 32; bits >= 0; bits--) {
+        const net = bits === 0 ? 0 : addr - (addr % 2 ** (32 - bits));
+        const d = this.dests.get(net * 64 + bits);
+        if (d) return d;
+      }
+      return undefined;
+    }
+    const bytes = ipaddr.IPv6.parse(address).toByteArray();
+    for (let bits = 128; bits >= 0; bits--) {
+      const net = bytes.map((b, i) =>
+        i * 8 >= bits ? 0 : i * 8 + 8 <= bits ? b : b & (0xff << (8 - (bits - i * 8))),
+      );
+      const d = this.get("ipv6", `${ipaddr.fromByteArray(net).toString()}/${bits}`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+
   *all(): IterableIterator<Dest> {
     yield* this.dests.values();
   }
 
-  /** Adds a path, or replaces the one the peer had under the same Path Identifier. */
-  upsert(peer: PeerRef, family: Family, prefix: string, pathId: number, attrs: AttrSet): void {
+  /**
+   * Adds a path, or replaces the one the peer had under the same Path Identifier; `now` is when
+   * (the same attributes again keep the time they first came).
+   */
+  upsert(peer: PeerRef, family: Family, prefix: string, pathId: number, attrs: AttrSet, now: number): void {
     const key = prefixKey(family, prefix);
     let d = this.dests.get(key);
     if (!d) {
       // The paths array starts at its one path: pushing onto [] would reserve 17 slots.
-      const path: Path = { peer, pathId, attrs, id: this.nextId++, routerId: peer.routerId };
+      const since = this.stamp(now);
+      const path: Path = { peer, pathId, attrs, id: this.nextId++, routerId: peer.routerId, since };
       // An IPv4 key is address x 64 + length (keys.ts): no need to read the text again.
       const v4 = typeof key === "number";
       const addr = v4 ? Math.floor(key / 64) : 0;
@@ -102,14 +153,17 @@ export class LocRib {
         best: undefined,
         flushed: undefined,
         flushedPaths: NO_PATHS,
+        flushedAt: since,
       };
       this.dests.set(key, d);
       this.reselect(d);
       return;
     }
     const i = d.paths.findIndex((p) => p.peer === peer && p.pathId === pathId);
-    const id = i >= 0 ? d.paths[i]!.id : this.nextId++;
-    const path: Path = { peer, pathId, attrs, id, routerId: peer.routerId };
+    const old = i >= 0 ? d.paths[i] : undefined;
+    const id = old ? old.id : this.nextId++;
+    const since = old?.attrs === attrs ? old.since : this.stamp(now);
+    const path: Path = { peer, pathId, attrs, id, routerId: peer.routerId, since };
     // The paths as last flushed are kept as they were: a change works on a copy.
     if (d.paths === d.flushedPaths) d.paths = d.paths.slice();
     if (i >= 0) d.paths[i] = path;
@@ -132,9 +186,10 @@ export class LocRib {
   }
 
   /** After the outbound side took a dirty prefix: it is noted as flushed, and an empty one is dropped. */
-  settle(d: Dest): void {
+  settle(d: Dest, now: number): void {
     d.flushed = d.best;
     d.flushedPaths = d.paths;
+    d.flushedAt = this.stamp(now);
     if (d.paths.length === 0) this.dests.delete(prefixKey(d.family, d.prefix));
   }
 

@@ -11,7 +11,7 @@ describe("--help and bad arguments", () => {
     [["--help"], /^usage: routereflector \[command\]/],
     [["run", "--help"], /^usage: routereflector \[run\]/],
     [["status", "--help"], /^usage: routereflector status/],
-    [["routes", "--help"], /routereflector routes \[PREFIX\]/],
+    [["routes", "--help"], /routereflector routes \[PREFIX \| ADDRESS\]/],
     [["config", "check", "--help"], /^usage: routereflector config check/],
     [["why", "--help"], /routereflector why PREFIX --peer ADDR/],
     [["refresh", "--help"], /routereflector refresh PEER/],

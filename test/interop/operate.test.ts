@@ -44,6 +44,7 @@ afterAll(async () => {
 
 describe("operating the reflector", () => {
   it("status, routes, metrics, file edits and shutdown, with BIRD 2 clients", async (ctx) => {
+    const testStart = Date.now();
     reliability(ctx, {
       scenario: "Connections from unconfigured addresses",
       load: "the built CLI with BIRD 2 clients",
@@ -98,13 +99,21 @@ describe("operating the reflector", () => {
 
     const routes = cli("routes");
     expect(routes).toMatch(
-      /^198\.18\.50\.0\/24\n {2}\* from 127\.0\.44\.2 \(127\.0\.44\.2\): next hop 203\.0\.113\.2, AS path -, origin igp.*\[best\]$/m,
+      /^198\.18\.50\.0\/24\n {2}\* from 127\.0\.44\.2 \(127\.0\.44\.2\): next hop 203\.0\.113\.2, AS path -, origin igp.*\[best, age \d+s\]$/m,
     );
     expect(routes).toMatch(/^198\.18\.52\.0\/24\n {2}\* from 127\.0\.44\.3 /m);
     expect(cli("routes", "198.18.52.0/24", "--peer", CLIENTS.b).trim().split("\n")).toHaveLength(2);
     expect(cli("routes", "198.18.52.0/24", "--peer", CLIENTS.a).trim()).toBe("No routes.");
-    const json = JSON.parse(cli("routes", "--json")) as { prefix: string }[];
+    // an address: the longest prefix that covers it
+    expect(cli("routes", "198.18.52.77").split("\n")[0]).toBe("198.18.52.0/24");
+    expect((await fetch(`http://${HTTP}/routes?prefix=garbage`)).status).toBe(400);
+    const json = JSON.parse(cli("routes", "--json")) as { prefix: string; paths: { learnedAt: string }[] }[];
     expect(json.map((r) => r.prefix).sort()).toEqual(["198.18.50.0/24", "198.18.51.0/24", "198.18.52.0/24"]);
+    // each path's time: since it came, within this test
+    for (const p of json.flatMap((r) => r.paths)) {
+      expect(Date.parse(p.learnedAt)).toBeGreaterThan(testStart);
+      expect(Date.parse(p.learnedAt)).toBeLessThanOrEqual(Date.now());
+    }
 
     // /metrics agrees with status
     expect(await metric("routereflector_bgp_prefixes_received", `peer="${CLIENTS.a}",family="ipv4"`)).toBe(2);
@@ -184,10 +193,16 @@ describe("operating the reflector", () => {
     expect(bDetail.flaps).toBe(1);
     expect(bDetail.notifications).toEqual([{ direction: "received", code: 6, subcode: 2, count: 1 }]);
     // why: a's route goes to b; its own comes back to a only with the group's stream
-    expect(cli("why", "198.18.50.0/24", "--peer", CLIENTS.b).trim().split("\n")).toEqual([
+    const why = cli("why", "198.18.50.0/24", "--peer", CLIENTS.b).trim().split("\n");
+    expect(why).toEqual([
       `198.18.50.0/24 to ${CLIENTS.b}:`,
-      `  path from ${CLIENTS.a}, the best: sent`,
+      expect.stringMatching(
+        new RegExp(`^ {2}path from ${CLIENTS.a.replace(/\./g, "\\.")}, the best: sent at \\S+Z$`),
+      ),
     ]);
+    const sentAt = Date.parse(/sent at (\S+)$/.exec(why[1] ?? "")?.[1] ?? "");
+    expect(sentAt).toBeGreaterThan(testStart);
+    expect(sentAt).toBeLessThanOrEqual(Date.now());
     // asked for a route refresh, BIRD sends its routes again: more UPDATEs from it
     const updates = async () => metric("routereflector_bgp_updates_received_total", `peer="${CLIENTS.a}"`);
     const updatesBefore = (await updates()) ?? 0;

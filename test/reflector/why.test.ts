@@ -30,14 +30,14 @@ describe("why", () => {
     "0 connect n",
     "0 connect n2",
     "0 connect e",
-    "100 announce a 198.18.9.0/24 nh 203.0.113.1 lp 200",
-    "100 announce n 198.18.9.0/24 nh 203.0.113.3",
+    "1500 announce a 198.18.9.0/24 nh 203.0.113.1 lp 200",
+    "1500 announce n 198.18.9.0/24 nh 203.0.113.3",
   ]);
   const why = (peer: string) => r.engine.why("198.18.9.0/24", peer);
 
   it("sent, and the path that lost is not, to a peer without ADD-PATH", () => {
     expect(why("127.0.7.3")).toEqual([
-      "path from 127.0.7.1, the best: sent",
+      "path from 127.0.7.1, the best: sent at 1970-01-01T00:00:01.000Z",
       "path from 127.0.7.3: its own; sent back with the group's stream only where it is one of the group's paths, and it drops it (ORIGINATOR_ID)",
     ]);
     expect(why("127.0.7.1")[1]).toBe(
@@ -50,7 +50,7 @@ describe("why", () => {
       "path from 127.0.7.3: not sent: learned from a non-client, and this peer is one too (RFC 4456 §6)",
     );
     expect(why("127.0.7.2")).toEqual([
-      "path from 127.0.7.1, the best: sent",
+      "path from 127.0.7.1, the best: sent at 1970-01-01T00:00:01.000Z",
       "path from 127.0.7.3: not sent: not among the best 1 (the ADD-PATH limit)",
     ]);
     expect(why("127.0.7.5")[0]).toBe(
@@ -68,21 +68,40 @@ describe("why", () => {
       [
         "0 connect a gr=60",
         "0 connect n",
-        "100 announce a 198.18.9.0/24 nh 203.0.113.1",
-        "1000 lose a",
-        "1500 tick",
+        "1500 announce a 198.18.9.0/24 nh 203.0.113.1",
+        "2000 lose a",
+        "2500 tick",
       ],
       false,
     );
     expect(s.engine.why("198.18.9.0/24", "127.0.7.3")).toEqual([
-      "path from 127.0.7.1, the best: sent (stale: kept from its session that went down)",
+      "path from 127.0.7.1, the best: sent at 1970-01-01T00:00:01.000Z (stale: kept from its session that went down)",
     ]);
     // announced and not flushed yet (the flush waits 10 ms)
-    const t = run(["0 connect a", "0 connect n", "100 announce a 198.18.30.0/24 nh 203.0.113.1"], false);
+    const t = run(["0 connect a", "0 connect n", "2100 announce a 198.18.30.0/24 nh 203.0.113.1"], false);
     expect(t.engine.why("198.18.30.0/24", "127.0.7.3")).toEqual([
       "path from 127.0.7.1, the best: changed: goes out at the next flush",
     ]);
-    t.event("200 tick");
-    expect(t.engine.why("198.18.30.0/24", "127.0.7.3")).toEqual(["path from 127.0.7.1, the best: sent"]);
+    t.event("2200 tick");
+    expect(t.engine.why("198.18.30.0/24", "127.0.7.3")).toEqual([
+      "path from 127.0.7.1, the best: sent at 1970-01-01T00:00:02.000Z",
+    ]);
+    // a peer that comes later was sent it with its table, when it came
+    t.event("3000 connect n2");
+    t.settle();
+    expect(t.engine.why("198.18.30.0/24", "127.0.7.4")).toEqual([
+      "path from 127.0.7.1, the best: sent at 1970-01-01T00:00:03.000Z",
+    ]);
+  });
+
+  // `routes` shows each path's age: from when it came with these attributes.
+  it("a path's time: kept by an identical re-announcement, moved by a change", () => {
+    const t = run(["0 connect a", "0 connect n", "2500 announce a 198.18.31.0/24 nh 203.0.113.1"], false);
+    const since = () => t.engine.rib.time(t.engine.rib.get("ipv4", "198.18.31.0/24")?.paths[0]?.since ?? -1);
+    expect(since()).toBe(2000);
+    t.event("4000 announce a 198.18.31.0/24 nh 203.0.113.1");
+    expect(since()).toBe(2000);
+    t.event("7300 announce a 198.18.31.0/24 nh 203.0.113.1 lp 300");
+    expect(since()).toBe(7000);
   });
 });

@@ -55,24 +55,49 @@ describe("prefix keys", () => {
   });
 });
 
+/** An empty Loc-RIB, a peer and one attribute set to fill it with. */
+function ribWithOnePeer() {
+  const peer: PeerRef = {
+    address: "203.0.113.1",
+    addressKey: "203.000.113.001",
+    routerId: "203.0.113.1",
+    ebgp: false,
+    role: "client",
+  };
+  const attrs = new AttrTable().intern("k", () => ({ origin: "igp", asPath: [], nextHop: "203.0.113.1" }));
+  return { rib: new LocRib(), peer, attrs };
+}
+
 describe("Loc-RIB lookup by text (/routes?prefix=)", () => {
   it("finds a prefix written as the Loc-RIB writes it, and nothing for other text", () => {
-    const rib = new LocRib();
-    const peer: PeerRef = {
-      address: "203.0.113.1",
-      addressKey: "203.000.113.001",
-      routerId: "203.0.113.1",
-      ebgp: false,
-      role: "client",
-    };
-    const attrs = new AttrTable().intern("k", () => ({ origin: "igp", asPath: [], nextHop: "203.0.113.1" }));
+    const { rib, peer, attrs } = ribWithOnePeer();
     for (const prefix of ["0.0.0.0/0", "198.18.0.0/15", "100.64.0.1/32"])
-      rib.upsert(peer, "ipv4", prefix, 0, attrs);
-    rib.upsert(peer, "ipv6", "2001:db8::/32", 0, attrs);
+      rib.upsert(peer, "ipv4", prefix, 0, attrs, 0);
+    rib.upsert(peer, "ipv6", "2001:db8::/32", 0, attrs, 0);
     expect(rib.get("ipv4", "198.18.0.0/15")?.addr).toBe(ipv4Number("198.18.0.0"));
     expect(rib.get("ipv6", "2001:db8::/32")?.bits).toBe(32);
     // Text that parses to the same number as a stored key is still not that prefix.
     for (const text of ["0", "", "198.18.0.0", "198.18.0.0/015", "100.64.0.01/32"])
       expect(rib.get("ipv4", text)).toBeUndefined();
+  });
+
+  it("an address finds the longest prefix that covers it (routes ADDRESS)", () => {
+    const { rib, peer, attrs } = ribWithOnePeer();
+    for (const prefix of ["198.18.0.0/15", "198.18.5.0/24", "198.18.5.128/25", "100.64.0.1/32"])
+      rib.upsert(peer, "ipv4", prefix, 0, attrs, 0);
+    for (const prefix of ["2001:db8::/32", "2001:db8:0:12::/63", "2001:db8:ffff:1::/64"])
+      rib.upsert(peer, "ipv6", prefix, 0, attrs, 0);
+    const lpm = (family: "ipv4" | "ipv6", a: string) => rib.lookup(family, a)?.prefix;
+    expect(lpm("ipv4", "198.18.5.200")).toBe("198.18.5.128/25");
+    expect(lpm("ipv4", "198.18.5.7")).toBe("198.18.5.0/24");
+    expect(lpm("ipv4", "198.19.255.255")).toBe("198.18.0.0/15");
+    expect(lpm("ipv4", "100.64.0.1")).toBe("100.64.0.1/32");
+    expect(lpm("ipv4", "100.64.0.2")).toBeUndefined();
+    expect(lpm("ipv6", "2001:db8:0:13::1")).toBe("2001:db8:0:12::/63");
+    expect(lpm("ipv6", "2001:db8:0:14::1")).toBe("2001:db8::/32");
+    expect(lpm("ipv6", "2001:db8:ffff:1:ffff::")).toBe("2001:db8:ffff:1::/64");
+    expect(lpm("ipv6", "2001:db9::1")).toBeUndefined();
+    rib.upsert(peer, "ipv4", "0.0.0.0/0", 0, attrs, 0);
+    expect(lpm("ipv4", "100.64.0.2")).toBe("0.0.0.0/0");
   });
 });

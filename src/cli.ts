@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The routereflector command.
 import { readFileSync } from "node:fs";
+import { assignmentCommand } from "./cli/assignment-command.js";
 import { CODEC_USAGE, decodeCommand, encodeCommand, UsageError } from "./cli/codec-commands.js";
 import {
   CONTROL_USAGE,
@@ -20,6 +21,7 @@ commands:
   why        why a peer is or is not sent each path of a prefix
   refresh    ask a peer of the running reflector to send its routes again (ROUTE-REFRESH)
   config     'config check': validate the configuration and print the peerings it yields
+  assignment which reflectors each node would be given (R each, zone-aware), and what a change moves
   decode     decode BGP messages given as hex into JSON, one object per message
   encode     encode JSON messages (one per line on stdin) into hex
   version    print the version
@@ -56,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       return refreshCommand(rest, print);
     case "why":
       return whyCommand(rest, print);
+    case "assignment":
+      return assignmentCommand(rest, print, printError);
     case "config":
       if (
         rest[0] === "--help" ||

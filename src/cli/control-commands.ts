@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import type { PeerDetail, RouteEntry, Status } from "../control/index.js";
-import { configOrError, makeSource } from "../daemon/index.js";
+import { type Config, configOrError, makeSource } from "../daemon/index.js";
 import { computePeerings, parseAddress, parseCidr, Store } from "../datastore/index.js";
 import { UsageError } from "./codec-commands.js";
 
@@ -294,9 +294,14 @@ export async function refreshCommand(argv: string[], print: Print): Promise<numb
 }
 
 /** Reads the configuration and the datastore once, prints the peerings; 1 when anything is wrong. */
-export async function configCheckCommand(argv: string[], print: Print, printError: Print): Promise<number> {
-  const config = configOrError(argv, printError);
-  if (!config) return 2;
+/**
+ * Reads the datastore once, as the daemon would at its start: the store when it synced, with the
+ * number of problems printed (errors), else the exit code (1) once the reason is printed.
+ */
+export async function readOnce(
+  config: Config,
+  printError: Print,
+): Promise<{ store: Store; problems: number } | number> {
   const store = new Store();
   let problems = 0;
   /** the datastore failed before it was read (unreachable, refused us): the check is over */
@@ -341,6 +346,16 @@ export async function configCheckCommand(argv: string[], print: Print, printErro
   } finally {
     await source?.stop();
   }
+  return { store, problems };
+}
+
+export async function configCheckCommand(argv: string[], print: Print, printError: Print): Promise<number> {
+  const config = configOrError(argv, printError);
+  if (!config) return 2;
+  const read = await readOnce(config, printError);
+  if (typeof read === "number") return read;
+  const { store } = read;
+  let { problems } = read;
   const p = computePeerings(store.snapshot(), config, store.secret);
   const routerId = config.routerId ?? p.routerId ?? config.ip;
   print(

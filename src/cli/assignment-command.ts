@@ -1,0 +1,144 @@
+// `routereflector assignment`: the plan of which reflectors each client node would peer with
+// (src/datastore/assignment.ts), from the datastore as it is, and what a change of reflectors
+// would move before anyone makes it. The reflectors are the Calico Nodes with a
+// routeReflectorClusterID; their zone is a label of theirs.
+import { parseArgs } from "node:util";
+import { configOrError } from "../daemon/index.js";
+import { type Plan, planAssignment, planMoves, type ReflectorMember } from "../datastore/assignment.js";
+import { UsageError } from "./codec-commands.js";
+import { readOnce, table } from "./control-commands.js";
+
+type Print = (line: string) => void;
+
+export const ASSIGNMENT_USAGE = `usage: routereflector assignment [--per-node R] [--slack N] [--zone-label LABEL]
+           [--with NAME:ZONE]... [--without NAME]... [--json] [the run flags...]
+  the reflectors each client node is given (R each, 2 unless set; one per zone first; none
+  above ceil(nodes x R / reflectors) + slack), from the datastore the run flags name;
+  --with and --without show what adding or removing a reflector would move`;
+
+const OWN = {
+  "per-node": { type: "string" },
+  slack: { type: "string" },
+  "zone-label": { type: "string" },
+  with: { type: "string", multiple: true },
+  without: { type: "string", multiple: true },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const count = (flag: string, text: string | undefined, fallback: number, min: number): number => {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${flag}: not a whole number from ${min}: ${JSON.stringify(text)}`);
+  return n;
+};
+
+/** Its own options apart from the run flags, which name the datastore. */
+function split(argv: string[]): { own: string[]; run: string[] } {
+  const own: string[] = [];
+  const run: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const name = arg.split("=")[0] as string;
+    const o = OWN[name.replace(/^--?/, "") as keyof typeof OWN] ?? (name === "-h" ? OWN.help : undefined);
+    if (!o || !name.startsWith("-")) {
+      run.push(arg);
+      continue;
+    }
+    own.push(arg);
+    if (o.type === "string" && !arg.includes("=") && argv[i + 1] !== undefined) own.push(argv[++i] as string);
+  }
+  return { own, run };
+}
+
+export async function assignmentCommand(argv: string[], print: Print, printError: Print): Promise<number> {
+  const { own, run } = split(argv);
+  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OWN }>>["values"];
+  try {
+    ({ values } = parseArgs({ args: own, options: OWN, strict: true }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help) {
+    print(ASSIGNMENT_USAGE);
+    return 0;
+  }
+  const perNode = count("per-node", values["per-node"], 2, 1);
+  const slack = count("slack", values.slack, 0, 0);
+  const zoneLabel = values["zone-label"] ?? "topology.kubernetes.io/zone";
+  const added = (values.with ?? []).map((w) => {
+    const [name, zone] = w.split(":");
+    if (!name) throw new UsageError(`--with: NAME or NAME:ZONE, not ${JSON.stringify(w)}`);
+    return { name, ...(zone ? { zone } : {}) };
+  });
+  const removed = new Set(values.without ?? []);
+  const config = configOrError(run, printError);
+  if (!config) return 2;
+  const read = await readOnce(config, printError);
+  if (typeof read === "number") return read;
+  const snap = read.store.snapshot();
+  const reflectors: ReflectorMember[] = [];
+  const clients: string[] = [];
+  for (const n of snap.nodes.values()) {
+    if (n.clusterId === undefined) clients.push(n.name);
+    else reflectors.push({ name: n.name, ...(n.labels[zoneLabel] ? { zone: n.labels[zoneLabel] } : {}) });
+  }
+  for (const name of removed)
+    if (!reflectors.some((r) => r.name === name))
+      throw new UsageError(`--without: ${name} is not a reflector`);
+  const options = { perNode, slack };
+  const now = planAssignment(reflectors, clients, options);
+  const changed = added.length || removed.size;
+  const members = [...reflectors.filter((r) => !removed.has(r.name)), ...added];
+  const next = changed
+    ? planAssignment(
+        members,
+        clients.filter((c) => !added.some((a) => a.name === c)),
+        options,
+      )
+    : now;
+  if (values.json) {
+    print(
+      JSON.stringify(
+        {
+          perNode,
+          capacity: next.capacity,
+          reflectors: members.map((r) => ({ ...r, nodes: next.load.get(r.name) ?? 0 })),
+          nodes: Object.fromEntries(next.nodes),
+          ...(changed ? { moved: planMoves(now, next) } : {}),
+        },
+        null,
+        2,
+      ),
+    );
+    return 0;
+  }
+  if (!reflectors.length && !added.length) {
+    print("No reflectors: no Calico Node has a routeReflectorClusterID.");
+    return 0;
+  }
+  print(describe(next, members, perNode));
+  if (changed) print(`\n${moves(now, next)}`);
+  return 0;
+}
+
+function describe(plan: Plan, members: readonly ReflectorMember[], perNode: number): string {
+  const reflectors = table(
+    ["REFLECTOR", "ZONE", "NODES"],
+    members.map((r) => [r.name, r.zone ?? "-", String(plan.load.get(r.name) ?? 0)]),
+  );
+  const nodes = table(
+    ["NODE", "REFLECTORS"],
+    [...plan.nodes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, rs]) => [n, rs.join(", ")]),
+  );
+  return `${members.length} reflectors, ${perNode} per node, at most ${plan.capacity} nodes each\n${reflectors}\n${plan.nodes.size} client nodes\n${nodes}`;
+}
+
+function moves(before: Plan, after: Plan): string {
+  const m = planMoves(before, after);
+  const lines = m.nodes.map(
+    (n) => `  ${n}: ${(before.nodes.get(n) ?? []).join(", ")} -> ${(after.nodes.get(n) ?? []).join(", ")}`,
+  );
+  return `The change would move ${m.nodes.length} of ${after.nodes.size} nodes (${m.slots} reflector sessions):\n${lines.join("\n")}`;
+}

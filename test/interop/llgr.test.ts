@@ -89,7 +89,9 @@ describe("long-lived graceful restart, the receiving role", () => {
     expect(held(aware)).toEqual({ communities: "(65535,6)", localPref: "100" });
     // `routes` says the path is stale (kept from the session that went down)
     const stale = runCli(["routes", PREFIX, "--http", `${RR}:9179`]);
-    expect(stale.stdout).toMatch(/^ {2}\* from 127\.0\.57\.2 .*communities \["65535:6"\].*\[best, stale\]$/m);
+    expect(stale.stdout).toMatch(
+      /^ {2}\* from 127\.0\.57\.2 .*communities \["65535:6"\].*\[best, stale, age \d+s\]$/m,
+    );
     await waitFor(
       () => held(unaware)?.localPref === "0",
       15_000,
@@ -117,6 +119,6 @@ describe("long-lived graceful restart, the receiving role", () => {
       "fresh again",
     );
     expect(held(unaware)).toEqual({ communities: "", localPref: "100" });
-    expect(runCli(["routes", PREFIX, "--http", `${RR}:9179`]).stdout).toMatch(/\[best\]$/m);
+    expect(runCli(["routes", PREFIX, "--http", `${RR}:9179`]).stdout).toMatch(/\[best, age \d+s\]$/m);
   }, 90_000);
 });

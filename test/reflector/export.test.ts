@@ -221,6 +221,9 @@ describe("export: a group is sent what changed, and only that", () => {
     // 50 routes of their own next hop: 50 UPDATEs in the table
     const table = Array.from({ length: 50 }, (_, i) => `198.18.44.${i * 4}/30`);
     for (const [i, p] of table.entries()) a.send(announce([p], `203.0.113.${100 + i}`));
+    // b's table is made once all 50 are in (on a loaded machine they are still arriving when b
+    // comes, and a table of a few, with the rest as changes since, is rightly made anew)
+    await waitFor(() => table.every((p) => rr.rib.get("ipv4", p) !== undefined), 2000, "a's 50 routes in");
     const b = await join(rr, "127.0.0.12", "203.0.113.12");
     await waitFor(() => table.every((p) => held(b, p) !== undefined), 2000, "b's table");
     const g = rr.updateGroups[0]!;

@@ -157,3 +157,74 @@ export function planMoves(before: Plan, after: Plan): { nodes: string[]; slots: 
   }
   return { nodes: moved.sort(), slots };
 }
+
+// --- publication: what an unmodified calico/node follows --------------------------------------
+
+/** The prefix of every label this writes; labels without it are never touched. */
+export const ASSIGNMENT_LABEL_PREFIX = "routereflector.projectcalico.org/";
+/** On each reflector's Node: its name, for the BGPPeers' peerSelector. */
+export const REFLECTOR_LABEL = `${ASSIGNMENT_LABEL_PREFIX}reflector`;
+/** The prefix of the BGPPeers this writes, one per reflector. */
+export const ASSIGNMENT_PEER_PREFIX = "routereflector-";
+
+/**
+ * A name as a label's name part or value (at most 63 characters of [A-Za-z0-9._-], alphanumeric
+ * at both ends): Node names are DNS subdomains up to 253 characters, so a longer one is cut and
+ * given a hash of the whole.
+ */
+export function labelText(name: string): string {
+  if (name.length <= 63) return name;
+  return `${name.slice(0, 54).replace(/[-._]+$/, "")}-${hash32(name).toString(16).padStart(8, "0")}`;
+}
+
+/** The label a client node carries for each reflector it is assigned. */
+export const assignedLabel = (reflector: string): string =>
+  `${ASSIGNMENT_LABEL_PREFIX}${labelText(reflector)}`;
+
+export interface AssignmentPeer {
+  name: string;
+  nodeSelector: string;
+  peerSelector: string;
+}
+
+export interface Publication {
+  /** each Node's labels of ours: a client's one per reflector, a reflector's its name */
+  labels: Map<string, Record<string, string>>;
+  /** a BGPPeer per reflector: its assigned nodes peer with it (and it with them, in reverse) */
+  peers: AssignmentPeer[];
+}
+
+/** The labels and BGPPeers that make calico/node peer each client with its assigned reflectors. */
+export function publication(plan: Plan, reflectors: readonly string[]): Publication {
+  const labels = new Map<string, Record<string, string>>();
+  for (const r of reflectors) labels.set(r, { [REFLECTOR_LABEL]: labelText(r) });
+  for (const [node, rs] of plan.nodes)
+    labels.set(node, Object.fromEntries(rs.map((r) => [assignedLabel(r), "true"])));
+  const peers = [...reflectors].sort().map((r) => ({
+    name: `${ASSIGNMENT_PEER_PREFIX}${labelText(r)}`,
+    nodeSelector: `${assignedLabel(r)} == 'true'`,
+    peerSelector: `${REFLECTOR_LABEL} == '${labelText(r)}'`,
+  }));
+  return { labels, peers };
+}
+
+/** Our labels among a Node's (those with ASSIGNMENT_LABEL_PREFIX). */
+export function ownLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith(ASSIGNMENT_LABEL_PREFIX)));
+}
+
+/**
+ * One step of a Node's labels of ours (ownLabels) from `current` to `desired` that never leaves
+ * it with fewer reflectors than it had: every desired label is set beside the old ones; the old
+ * ones are removed only when `established` (the caller saw each desired reflector's session with
+ * the node up). Labels not ours are not in either and never touched.
+ */
+export function labelStep(
+  current: Readonly<Record<string, string>>,
+  desired: Readonly<Record<string, string>>,
+  established: boolean,
+): { set: Record<string, string>; remove: string[] } {
+  const set = Object.fromEntries(Object.entries(desired).filter(([k, v]) => current[k] !== v));
+  const extra = Object.keys(current).filter((k) => !(k in desired));
+  return { set, remove: established ? extra : [] };
+}

@@ -1,12 +1,21 @@
-// The reflector assignment plan (issue 21's pure part): properties over generated memberships.
+// The reflector assignment plan: properties over generated memberships, and the plan published
+// as labels and BGPPeers followed by calico/node's own peering computation.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  type AssignmentPeer,
+  assignedLabel,
+  labelStep,
+  labelText,
+  ownLabels,
   type Plan,
   planAssignment,
   planMoves,
+  publication,
   type ReflectorMember,
 } from "../../src/datastore/assignment.js";
+import { computePeerings, Store } from "../../src/datastore/index.js";
+import { parseResource } from "../../src/datastore/resources.js";
 
 const membership = fc.record({
   reflectors: fc.uniqueArray(
@@ -139,5 +148,148 @@ describe("5,000 nodes, R = 2, reflectors over three zones", () => {
     // zones and the load bound move some more than the lost slots: measured, and bounded here
     expect(moved).toBeGreaterThanOrEqual(lost);
     expect(moved).toBeLessThanOrEqual(lost * 1.25);
+  });
+});
+
+// Published as labels and BGPPeers, the plan is followed by calico/node unmodified: each node's
+// peerings, computed as calico/node computes them (computePeerings in node mode), are exactly its
+// assigned reflectors; and on the way from one plan to the next a node never has fewer.
+describe("the plan published for calico/node", () => {
+  const ZONES = ["zone-a", "zone-b", "zone-c", "zone-a"];
+  const rrs = ZONES.map((zone, i) => ({ name: `rr-${i}`, zone, ip: `100.64.3.${i + 1}` }));
+  const clients = Array.from({ length: 30 }, (_, i) => ({ name: `node-${i}`, ip: `100.64.4.${i + 1}` }));
+  const ipOf = new Map([...rrs, ...clients].map((n) => [n.name, n.ip]));
+
+  /** The datastore with these labels of ours on the Nodes and these BGPPeers. */
+  function datastore(
+    labels: Map<string, Record<string, string>>,
+    peers: AssignmentPeer[],
+    members = rrs,
+  ): Store {
+    const store = new Store();
+    const put = (o: object, key: string) => store.put(parseResource(o, key));
+    put(
+      {
+        apiVersion: "projectcalico.org/v3",
+        kind: "BGPConfiguration",
+        metadata: { name: "default" },
+        spec: { nodeToNodeMeshEnabled: false },
+      },
+      "bgpconfigurations/default",
+    );
+    for (const n of [...members, ...clients]) {
+      const rr = members.includes(n as (typeof rrs)[number]);
+      put(
+        {
+          apiVersion: "projectcalico.org/v3",
+          kind: "Node",
+          metadata: {
+            name: n.name,
+            labels: {
+              ...(rr ? { "topology.kubernetes.io/zone": (n as (typeof rrs)[number]).zone } : {}),
+              team: "x",
+              ...labels.get(n.name),
+            },
+          },
+          spec: {
+            bgp: { ipv4Address: `${n.ip}/24`, ...(rr ? { routeReflectorClusterID: "224.0.0.9" } : {}) },
+          },
+        },
+        `nodes/${n.name}`,
+      );
+    }
+    for (const p of peers)
+      put(
+        {
+          apiVersion: "projectcalico.org/v3",
+          kind: "BGPPeer",
+          metadata: { name: p.name },
+          spec: { nodeSelector: p.nodeSelector, peerSelector: p.peerSelector },
+        },
+        `bgppeers/${p.name}`,
+      );
+    return store;
+  }
+  const peeringsOf = (store: Store, node: string) =>
+    computePeerings(store.snapshot(), { nodeName: node })
+      .peers.map((p) => p.address)
+      .sort();
+  const addresses = (names: readonly string[]) => names.map((n) => ipOf.get(n)).sort();
+
+  it("every client peers with exactly its reflectors, and each reflector with exactly its clients", () => {
+    const plan = planAssignment(
+      rrs,
+      clients.map((c) => c.name),
+      { perNode: 2, slack: 1 },
+    );
+    const pub = publication(
+      plan,
+      rrs.map((r) => r.name),
+    );
+    const store = datastore(pub.labels, pub.peers);
+    for (const c of clients)
+      expect(peeringsOf(store, c.name), c.name).toEqual(addresses(plan.nodes.get(c.name) ?? []));
+    for (const r of rrs) {
+      const mine = [...plan.nodes].filter(([, rs]) => rs.includes(r.name)).map(([n]) => n);
+      expect(peeringsOf(store, r.name), r.name).toEqual(addresses(mine));
+    }
+    // labels not ours are kept; ours are exactly one per assigned reflector
+    expect(ownLabels({ team: "x", [assignedLabel("rr-1")]: "true" })).toEqual({
+      [assignedLabel("rr-1")]: "true",
+    });
+  });
+
+  // A session not up yet is no reflector: a node keeps every reflector it had that is still
+  // alive until the caller has seen the new ones established.
+  it.each([
+    ["removed", rrs, rrs.filter((r) => r.name !== "rr-1")],
+    ["added", rrs.slice(0, 3), rrs],
+  ])("a reflector %s: each node keeps its old reflectors beside the new until they are up, then has exactly the new", (kind, was, now) => {
+    const names = clients.map((c) => c.name);
+    const before = planAssignment(was, names, { perNode: 2, slack: 1 });
+    const after = planAssignment(now, names, { perNode: 2, slack: 1 });
+    const from = publication(
+      before,
+      was.map((r) => r.name),
+    );
+    const to = publication(
+      after,
+      now.map((r) => r.name),
+    );
+    let labels = new Map(from.labels);
+    let moved = 0;
+    for (const established of [false, true]) {
+      const next = new Map<string, Record<string, string>>();
+      for (const c of names) {
+        const step = labelStep(labels.get(c) ?? {}, to.labels.get(c) ?? {}, established);
+        const l = { ...labels.get(c), ...step.set };
+        for (const k of step.remove) delete l[k];
+        next.set(c, l);
+      }
+      for (const r of now) next.set(r.name, to.labels.get(r.name) ?? {});
+      labels = next;
+      const store = datastore(labels, to.peers, now);
+      for (const c of names) {
+        const peers = peeringsOf(store, c);
+        const kept = (before.nodes.get(c) ?? []).filter((r) => now.some((x) => x.name === r));
+        if (!established) {
+          expect(peers, c).toEqual(
+            expect.arrayContaining([...addresses(kept), ...addresses(after.nodes.get(c) ?? [])]),
+          );
+          if (peers.length > 2) moved++;
+        } else expect(peers, c).toEqual(addresses(after.nodes.get(c) ?? []));
+      }
+    }
+    // an arrival takes nodes from reflectors that stay: those nodes had three for a while
+    if (kind === "added") expect(moved).toBeGreaterThan(0);
+  });
+
+  it("a Node name too long for a label is cut and keeps a hash of the whole", () => {
+    const long = `rr-${"x".repeat(80)}.example`;
+    const text = labelText(long);
+    expect(text.length).toBeLessThanOrEqual(63);
+    expect(text).toMatch(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/);
+    expect(labelText(`${long}2`)).not.toBe(text);
+    expect(labelText("rr-1")).toBe("rr-1");
   });
 });

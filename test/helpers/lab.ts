@@ -53,6 +53,10 @@ export interface BirdOptions {
   bird1?: boolean;
   /** RFC 7911 both ways, as calico/node's bgp_template ("add paths on") */
   addPaths?: boolean;
+  /** started with -R (graceful restart recovery), as calico/node runs its BIRD: after a restart it
+   * announces Restart State with its forwarding state kept, so its peers keep its routes until its
+   * End-of-RIB (RFC 4724 §4.2); without it they drop them at once */
+  recovery?: boolean;
   /** a whole configuration of the test's own, instead of the client generated from the options above */
   configText?: (dir: string) => string;
 }
@@ -155,6 +159,7 @@ ${o.addPaths ? "  add paths on;" : ""}
       [
         ...inNetns,
         "-f",
+        ...(this.options.recovery ? ["-R"] : []),
         "-c",
         join(this.dir, "bird.conf"),
         "-s",

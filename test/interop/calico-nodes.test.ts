@@ -170,7 +170,17 @@ beforeAll(async () => {
   const peer = { addr: RR, port: 179, asn: AS };
   for (const n of NODES)
     birds.push(
-      await startBird(`calico-${n.name}`, { addr: n.ip, peer, bird1: true, configText: nodeConfig(n) }),
+      // -R: calico/node runs `bird -R` (its runit service), so a restarted node keeps its
+      // forwarding state and we keep its routes until its End-of-RIB (RFC 4724 §4.2); without -R
+      // BIRD clears the F bit and its routes go at once, until it sends them again: most likely
+      // the gap a 100 ms sample caught once in a clean-clone run
+      await startBird(`calico-${n.name}`, {
+        addr: n.ip,
+        peer,
+        bird1: true,
+        recovery: true,
+        configText: nodeConfig(n),
+      }),
     );
   await waitFor(whole, 60_000, "every node Established and holding every block");
 }, 90_000);

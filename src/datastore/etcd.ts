@@ -6,6 +6,7 @@
 import { resolveSrv } from "node:dns/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { rootCertificates } from "node:tls";
+import { ExponentialBackoff } from "cockatiel";
 import { Etcd3, type IKeyValue, type IOptions, type IWatchResponse, type Watcher } from "etcd3";
 import type { Logger } from "pino";
 import { logEvent } from "../log/index.js";
@@ -32,6 +33,8 @@ export interface EtcdAccess {
 }
 
 const V3 = "/calico/resources/v3/projectcalico.org/";
+/** the longest wait between attempts to reach etcd again (its channel, a broken watch stream) */
+const RECONNECT_MAX_MS = 2000;
 
 /** No etcd endpoint found through ETCD_DISCOVERY_SRV: a setting to fix, not a bug. */
 export class DiscoveryError extends Error {
@@ -144,6 +147,17 @@ export class EtcdSource {
     this.options = {
       hosts: endpoints,
       dialTimeout: 5000,
+      // Reconnect soon once etcd answers again. gRPC's channel backs off to 120 s and etcd3's
+      // watch stream to 30 s by default: after ten seconds of outage, changes came ten or more
+      // seconds after etcd was back.
+      grpcOptions: {
+        "grpc.initial_reconnect_backoff_ms": 250,
+        "grpc.max_reconnect_backoff_ms": RECONNECT_MAX_MS,
+      },
+      faultHandling: {
+        // etcd3 wants the first backoff of the sequence (the factory's next())
+        watchBackoff: new ExponentialBackoff({ initialDelay: 250, maxDelay: RECONNECT_MAX_MS }).next(),
+      },
       ...(tls.username !== undefined
         ? { auth: { username: tls.username, password: tls.password ?? "" } }
         : {}),
@@ -262,6 +276,15 @@ export class EtcdSource {
         .withPreviousKV()
         .create();
       this.watchers.push(w);
+      // create() waits for the watch's first response, before the handlers below are on: a watch
+      // that began on an etcd replaced meanwhile (stopped, emptied, started again while it was
+      // being created) starts at the new cluster's revision, below the one we listed at.
+      const began = Number(w.lastRevision()) - 1;
+      if (began < revision) {
+        logEvent(this.log, "etcdReplaced", { was: { revision }, now: { revision: began } });
+        void this.resync("etcd data replaced while the watch began");
+        return;
+      }
       w.on("put", (kv) => this.onPut(kv));
       w.on("delete", (kv) => this.onDelete(kv));
       w.on("disconnected", (err) => {

@@ -263,16 +263,50 @@ describe("etcd v3 source", () => {
     const { store, src } = follow(etcd, log);
     await waitFor(() => store.snapshot().nodes.size === 30, 10_000, "initial list");
     const before = src.revision;
+    // down for a while first: the client's reconnection backs off meanwhile, and must still come
+    // back soon once etcd answers (etcd3's default backoff grows to 30 s)
+    etcd.stop();
+    await new Promise((r) => setTimeout(r, 10_000));
     etcd.recreate();
     etcd.putResource("nodes", node("new1", "100.64.7.101"));
     expect(etcd.revision()).toBeLessThan(before);
-    await waitFor(() => store.snapshot().nodes.has("new1"), 20_000, "the new cluster's node");
+    await waitFor(
+      () => store.snapshot().nodes.has("new1"),
+      7_000,
+      "the new cluster's node, soon after etcd is back",
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${lines.slice(-12).join("")}`);
+    });
     expect([...store.snapshot().nodes.keys()]).toEqual(["new1"]);
     expect(lines.some((l) => l.includes("etcd revision went backwards"))).toBe(true);
     // the watch follows the new cluster
     etcd.putResource("nodes", node("new2", "100.64.7.102"));
     await waitFor(() => store.snapshot().nodes.has("new2"), 5000, "a put after the relist");
-  });
+  }, 60_000);
+
+  // etcd replaced between the list and the watch: the watch's first response, which etcd3's
+  // create() waits for before our handlers are on, came from the new cluster and was trusted.
+  it("etcd replaced while the watch is being created: the source lists again", async () => {
+    const etcd = startEtcd("127.0.40.9");
+    for (let i = 1; i <= 20; i++) etcd.putResource("nodes", node(`old${i}`, `100.64.9.${i}`));
+    class Replacing extends EtcdSource {
+      swapped = false;
+      protected override async watch(revision: number): Promise<void> {
+        if (!this.swapped) {
+          this.swapped = true;
+          etcd.recreate();
+          etcd.putResource("nodes", node("new1", "100.64.9.101"));
+        }
+        return super.watch(revision);
+      }
+    }
+    const store = new Store();
+    const src = new Replacing([etcd.endpoint], {}, store, pino({ level: "silent" }));
+    started.sources.push(src);
+    src.start();
+    await waitFor(() => store.snapshot().nodes.has("new1"), 15_000, "the new cluster's node");
+    expect([...store.snapshot().nodes.keys()]).toEqual(["new1"]);
+  }, 60_000);
 
   // Issue 15, finding 4: each relist replaced the client and leaked its gRPC connection.
   it("relisting 100 times leaks no connection", async (ctx) => {

@@ -34,22 +34,17 @@ const count = (flag: string, text: string | undefined, fallback: number, min: nu
   return n;
 };
 
-/** Its own options apart from the run flags, which name the datastore. */
+/** Its own options apart from the run flags, which name the datastore (readVariables checks those). */
 function split(argv: string[]): { own: string[]; run: string[] } {
-  const own: string[] = [];
-  const run: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const name = arg.split("=")[0] as string;
-    const o = OWN[name.replace(/^--?/, "") as keyof typeof OWN] ?? (name === "-h" ? OWN.help : undefined);
-    if (!o || !name.startsWith("-")) {
-      run.push(arg);
-      continue;
-    }
-    own.push(arg);
-    if (o.type === "string" && !arg.includes("=") && argv[i + 1] !== undefined) own.push(argv[++i] as string);
+  const { tokens } = parseArgs({ args: argv, options: OWN, strict: false, tokens: true });
+  const mine = new Set<number>();
+  for (const t of tokens) {
+    if (t.kind !== "option" || !(t.name in OWN)) continue;
+    mine.add(t.index);
+    // a value in the next argument belongs to it too
+    if (OWN[t.name as keyof typeof OWN].type === "string" && !t.inlineValue) mine.add(t.index + 1);
   }
-  return { own, run };
+  return { own: argv.filter((_, i) => mine.has(i)), run: argv.filter((_, i) => !mine.has(i)) };
 }
 
 export async function assignmentCommand(argv: string[], print: Print, printError: Print): Promise<number> {

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import type { PeerDetail, RouteEntry, Status } from "../control/index.js";
 import { type Config, configOrError, makeSource } from "../daemon/index.js";
-import { computePeerings, parseAddress, parseCidr, Store } from "../datastore/index.js";
+import { computePeerings, isPrefixOrAddress, parseAddress, parseCidr, Store } from "../datastore/index.js";
 import { UsageError } from "./codec-commands.js";
 
 export const CONTROL_USAGE = `usage: routereflector status [PEER] [--json] [--http HOST:PORT]
@@ -19,10 +19,6 @@ export const CONTROL_USAGE = `usage: routereflector status [PEER] [--json] [--ht
 status and routes ask the running reflector at --http, else HTTP_LISTEN, else 127.0.0.1:9179.`;
 
 type Print = (line: string) => void;
-
-/** An address, or address/length within its family's length. */
-const isPrefix = (text: string): boolean =>
-  text.includes("/") ? parseCidr(text) !== undefined : parseAddress(text) !== undefined;
 
 function options(argv: string[]) {
   try {
@@ -244,7 +240,7 @@ export async function routesCommand(argv: string[], print: Print): Promise<numbe
   }
   if (positionals.length > 1) throw new UsageError("routes takes at most one PREFIX");
   const prefix = positionals[0];
-  if (prefix !== undefined && !isPrefix(prefix))
+  if (prefix !== undefined && !isPrefixOrAddress(prefix))
     throw new UsageError(`not a prefix or an address: ${JSON.stringify(prefix)}`);
   if (values.peer !== undefined && !parseAddress(values.peer))
     throw new UsageError(`--peer: not an address: ${JSON.stringify(values.peer)}`);
@@ -293,7 +289,6 @@ export async function refreshCommand(argv: string[], print: Print): Promise<numb
   return 0;
 }
 
-/** Reads the configuration and the datastore once, prints the peerings; 1 when anything is wrong. */
 /**
  * Reads the datastore once, as the daemon would at its start: the store when it synced, with the
  * number of problems printed (errors), else the exit code (1) once the reason is printed.
@@ -349,6 +344,7 @@ export async function readOnce(
   return { store, problems };
 }
 
+/** Reads the configuration and the datastore once, prints the peerings; 1 when anything is wrong. */
 export async function configCheckCommand(argv: string[], print: Print, printError: Print): Promise<number> {
   const config = configOrError(argv, printError);
   if (!config) return 2;

@@ -10,7 +10,7 @@ import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import { jsonReplacer } from "../bgp/index.js";
 import type { Daemon } from "../daemon/index.js";
-import { parseAddress, parseCidr } from "../datastore/index.js";
+import { isPrefixOrAddress } from "../datastore/index.js";
 import { peerDetail, type RouteEntry, routes, status } from "./snapshot.js";
 
 /** /routes answers streamed at once; more wait for a 503's Retry-After. */
@@ -103,7 +103,7 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
         if (streams >= MAX_ROUTE_STREAMS) return busy("too many /routes answers at once");
         const prefix = url.searchParams.get("prefix") ?? undefined;
         const peer = url.searchParams.get("peer") ?? undefined;
-        if (prefix !== undefined && !(prefix.includes("/") ? parseCidr(prefix) : parseAddress(prefix)))
+        if (prefix !== undefined && !isPrefixOrAddress(prefix))
           return json(400, { error: `not a prefix or an address: ${JSON.stringify(prefix)}` });
         streams++;
         res.once("close", () => streams--);

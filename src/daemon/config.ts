@@ -175,21 +175,17 @@ export function readVariables(env: NodeJS.ProcessEnv, argv: readonly string[]): 
     const v = env[name];
     if (v !== undefined && v !== "") values.set(name, v);
   }
-  let flags: Record<string, string | undefined>;
-  try {
-    flags = parseArgs({ args: [...argv], options: FLAG_OPTIONS, strict: true, allowPositionals: false })
-      .values as Record<string, string | undefined>;
-  } catch (e) {
-    // node:util's messages: "Unknown option '--x'...", "Option '--ip <value>' argument missing",
-    // "Unexpected argument 'x'..."
-    const err = e as Error & { code?: string };
-    const arg = /'(-[^' ]+|[^' ]+)/.exec(err.message)?.[1] ?? argv.join(" ");
-    if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new ConfigError(arg, "needs a value");
-    throw new ConfigError(arg, "unknown option (see --help)");
-  }
-  for (const [name, flag] of VARIABLES) {
-    const v = flags[flag.slice(2)];
-    if (v !== undefined) values.set(name, v);
+  // Tokens, not node:util's strict mode, so that an error names the flag without reading its message.
+  const { tokens } = parseArgs({ args: [...argv], options: FLAG_OPTIONS, strict: false, tokens: true });
+  for (const t of tokens) {
+    if (t.kind === "positional") throw new ConfigError(t.value, "unknown option (see --help)");
+    if (t.kind !== "option") continue;
+    const def = VARIABLES.find(([, flag]) => flag === `--${t.name}`);
+    if (!def || !t.rawName.startsWith("--")) throw new ConfigError(t.rawName, "unknown option (see --help)");
+    // a value taken from the next argument that is itself a flag: this one had none
+    if (t.value === undefined || (!t.inlineValue && t.value.startsWith("-")))
+      throw new ConfigError(t.rawName, "needs a value");
+    values.set(def[0], t.value);
   }
   return values;
 }

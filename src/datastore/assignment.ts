@@ -195,7 +195,8 @@ export interface Publication {
 }
 
 /** The labels and BGPPeers that make calico/node peer each client with its assigned reflectors. */
-export function publication(plan: Plan, reflectors: readonly string[]): Publication {
+export function publication(plan: Plan): Publication {
+  const reflectors = [...plan.load.keys()];
   const labels = new Map<string, Record<string, string>>();
   for (const r of reflectors) labels.set(r, { [REFLECTOR_LABEL]: labelText(r) });
   for (const [node, rs] of plan.nodes)

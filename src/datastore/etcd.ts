@@ -279,12 +279,7 @@ export class EtcdSource {
       // create() waits for the watch's first response, before the handlers below are on: a watch
       // that began on an etcd replaced meanwhile (stopped, emptied, started again while it was
       // being created) starts at the new cluster's revision, below the one we listed at.
-      const began = Number(w.lastRevision()) - 1;
-      if (began < revision) {
-        logEvent(this.log, "etcdReplaced", { was: { revision }, now: { revision: began } });
-        void this.resync("etcd data replaced while the watch began");
-        return;
-      }
+      if (this.replaced({ revision: Number(w.lastRevision()) - 1 })) return;
       w.on("put", (kv) => this.onPut(kv));
       w.on("delete", (kv) => this.onDelete(kv));
       w.on("disconnected", (err) => {
@@ -295,7 +290,9 @@ export class EtcdSource {
       });
       w.on("connected", (res: IWatchResponse) => {
         if (!this.watchers.includes(w)) return;
-        if (this.replaced(res.header)) return;
+        const { revision, cluster_id, raft_term } = res.header;
+        if (this.replaced({ revision: Number(revision), id: String(cluster_id), term: Number(raft_term) }))
+          return;
         if (!this.reachable) logEvent(this.log, "etcdWatchResumed", {});
         this.reachable = true;
       });
@@ -309,21 +306,18 @@ export class EtcdSource {
   }
 
   /**
-   * A watch that resumes on an etcd recreated empty, or restored from an older backup, resumes
-   * at our next revision, which the new data reaches only later and with other objects: what
+   * A watch that begins or resumes on an etcd recreated empty, or restored from an older backup,
+   * starts at our next revision, which the new data reaches only later and with other objects: what
    * was deleted would stay and what is new would be missed. A revision lower than ours, another
    * cluster ID or a Raft term that went backwards means the data was replaced: list again.
    * (A recreated etcd that has already written past our revision, with the same cluster ID and
    * a later term, cannot be told apart from the old one by what a watch response carries.)
    */
-  private replaced(header: IWatchResponse["header"]): boolean {
+  private replaced(now: { revision: number; id?: string; term?: number }): boolean {
     const was = { revision: this.revision, ...this.cluster };
-    const now = {
-      revision: Number(header.revision),
-      id: String(header.cluster_id),
-      term: Number(header.raft_term),
-    };
-    if (now.revision >= was.revision && now.id === was.id && now.term >= (was.term ?? 0)) return false;
+    // (the start of a watch tells its revision only, not the cluster's ID or term)
+    const same = (now.id === undefined || now.id === was.id) && (now.term ?? Infinity) >= (was.term ?? 0);
+    if (now.revision >= was.revision && same) return false;
     logEvent(this.log, "etcdReplaced", { was, now });
     void this.resync("etcd data replaced");
     return true;

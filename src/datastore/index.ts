@@ -16,6 +16,13 @@ export {
   type PeerType,
   type Snapshot,
 } from "./peerings.js";
-export { MAX_PREFIXES_ANNOTATION, parseAddress, parseCidr, parseCount, ResourceError } from "./resources.js";
+export {
+  isPrefixOrAddress,
+  MAX_PREFIXES_ANNOTATION,
+  parseAddress,
+  parseCidr,
+  parseCount,
+  ResourceError,
+} from "./resources.js";
 export { parseSelector, type Selector, SelectorError } from "./selector.js";
 export { resourceKey, Store } from "./store.js";

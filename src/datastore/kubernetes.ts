@@ -343,9 +343,13 @@ export class KubernetesSource {
     );
   }
 
+  private allLoops(): ListWatch[] {
+    return [...this.loops, ...this.secretLoops.values()];
+  }
+
   /** Synced once every collection, and every Secret named so far, answered its first list. */
   private listed(): void {
-    if ([...this.loops, ...this.secretLoops.values()].every((l) => l.listed)) this.store.markSynced();
+    if (this.allLoops().every((l) => l.listed)) this.store.markSynced();
   }
 
   /**
@@ -381,12 +385,12 @@ export class KubernetesSource {
   }
 
   stop(): void {
-    for (const l of [...this.loops, ...this.secretLoops.values()]) l.stop();
+    for (const l of this.allLoops()) l.stop();
   }
 
   /** Every collection it needs answered its last list or watch. */
   get connected(): boolean {
-    return this.loops.length > 0 && [...this.loops, ...this.secretLoops.values()].every((l) => l.reachable);
+    return this.loops.length > 0 && this.allLoops().every((l) => l.reachable);
   }
 
   /** CALICO_API_GROUP, else crd.projectcalico.org/v1 when served, else projectcalico.org/v3 (discovery.go). */

@@ -376,6 +376,10 @@ export function parseCidr(text: string): { family: 4 | 6; prefix: string; bits: 
   return { family: ip.family, prefix: `${ip.text}/${bits}`, bits };
 }
 
+/** A prefix (address/length within its family's length) or an address: what /routes looks up. */
+export const isPrefixOrAddress = (text: string): boolean =>
+  (text.includes("/") ? parseCidr(text) : parseAddress(text)) !== undefined;
+
 /** BGPPeer.peerIP: "IPv4", "IPv4:port", "IPv6" or "[IPv6]:port". */
 export function parsePeerIp(text: string): { address: string; port?: number } | undefined {
   let host = text;

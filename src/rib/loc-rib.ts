@@ -108,7 +108,7 @@ export class LocRib {
     if (family === "ipv4") {
       const addr = ipv4Number(address);
       for (let bits = 32; bits >= 0; bits--) {
-        const net = bits === 0 ? 0 : addr - (addr % 2 ** (32 - bits));
+        const net = addr - (addr % 2 ** (32 - bits));
         const d = this.dests.get(net * 64 + bits);
         if (d) return d;
       }

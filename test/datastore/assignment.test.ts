@@ -222,10 +222,7 @@ describe("the plan published for calico/node", () => {
       clients.map((c) => c.name),
       { perNode: 2, slack: 1 },
     );
-    const pub = publication(
-      plan,
-      rrs.map((r) => r.name),
-    );
+    const pub = publication(plan);
     const store = datastore(pub.labels, pub.peers);
     for (const c of clients)
       expect(peeringsOf(store, c.name), c.name).toEqual(addresses(plan.nodes.get(c.name) ?? []));
@@ -248,14 +245,8 @@ describe("the plan published for calico/node", () => {
     const names = clients.map((c) => c.name);
     const before = planAssignment(was, names, { perNode: 2, slack: 1 });
     const after = planAssignment(now, names, { perNode: 2, slack: 1 });
-    const from = publication(
-      before,
-      was.map((r) => r.name),
-    );
-    const to = publication(
-      after,
-      now.map((r) => r.name),
-    );
+    const from = publication(before);
+    const to = publication(after);
     let labels = new Map(from.labels);
     let moved = 0;
     for (const established of [false, true]) {

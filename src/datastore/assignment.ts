@@ -3,6 +3,9 @@
 // from the same membership and adding or removing one reflector moves only the nodes it gains or
 // loses. A node's R reflectors are in different zones where the zones allow, and no reflector
 // takes more than ceil(clients × R / reflectors) + slack nodes. Pure: no time, no I/O.
+import { createHash } from "node:crypto";
+import type { Snapshot } from "./peerings.js";
+import type { NodeResource } from "./resources.js";
 
 export interface ReflectorMember {
   /** its Calico Node name */
@@ -228,4 +231,153 @@ export function labelStep(
   const set = Object.fromEntries(Object.entries(desired).filter(([k, v]) => current[k] !== v));
   const extra = Object.keys(current).filter((k) => !(k in desired));
   return { set, remove: established ? extra : [] };
+}
+
+// --- the writer's step: from the datastore as it is towards the plan ---------------------------
+
+/**
+ * What a reflector instance says of itself beside its lease: the client nodes that carry its
+ * label in its own view of the datastore (how many, and a digest of their names), and those of
+ * them whose session with it is not Established. The writer trusts a session as up only when the
+ * digest is the one it computes from its own view: the member has seen the same labels.
+ */
+export interface MemberStatus {
+  assigned: number;
+  digest: string;
+  pending: string[];
+}
+
+/** The digest of a set of names: the same whatever their order. */
+export function namesDigest(names: Iterable<string>): string {
+  return createHash("sha256")
+    .update([...names].sort().join("\n"))
+    .digest("hex")
+    .slice(0, 16);
+}
+
+/** The client Nodes that carry this reflector's label in this view. */
+function labelledFor(nodes: Snapshot["nodes"], reflector: string): string[] {
+  const label = assignedLabel(reflector);
+  return [...nodes.values()].filter((n) => n.labels[label] === "true").map((n) => n.name);
+}
+
+/**
+ * A member's status from its view of the datastore and its sessions: `up(address)` tells whether
+ * its session with that address is Established. A node is pending until every address of it has
+ * a session up (calico/node peers over each family it has an address in).
+ */
+export function memberStatus(
+  self: string,
+  nodes: Snapshot["nodes"],
+  up: (address: string) => boolean,
+): MemberStatus {
+  const assigned = labelledFor(nodes, self);
+  const pending = assigned.filter((name) => {
+    const n = nodes.get(name) as NodeResource;
+    const addresses = [n.ipv4, n.ipv6].filter((a) => a !== undefined);
+    return addresses.length === 0 || !addresses.every(up);
+  });
+  return { assigned: assigned.length, digest: namesDigest(assigned), pending: pending.sort() };
+}
+
+export type AssignmentWrite =
+  | { kind: "labels"; node: string; set: Record<string, string>; remove: string[] }
+  | { kind: "peer"; peer: AssignmentPeer }
+  | { kind: "deletePeer"; name: string };
+
+/** A key that names what a write changes: the same write twice has the same key. */
+export const writeKey = (w: AssignmentWrite): string => JSON.stringify(w);
+
+export interface AssignmentOptions extends PlanOptions {
+  /** the Node label that gives a reflector's zone */
+  zoneLabel: string;
+}
+
+export interface AssignmentStep {
+  plan: Plan;
+  /** in the order to make them: BGPPeers, then labels, then BGPPeers no Node needs any more */
+  writes: AssignmentWrite[];
+  /** nodes whose old reflectors stay until the new ones are up */
+  heldBack: string[];
+}
+
+/**
+ * The writes that take the datastore one step towards the plan of these members (the live ones
+ * and those within their grace period, with the live ones' status; an empty map: assignment
+ * switched off, and everything of ours goes). The reflectors are the members that are Calico
+ * Nodes with a route reflector cluster ID; the clients, the Nodes without one.
+ *
+ * RFC 4456 §2 leaves a client with no reflector without routes, so a node never loses one it
+ * is established with before its new ones are: its old labels go only once every reflector it is
+ * given has its session up, or when none it has is up (a node that is down loses nothing). Labels
+ * not ours are never written; ours are written only where they differ: run again on the result,
+ * this gives nothing (idempotent).
+ */
+export function assignmentStep(
+  snap: Pick<Snapshot, "nodes" | "peers">,
+  members: ReadonlyMap<string, MemberStatus | undefined>,
+  options: AssignmentOptions,
+): AssignmentStep {
+  const reflectorNodes = [...snap.nodes.values()].filter((n) => n.clusterId !== undefined);
+  const planned = reflectorNodes
+    .filter((n) => members.has(n.name))
+    .map((n) => ({
+      name: n.name,
+      ...(n.labels[options.zoneLabel] ? { zone: n.labels[options.zoneLabel] } : {}),
+    }));
+  const clients = [...snap.nodes.values()].filter((n) => n.clusterId === undefined).map((n) => n.name);
+  const plan = planAssignment(planned, clients, options);
+  const pub = publication(plan);
+  // Every reflector a label of ours may name: the label's key back to the reflector.
+  const byLabel = new Map(reflectorNodes.map((n) => [assignedLabel(n.name), n.name]));
+  const digests = new Map(
+    [...members.keys()].map((r) => [r, namesDigest(labelledFor(snap.nodes, r))] as const),
+  );
+  // up: the node carries the label and the reflector, seeing the same labels, has its session up
+  const up = (node: string, label: string): boolean => {
+    const r = byLabel.get(label);
+    if (r === undefined || snap.nodes.get(node)?.labels[label] !== "true") return false;
+    const status = members.get(r);
+    return status !== undefined && status.digest === digests.get(r) && !status.pending.includes(node);
+  };
+  // a label some node still carries: its BGPPeer, and its reflector's label, stay meanwhile
+  const carried = new Set<string>();
+  for (const n of snap.nodes.values())
+    for (const [k, v] of Object.entries(ownLabels(n.labels))) if (v === "true") carried.add(k);
+
+  const peers: AssignmentWrite[] = [];
+  const labels: AssignmentWrite[] = [];
+  const removals: AssignmentWrite[] = [];
+  const heldBack: string[] = [];
+  const wanted = new Set(pub.peers.map((p) => p.name));
+  for (const p of pub.peers) {
+    const has = snap.peers.get(p.name);
+    if (has?.nodeSelector?.text !== p.nodeSelector || has?.peerSelector?.text !== p.peerSelector)
+      peers.push({ kind: "peer", peer: p });
+  }
+  for (const n of snap.nodes.values()) {
+    const current = ownLabels(n.labels);
+    let desired = pub.labels.get(n.name) ?? {};
+    // a reflector leaving keeps its own label while nodes still peer with it
+    const own = current[REFLECTOR_LABEL];
+    if (own !== undefined && !pub.labels.has(n.name) && carried.has(assignedLabel(n.name)))
+      desired = { [REFLECTOR_LABEL]: own };
+    const assigned = Object.keys(desired).filter((k) => k !== REFLECTOR_LABEL);
+    const have = Object.keys(current).filter((k) => k !== REFLECTOR_LABEL && current[k] === "true");
+    const established =
+      n.clusterId !== undefined || assigned.every((k) => up(n.name, k)) || !have.some((k) => up(n.name, k));
+    const step = labelStep(current, desired, established);
+    if (!established && Object.keys(current).some((k) => !(k in desired))) heldBack.push(n.name);
+    if (Object.keys(step.set).length)
+      labels.push({ kind: "labels", node: n.name, set: step.set, remove: step.remove });
+    else if (step.remove.length)
+      removals.push({ kind: "labels", node: n.name, set: {}, remove: step.remove });
+  }
+  const gone: AssignmentWrite[] = [];
+  for (const name of snap.peers.keys()) {
+    if (!name.startsWith(ASSIGNMENT_PEER_PREFIX) || wanted.has(name)) continue;
+    const label = `${ASSIGNMENT_LABEL_PREFIX}${name.slice(ASSIGNMENT_PEER_PREFIX.length)}`;
+    if (!carried.has(label)) gone.push({ kind: "deletePeer", name });
+  }
+  return { plan, writes: [...peers, ...labels, ...removals, ...gone], heldBack: heldBack.sort() };
 }

@@ -14,8 +14,8 @@ import {
   publication,
   type ReflectorMember,
 } from "../../src/datastore/assignment.js";
-import { computePeerings, Store } from "../../src/datastore/index.js";
-import { parseResource } from "../../src/datastore/resources.js";
+import { computePeerings, type Store } from "../../src/datastore/index.js";
+import { worldStore } from "../helpers/assignment-world.js";
 
 const membership = fc.record({
   reflectors: fc.uniqueArray(
@@ -161,55 +161,8 @@ describe("the plan published for calico/node", () => {
   const ipOf = new Map([...rrs, ...clients].map((n) => [n.name, n.ip]));
 
   /** The datastore with these labels of ours on the Nodes and these BGPPeers. */
-  function datastore(
-    labels: Map<string, Record<string, string>>,
-    peers: AssignmentPeer[],
-    members = rrs,
-  ): Store {
-    const store = new Store();
-    const put = (o: object, key: string) => store.put(parseResource(o, key));
-    put(
-      {
-        apiVersion: "projectcalico.org/v3",
-        kind: "BGPConfiguration",
-        metadata: { name: "default" },
-        spec: { nodeToNodeMeshEnabled: false },
-      },
-      "bgpconfigurations/default",
-    );
-    for (const n of [...members, ...clients]) {
-      const rr = members.includes(n as (typeof rrs)[number]);
-      put(
-        {
-          apiVersion: "projectcalico.org/v3",
-          kind: "Node",
-          metadata: {
-            name: n.name,
-            labels: {
-              ...(rr ? { "topology.kubernetes.io/zone": (n as (typeof rrs)[number]).zone } : {}),
-              team: "x",
-              ...labels.get(n.name),
-            },
-          },
-          spec: {
-            bgp: { ipv4Address: `${n.ip}/24`, ...(rr ? { routeReflectorClusterID: "224.0.0.9" } : {}) },
-          },
-        },
-        `nodes/${n.name}`,
-      );
-    }
-    for (const p of peers)
-      put(
-        {
-          apiVersion: "projectcalico.org/v3",
-          kind: "BGPPeer",
-          metadata: { name: p.name },
-          spec: { nodeSelector: p.nodeSelector, peerSelector: p.peerSelector },
-        },
-        `bgppeers/${p.name}`,
-      );
-    return store;
-  }
+  const datastore = (labels: Map<string, Record<string, string>>, peers: AssignmentPeer[], members = rrs) =>
+    worldStore([...members, ...clients], labels, peers);
   const peeringsOf = (store: Store, node: string) =>
     computePeerings(store.snapshot(), { nodeName: node })
       .peers.map((p) => p.address)

@@ -1,0 +1,205 @@
+// The assignment writer's step (assignmentStep), run in a loop against a model datastore whose
+// Calico nodes peer as calico/node computes it (computePeerings) and whose sessions come up one
+// step after their peering appears: from nothing to the plan, through a reflector's loss and
+// arrival, and off again, no node ever has fewer sessions up than it had while a reflector of
+// its stays alive, and the step is idempotent once there.
+import { describe, expect, it } from "vitest";
+import {
+  ASSIGNMENT_LABEL_PREFIX,
+  type AssignmentPeer,
+  type AssignmentWrite,
+  assignedLabel,
+  assignmentStep,
+  type MemberStatus,
+  memberStatus,
+  planMoves,
+  publication,
+} from "../../src/datastore/assignment.js";
+import { computePeerings, type Store } from "../../src/datastore/index.js";
+import { worldStore, ZONE_LABEL } from "../helpers/assignment-world.js";
+
+const OPTIONS = { perNode: 2, slack: 1, zoneLabel: ZONE_LABEL };
+const rrs = ["zone-a", "zone-b", "zone-c", "zone-a", "zone-b"].map((zone, i) => ({
+  name: `rr-${i}`,
+  zone,
+  ip: `100.64.3.${i + 1}`,
+}));
+const clients = Array.from({ length: 40 }, (_, i) => ({ name: `node-${i}`, ip: `100.64.4.${i + 1}` }));
+const nameOf = new Map([...rrs, ...clients].map((n) => [n.ip, n.name]));
+
+/** The datastore: Nodes with their labels (ours and a team label), and the BGPPeers. */
+class World {
+  readonly labels = new Map<string, Record<string, string>>();
+  readonly peers = new Map<string, AssignmentPeer>();
+  writes = 0;
+
+  store(): Store {
+    return worldStore([...rrs, ...clients], this.labels, this.peers.values());
+  }
+
+  apply(writes: readonly AssignmentWrite[]): void {
+    for (const w of writes) {
+      this.writes++;
+      if (w.kind === "peer") this.peers.set(w.peer.name, w.peer);
+      else if (w.kind === "deletePeer") this.peers.delete(w.name);
+      else {
+        const l = { ...this.labels.get(w.node), ...w.set };
+        for (const k of w.remove) delete l[k];
+        this.labels.set(w.node, l);
+      }
+    }
+  }
+}
+
+/** The (client, reflector) pairs calico/node peers, from the client's side and the reflector's. */
+function peered(store: Store): Set<string> {
+  const snap = store.snapshot();
+  const pairs = new Set<string>();
+  for (const c of clients) {
+    const mine = computePeerings(snap, { nodeName: c.name }).peers.map((p) => nameOf.get(p.address));
+    for (const r of rrs) {
+      const theirs = computePeerings(snap, { nodeName: r.name }).peers.some((p) => p.address === c.ip);
+      // a session needs both ends configured
+      if (mine.includes(r.name) && theirs) pairs.add(`${c.name}|${r.name}`);
+    }
+  }
+  return pairs;
+}
+
+/**
+ * Runs the writer until it has nothing to write. Each step: the sessions up are the pairs peered
+ * both now and at the last step (a session takes a step to come up) with a live reflector; the
+ * live members report their status from them; the writer's writes are applied. Returns each
+ * client's sessions up at every step.
+ */
+function run(world: World, live: readonly string[], members = live, maxSteps = 12) {
+  // the sessions the last run left up are up
+  let before = peered(world.store());
+  const history: Map<string, number>[] = [];
+  for (let step = 0; step < maxSteps; step++) {
+    const store = world.store();
+    const now = peered(store);
+    const up = new Set([...now].filter((p) => before.has(p) && live.includes(p.split("|")[1]!)));
+    before = now;
+    history.push(
+      new Map(clients.map((c) => [c.name, rrs.filter((r) => up.has(`${c.name}|${r.name}`)).length])),
+    );
+    const snap = store.snapshot();
+    const statuses = new Map<string, MemberStatus | undefined>(
+      members.map((r) => [
+        r,
+        live.includes(r) ? memberStatus(r, snap.nodes, (a) => up.has(`${nameOf.get(a)}|${r}`)) : undefined,
+      ]),
+    );
+    const { writes, plan } = assignmentStep(snap, statuses, OPTIONS);
+    const settled = [...now].every((p) => up.has(p) || !live.includes(p.split("|")[1]!));
+    if (writes.length === 0 && settled) return { history, steps: step, store, plan };
+    world.apply(writes);
+  }
+  throw new Error(`still writing after ${maxSteps} steps`);
+}
+
+/** No client ever has fewer sessions up than at the step before, unless it had more than R. */
+function neverFewer(history: Map<string, number>[], floor: (node: string) => number = () => 1): void {
+  for (let t = 1; t < history.length; t++)
+    for (const [node, n] of history[t]!) {
+      const was = history[t - 1]!.get(node)!;
+      if (was > 0) expect(n, `${node} at step ${t}`).toBeGreaterThanOrEqual(Math.min(was, floor(node)));
+    }
+}
+
+const names = rrs.map((r) => r.name);
+
+describe("the assignment writer, stepped against calico/node's peerings", () => {
+  it("from nothing, every client ends with its planned reflectors up, and then nothing more is written", () => {
+    const world = new World();
+    const { history, store, steps } = run(world, names);
+    expect(history.at(-2)!.get("node-0")).toBe(0);
+    const last = history.at(-1)!;
+    for (const c of clients) expect(last.get(c.name), c.name).toBe(2);
+    const step = assignmentStep(
+      store.snapshot(),
+      new Map(names.map((r) => [r, memberStatus(r, store.snapshot().nodes, () => true)])),
+      OPTIONS,
+    );
+    expect(step.writes).toEqual([]);
+    // the datastore holds exactly the publication, beside the team labels
+    const pub = publication(step.plan);
+    for (const c of clients) expect(world.labels.get(c.name)).toEqual(pub.labels.get(c.name));
+    expect([...world.peers.values()]).toEqual(pub.peers);
+    // written at once; a step for the sessions to come up, one to see it
+    expect(steps).toBe(2);
+  });
+
+  it("a reflector lost: its nodes get a new one up before the dead label goes; none ever has fewer up than the live one", () => {
+    const world = new World();
+    const was = run(world, names).plan;
+    const dead = "rr-1";
+    const alive = names.filter((r) => r !== dead);
+    // within the grace period the dead one is still a member: nothing moves
+    const quiet = world.writes;
+    run(world, alive, names);
+    expect(world.writes).toBe(quiet);
+    const { history, plan } = run(world, alive);
+    neverFewer(history);
+    for (const c of clients) expect(history.at(-1)!.get(c.name), c.name).toBe(2);
+    for (const c of clients) expect(world.labels.get(c.name)?.[assignedLabel(dead)]).toBeUndefined();
+    expect(world.peers.has(`routereflector-${dead}`)).toBe(false);
+    // at most two writes for each node whose plan changed (add, then remove), the dead one's own
+    // label and its BGPPeer
+    const moved = planMoves(was, plan).nodes;
+    expect(moved).toEqual(
+      expect.arrayContaining(clients.filter((c) => was.nodes.get(c.name)?.includes(dead)).map((c) => c.name)),
+    );
+    expect(world.writes - quiet).toBeLessThanOrEqual(moved.length * 2 + 2);
+  });
+
+  it("a reflector added: nodes it takes keep both old ones up until it is up, and the others are untouched", () => {
+    const world = new World();
+    const four = names.slice(0, 4);
+    const was = run(world, four).plan;
+    const before = new Map(clients.map((c) => [c.name, { ...world.labels.get(c.name) }]));
+    const { history, plan } = run(world, names);
+    neverFewer(history, () => 2);
+    const moved = clients
+      .filter((c) => JSON.stringify(world.labels.get(c.name)) !== JSON.stringify(before.get(c.name)))
+      .map((c) => c.name);
+    // exactly the nodes whose plan changed (how few those are is the plan's own property)
+    expect(moved.length).toBeGreaterThan(0);
+    expect(moved.sort()).toEqual(planMoves(was, plan).nodes);
+  });
+
+  it("a node that is down does not hold its labels back for ever", () => {
+    const world = new World();
+    run(world, names);
+    const down = "node-3";
+    const mine = Object.keys(world.labels.get(down) ?? {});
+    const dead = names.find((r) => mine.includes(assignedLabel(r)))!;
+    // the node's sessions are never up: its old labels go once it has none up either
+    const alive = names.filter((r) => r !== dead);
+    const store = world.store();
+    const snap = store.snapshot();
+    const statuses = new Map(
+      alive.map((r) => [
+        r,
+        memberStatus(r, snap.nodes, (a) => nameOf.get(a) !== down) as MemberStatus | undefined,
+      ]),
+    );
+    const first = assignmentStep(snap, statuses, OPTIONS);
+    const w = first.writes.find((x) => x.kind === "labels" && x.node === down);
+    expect(w).toMatchObject({ kind: "labels", node: down, remove: [assignedLabel(dead)] });
+  });
+
+  it("switched off (no members): every label and BGPPeer of ours goes, and nothing else", () => {
+    const world = new World();
+    run(world, names);
+    run(world, [], []);
+    for (const c of [...clients, ...rrs])
+      expect(
+        Object.keys(world.labels.get(c.name) ?? {}).filter((k) => k.startsWith(ASSIGNMENT_LABEL_PREFIX)),
+      ).toEqual([]);
+    expect(world.peers.size).toBe(0);
+    const snap = world.store().snapshot();
+    for (const c of clients) expect(snap.nodes.get(c.name)?.labels.team).toBe("x");
+  });
+});

@@ -4,11 +4,11 @@
 //   node dist-bench/bench/load.js [--short] [--scenarios calico-mesh,churn,soak,...] [--targets ours,bird]
 //                                 [--n 100,1000] [--k 1,4] [--soak-minutes 60] [--out name]
 //   node dist-bench/bench/load.js --render part1,part2 --out load     (merge saved results)
-import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { ClientProcess, type Progress } from "./lib/client-process.js";
 import type { Plan, Report } from "./lib/clients.js";
 import { MAX_ROUTES } from "./lib/plan.js";
 import { machine, RESULTS_DIR } from "./lib/report.js";
@@ -21,47 +21,12 @@ const RR = "127.0.50.1";
 /** the second reflector of the two-reflector scenarios */
 const RR2 = "127.0.50.2";
 const HOLD = 9;
-const CLIENTS_JS = resolve(fileURLToPath(import.meta.url), "../lib/clients.js");
 
-interface Progress {
-  established: number;
-  converged: number;
-  complete: number;
-}
-
-/** One simulated nodes' process, and what it last said. */
-class ClientProcess {
-  readonly proc: ChildProcess;
-  progress: Progress = { established: 0, converged: 0, complete: 0 };
-  private reply: ((r: Report) => void) | undefined;
-
-  constructor(plan: Plan) {
-    this.proc = fork(CLIENTS_JS, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    this.proc.on("message", (m: { type: string } & Progress & Report) => {
-      if (m.type === "progress") this.progress = m;
-      if (m.type === "report") this.reply?.(m);
-    });
-    this.proc.send({ type: "start", ...plan });
-  }
-
-  send(m: object): void {
-    this.proc.send(m);
-  }
-
-  report(): Promise<Report> {
-    return new Promise((resolve) => {
-      this.reply = resolve;
-      this.proc.send({ type: "report" });
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    const exited = new Promise((r) => this.proc.once("exit", r));
-    this.proc.send({ type: "stop" });
-    await exited;
-  }
-}
+/** Two counts by key, added. */
+const sum = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(
+    [...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, (a[k] ?? 0) + (b[k] ?? 0)]),
+  );
 
 /**
  * The simulated nodes: most in one process, and 1% (at most 50) in a second one, the observers.
@@ -104,11 +69,7 @@ class Clients {
       bulkMaxGapMs: a.maxGapMs,
       bytesIn: a.bytesIn + b.bytesIn,
       notifications: [...a.notifications, ...b.notifications].slice(0, 20),
-      notificationCounts: Object.fromEntries(
-        [...new Set([...Object.keys(a.notificationCounts), ...Object.keys(b.notificationCounts)])].map(
-          (k) => [k, (a.notificationCounts[k] ?? 0) + (b.notificationCounts[k] ?? 0)],
-        ),
-      ),
+      notificationCounts: sum(a.notificationCounts, b.notificationCounts),
       sampleChecked: a.sampleChecked + b.sampleChecked,
       sampleErrors: [...a.sampleErrors, ...b.sampleErrors].slice(0, 10),
       minHeld: Math.min(a.minHeld, b.minHeld),
@@ -118,6 +79,9 @@ class Clients {
       lowWaterAt: a.lowWater <= b.lowWater ? `${a.lowWaterAt}` : `${b.lowWaterAt}`,
       flaps: a.flaps + b.flaps,
       complete: a.complete + b.complete,
+      sessionsUp: sum(a.sessionsUp, b.sessionsUp),
+      peersOf: { ...a.peersOf, ...b.peersOf },
+      peeringRuns: a.peeringRuns + b.peeringRuns,
     };
   }
 

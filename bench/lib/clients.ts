@@ -11,6 +11,7 @@
 //   <- {type:"report"}                   -> {type:"report", ...Report}
 //   <- {type:"stop"}                     closes every session and exits
 import net from "node:net";
+import { pino } from "pino";
 import {
   DEFAULT_CONTEXT,
   decodeMessage,
@@ -19,11 +20,20 @@ import {
   KEEPALIVE,
   type OpenMessage,
 } from "../../src/bgp/index.js";
+import { EtcdSource } from "../../src/datastore/etcd.js";
+import { computePeeringsOfNodes, Store } from "../../src/datastore/index.js";
 import { clientAddress, clientNextHop, PREFIX_BASE, prefixOf } from "./plan.js";
 
 export interface Plan {
-  /** the reflectors: every node has a session with each */
+  /** the reflectors: every node has a session with each (unless `etcd` is given) */
   targets: string[];
+  /**
+   * Peer as calico/node does: each node, the Calico Node `node-<index>`, has a session with each
+   * peer it computes from this etcd's datastore (computePeerings), made and ended as that changes.
+   */
+  etcd?: string[];
+  /** the second octet of the nodes' loopback addresses (clientAddress), 1 unless set */
+  addressBase?: number;
   port: number;
   /** global index of our first node, and how many we run */
   first: number;
@@ -66,6 +76,12 @@ export interface Report {
   complete: number;
   /** sessions the flapping nodes dropped */
   flaps: number;
+  /** nodes by how many sessions they have Established ("2": 40), and by which reflectors */
+  sessionsUp: Record<string, number>;
+  /** each node's Established sessions' reflectors, in datastore mode */
+  peersOf: Record<string, string[]>;
+  /** how many times the nodes' peerings were computed (datastore mode) */
+  peeringRuns: number;
 }
 
 /** A node's session with one reflector: what that reflector gave it. */
@@ -89,6 +105,8 @@ class Session {
   keepalive: NodeJS.Timeout | undefined;
   openWait: NodeJS.Timeout | undefined;
   lastClose = "";
+  /** its peering is gone (datastore mode): it is not made again */
+  removed = false;
 
   constructor(
     readonly node: Node,
@@ -102,7 +120,7 @@ class Session {
 }
 
 class Node {
-  readonly sessions: Session[];
+  sessions: Session[];
   maxGapMs = 0;
   bytesIn = 0;
   /** others' prefixes held from any reflector: how many sessions hold each */
@@ -123,11 +141,16 @@ class Node {
   ) {
     const size = Math.ceil((plan.total * plan.k) / 8);
     this.holders = new Uint8Array(plan.total * plan.k);
-    this.sessions = plan.targets.map((t) => new Session(this, t, size, sampled));
+    this.sessions = plan.etcd ? [] : plan.targets.map((t) => new Session(this, t, size, sampled));
+    this.size = size;
+    this.sampled = sampled;
   }
 
+  readonly size: number;
+  readonly sampled: boolean;
+
   get address(): string {
-    return clientAddress(this.index);
+    return clientAddress(this.index, this.plan.addressBase);
   }
 
   get expected(): number {
@@ -140,7 +163,7 @@ class Node {
 
   /** every session holds every other node's routes */
   get complete(): boolean {
-    return this.sessions.every((s) => s.held === this.expected);
+    return this.sessions.length > 0 && this.sessions.every((s) => s.held === this.expected);
   }
 }
 
@@ -328,11 +351,11 @@ function connect(s: Session): void {
     clearTimeout(s.openWait);
     s.pending = undefined;
     // Connect again, as a BGP speaker's ConnectRetry does (the reflector may be restarting).
-    if (!stopping) setTimeout(() => connect(s), 200 + Math.random() * 800);
+    if (!stopping && !s.removed) setTimeout(() => !s.removed && connect(s), 200 + Math.random() * 800);
     // RFC 4724 §4.2, as a real receiving speaker: keep the routes, stale, until the reflector is
     // back and says End-of-RIB, only for a family its capability listed, and only when the
     // session ended without a NOTIFICATION (we do not set the RFC 8538 N bit, as BIRD does not).
-    if (!hadSession) return;
+    if (!hadSession || s.removed) return;
     const retain = plan.gracefulRestart && n.convergedAt !== null && s.peerGr?.ipv4 && !s.notified;
     s.peerGr = undefined;
     s.notified = false;
@@ -385,7 +408,7 @@ function check(n: Node): string | undefined {
     for (let i = 0; i < plan.total; i++) {
       if (i === n.index) continue;
       for (let j = 0; j < plan.k; j++) {
-        const want = `${clientNextHop(i)} ${clientAddress(i)}`;
+        const want = `${clientNextHop(i)} ${clientAddress(i, plan.addressBase)}`;
         const got = table.get(i * plan.k + j);
         if (got !== want)
           return `${n.address} from ${s.target}: ${prefixOf(i * plan.k + j)} is ${got ?? "missing"}, expected next hop and originator ${want}`;
@@ -395,10 +418,59 @@ function check(n: Node): string | undefined {
   return n.unexpected ? `${n.address}: ${n.unexpected} prefixes nobody announced` : undefined;
 }
 
+/**
+ * Datastore mode: each node's sessions follow its peerings, computed as calico/node computes them
+ * from the datastore, once a change settles. A peering gone ends its session and its routes go
+ * with it, as BIRD does when confd removes the protocol; a new one is connected.
+ */
+function follow(store: Store): void {
+  let timer: NodeJS.Timeout | undefined;
+  const apply = () => {
+    timer = undefined;
+    if (stopping) return;
+    const all = computePeeringsOfNodes(
+      store.snapshot(),
+      nodes.map((n) => `node-${n.index}`),
+    );
+    for (const n of nodes) {
+      const want = new Set(
+        (all.get(`node-${n.index}`)?.peers ?? [])
+          .filter((p) => !p.address.includes(":"))
+          .map((p) => p.address),
+      );
+      for (const s of n.sessions.filter((x) => !want.has(x.target))) {
+        s.removed = true;
+        s.socket?.destroy();
+        drop(s);
+      }
+      n.sessions = n.sessions.filter((x) => want.has(x.target));
+      for (const t of want) {
+        if (n.sessions.some((x) => x.target === t)) continue;
+        const s = new Session(n, t, n.size, n.sampled);
+        n.sessions.push(s);
+        connect(s);
+      }
+    }
+    peerings++;
+  };
+  store.on("change", () => {
+    if (store.synced && !timer) timer = setTimeout(apply, 100);
+  });
+}
+
+let peerings = 0;
+
 async function start(p: Plan): Promise<void> {
   plan = p;
   nodes = [];
   for (let i = 0; i < p.count; i++) nodes.push(new Node(p.first + i, p, (p.first + i) % p.sampleEvery === 0));
+  if (p.etcd) {
+    const store = new Store();
+    follow(store);
+    const source = new EtcdSource(p.etcd, {}, store, pino({ level: "warn" }));
+    source.start();
+    return;
+  }
   // Connect in bursts, so the reflector's listen backlog is not the thing measured.
   for (let i = 0; i < nodes.length; i += p.connectBurst) {
     for (const n of nodes.slice(i, i + p.connectBurst)) for (const s of n.sessions) connect(s);
@@ -428,6 +500,19 @@ function report(): Report {
     lowWaterAt: nodes.reduce((a, b) => (b.lowWater < a.lowWater ? b : a), nodes[0]!)?.lowWaterAt ?? "",
     flaps,
     complete: nodes.filter((n) => n.complete).length,
+    sessionsUp: counts(nodes.map((n) => `_ ${n.sessions.filter((x) => x.established).length}`)),
+    peersOf: plan.etcd
+      ? Object.fromEntries(
+          nodes.map((n) => [
+            `node-${n.index}`,
+            n.sessions
+              .filter((x) => x.established)
+              .map((x) => x.target)
+              .sort(),
+          ]),
+        )
+      : {},
+    peeringRuns: peerings,
   };
 }
 

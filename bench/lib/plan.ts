@@ -8,10 +8,10 @@ export const MAX_ROUTES = 61_000;
 
 const dotted = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 
-/** The loopback address node i connects from. */
-export function clientAddress(i: number): string {
+/** The loopback address node i connects from: 127.<base>.0.1 and up. */
+export function clientAddress(i: number, base = 1): string {
   const n = i + 1;
-  return `127.${1 + (n >>> 16)}.${(n >>> 8) & 255}.${n & 255}`;
+  return `127.${base + (n >>> 16)}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
 /** Node i's NEXT_HOP (an attribute only; never contacted). */

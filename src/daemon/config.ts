@@ -45,6 +45,18 @@ export interface Config {
   addPaths: AddPaths;
   /** host:port of the HTTP endpoint, or undefined when off */
   httpListen?: { host: string; port: number };
+  /** the reflector assignment: R (ASSIGN_REFLECTORS) when on here, and its settings either way */
+  assignment: AssignmentConfig;
+}
+
+export interface AssignmentConfig {
+  /** reflectors per client node; undefined: off here */
+  perNode?: number;
+  slack: number;
+  zoneLabel: string;
+  graceSeconds: number;
+  leaseSeconds: number;
+  writesPerSecond: number;
 }
 
 /** A variable, its flag, its default and what it is for: the configuration reference. */
@@ -137,6 +149,32 @@ export const VARIABLES = [
     "all",
     "ADD-PATH (RFC 7911) offered to every peer, send and receive, as calico/node's BIRD (add paths on): all paths, N for the best N per prefix, or off",
   ],
+  [
+    "ASSIGN_REFLECTORS",
+    "--assign-reflectors",
+    "off",
+    "R: assign each client node R reflectors from the reflectors with this on (a lease each, one writer), as labels and BGPPeers calico/node follows; needs NODENAME and etcdv3 or kubernetes",
+  ],
+  [
+    "ASSIGN_ZONE_LABEL",
+    "--assign-zone-label",
+    "topology.kubernetes.io/zone",
+    "the Node label whose value is a reflector's zone: a node's reflectors are in different zones where they can be",
+  ],
+  [
+    "ASSIGN_SLACK",
+    "--assign-slack",
+    "2",
+    "nodes a reflector may take beyond its even share, ceil(nodes x R / reflectors)",
+  ],
+  [
+    "ASSIGN_GRACE_PERIOD",
+    "--assign-grace-period",
+    "60",
+    "seconds a reflector whose lease is gone keeps its nodes (a restart moves nothing); also how long an instance with assignment off waits with no member left before removing the labels and BGPPeers",
+  ],
+  ["ASSIGN_LEASE_TTL", "--assign-lease-ttl", "15", "seconds a member's lease lasts without renewal"],
+  ["ASSIGN_WRITE_RATE", "--assign-write-rate", "50", "the most datastore writes a second the writer makes"],
   ["LOG_LEVEL", "--log-level", "info", "trace, debug, info, warn, error, fatal or silent"],
   [
     "HTTP_LISTEN",
@@ -188,6 +226,37 @@ export function readVariables(env: NodeJS.ProcessEnv, argv: readonly string[]): 
     values.set(def[0], t.value);
   }
   return values;
+}
+
+/** A whole number from `min` for this variable, or its default. */
+function whole(values: Map<VariableName, string>, name: VariableName, fallback: number, min: number): number {
+  const text = values.get(name);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < min)
+    throw new ConfigError(name, `not a whole number from ${min}: ${JSON.stringify(text)}`);
+  return n;
+}
+
+function assignment(values: Map<VariableName, string>, config: Config): AssignmentConfig {
+  const on = values.get("ASSIGN_REFLECTORS");
+  const out: AssignmentConfig = {
+    slack: whole(values, "ASSIGN_SLACK", 2, 0),
+    zoneLabel: values.get("ASSIGN_ZONE_LABEL") ?? "topology.kubernetes.io/zone",
+    graceSeconds: whole(values, "ASSIGN_GRACE_PERIOD", 60, 0),
+    leaseSeconds: whole(values, "ASSIGN_LEASE_TTL", 15, 2),
+    writesPerSecond: whole(values, "ASSIGN_WRITE_RATE", 50, 1),
+  };
+  if (on === undefined || on === "off") return out;
+  out.perNode = whole(values, "ASSIGN_REFLECTORS", 2, 1);
+  if (!values.has("NODENAME"))
+    throw new ConfigError("ASSIGN_REFLECTORS", "needs NODENAME: the Calico Node this reflector is");
+  if (config.datastoreType === "file")
+    throw new ConfigError(
+      "ASSIGN_REFLECTORS",
+      "needs DATASTORE_TYPE etcdv3 or kubernetes (the leases live there)",
+    );
+  return out;
 }
 
 function address(values: Map<VariableName, string>, name: VariableName, family: 4 | 6): string | undefined {
@@ -355,6 +424,7 @@ export function loadConfig(
     logLevel: values.get("LOG_LEVEL")?.toLowerCase() ?? "info",
     logLevelSet: values.has("LOG_LEVEL"),
     addPaths: addPaths(values.get("ADD_PATHS") ?? "all"),
+    assignment: { slack: 2, zoneLabel: "", graceSeconds: 60, leaseSeconds: 15, writesPerSecond: 50 },
   };
   const ip = address(values, "IP", 4);
   const ip6 = address(values, "IP6", 6);
@@ -397,6 +467,7 @@ export function loadConfig(
       throw new ConfigError("MAX_PREFIXES", `not a count (0 for no limit): ${JSON.stringify(max)}`);
     config.maxPrefixes = n;
   }
+  config.assignment = assignment(values, config);
   const http = httpListen(values.get("HTTP_LISTEN") ?? "127.0.0.1:9179");
   if (http) config.httpListen = http;
   if (config.datastoreType === "etcdv3") {

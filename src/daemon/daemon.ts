@@ -4,10 +4,12 @@
 // (src/cli) runs it; the control endpoints (src/control) read it.
 import type { Logger } from "pino";
 import { describeError } from "../bgp/index.js";
+import type { Coordination } from "../datastore/coordination.js";
 import { computePeerings, FileSource, type Peerings, Store } from "../datastore/index.js";
 import { Listener } from "../fsm/index.js";
 import { logEvent } from "../log/index.js";
 import { Reconciler, Reflector } from "../reflector/index.js";
+import { Assigner } from "./assigner.js";
 import type { Config } from "./config.js";
 import { levelOfSeverity } from "./log.js";
 import { LogLimit } from "./log-limit.js";
@@ -26,6 +28,11 @@ export interface Source {
   stop(): void | Promise<void>;
   /** whether the datastore answers now (what was synced stays in force while it does not) */
   readonly connected: boolean;
+  /**
+   * The reflector assignment's membership and writes on this datastore; `self`: join as that
+   * member (assignment on here), else only watch. None: this datastore has no leases (a file).
+   */
+  coordination?(self: string | undefined, leaseSeconds: number): Promise<Coordination>;
 }
 
 interface Bgp {
@@ -77,10 +84,32 @@ export class Daemon {
   /** at most one line a second about them; routereflector_connections_refused_total counts each */
   private readonly refusedLog = new LogLimit(1000);
 
+  /** the reflector assignment, on a datastore with leases */
+  assigner: Assigner | undefined;
+
   async start(): Promise<void> {
     this.store.on("change", () => void this.update().catch((e: unknown) => this.fatal(e)));
     this.source = await this.makeSource(this.store);
+    const a = this.config.assignment;
+    const self = a.perNode !== undefined ? this.config.nodeName : undefined;
+    const coordination = await this.source.coordination?.(self, a.leaseSeconds);
+    if (coordination)
+      this.assigner = new Assigner(
+        this.store,
+        coordination,
+        self,
+        {
+          perNode: a.perNode ?? 0,
+          slack: a.slack,
+          zoneLabel: a.zoneLabel,
+          graceMs: a.graceSeconds * 1000,
+          writesPerSecond: a.writesPerSecond,
+        },
+        this.log.child({ assignment: self ?? "off" }),
+        (address) => this.reflector?.peer(address)?.session.state === "Established",
+      );
     await this.source.start();
+    await this.assigner?.start();
   }
 
   reload(): Promise<void> {
@@ -170,6 +199,7 @@ export class Daemon {
         // Established and leaving it are news; the Connect/Active retry cycle is debug detail.
         stateChange: (peer, from, to, reason) => {
           this.since.set(peer.address, Date.now());
+          if (from === "Established" || to === "Established") this.assigner?.poke();
           if (from === "Established") this.flaps.set(peer.address, (this.flaps.get(peer.address) ?? 0) + 1);
           logEvent(
             log,
@@ -265,6 +295,7 @@ export class Daemon {
    */
   async stop(message: string, retain = false): Promise<void> {
     this.stopping = true;
+    await this.assigner?.stop();
     await this.source?.stop();
     await this.stopBgp(message, retain);
   }

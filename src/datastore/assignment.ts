@@ -197,6 +197,13 @@ export interface Publication {
   peers: AssignmentPeer[];
 }
 
+/**
+ * The BGPPeer that meshes the reflectors: a node's reflectors are R of M, so the routes of nodes
+ * with none in common go from reflector to reflector (RFC 4456 §8: a client's routes are
+ * reflected to non-clients). Its name cannot be a reflector's (those begin routereflector-).
+ */
+export const MESH_PEER = "routereflectors";
+
 /** The labels and BGPPeers that make calico/node peer each client with its assigned reflectors. */
 export function publication(plan: Plan): Publication {
   const reflectors = [...plan.load.keys()];
@@ -209,6 +216,8 @@ export function publication(plan: Plan): Publication {
     nodeSelector: `${assignedLabel(r)} == 'true'`,
     peerSelector: `${REFLECTOR_LABEL} == '${labelText(r)}'`,
   }));
+  const mesh = `has(${REFLECTOR_LABEL})`;
+  if (reflectors.length > 1) peers.push({ name: MESH_PEER, nodeSelector: mesh, peerSelector: mesh });
   return { labels, peers };
 }
 
@@ -299,6 +308,8 @@ export interface AssignmentStep {
   writes: AssignmentWrite[];
   /** nodes whose old reflectors stay until the new ones are up */
   heldBack: string[];
+  /** what the operator should fix: members sharing a cluster ID */
+  warnings: string[];
 }
 
 /**
@@ -375,9 +386,20 @@ export function assignmentStep(
   }
   const gone: AssignmentWrite[] = [];
   for (const name of snap.peers.keys()) {
+    if (name === MESH_PEER && !wanted.has(name)) gone.push({ kind: "deletePeer", name });
     if (!name.startsWith(ASSIGNMENT_PEER_PREFIX) || wanted.has(name)) continue;
     const label = `${ASSIGNMENT_LABEL_PREFIX}${name.slice(ASSIGNMENT_PEER_PREFIX.length)}`;
     if (!carried.has(label)) gone.push({ kind: "deletePeer", name });
   }
-  return { plan, writes: [...peers, ...labels, ...removals, ...gone], heldBack: heldBack.sort() };
+  const warnings: string[] = [];
+  const ids = new Map<string, string[]>();
+  for (const n of reflectorNodes)
+    if (members.has(n.name))
+      ids.set(n.clusterId as string, [...(ids.get(n.clusterId as string) ?? []), n.name]);
+  for (const [id, names] of ids)
+    if (names.length > 1)
+      warnings.push(
+        `reflectors ${names.sort().join(", ")} share route reflector cluster ID ${id}: each drops the routes the others reflect (RFC 4456 §8), so nodes with none of them in common miss each other's routes; give each its own`,
+      );
+  return { plan, writes: [...peers, ...labels, ...removals, ...gone], heldBack: heldBack.sort(), warnings };
 }

@@ -10,6 +10,7 @@ import { ExponentialBackoff } from "cockatiel";
 import { Etcd3, type IKeyValue, type IOptions, type IWatchResponse, type Watcher } from "etcd3";
 import type { Logger } from "pino";
 import { logEvent } from "../log/index.js";
+import type { Coordination } from "./coordination.js";
 import { parseObject, parseOne } from "./objects.js";
 import {
   parseAddress,
@@ -120,6 +121,36 @@ async function retire(client: Etcd3, watchers: Watcher[]): Promise<void> {
   client.close();
 }
 
+/** The etcd3 client's options for these endpoints and this access. */
+export function etcdOptions(endpoints: string[], tls: EtcdAccess): IOptions {
+  const https = endpoints.some((e) => e.startsWith("https:"));
+  return {
+    hosts: endpoints,
+    dialTimeout: 5000,
+    // Reconnect soon once etcd answers again. gRPC's channel backs off to 120 s and etcd3's
+    // watch stream to 30 s by default: after ten seconds of outage, changes came ten or more
+    // seconds after etcd was back.
+    grpcOptions: {
+      "grpc.initial_reconnect_backoff_ms": 250,
+      "grpc.max_reconnect_backoff_ms": RECONNECT_MAX_MS,
+    },
+    faultHandling: {
+      // etcd3 wants the first backoff of the sequence (the factory's next())
+      watchBackoff: new ExponentialBackoff({ initialDelay: 250, maxDelay: RECONNECT_MAX_MS }).next(),
+    },
+    ...(tls.username !== undefined ? { auth: { username: tls.username, password: tls.password ?? "" } } : {}),
+    ...(https || tls.ca
+      ? {
+          credentials: {
+            rootCertificate: tls.ca ?? Buffer.from(rootCertificates.join("\n")),
+            ...(tls.key ? { privateKey: tls.key } : {}),
+            ...(tls.cert ? { certChain: tls.cert } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
 export class EtcdSource {
   private client: Etcd3;
   private watchers: Watcher[] = [];
@@ -143,34 +174,7 @@ export class EtcdSource {
     private readonly store: Store,
     private readonly log: Logger,
   ) {
-    const https = endpoints.some((e) => e.startsWith("https:"));
-    this.options = {
-      hosts: endpoints,
-      dialTimeout: 5000,
-      // Reconnect soon once etcd answers again. gRPC's channel backs off to 120 s and etcd3's
-      // watch stream to 30 s by default: after ten seconds of outage, changes came ten or more
-      // seconds after etcd was back.
-      grpcOptions: {
-        "grpc.initial_reconnect_backoff_ms": 250,
-        "grpc.max_reconnect_backoff_ms": RECONNECT_MAX_MS,
-      },
-      faultHandling: {
-        // etcd3 wants the first backoff of the sequence (the factory's next())
-        watchBackoff: new ExponentialBackoff({ initialDelay: 250, maxDelay: RECONNECT_MAX_MS }).next(),
-      },
-      ...(tls.username !== undefined
-        ? { auth: { username: tls.username, password: tls.password ?? "" } }
-        : {}),
-      ...(https || tls.ca
-        ? {
-            credentials: {
-              rootCertificate: tls.ca ?? Buffer.from(rootCertificates.join("\n")),
-              ...(tls.key ? { privateKey: tls.key } : {}),
-              ...(tls.cert ? { certChain: tls.cert } : {}),
-            },
-          }
-        : {}),
-    };
+    this.options = etcdOptions(endpoints, tls);
     this.client = new Etcd3(this.options);
   }
 
@@ -185,6 +189,12 @@ export class EtcdSource {
     void retire(this.client, this.watchers);
     this.watchers = [];
     this.client = new Etcd3(this.options);
+  }
+
+  /** The assignment's leases and writes on this etcd (a client of their own). */
+  async coordination(self: string | undefined, leaseSeconds: number): Promise<Coordination> {
+    const { EtcdCoordination } = await import("./etcd-coordination.js");
+    return new EtcdCoordination(this.options, self, leaseSeconds, this.log.child({ coordination: "etcdv3" }));
   }
 
   /** Starts listing in the background; the store says when it is synced. */

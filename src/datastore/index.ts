@@ -8,6 +8,7 @@ export {
   type AddPaths,
   BGP_PORT,
   computePeerings,
+  computePeeringsOfNodes,
   DEFAULT_AS,
   type Identity,
   type PeerFilters,

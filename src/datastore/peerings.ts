@@ -189,9 +189,18 @@ class Cluster {
     return this.nodePorts.get(n.name) ?? this.globalPort;
   }
 
+  private readonly matched = new Map<string, NodeResource[]>();
+
+  /** the nodes a BGPPeer's selector selects (once per Cluster: computePeeringsOfNodes shares it) */
   matching(peer: BgpPeerResource, side: "nodeSelector" | "peerSelector"): NodeResource[] {
-    const sel = peer[side];
-    return sel ? this.nodes.filter((n) => sel.matches(n.labels)) : [];
+    const key = `${side}\u0000${peer.name}`;
+    let nodes = this.matched.get(key);
+    if (!nodes) {
+      const sel = peer[side];
+      nodes = sel ? this.nodes.filter((n) => sel.matches(n.labels)) : [];
+      this.matched.set(key, nodes);
+    }
+    return nodes;
   }
 
   /** client.go nodesWithIPPortAndAS */
@@ -398,8 +407,26 @@ export function computePeerings(
   id: Identity,
   secrets: SecretLookup = () => undefined,
 ): Peerings {
-  const warnings: string[] = [];
-  const c = new Cluster(snap, secrets, warnings);
+  return peeringsIn(new Cluster(snap, secrets, []), id);
+}
+
+/**
+ * The peerings of each of these Calico Nodes, as each one's calico/node computes them: what a
+ * simulation of many nodes needs, with the selectors evaluated once for all of them.
+ */
+export function computePeeringsOfNodes(snap: Snapshot, names: readonly string[]): Map<string, Peerings> {
+  const c = new Cluster(snap, () => undefined, []);
+  const out = new Map<string, Peerings>();
+  for (const nodeName of names) {
+    c.warnings.length = 0;
+    out.set(nodeName, peeringsIn(c, { nodeName }));
+  }
+  return out;
+}
+
+function peeringsIn(c: Cluster, id: Identity): Peerings {
+  const snap = c.snap;
+  const warnings = c.warnings;
   for (const p of byName(snap.peers)) {
     if (p.localWorkloadSelector) {
       warnings.push(`bgppeers/${p.name}: localWorkloadSelector peerings are for workload hosts; ignored`);

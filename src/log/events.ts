@@ -128,6 +128,31 @@ export const EVENTS = {
     "info",
     "the API server does not serve this kind to us (404: its CRD is not installed; 403: no Role for it): there are none",
   ),
+  // the reflector assignment (ASSIGN_REFLECTORS)
+  assignmentLeaseLost: spec<Err>(
+    "warn",
+    "assignment lease lost (the datastore was away longer than its TTL): joining again",
+  ),
+  assignmentLeaseFailed: spec<Err>("warn", "could not take the assignment lease: trying again"),
+  assignmentWriter: spec<{ elected: boolean; err?: string }>("info", "assignment writer changed"),
+  assignmentPlan: spec<{
+    reflectors: number;
+    nodes: number;
+    moved: number;
+    slots: number;
+  }>("info", "assignment plan changed"),
+  assignmentWrites: spec<{ done: number; conflicts: number; failed: number; left: number; heldBack: number }>(
+    "info",
+    "assignment written",
+  ),
+  assignmentWriteFailed: spec<{ write: string; err: string }>(
+    "warn",
+    "an assignment write failed: tried again later",
+  ),
+  assignmentCleanup: spec<{ labels: number; peers: number }>(
+    "info",
+    "assignment is off and no member is left: removing the labels and BGPPeers it wrote",
+  ),
 } as const;
 
 export type EventName = keyof typeof EVENTS;

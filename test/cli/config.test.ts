@@ -47,6 +47,23 @@ describe("configuration contract", () => {
     });
   });
 
+  it("ASSIGN_REFLECTORS: off unless set; its settings have defaults either way", () => {
+    const off = loadConfig({ IP: "127.0.0.9" }, []).assignment;
+    expect(off).toEqual({
+      slack: 2,
+      zoneLabel: "topology.kubernetes.io/zone",
+      graceSeconds: 60,
+      leaseSeconds: 15,
+      writesPerSecond: 50,
+    });
+    const on = loadConfig(
+      { ETCD_ENDPOINTS: "http://127.0.0.1:2379", NODENAME: "rr-0", ASSIGN_REFLECTORS: "3" },
+      ["--assign-zone-label", "example.com/rack"],
+    ).assignment;
+    expect(on).toMatchObject({ perNode: 3, zoneLabel: "example.com/rack" });
+    expect(loadConfig({ IP: "127.0.0.9", ASSIGN_REFLECTORS: "off" }, []).assignment.perNode).toBeUndefined();
+  });
+
   it("MAX_PREFIXES: a count, 0 or unset for no limit", () => {
     expect(loadConfig({ MAX_PREFIXES: "20000" }, []).maxPrefixes).toBe(20000);
     expect(loadConfig({ MAX_PREFIXES: "0" }, []).maxPrefixes).toBeUndefined();
@@ -173,6 +190,23 @@ describe("configuration contract", () => {
       [],
       'CALICO_ROUTER_ID: not an IPv4 address: "2001:db8::1"',
     ],
+    [
+      { ETCD_ENDPOINTS: "http://127.0.0.1:2379", IP: "127.0.0.9", ASSIGN_REFLECTORS: "2" },
+      [],
+      "ASSIGN_REFLECTORS: needs NODENAME: the Calico Node this reflector is",
+    ],
+    [
+      { NODENAME: "rr-0", ASSIGN_REFLECTORS: "2" },
+      [],
+      "ASSIGN_REFLECTORS: needs DATASTORE_TYPE etcdv3 or kubernetes (the leases live there)",
+    ],
+    [{ IP: "127.0.0.9", ASSIGN_REFLECTORS: "0" }, [], 'ASSIGN_REFLECTORS: not a whole number from 1: "0"'],
+    [
+      { IP: "127.0.0.9" },
+      ["--assign-grace-period=1m"],
+      'ASSIGN_GRACE_PERIOD: not a whole number from 0: "1m"',
+    ],
+    [{ IP: "127.0.0.9", ASSIGN_LEASE_TTL: "1" }, [], 'ASSIGN_LEASE_TTL: not a whole number from 2: "1"'],
     [{}, ["--bogus"], "--bogus: unknown option (see --help)"],
     [{}, ["--ip"], "--ip: needs a value"],
   ])("%j %j: %s", (env, argv, message) => expect(errorOf(env, argv)).toBe(message));

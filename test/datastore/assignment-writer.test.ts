@@ -16,6 +16,7 @@ import {
   publication,
 } from "../../src/datastore/assignment.js";
 import { computePeerings, type Store } from "../../src/datastore/index.js";
+import type { NodeResource } from "../../src/datastore/resources.js";
 import { worldStore, ZONE_LABEL } from "../helpers/assignment-world.js";
 
 const OPTIONS = { perNode: 2, slack: 1, zoneLabel: ZONE_LABEL };
@@ -201,5 +202,18 @@ describe("the assignment writer, stepped against calico/node's peerings", () => 
     expect(world.peers.size).toBe(0);
     const snap = world.store().snapshot();
     for (const c of clients) expect(snap.nodes.get(c.name)?.labels.team).toBe("x");
+  });
+
+  it("reflectors sharing a cluster ID are warned of: they would drop each other's routes", () => {
+    const world = new World();
+    const snap = world.store().snapshot();
+    const members = new Map(names.map((r) => [r, undefined]));
+    expect(assignmentStep(snap, members, OPTIONS).warnings).toEqual([]);
+    const shared = new Map(snap.nodes);
+    for (const r of ["rr-0", "rr-3"])
+      shared.set(r, { ...(shared.get(r) as NodeResource), clusterId: "224.0.0.1" });
+    expect(assignmentStep({ ...snap, nodes: shared }, members, OPTIONS).warnings).toEqual([
+      expect.stringMatching(/^reflectors rr-0, rr-3 share route reflector cluster ID 224\.0\.0\.1/),
+    ]);
   });
 });

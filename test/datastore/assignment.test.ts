@@ -169,7 +169,7 @@ describe("the plan published for calico/node", () => {
       .sort();
   const addresses = (names: readonly string[]) => names.map((n) => ipOf.get(n)).sort();
 
-  it("every client peers with exactly its reflectors, and each reflector with exactly its clients", () => {
+  it("every client peers with exactly its reflectors, and each reflector with exactly its clients and the other reflectors", () => {
     const plan = planAssignment(
       rrs,
       clients.map((c) => c.name),
@@ -181,7 +181,9 @@ describe("the plan published for calico/node", () => {
       expect(peeringsOf(store, c.name), c.name).toEqual(addresses(plan.nodes.get(c.name) ?? []));
     for (const r of rrs) {
       const mine = [...plan.nodes].filter(([, rs]) => rs.includes(r.name)).map(([n]) => n);
-      expect(peeringsOf(store, r.name), r.name).toEqual(addresses(mine));
+      // and the other reflectors, for the routes of nodes with none in common
+      const others = rrs.filter((x) => x !== r).map((x) => x.name);
+      expect(peeringsOf(store, r.name), r.name).toEqual(addresses([...mine, ...others]));
     }
     // labels not ours are kept; ours are exactly one per assigned reflector
     expect(ownLabels({ team: "x", [assignedLabel("rr-1")]: "true" })).toEqual({

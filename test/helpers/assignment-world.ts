@@ -1,6 +1,6 @@
 // A Calico datastore for the reflector assignment's tests: reflector Nodes (with a zone and a
 // route reflector cluster ID), client Nodes, each with a label not ours (team: x) beside the
-// labels given, full mesh off, and the BGPPeers given.
+// labels given, full mesh off, and the BGPPeers given. A reflector's cluster ID is its address.
 import type { AssignmentPeer } from "../../src/datastore/assignment.js";
 import { Store } from "../../src/datastore/index.js";
 import { parseResource } from "../../src/datastore/resources.js";
@@ -42,7 +42,7 @@ export function worldObjects(
           name: n.name,
           labels: { ...(rr ? { [ZONE_LABEL]: n.zone } : {}), team: "x", ...labels.get(n.name) },
         },
-        spec: { bgp: { ipv4Address: `${n.ip}/24`, ...(rr ? { routeReflectorClusterID: "224.0.0.9" } : {}) } },
+        spec: { bgp: { ipv4Address: `${n.ip}/24`, ...(rr ? { routeReflectorClusterID: n.ip } : {}) } },
       },
     });
   }

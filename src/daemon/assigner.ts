@@ -1,0 +1,241 @@
+// The reflector assignment in a running instance (ASSIGN_REFLECTORS): it reports its status on its
+// lease, and when elected writer it takes the datastore towards the plan (assignmentStep), at
+// most so many writes a second. The grace period is kept here, with the clock: a member whose
+// lease is gone stays in the plan that long, so a restart moves nothing. An instance with the
+// assignment off only watches: once no member has been live for the grace period, it removes
+// what the assignment wrote. Everything else is the pure step's.
+import type { Logger } from "pino";
+import {
+  ASSIGNMENT_PEER_PREFIX,
+  type AssignmentOptions,
+  type AssignmentWrite,
+  assignedLabel,
+  assignmentStep,
+  MESH_PEER,
+  type MemberStatus,
+  memberStatus,
+  ownLabels,
+  type Plan,
+  planMoves,
+  writeKey,
+} from "../datastore/assignment.js";
+import type { Coordination } from "../datastore/coordination.js";
+import type { Snapshot, Store } from "../datastore/index.js";
+import { logEvent } from "../log/index.js";
+
+export interface AssignSettings extends AssignmentOptions {
+  /** how long a member whose lease is gone keeps its nodes, ms */
+  graceMs: number;
+  /** the most writes a second */
+  writesPerSecond: number;
+}
+
+/** a write made is not made again for this long: the datastore's watch brings it back first */
+const RECENT_MS = 10_000;
+/** the shortest time between two status reports */
+const REPORT_MS = 1000;
+
+export class Assigner {
+  /** when each member was last seen live (ms) */
+  private readonly seen = new Map<string, number>();
+  private readonly recent = new Map<string, number>();
+  private tokens: number;
+  private refilledAt: number;
+  private reported: { text: string; at: number } | undefined;
+  private noMembersSince: number | undefined;
+  private running = false;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private warned = new Set<string>();
+
+  /** the plan as this instance computes it */
+  plan: Plan | undefined;
+  /** nodes whose old reflectors stay until their new ones are up */
+  heldBack = 0;
+  /** writes the last pass left for later (the rate limit) */
+  pendingWrites = 0;
+  /** reflector slots moved by plan changes, and writes by result: for the metrics */
+  movedSlots = 0;
+  readonly writes = { done: 0, conflict: 0, gone: 0, failed: 0 };
+
+  constructor(
+    private readonly store: Store,
+    readonly coordination: Coordination,
+    /** our Calico Node, when assignment is on here */
+    private readonly self: string | undefined,
+    private readonly settings: AssignSettings,
+    private readonly log: Logger,
+    /** whether our session with this address is Established */
+    private readonly up: (address: string) => boolean,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.tokens = settings.writesPerSecond;
+    this.refilledAt = clock();
+  }
+
+  get on(): boolean {
+    return this.self !== undefined;
+  }
+
+  async start(): Promise<void> {
+    this.coordination.on("change", () => this.poke());
+    this.store.on("change", () => this.poke());
+    // the grace period, the rate limit and the status report come due with time
+    this.timer = setInterval(() => this.poke(), 1000);
+    await this.coordination.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.coordination.stop();
+  }
+
+  /** Something changed (a session, the datastore, the membership): a pass soon. */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.pass();
+        } while (this.again && !this.stopped);
+      } finally {
+        this.running = false;
+      }
+    })();
+  }
+
+  private async pass(): Promise<void> {
+    if (!this.store.synced || !this.coordination.synced) return;
+    const now = this.clock();
+    const snap = this.store.snapshot();
+    if (this.self !== undefined) await this.report(snap, now);
+    const members = this.members(snap, now);
+    if (!members) return;
+    const step = assignmentStep(snap, members, this.settings);
+    if (this.plan) {
+      const moved = planMoves(this.plan, step.plan);
+      if (moved.slots) {
+        this.movedSlots += moved.slots;
+        logEvent(this.log, "assignmentPlan", {
+          reflectors: step.plan.load.size,
+          nodes: step.plan.nodes.size,
+          moved: moved.nodes.length,
+          slots: moved.slots,
+        });
+      }
+    }
+    this.plan = step.plan;
+    this.heldBack = step.heldBack.length;
+    for (const w of step.warnings)
+      if (!this.warned.has(w)) logEvent(this.log, "peeringWarning", { warning: w });
+    this.warned = new Set(step.warnings);
+    if (this.self !== undefined && !this.coordination.writer) {
+      this.pendingWrites = 0;
+      return;
+    }
+    if (this.self === undefined && step.writes.length)
+      logEvent(this.log, "assignmentCleanup", {
+        labels: step.writes.filter((w) => w.kind === "labels").length,
+        peers: step.writes.filter((w) => w.kind === "deletePeer").length,
+      });
+    await this.apply(step.writes, step.heldBack.length, now);
+  }
+
+  private async report(snap: Snapshot, now: number): Promise<void> {
+    const status = memberStatus(this.self as string, snap.nodes, this.up);
+    const text = JSON.stringify(status);
+    if (text === this.reported?.text || (this.reported && now - this.reported.at < REPORT_MS)) return;
+    this.reported = { text, at: now };
+    await this.coordination.report(status).catch((e: unknown) => {
+      this.reported = undefined;
+      logEvent(this.log, "assignmentLeaseFailed", { err: (e as Error).message });
+    });
+  }
+
+  /**
+   * The members the plan is made of: the live ones, and those gone less than the grace period
+   * ago (a reflector our labels name counts as just gone when we first see it, as after we are
+   * elected). Off: none, once no member has been live for the grace period; undefined: wait.
+   */
+  private members(snap: Snapshot, now: number): Map<string, MemberStatus | undefined> | undefined {
+    const live = this.coordination.members;
+    if (this.self === undefined) {
+      if (live.size > 0 || !anythingOurs(snap)) {
+        this.noMembersSince = undefined;
+        return undefined;
+      }
+      this.noMembersSince ??= now;
+      return now - this.noMembersSince >= this.settings.graceMs ? new Map() : undefined;
+    }
+    for (const name of live.keys()) this.seen.set(name, now);
+    const named = labelled(snap);
+    for (const r of named) if (!this.seen.has(r)) this.seen.set(r, now);
+    const members = new Map<string, MemberStatus | undefined>();
+    for (const [name, at] of this.seen) {
+      if (live.has(name)) members.set(name, live.get(name));
+      else if (now - at < this.settings.graceMs) members.set(name, undefined);
+      // past its grace, it is remembered while labels name it: they are not a new arrival
+      else if (!named.has(name)) this.seen.delete(name);
+    }
+    return members;
+  }
+
+  /** The writes, in their order, as far as the rate allows; the rest on a later pass. */
+  private async apply(writes: readonly AssignmentWrite[], heldBack: number, now: number): Promise<void> {
+    const { writesPerSecond } = this.settings;
+    this.tokens = Math.min(writesPerSecond, this.tokens + ((now - this.refilledAt) / 1000) * writesPerSecond);
+    this.refilledAt = now;
+    for (const [k, at] of this.recent) if (now - at > RECENT_MS) this.recent.delete(k);
+    const todo = writes.filter((w) => !this.recent.has(writeKey(w)));
+    const counts = { done: 0, conflicts: 0, failed: 0 };
+    let made = 0;
+    for (const w of todo) {
+      if (this.tokens < 1 || this.stopped) break;
+      this.tokens--;
+      made++;
+      try {
+        const result = await this.coordination.write(w);
+        this.writes[result]++;
+        if (result === "conflict") counts.conflicts++;
+        else {
+          counts.done++;
+          this.recent.set(writeKey(w), now);
+        }
+      } catch (e) {
+        this.writes.failed++;
+        counts.failed++;
+        if (counts.failed === 1)
+          logEvent(this.log, "assignmentWriteFailed", { write: writeKey(w), err: (e as Error).message });
+      }
+    }
+    this.pendingWrites = todo.length - made;
+    if (made) logEvent(this.log, "assignmentWrites", { ...counts, left: this.pendingWrites, heldBack });
+  }
+}
+
+/** The reflectors our labels name on some Node. */
+function labelled(snap: Snapshot): Set<string> {
+  const carried = new Set<string>();
+  for (const n of snap.nodes.values()) for (const k of Object.keys(ownLabels(n.labels))) carried.add(k);
+  return new Set(
+    [...snap.nodes.values()]
+      .filter((n) => n.clusterId !== undefined && carried.has(assignedLabel(n.name)))
+      .map((n) => n.name),
+  );
+}
+
+/** Whether the datastore holds a label or a BGPPeer of the assignment's. */
+function anythingOurs(snap: Snapshot): boolean {
+  for (const n of snap.nodes.values()) if (Object.keys(ownLabels(n.labels)).length) return true;
+  for (const name of snap.peers.keys())
+    if (name.startsWith(ASSIGNMENT_PEER_PREFIX) || name === MESH_PEER) return true;
+  return false;
+}

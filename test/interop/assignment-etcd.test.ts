@@ -1,0 +1,178 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { ClientProcess } from "../../bench/lib/client-process.js";
+import type { Report } from "../../bench/lib/clients.js";
+import { clientAddress } from "../../bench/lib/plan.js";
+import { planAssignment, planMoves } from "../../src/datastore/assignment.js";
+import { worldObjects, ZONE_LABEL } from "../helpers/assignment-world.js";
+import { Daemon } from "../helpers/cli.js";
+import { Etcd, waitFor } from "../helpers/lab.js";
+import { reliability } from "../helpers/reliability.js";
+
+const N = 40;
+const K = 2;
+const GRACE = 4;
+const LEASE = 3;
+const zones = ["zone-a", "zone-b", "zone-c", "zone-a", "zone-b"];
+const reflectors = zones.map((zone, i) => ({ name: `rr-${i}`, ip: `127.0.63.${i + 1}`, zone }));
+const clients = Array.from({ length: N }, (_, i) => ({ name: `node-${i}`, ip: clientAddress(i, 64) }));
+const ipOf = new Map([...reflectors, ...clients].map((n) => [n.name, n.ip]));
+
+const cleanup: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+const expected = (N - 1) * K;
+
+describe("reflector assignment on etcd v3", () => {
+  it("every node peers with its two assigned reflectors; a reflector killed or added keeps every route at every node", async (ctx) => {
+    const measured = reliability(ctx, {
+      scenario: "assigned reflectors: one killed, one added",
+      load: `${N} simulated Calico nodes peering as calico/node computes from etcd, ${K} routes each; four reflectors with ASSIGN_REFLECTORS=2`,
+      fault: `a reflector killed (SIGKILL; lease ${LEASE} s, grace ${GRACE} s), then a fifth one started`,
+      checked:
+        "each node's sessions are its planned reflectors; no node held fewer than every route at any moment",
+    });
+    const etcd = new Etcd("127.0.63.10");
+    cleanup.push(() => etcd.stop());
+    etcd.start();
+    const put = (objects: { key: string; object: object }[]) => {
+      for (const { key, object } of objects) {
+        const [plural] = key.split("/") as [string];
+        etcd.putResource(plural, object as { kind: string; metadata: { name: string } });
+      }
+    };
+    put(worldObjects([...reflectors.slice(0, 4), ...clients], new Map(), []));
+
+    const daemons = new Map<string, Daemon>();
+    const startReflector = (r: (typeof reflectors)[number], assign = true) => {
+      const d = new Daemon({
+        DATASTORE_TYPE: "etcdv3",
+        ETCD_ENDPOINTS: etcd.endpoint,
+        NODENAME: r.name,
+        IP: r.ip,
+        ...(assign ? { ASSIGN_REFLECTORS: "2" } : {}),
+        ASSIGN_SLACK: "1",
+        ASSIGN_GRACE_PERIOD: String(GRACE),
+        ASSIGN_LEASE_TTL: String(LEASE),
+        ASSIGN_WRITE_RATE: "500",
+        LOG_LEVEL: "info",
+      });
+      daemons.set(r.name, d);
+      cleanup.push(() => d.stop("SIGKILL"));
+      return d;
+    };
+    for (const r of reflectors.slice(0, 4)) startReflector(r);
+
+    const nodes = new ClientProcess({
+      targets: [],
+      etcd: [etcd.endpoint],
+      addressBase: 64,
+      port: 179,
+      first: 0,
+      count: N,
+      total: N,
+      k: K,
+      holdTime: 9,
+      asn: 64512,
+      gracefulRestart: true,
+      sampleEvery: 5,
+      connectBurst: 50,
+    });
+    cleanup.push(() => nodes.stop());
+    nodes.send({ type: "announce" });
+
+    /** Every node has exactly its planned reflectors' sessions up, each with every route. */
+    const settled = async (live: typeof reflectors) => {
+      const plan = planAssignment(
+        live,
+        clients.map((c) => c.name),
+        { perNode: 2, slack: 1 },
+      );
+      const want = (node: string) => (plan.nodes.get(node) ?? []).map((r) => ipOf.get(r)).sort();
+      let last: Report | undefined;
+      await waitFor(
+        async () => {
+          last = await nodes.report();
+          return (
+            last.complete === N && clients.every((c) => `${last?.peersOf[c.name]}` === `${want(c.name)}`)
+          );
+        },
+        40_000,
+        "every node with its two planned reflectors up and every route",
+      ).catch((e: Error) => {
+        const wrong = clients.filter((c) => `${last?.peersOf[c.name]}` !== `${want(c.name)}`).slice(0, 5);
+        const said = [...daemons]
+          .flatMap(([name, d]) =>
+            d.lines
+              .filter((l) => String(l.msg).includes("assignment"))
+              .map((l) => `${name}: ${JSON.stringify(l)}`),
+          )
+          .slice(-30);
+        throw new Error(
+          `${e.message}: complete ${last?.complete}/${N}; e.g. ${wrong.map((c) => `${c.name} has ${last?.peersOf[c.name]} wants ${want(c.name)}`).join("; ")}\n${said.join("\n")}`,
+        );
+      });
+      return last as Report;
+    };
+
+    const first = await settled(reflectors.slice(0, 4));
+    expect(first.sampleErrors).toEqual([]);
+    expect(first.unexpected).toBe(0);
+    // one writer among them
+    const writers = [...daemons.values()].filter(
+      (d) => d.logged("assignment writer changed", { elected: true }).length,
+    );
+    expect(writers.length).toBe(1);
+
+    // A reflector killed: no NOTIFICATION, its lease runs out, then the grace period.
+    const victim = writers[0] === daemons.get("rr-1") ? "rr-2" : "rr-1";
+    const killedAt = Date.now();
+    await daemons.get(victim)?.stop("SIGKILL");
+    const live = reflectors.slice(0, 4).filter((r) => r.name !== victim);
+    const afterKill = await settled(live);
+    const replacedMs = Date.now() - killedAt;
+    // never sooner than lease and grace: a restart within them moves nothing
+    expect(replacedMs).toBeGreaterThan((LEASE + GRACE) * 1000 - 1000);
+    expect(afterKill.lowWater, afterKill.lowWaterAt).toBe(expected);
+
+    // A reflector added: only the nodes it takes move.
+    put(worldObjects([reflectors[4] as (typeof reflectors)[number]], new Map(), []));
+    startReflector(reflectors[4] as (typeof reflectors)[number]);
+    const afterAdd = await settled([...live, reflectors[4] as (typeof reflectors)[number]]);
+    const moved = clients.filter(
+      (c) => `${afterAdd.peersOf[c.name]}` !== `${afterKill.peersOf[c.name]}`,
+    ).length;
+    // exactly the nodes the plan moves (a new zone reshuffles the zone spread: how few the plan
+    // moves is its own property, test/datastore/assignment.test.ts)
+    const options = { perNode: 2, slack: 1 };
+    const names = clients.map((c) => c.name);
+    const planned = planMoves(
+      planAssignment(live, names, options),
+      planAssignment([...live, reflectors[4] as (typeof reflectors)[number]], names, options),
+    );
+    expect(moved).toBeGreaterThan(0);
+    expect(moved).toBe(planned.nodes.length);
+    expect(afterAdd.lowWater, afterAdd.lowWaterAt).toBe(expected);
+    measured(
+      `the killed reflector's nodes had two live ones again ${(replacedMs / 1000).toFixed(1)} s after the kill (lease ${LEASE} s + grace ${GRACE} s); adding a fifth moved ${moved} of ${N} nodes; the fewest routes any node held at any moment: ${afterAdd.lowWater} of ${expected}`,
+    );
+
+    // Switched off: every instance restarts without ASSIGN_REFLECTORS; after the grace period
+    // with no member left, one of them removes what the assignment wrote.
+    for (const [name, d] of daemons) {
+      await d.stop();
+      if (name !== victim)
+        startReflector(reflectors.find((r) => r.name === name) as (typeof reflectors)[number], false);
+    }
+    const ours = () =>
+      etcd
+        .ctl("get", "--prefix", "/calico/resources/v3/projectcalico.org/")
+        .split("\n")
+        .filter((l) => l.includes("routereflector.projectcalico.org/") || /bgppeers\/routereflector/.test(l));
+    await waitFor(() => ours().length === 0, 30_000, "the labels and BGPPeers of the assignment removed");
+    // the labels not ours stay
+    expect(etcd.ctl("get", "/calico/resources/v3/projectcalico.org/nodes/node-0")).toContain('"team":"x"');
+    expect(etcd.ctl("get", "/calico/resources/v3/projectcalico.org/nodes/rr-0")).toContain(ZONE_LABEL);
+  }, 180_000);
+});

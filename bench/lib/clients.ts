@@ -22,6 +22,7 @@ import {
 } from "../../src/bgp/index.js";
 import { EtcdSource } from "../../src/datastore/etcd.js";
 import { computePeeringsOfNodes, Store } from "../../src/datastore/index.js";
+import { KubernetesSource } from "../../src/datastore/kubernetes.js";
 import { clientAddress, clientNextHop, PREFIX_BASE, prefixOf } from "./plan.js";
 
 export interface Plan {
@@ -32,6 +33,8 @@ export interface Plan {
    * peer it computes from this etcd's datastore (computePeerings), made and ended as that changes.
    */
   etcd?: string[];
+  /** the same from the Kubernetes API server this kubeconfig names */
+  kubeconfig?: string;
   /** the second octet of the nodes' loopback addresses (clientAddress), 1 unless set */
   addressBase?: number;
   port: number;
@@ -141,7 +144,8 @@ class Node {
   ) {
     const size = Math.ceil((plan.total * plan.k) / 8);
     this.holders = new Uint8Array(plan.total * plan.k);
-    this.sessions = plan.etcd ? [] : plan.targets.map((t) => new Session(this, t, size, sampled));
+    this.sessions =
+      plan.etcd || plan.kubeconfig ? [] : plan.targets.map((t) => new Session(this, t, size, sampled));
     this.size = size;
     this.sampled = sampled;
   }
@@ -464,11 +468,13 @@ async function start(p: Plan): Promise<void> {
   plan = p;
   nodes = [];
   for (let i = 0; i < p.count; i++) nodes.push(new Node(p.first + i, p, (p.first + i) % p.sampleEvery === 0));
-  if (p.etcd) {
+  if (p.etcd || p.kubeconfig) {
     const store = new Store();
     follow(store);
-    const source = new EtcdSource(p.etcd, {}, store, pino({ level: "warn" }));
-    source.start();
+    const log = pino({ level: "warn" });
+    if (p.etcd) new EtcdSource(p.etcd, {}, store, log).start();
+    else
+      await new KubernetesSource({ kubeconfig: p.kubeconfig, namespace: "kube-system" }, store, log).start();
     return;
   }
   // Connect in bursts, so the reflector's listen backlog is not the thing measured.
@@ -501,17 +507,18 @@ function report(): Report {
     flaps,
     complete: nodes.filter((n) => n.complete).length,
     sessionsUp: counts(nodes.map((n) => `_ ${n.sessions.filter((x) => x.established).length}`)),
-    peersOf: plan.etcd
-      ? Object.fromEntries(
-          nodes.map((n) => [
-            `node-${n.index}`,
-            n.sessions
-              .filter((x) => x.established)
-              .map((x) => x.target)
-              .sort(),
-          ]),
-        )
-      : {},
+    peersOf:
+      plan.etcd || plan.kubeconfig
+        ? Object.fromEntries(
+            nodes.map((n) => [
+              `node-${n.index}`,
+              n.sessions
+                .filter((x) => x.established)
+                .map((x) => x.target)
+                .sort(),
+            ]),
+          )
+        : {},
     peeringRuns: peerings,
   };
 }

@@ -17,6 +17,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { logEvent } from "../log/index.js";
+import type { Coordination } from "./coordination.js";
 import { parseOne, parseSecret } from "./objects.js";
 import {
   parseKubernetesNode,
@@ -48,12 +49,12 @@ export interface KubernetesOptions {
   apiGroup?: string;
 }
 
-interface ListResult {
+export interface ListResult {
   metadata?: { resourceVersion?: string };
   items: KubernetesObject[];
 }
 
-interface Collection {
+export interface Collection {
   name: string;
   path: string;
   /** only the objects it selects, in the list and the watch ("metadata.name=bgp-secrets") */
@@ -76,7 +77,7 @@ const FORBIDDEN = 403;
 const UNSERVED_RETRY_MS = 60_000;
 
 /** list, then watch from its resourceVersion, forever; relist on 410 Gone. */
-class ListWatch {
+export class ListWatch {
   private resourceVersion = "";
   private names = new Set<string>();
   private abort: AbortController | undefined;
@@ -393,8 +394,28 @@ export class KubernetesSource {
     return this.loops.length > 0 && this.allLoops().every((l) => l.reachable);
   }
 
+  private group: Promise<string> | undefined;
+
   /** CALICO_API_GROUP, else crd.projectcalico.org/v1 when served, else projectcalico.org/v3 (discovery.go). */
-  private async apiGroup(): Promise<string> {
+  apiGroup(): Promise<string> {
+    this.group ??= this.discover();
+    return this.group;
+  }
+
+  /** The assignment's Leases and writes on this API server, in NAMESPACE. */
+  async coordination(self: string | undefined, leaseSeconds: number): Promise<Coordination> {
+    const { KubernetesCoordination } = await import("./kubernetes-coordination.js");
+    return new KubernetesCoordination(
+      this.kc,
+      this.options.namespace,
+      () => this.apiGroup(),
+      self,
+      leaseSeconds,
+      this.log.child({ coordination: "kubernetes" }),
+    );
+  }
+
+  private async discover(): Promise<string> {
     if (this.options.apiGroup) return this.options.apiGroup;
     try {
       const groups = await this.kc.makeApiClient(ApisApi).getAPIVersions();

@@ -68,3 +68,29 @@ export function worldStore(
   for (const { key, object } of worldObjects(nodes, labels, peers)) store.put(parseResource(object, key));
   return store;
 }
+
+/**
+ * The same on the Kubernetes datastore: v1 Nodes with Calico's annotations (the address and the
+ * reflectors' cluster ID) and the labels, and the default BGPConfiguration.
+ */
+export function worldKubernetesObjects(nodes: readonly WorldNode[]): { plural: string; object: object }[] {
+  return [
+    {
+      plural: "bgpconfigurations",
+      object: { metadata: { name: "default" }, spec: { nodeToNodeMeshEnabled: false } },
+    },
+    ...nodes.map((n) => ({
+      plural: "nodes",
+      object: {
+        metadata: {
+          name: n.name,
+          labels: { ...(n.zone !== undefined ? { [ZONE_LABEL]: n.zone } : {}), team: "x" },
+          annotations: {
+            "projectcalico.org/IPv4Address": `${n.ip}/24`,
+            ...(n.zone !== undefined ? { "projectcalico.org/RouteReflectorClusterID": n.ip } : {}),
+          },
+        },
+      },
+    })),
+  ];
+}

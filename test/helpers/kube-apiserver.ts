@@ -41,6 +41,7 @@ function kinds(calico: string, filters: boolean): Kind[] {
     { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false },
     { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true },
     { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false },
+    { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true },
     { group, version, plural: "bgppeers", kind: "BGPPeer", namespaced: false },
     { group, version, plural: "bgpconfigurations", kind: "BGPConfiguration", namespaced: false },
     { group, version, plural: "ippools", kind: "IPPool", namespaced: false },
@@ -431,6 +432,12 @@ current-context: stand-in
     req.on("end", () => {
       const item = name ? this.store.get(key)?.get(name) : undefined;
       const notFound = () => status(404, "NotFound", `${kind.plural} "${name}" not found`);
+      const conflict = () =>
+        status(
+          409,
+          "Conflict",
+          `Operation cannot be fulfilled on ${kind.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        );
       switch (req.method) {
         case "GET":
           if (name) return item ? json(200, item) : notFound();
@@ -450,16 +457,26 @@ current-context: stand-in
           }
           return json(201, this.write(kind, namespace, obj));
         }
-        case "PUT":
+        case "PUT": {
           if (!item) return notFound();
-          return json(200, this.write(kind, namespace, JSON.parse(body) as Obj));
-        case "PATCH":
-          // JSON merge patch (RFC 7386); kubectl sends it for custom resources.
+          const obj = JSON.parse(body) as Obj;
+          if (stale(item, obj.metadata.resourceVersion)) return conflict();
+          return json(200, this.write(kind, namespace, obj));
+        }
+        case "PATCH": {
+          // JSON merge patch (RFC 7386); kubectl sends it for custom resources. A resourceVersion
+          // in the patch makes it conditional, as on a real API server.
           if (!item) return notFound();
-          return json(200, this.write(kind, namespace, mergePatch(item, JSON.parse(body)) as Obj));
+          const patch = JSON.parse(body) as { metadata?: { resourceVersion?: unknown } };
+          if (stale(item, patch.metadata?.resourceVersion)) return conflict();
+          return json(200, this.write(kind, namespace, mergePatch(item, patch) as Obj));
+        }
         case "DELETE": {
-          const gone = name ? this.delete(kind, namespace, name) : undefined;
-          return gone ? json(200, gone) : notFound();
+          if (!item) return notFound();
+          // DeleteOptions' preconditions
+          const options = (body ? JSON.parse(body) : {}) as { preconditions?: { resourceVersion?: unknown } };
+          if (stale(item, options.preconditions?.resourceVersion)) return conflict();
+          return json(200, this.delete(kind, namespace, name as string));
         }
         default:
           return status(405, "MethodNotAllowed", "method not allowed");
@@ -521,6 +538,12 @@ current-context: stand-in
     res.on("close", () => this.watches.delete(w));
   }
 }
+
+/** A write naming a resourceVersion that is not the object's own (none named: unconditional). */
+const stale = (item: Obj, resourceVersion: unknown): boolean =>
+  resourceVersion !== undefined &&
+  resourceVersion !== "" &&
+  resourceVersion !== item.metadata.resourceVersion;
 
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;

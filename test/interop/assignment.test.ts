@@ -1,11 +1,28 @@
+// Reflectors that place themselves, on a real etcd 3.4 and on the Kubernetes API server stand-in
+// (Leases, label patches, BGPPeer custom resources): four reflector processes with
+// ASSIGN_REFLECTORS=2 hold leases and elect a writer, which labels the Calico Nodes and writes the
+// BGPPeers; 40 simulated Calico nodes (bench/lib/clients.ts) compute their peerings from the
+// datastore as calico/node does and open their sessions accordingly. One reflector killed: after
+// its lease and the grace period its nodes have two live reflectors again, and no node held fewer
+// than every route at any moment. One added: the nodes moved are the plan's. Assignment switched
+// off: what it wrote is gone, and nothing else. Addresses: etcd 127.0.63.x (reflectors, etcd) and
+// 127.64.0.x (nodes); Kubernetes 127.0.65.x and 127.66.0.x.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ClientProcess } from "../../bench/lib/client-process.js";
 import type { Report } from "../../bench/lib/clients.js";
 import { clientAddress } from "../../bench/lib/plan.js";
-import { planAssignment, planMoves } from "../../src/datastore/assignment.js";
-import { worldObjects, ZONE_LABEL } from "../helpers/assignment-world.js";
+import { ASSIGNMENT_LABEL_PREFIX, planAssignment, planMoves } from "../../src/datastore/assignment.js";
+import {
+  type WorldNode,
+  worldKubernetesObjects,
+  worldObjects,
+  ZONE_LABEL,
+} from "../helpers/assignment-world.js";
 import { Daemon } from "../helpers/cli.js";
-import { Etcd, waitFor } from "../helpers/lab.js";
+import { KubeApiServer } from "../helpers/kube-apiserver.js";
+import { Etcd, waitFor, workdir } from "../helpers/lab.js";
 import { reliability } from "../helpers/reliability.js";
 
 const N = 40;
@@ -13,9 +30,95 @@ const K = 2;
 const GRACE = 4;
 const LEASE = 3;
 const zones = ["zone-a", "zone-b", "zone-c", "zone-a", "zone-b"];
-const reflectors = zones.map((zone, i) => ({ name: `rr-${i}`, ip: `127.0.63.${i + 1}`, zone }));
-const clients = Array.from({ length: N }, (_, i) => ({ name: `node-${i}`, ip: clientAddress(i, 64) }));
-const ipOf = new Map([...reflectors, ...clients].map((n) => [n.name, n.ip]));
+type World = ReturnType<typeof world>;
+/** The reflectors at 127.0.<third>.1 and up; the nodes at 127.<second>.0.1 and up. */
+const world = (third: number, second: number) => {
+  const reflectors = zones.map((zone, i) => ({ name: `rr-${i}`, ip: `127.0.${third}.${i + 1}`, zone }));
+  const clients = Array.from({ length: N }, (_, i) => ({ name: `node-${i}`, ip: clientAddress(i, second) }));
+  return {
+    reflectors,
+    clients,
+    second,
+    ipOf: new Map([...reflectors, ...clients].map((n) => [n.name, n.ip])),
+  };
+};
+
+/** Where the reflectors and nodes read and write: what the test needs of each datastore. */
+interface Datastore {
+  /** the reflectors' environment for it */
+  env: Record<string, string>;
+  /** the simulated nodes' datastore (Plan.etcd or Plan.kubeconfig) */
+  plan: { etcd: string[] } | { kubeconfig: string };
+  add(nodes: readonly WorldNode[]): void;
+  /** what of ours is left: Node labels and BGPPeers, as "object: key" */
+  ours(): Promise<string[]>;
+  /** a Node's labels */
+  labels(node: string): Promise<Record<string, string>>;
+}
+
+async function etcdDatastore(addr: string): Promise<Datastore> {
+  const etcd = new Etcd(addr);
+  cleanup.push(() => etcd.stop());
+  etcd.start();
+  const V3 = "/calico/resources/v3/projectcalico.org/";
+  const value = (key: string) =>
+    JSON.parse(etcd.ctl("get", "--print-value-only", key) || "{}") as {
+      metadata?: { labels?: Record<string, string> };
+    };
+  await Promise.resolve();
+  return {
+    env: { DATASTORE_TYPE: "etcdv3", ETCD_ENDPOINTS: etcd.endpoint },
+    plan: { etcd: [etcd.endpoint] },
+    add: (nodes) => {
+      for (const { key, object } of worldObjects(nodes, new Map(), [])) {
+        const [plural] = key.split("/") as [string];
+        etcd.putResource(plural, object as { kind: string; metadata: { name: string } });
+      }
+    },
+    ours: async () =>
+      etcd
+        .ctl("get", "--prefix", V3)
+        .split("\n")
+        .filter((l) => l.includes(ASSIGNMENT_LABEL_PREFIX) || /bgppeers\/routereflector/.test(l)),
+    labels: async (node) => value(`${V3}nodes/${node}`).metadata?.labels ?? {},
+  };
+}
+
+async function kubernetesDatastore(host: string): Promise<Datastore> {
+  const api = new KubeApiServer(host);
+  await api.listen();
+  cleanup.push(() => api.close());
+  const kubeconfig = join(workdir(`assignment-${host}`), "kubeconfig");
+  writeFileSync(kubeconfig, api.kubeconfig());
+  const read = async (path: string) => {
+    const res = await api.get(path);
+    let body = "";
+    for await (const chunk of res) body += chunk;
+    return JSON.parse(body) as {
+      items?: { metadata: { name: string; labels?: Record<string, string> } }[];
+      metadata?: { labels?: Record<string, string> };
+    };
+  };
+  return {
+    env: { DATASTORE_TYPE: "kubernetes", KUBECONFIG: kubeconfig, NAMESPACE: "kube-system" },
+    plan: { kubeconfig },
+    add: (nodes) => {
+      for (const { plural, object } of worldKubernetesObjects(nodes))
+        api.put(plural, object as { metadata: { name: string } });
+    },
+    ours: async () => [
+      ...((await read("/api/v1/nodes")).items ?? []).flatMap((n) =>
+        Object.keys(n.metadata.labels ?? {})
+          .filter((k) => k.startsWith(ASSIGNMENT_LABEL_PREFIX))
+          .map((k) => `nodes/${n.metadata.name}: ${k}`),
+      ),
+      ...((await read("/apis/crd.projectcalico.org/v1/bgppeers")).items ?? [])
+        .filter((p) => p.metadata.name.startsWith("routereflector"))
+        .map((p) => `bgppeers/${p.metadata.name}`),
+    ],
+    labels: async (node) => (await read(`/api/v1/nodes/${node}`)).metadata?.labels ?? {},
+  };
+}
 
 const cleanup: (() => unknown)[] = [];
 afterAll(async () => {
@@ -24,31 +127,26 @@ afterAll(async () => {
 
 const expected = (N - 1) * K;
 
-describe("reflector assignment on etcd v3", () => {
+describe.each([
+  ["etcd v3", () => etcdDatastore("127.0.63.10"), world(63, 64)],
+  ["Kubernetes", () => kubernetesDatastore("127.0.65.10"), world(65, 66)],
+] as [string, () => Promise<Datastore>, World][])("reflector assignment on %s", (_, open, w) => {
+  const { reflectors, clients, ipOf } = w;
   it("every node peers with its two assigned reflectors; a reflector killed or added keeps every route at every node", async (ctx) => {
     const measured = reliability(ctx, {
-      scenario: "assigned reflectors: one killed, one added",
+      scenario: `assigned reflectors on ${_}: one killed, one added`,
       load: `${N} simulated Calico nodes peering as calico/node computes from etcd, ${K} routes each; four reflectors with ASSIGN_REFLECTORS=2`,
       fault: `a reflector killed (SIGKILL; lease ${LEASE} s, grace ${GRACE} s), then a fifth one started`,
       checked:
         "each node's sessions are its planned reflectors; no node held fewer than every route at any moment",
     });
-    const etcd = new Etcd("127.0.63.10");
-    cleanup.push(() => etcd.stop());
-    etcd.start();
-    const put = (objects: { key: string; object: object }[]) => {
-      for (const { key, object } of objects) {
-        const [plural] = key.split("/") as [string];
-        etcd.putResource(plural, object as { kind: string; metadata: { name: string } });
-      }
-    };
-    put(worldObjects([...reflectors.slice(0, 4), ...clients], new Map(), []));
+    const store = await open();
+    store.add([...reflectors.slice(0, 4), ...clients]);
 
     const daemons = new Map<string, Daemon>();
     const startReflector = (r: (typeof reflectors)[number], assign = true) => {
       const d = new Daemon({
-        DATASTORE_TYPE: "etcdv3",
-        ETCD_ENDPOINTS: etcd.endpoint,
+        ...store.env,
         NODENAME: r.name,
         IP: r.ip,
         ...(assign ? { ASSIGN_REFLECTORS: "2" } : {}),
@@ -66,8 +164,8 @@ describe("reflector assignment on etcd v3", () => {
 
     const nodes = new ClientProcess({
       targets: [],
-      etcd: [etcd.endpoint],
-      addressBase: 64,
+      ...store.plan,
+      addressBase: w.second,
       port: 179,
       first: 0,
       count: N,
@@ -137,7 +235,7 @@ describe("reflector assignment on etcd v3", () => {
     expect(afterKill.lowWater, afterKill.lowWaterAt).toBe(expected);
 
     // A reflector added: only the nodes it takes move.
-    put(worldObjects([reflectors[4] as (typeof reflectors)[number]], new Map(), []));
+    store.add([reflectors[4] as (typeof reflectors)[number]]);
     startReflector(reflectors[4] as (typeof reflectors)[number]);
     const afterAdd = await settled([...live, reflectors[4] as (typeof reflectors)[number]]);
     const moved = clients.filter(
@@ -165,14 +263,13 @@ describe("reflector assignment on etcd v3", () => {
       if (name !== victim)
         startReflector(reflectors.find((r) => r.name === name) as (typeof reflectors)[number], false);
     }
-    const ours = () =>
-      etcd
-        .ctl("get", "--prefix", "/calico/resources/v3/projectcalico.org/")
-        .split("\n")
-        .filter((l) => l.includes("routereflector.projectcalico.org/") || /bgppeers\/routereflector/.test(l));
-    await waitFor(() => ours().length === 0, 30_000, "the labels and BGPPeers of the assignment removed");
+    await waitFor(
+      async () => (await store.ours()).length === 0,
+      30_000,
+      "the labels and BGPPeers of the assignment removed",
+    );
     // the labels not ours stay
-    expect(etcd.ctl("get", "/calico/resources/v3/projectcalico.org/nodes/node-0")).toContain('"team":"x"');
-    expect(etcd.ctl("get", "/calico/resources/v3/projectcalico.org/nodes/rr-0")).toContain(ZONE_LABEL);
+    expect((await store.labels("node-0")).team).toBe("x");
+    expect((await store.labels("rr-0"))[ZONE_LABEL]).toBe("zone-a");
   }, 180_000);
 });

@@ -244,5 +244,72 @@ export function createMetrics(d: Daemon): Registry {
       this.set(d.reconciler?.specs.size ?? 0);
     },
   });
+  assignmentMetrics(d, register);
   return register;
+}
+
+/** The reflector assignment's metrics (ASSIGN_REFLECTORS): none unless it runs here. */
+function assignmentMetrics(d: Daemon, register: Registry): void {
+  const gauge = (name: string, help: string, value: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [register],
+      collect() {
+        if (d.assigner?.on) this.set(value());
+      },
+    });
+  gauge(
+    "routereflector_assignment_members",
+    "reflectors whose lease is live",
+    () => d.assigner?.coordination.members.size ?? 0,
+  );
+  gauge("routereflector_assignment_writer", "1 when this instance is the elected writer", () =>
+    d.assigner?.coordination.writer ? 1 : 0,
+  );
+  gauge(
+    "routereflector_assignment_nodes",
+    "client nodes in the plan",
+    () => d.assigner?.plan?.nodes.size ?? 0,
+  );
+  gauge(
+    "routereflector_assignment_held_back",
+    "nodes whose old reflectors stay until their new ones are up",
+    () => d.assigner?.heldBack ?? 0,
+  );
+  gauge(
+    "routereflector_assignment_writes_pending",
+    "writes the rate limit left for later",
+    () => d.assigner?.pendingWrites ?? 0,
+  );
+  new Gauge({
+    name: "routereflector_assignment_reflector_nodes",
+    help: "client nodes each reflector is given in the plan",
+    labelNames: ["reflector"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const [r, n] of d.assigner?.on ? (d.assigner.plan?.load ?? []) : []) this.set({ reflector: r }, n);
+    },
+  });
+  new Counter({
+    name: "routereflector_assignment_moves_total",
+    help: "reflector slots moved by changes of the plan (a node given another reflector: one)",
+    registers: [register],
+    collect() {
+      this.reset();
+      if (d.assigner?.on) this.inc(d.assigner.movedSlots);
+    },
+  });
+  new Counter({
+    name: "routereflector_assignment_writes_total",
+    help: "datastore writes made for the assignment, by result (done, conflict, gone, failed)",
+    labelNames: ["result"],
+    registers: [register],
+    collect() {
+      this.reset();
+      if (!d.assigner) return;
+      for (const [result, n] of Object.entries(d.assigner.writes)) this.inc({ result }, n);
+    },
+  });
 }

@@ -17,6 +17,7 @@ import {
   ownLabels,
   type Plan,
   planMoves,
+  UNREPORTED,
   writeKey,
 } from "../datastore/assignment.js";
 import type { Coordination } from "../datastore/coordination.js";
@@ -83,13 +84,22 @@ export class Assigner {
     this.store.on("change", () => this.poke());
     // the grace period, the rate limit and the status report come due with time
     this.timer = setInterval(() => this.poke(), 1000);
-    await this.coordination.start();
+    // Off, it reads the membership only once there is something of ours to remove: an instance
+    // that never had the assignment never reads Leases (nor needs the RBAC for them).
+    if (this.on) await this.startCoordination();
+  }
+
+  private coordinating: Promise<void> | undefined;
+
+  private startCoordination(): Promise<void> {
+    this.coordinating ??= this.coordination.start();
+    return this.coordinating;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.coordination.stop();
+    if (this.coordinating) await this.coordination.stop();
   }
 
   /** Something changed (a session, the datastore, the membership): a pass soon. */
@@ -113,9 +123,11 @@ export class Assigner {
   }
 
   private async pass(): Promise<void> {
-    if (!this.store.synced || !this.coordination.synced) return;
-    const now = this.clock();
+    if (!this.store.synced) return;
     const snap = this.store.snapshot();
+    if (!this.on && anythingOurs(snap)) await this.startCoordination();
+    if (!this.coordination.synced) return;
+    const now = this.clock();
     if (this.self !== undefined) await this.report(snap, now);
     const members = this.members(snap, now);
     if (!members) return;
@@ -180,7 +192,7 @@ export class Assigner {
     for (const r of named) if (!this.seen.has(r)) this.seen.set(r, now);
     const members = new Map<string, MemberStatus | undefined>();
     for (const [name, at] of this.seen) {
-      if (live.has(name)) members.set(name, live.get(name));
+      if (live.has(name)) members.set(name, live.get(name) ?? UNREPORTED);
       else if (now - at < this.settings.graceMs) members.set(name, undefined);
       // past its grace, it is remembered while labels name it: they are not a new arrival
       else if (!named.has(name)) this.seen.delete(name);

@@ -256,6 +256,12 @@ export interface MemberStatus {
   pending: string[];
 }
 
+/**
+ * The status of a live member that has not reported one yet: it matches no view, so its sessions
+ * are neither up nor down (unknown) until it reports.
+ */
+export const UNREPORTED: MemberStatus = { assigned: -1, digest: "", pending: [] };
+
 /** The digest of a set of names: the same whatever their order. */
 export function namesDigest(names: Iterable<string>): string {
   return createHash("sha256")
@@ -320,7 +326,8 @@ export interface AssignmentStep {
  *
  * RFC 4456 §2 leaves a client with no reflector without routes, so a node never loses one it
  * is established with before its new ones are: its old labels go only once every reflector it is
- * given has its session up, or when none it has is up (a node that is down loses nothing). Labels
+ * given has its session up, or when every one it has is known to be down (a node that is down
+ * loses nothing). A reflector whose status is older than the labels counts as neither. Labels
  * not ours are never written; ours are written only where they differ: run again on the result,
  * this gives nothing (idempotent).
  */
@@ -344,12 +351,15 @@ export function assignmentStep(
   const digests = new Map(
     [...members.keys()].map((r) => [r, namesDigest(labelledFor(snap.nodes, r))] as const),
   );
-  // up: the node carries the label and the reflector, seeing the same labels, has its session up
-  const up = (node: string, label: string): boolean => {
+  // A node's session with the reflector a label of ours names: up or down when the reflector,
+  // live and seeing the same labels, says so; down when it is not live; otherwise unknown (a
+  // status from before the last change, or none yet).
+  const session = (node: string, label: string): "up" | "down" | "unknown" => {
     const r = byLabel.get(label);
-    if (r === undefined || snap.nodes.get(node)?.labels[label] !== "true") return false;
-    const status = members.get(r);
-    return status !== undefined && status.digest === digests.get(r) && !status.pending.includes(node);
+    const status = r === undefined ? undefined : members.get(r);
+    if (r === undefined || status === undefined) return "down";
+    if (status.digest !== digests.get(r) || snap.nodes.get(node)?.labels[label] !== "true") return "unknown";
+    return status.pending.includes(node) ? "down" : "up";
   };
   // a label some node still carries: its BGPPeer, and its reflector's label, stay meanwhile
   const carried = new Set<string>();
@@ -376,7 +386,9 @@ export function assignmentStep(
     const assigned = Object.keys(desired).filter((k) => k !== REFLECTOR_LABEL);
     const have = Object.keys(current).filter((k) => k !== REFLECTOR_LABEL && current[k] === "true");
     const established =
-      n.clusterId !== undefined || assigned.every((k) => up(n.name, k)) || !have.some((k) => up(n.name, k));
+      n.clusterId !== undefined ||
+      assigned.every((k) => session(n.name, k) === "up") ||
+      have.every((k) => session(n.name, k) === "down");
     const step = labelStep(current, desired, established);
     if (!established && Object.keys(current).some((k) => !(k in desired))) heldBack.push(n.name);
     if (Object.keys(step.set).length)

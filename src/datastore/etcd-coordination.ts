@@ -19,7 +19,7 @@ const RETRY_MS = 1000;
 type Result = "done" | "conflict" | "gone";
 
 export class EtcdCoordination extends EventEmitter<{ change: [] }> implements Coordination {
-  private readonly client: Etcd3;
+  private client!: Etcd3;
   private readonly live = new Map<string, MemberStatus | undefined>();
   private lease: Lease | undefined;
   private campaign: Campaign | undefined;
@@ -31,7 +31,7 @@ export class EtcdCoordination extends EventEmitter<{ change: [] }> implements Co
   synced = false;
 
   constructor(
-    options: IOptions,
+    private readonly options: IOptions,
     /** our Node's name; none: we only watch (an instance with assignment off, cleaning up) */
     private readonly self: string | undefined,
     /** seconds a member stays in after its last keepalive */
@@ -39,14 +39,15 @@ export class EtcdCoordination extends EventEmitter<{ change: [] }> implements Co
     private readonly log: Logger,
   ) {
     super();
-    this.client = new Etcd3(options);
   }
 
   get members(): ReadonlyMap<string, MemberStatus | undefined> {
     return this.live;
   }
 
+  /** Connects (a client of its own: made here, so that one never started holds nothing open). */
   async start(): Promise<void> {
+    this.client = new Etcd3(this.options);
     void this.watchMembers();
     if (this.self === undefined) return;
     void this.join();

@@ -3,39 +3,15 @@
 // kubernetes-models; unknown fields from @kubernetes/client-node's models, as strict field
 // validation refuses them), its values refused by values.schema.json naming the field, and one
 // version everywhere.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { parse, parseAllDocuments } from "yaml";
+import { parse } from "yaml";
 import { VARIABLES } from "../../src/daemon/index.js";
+import { CHART, HELM, type Obj, render } from "../helpers/chart.js";
 import { REPO_ROOT } from "../helpers/shared.js";
-
-const CHART = join(REPO_ROOT, "deploy/chart");
-const HELM = join(REPO_ROOT, "node_modules/.bin/helm");
-
-interface Obj {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  [k: string]: unknown;
-}
-
-/** helm template with these --set values (JSON), in kube-system. */
-function render(values: Record<string, unknown> = {}): Obj[] {
-  const sets = Object.entries(values).flatMap(([k, v]) => ["--set-json", `${k}=${JSON.stringify(v)}`]);
-  const out = execFileSync(
-    HELM,
-    ["template", "routereflector", CHART, "--namespace", "kube-system", ...sets],
-    {
-      encoding: "utf8",
-    },
-  );
-  return parseAllDocuments(out)
-    .map((d) => d.toJS() as Obj | null)
-    .filter((d): d is Obj => d !== null);
-}
 
 /** Fields the Kubernetes model of `type` does not have, by path (recursively). */
 function unknownFields(type: string, value: unknown, path: string): string[] {
@@ -125,6 +101,7 @@ describe("the Helm chart", () => {
         passwordSecrets: [],
       },
     ],
+    ["the reflector assignment on", { "assignment.reflectors": 2 }],
   ])("with %s, every object is valid against its Kubernetes schema, with no unknown field", async (_, values) => {
     const objects = render(values);
     expect(objects.length).toBeGreaterThan(0);
@@ -185,6 +162,36 @@ describe("the Helm chart", () => {
       metadata: { labels: Record<string, string> };
     };
     expect(monitor.metadata.labels.release).toBe("prometheus");
+  });
+
+  it("grants the assignment's writes only while it is on or cleaning up", () => {
+    const rules = (values: Record<string, unknown>) =>
+      render(values)
+        .filter((o) => o.kind === "ClusterRole" || o.kind === "Role")
+        .flatMap((o) => (o as unknown as { rules: { resources: string[]; verbs: string[] }[] }).rules)
+        .map((r) => `${r.resources.join(",")}: ${r.verbs.join(",")}`);
+    const writes = [
+      "nodes: list,watch,get,patch",
+      "bgppeers: get,create,update,delete",
+      "leases: get,list,watch,create,update,delete",
+    ];
+    expect(rules({ "assignment.reflectors": 2 })).toEqual(expect.arrayContaining(writes));
+    expect(rules({ "assignment.cleanUp": true })).toEqual(expect.arrayContaining(writes));
+    const off = rules({});
+    expect(off).toContain("nodes: list,watch");
+    expect(off.filter((r) => /create|patch|update|delete/.test(r))).toEqual([]);
+    const env = (values: Record<string, unknown>) =>
+      (
+        render(values).find((o) => o.kind === "Deployment") as unknown as {
+          spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+        }
+      ).spec.template.spec.containers[0]!.env.filter((e) => e.name.startsWith("ASSIGN_"));
+    expect(env({ "assignment.reflectors": 2 })).toEqual([
+      { name: "ASSIGN_REFLECTORS", value: "2" },
+      { name: "ASSIGN_GRACE_PERIOD", value: "60" },
+      { name: "ASSIGN_ZONE_LABEL", value: "topology.kubernetes.io/zone" },
+    ]);
+    expect(env({})).toEqual([]);
   });
 
   it("spreads over zones and lets it read only the Secrets named", () => {

@@ -49,6 +49,29 @@ function kinds(calico: string, filters: boolean): Kind[] {
   ];
 }
 
+/** An RBAC rule; with a namespace, a Role's (it applies there only). */
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+  namespace?: string;
+}
+
+/** The rules of the ClusterRoles and Roles among these objects (a rendered chart). */
+export function rbacRules(
+  objects: readonly { kind: string; metadata?: { namespace?: string } }[],
+): RbacRule[] {
+  return objects.flatMap((o) =>
+    o.kind === "ClusterRole" || o.kind === "Role"
+      ? ((o as unknown as { rules: RbacRule[] }).rules ?? []).map((r) => ({
+          ...r,
+          ...(o.kind === "Role" ? { namespace: o.metadata?.namespace } : {}),
+        }))
+      : [],
+  );
+}
+
 interface Event {
   rv: number;
   collection: string;
@@ -89,6 +112,12 @@ export class KubeApiServer {
    * anything else 403 Forbidden
    */
   readonly onlyNamed = new Map<string, ReadonlySet<string>>();
+  /**
+   * RBAC: when set, a request is allowed only when a rule grants its verb on its resource, as
+   * the API server's RBAC authoriser does (a ClusterRole's rules everywhere, a Role's in its
+   * namespace; resourceNames restrict get, update, patch, delete, and list or watch by name)
+   */
+  rbac: RbacRule[] | undefined;
   /** kinds (plural) whose lists are held until released (see hold) */
   private readonly held = new Map<string, (() => void)[]>();
 
@@ -416,6 +445,31 @@ current-context: stand-in
       if (field === "metadata.name") selected = value;
       else if (field !== "metadata.namespace")
         return status(400, "BadRequest", `"${field}" is not a known field selector`);
+    }
+    if (this.rbac) {
+      const watching = url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1";
+      const verb =
+        {
+          GET: name ? "get" : watching ? "watch" : "list",
+          POST: "create",
+          PUT: "update",
+          PATCH: "patch",
+          DELETE: "delete",
+        }[req.method ?? ""] ?? "";
+      const granted = this.rbac.some(
+        (r) =>
+          (r.namespace === undefined || r.namespace === namespace) &&
+          r.apiGroups.includes(kind.group) &&
+          r.resources.includes(kind.plural) &&
+          r.verbs.includes(verb) &&
+          (!r.resourceNames || r.resourceNames.includes(name ?? selected ?? "")),
+      );
+      if (!granted)
+        return status(
+          403,
+          "Forbidden",
+          `${kind.plural}${name ? ` "${name}"` : ""} is forbidden: no rule grants ${verb}${namespace ? ` in namespace ${namespace}` : ""}`,
+        );
     }
     const allowed = this.onlyNamed.get(kind.plural);
     if (allowed && !allowed.has(name ?? selected ?? ""))

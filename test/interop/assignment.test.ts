@@ -20,8 +20,9 @@ import {
   worldObjects,
   ZONE_LABEL,
 } from "../helpers/assignment-world.js";
+import { render } from "../helpers/chart.js";
 import { Daemon } from "../helpers/cli.js";
-import { KubeApiServer } from "../helpers/kube-apiserver.js";
+import { KubeApiServer, rbacRules } from "../helpers/kube-apiserver.js";
 import { Etcd, waitFor, workdir } from "../helpers/lab.js";
 import { reliability } from "../helpers/reliability.js";
 
@@ -86,6 +87,8 @@ async function etcdDatastore(addr: string): Promise<Datastore> {
 
 async function kubernetesDatastore(host: string): Promise<Datastore> {
   const api = new KubeApiServer(host);
+  // authorised as the chart's RBAC with the assignment on (the rules it has while cleaning up too)
+  api.rbac = rbacRules(render({ "assignment.reflectors": 2 }));
   await api.listen();
   cleanup.push(() => api.close());
   const kubeconfig = join(workdir(`assignment-${host}`), "kubeconfig");
@@ -155,6 +158,7 @@ describe.each([
         ASSIGN_LEASE_TTL: String(LEASE),
         ASSIGN_WRITE_RATE: "500",
         LOG_LEVEL: "info",
+        HTTP_LISTEN: `${r.ip}:9179`,
       });
       daemons.set(r.name, d);
       cleanup.push(() => d.stop("SIGKILL"));
@@ -252,6 +256,16 @@ describe.each([
     expect(moved).toBeGreaterThan(0);
     expect(moved).toBe(planned.nodes.length);
     expect(afterAdd.lowWater, afterAdd.lowWaterAt).toBe(expected);
+    // the writer's metrics say the same
+    const writer = reflectors.find((r) => daemons.get(r.name) === writers[0]) as (typeof reflectors)[number];
+    const metrics = await (await fetch(`http://${writer.ip}:9179/metrics`)).text();
+    const metric = (line: string) => Number(new RegExp(`^${line} (\\S+)$`, "m").exec(metrics)?.[1]);
+    expect(metric("routereflector_assignment_writer")).toBe(1);
+    expect(metric("routereflector_assignment_members")).toBe(4);
+    expect(metric("routereflector_assignment_nodes")).toBe(N);
+    expect(metric("routereflector_assignment_held_back")).toBe(0);
+    expect(metric('routereflector_assignment_writes_total\\{result="done"\\}')).toBeGreaterThan(N);
+    expect(metric('routereflector_assignment_reflector_nodes\\{reflector="rr-4"\\}')).toBeGreaterThan(0);
     measured(
       `the killed reflector's nodes had two live ones again ${(replacedMs / 1000).toFixed(1)} s after the kill (lease ${LEASE} s + grace ${GRACE} s); adding a fifth moved ${moved} of ${N} nodes; the fewest routes any node held at any moment: ${afterAdd.lowWater} of ${expected}`,
     );

@@ -8,10 +8,11 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { assignment } from "./lib/assignment.js";
 import { ClientProcess, type Progress } from "./lib/client-process.js";
 import type { Plan, Report } from "./lib/clients.js";
 import { MAX_ROUTES } from "./lib/plan.js";
-import { machine, RESULTS_DIR } from "./lib/report.js";
+import { machine, RESULTS_DIR, writeResult } from "./lib/report.js";
 import { chart, type Run, ratioTable, writeRuns, writeTable } from "./lib/results.js";
 import { scale } from "./lib/scale.js";
 import { sharedDir } from "./lib/shared.js";
@@ -400,7 +401,8 @@ const USAGE = `usage: node dist-bench/bench/load.js [options]
 The load benchmark: simulated Calico nodes against this reflector and against BIRD 2, GoBGP and
 FRR in the same run; results in bench/results/ (bench/README.md).
   --short                 the short run (calico-mesh, full-table, scale; N 100,1000; ours and BIRD)
-  --scenarios a,b         calico-mesh, full-table, churn, scale, restart, rolling, both, soak
+  --scenarios a,b         calico-mesh, full-table, churn, scale, restart, rolling, both, soak,
+                          assignment (5 reflectors placing 5,000 nodes on etcd; --n sets the nodes)
   --targets a,b           ${KINDS.join(", ")}
   --n 100,1000            simulated nodes per run
   --k 1,4                 routes per node
@@ -452,7 +454,9 @@ async function run(values: ReturnType<typeof parseOptions>["values"]): Promise<v
   const short = values.short === true;
   const scenarios = list(
     values.scenarios,
-    short ? "calico-mesh,full-table,scale" : "calico-mesh,full-table,churn,scale,restart,rolling,both",
+    short
+      ? "calico-mesh,full-table,scale"
+      : "calico-mesh,full-table,churn,scale,restart,rolling,both,assignment",
   );
   const targets = list(values.targets, short ? "ours,bird" : KINDS.join(",")) as Kind[];
   const ns = list(values.n, short ? "100,1000" : "100,1000,5000,15000").map(Number);
@@ -511,6 +515,15 @@ async function run(values: ReturnType<typeof parseOptions>["values"]): Promise<v
       for (const kind of targets) await attempt(`full-table ${kind}`, () => fullTable(kind, 100_000));
     } else if (scenario === "scale") {
       await attempt("scale ours", () => scale(short ? 20_000 : 100_000));
+    } else if (scenario === "assignment") {
+      // its own results file: there is no other route reflector to run beside it
+      try {
+        const r = await assignment(values.n ? Number(values.n.split(",")[0]) : 5000);
+        writeResult("assignment", { machine: measured, versions: versions(), run: r });
+        process.stderr.write(`assignment: ${JSON.stringify(r)}\n`);
+      } catch (e) {
+        failures.push(`assignment: ${(e as Error).message}`);
+      }
     }
   }
   const name = values.out ?? (short ? "load-short" : "load");

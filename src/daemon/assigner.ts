@@ -67,7 +67,7 @@ export class Assigner {
     private readonly self: string | undefined,
     private readonly settings: AssignSettings,
     private readonly log: Logger,
-    /** whether our session with this address is Established */
+    /** whether our session with this address is up: Established, and its whole table sent */
     private readonly up: (address: string) => boolean,
     private readonly clock: () => number = Date.now,
   ) {

@@ -106,7 +106,11 @@ export class Daemon {
           writesPerSecond: a.writesPerSecond,
         },
         this.log.child({ assignment: self ?? "off" }),
-        (address) => this.reflector?.peer(address)?.session.state === "Established",
+        // up for the assignment: Established and given its whole table (after the selection
+        // deferral of a reflector just started): a node's old reflector may go only then
+        (address) =>
+          this.reflector?.peer(address)?.session.state === "Established" &&
+          !!this.reflector?.sentTable(address),
       );
     await this.source.start();
     await this.assigner?.start();

@@ -429,6 +429,11 @@ export class Engine {
     return lines;
   }
 
+  /** The peer has had its whole table and End-of-RIB on this session (RFC 4724 §2). */
+  sentTable(address: string): boolean {
+    return this.neighbors.get(address)?.member?.synced === true;
+  }
+
   /** How many prefixes of each family a peer is not sent because their route is too large for it. */
   leftOut(address: string): Record<Family, number> {
     return this.neighbors.get(address)?.member?.group.leftOutCounts() ?? { ipv4: 0, ipv6: 0 };

@@ -179,6 +179,11 @@ export class Reflector {
     return this.engine.why(prefix, address);
   }
 
+  /** The peer has had its whole table and End-of-RIB on this session. */
+  sentTable(address: string): boolean {
+    return this.engine.sentTable(address);
+  }
+
   /** How many prefixes of each family a peer is not sent because their route is too large for it. */
   leftOut(address: string) {
     return this.engine.leftOut(address);

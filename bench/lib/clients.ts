@@ -20,6 +20,7 @@ import {
   KEEPALIVE,
   type OpenMessage,
 } from "../../src/bgp/index.js";
+import { Coalescer } from "../../src/daemon/coalesce.js";
 import { EtcdSource } from "../../src/datastore/etcd.js";
 import { computePeeringsOfNodes, Store } from "../../src/datastore/index.js";
 import { KubernetesSource } from "../../src/datastore/kubernetes.js";
@@ -428,14 +429,13 @@ function check(n: Node): string | undefined {
  * with it, as BIRD does when confd removes the protocol; a new one is connected.
  */
 function follow(store: Store): void {
-  let timer: NodeJS.Timeout | undefined;
-  const apply = () => {
-    timer = undefined;
+  const apply = async () => {
     if (stopping) return;
     const all = computePeeringsOfNodes(
       store.snapshot(),
       nodes.map((n) => `node-${n.index}`),
     );
+    const fresh: Session[] = [];
     for (const n of nodes) {
       const want = new Set(
         (all.get(`node-${n.index}`)?.peers ?? [])
@@ -452,13 +452,19 @@ function follow(store: Store): void {
         if (n.sessions.some((x) => x.target === t)) continue;
         const s = new Session(n, t, n.size, n.sampled);
         n.sessions.push(s);
-        connect(s);
+        fresh.push(s);
       }
     }
     peerings++;
+    // new sessions connect in bursts, as at the start
+    for (let i = 0; i < fresh.length; i += plan.connectBurst) {
+      for (const s of fresh.slice(i, i + plan.connectBurst)) if (!s.removed) connect(s);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   };
+  const runs = new Coalescer(apply, 250, (e) => notifications.push(`peerings: ${(e as Error).message}`));
   store.on("change", () => {
-    if (store.synced && !timer) timer = setTimeout(apply, 100);
+    if (store.synced) runs.request();
   });
 }
 

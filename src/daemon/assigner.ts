@@ -23,6 +23,7 @@ import {
 import type { Coordination } from "../datastore/coordination.js";
 import type { Snapshot, Store } from "../datastore/index.js";
 import { logEvent } from "../log/index.js";
+import { Coalescer } from "./coalesce.js";
 
 export interface AssignSettings extends AssignmentOptions {
   /** how long a member whose lease is gone keeps its nodes, ms */
@@ -35,6 +36,12 @@ export interface AssignSettings extends AssignmentOptions {
 const RECENT_MS = 10_000;
 /** the shortest time between two status reports */
 const REPORT_MS = 1000;
+/**
+ * The writer writes once the plan's members have stayed the same this long: reflectors started
+ * together (a rollout, a new cluster) join seconds apart, and each arrival would move nodes that
+ * the next moves again.
+ */
+const SETTLE_MS = 3000;
 
 export class Assigner {
   /** when each member was last seen live (ms) */
@@ -44,11 +51,13 @@ export class Assigner {
   private refilledAt: number;
   private reported: { text: string; at: number } | undefined;
   private noMembersSince: number | undefined;
-  private running = false;
-  private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private warned = new Set<string>();
+  /** what the last pass computed its step from */
+  private lastInput: { snap: Snapshot; members: string; writer: boolean } | undefined;
+  /** the plan's members, and since when they are these */
+  private membership = { key: "", since: 0 };
 
   /** the plan as this instance computes it */
   plan: Plan | undefined;
@@ -98,29 +107,21 @@ export class Assigner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.passes.cancel();
     clearInterval(this.timer);
     if (this.coordinating) await this.coordination.stop();
   }
 
   /** Something changed (a session, the datastore, the membership): a pass soon. */
   poke(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    void (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.pass();
-        } while (this.again && !this.stopped);
-      } finally {
-        this.running = false;
-      }
-    })();
+    if (!this.stopped) this.passes.request();
   }
+
+  private readonly passes = new Coalescer(
+    () => this.pass(),
+    1000,
+    (e) => logEvent(this.log, "assignmentWriteFailed", { write: "(pass)", err: (e as Error).message }),
+  );
 
   private async pass(): Promise<void> {
     if (!this.store.synced) return;
@@ -131,6 +132,19 @@ export class Assigner {
     if (this.self !== undefined) await this.report(snap, now);
     const members = this.members(snap, now);
     if (!members) return;
+    // the same datastore (the store's snapshot is the same object until it changes), the same
+    // members and statuses, nothing left to write, no writer change: the same step, nothing to do
+    const input = { snap, members: JSON.stringify([...members]), writer: this.coordination.writer };
+    const last = this.lastInput;
+    this.lastInput = input;
+    if (
+      last?.snap === snap &&
+      last.members === input.members &&
+      last.writer === input.writer &&
+      this.pendingWrites === 0 &&
+      now - this.membership.since >= SETTLE_MS
+    )
+      return;
     const step = assignmentStep(snap, members, this.settings);
     if (this.plan) {
       const moved = planMoves(this.plan, step.plan);
@@ -149,8 +163,10 @@ export class Assigner {
     for (const w of step.warnings)
       if (!this.warned.has(w)) logEvent(this.log, "peeringWarning", { warning: w });
     this.warned = new Set(step.warnings);
-    if (this.self !== undefined && !this.coordination.writer) {
-      this.pendingWrites = 0;
+    const key = [...members.keys()].sort().join(",");
+    if (key !== this.membership.key) this.membership = { key, since: now };
+    if (this.self !== undefined && (!this.coordination.writer || now - this.membership.since < SETTLE_MS)) {
+      this.pendingWrites = this.coordination.writer ? step.writes.length : 0;
       return;
     }
     if (this.self === undefined && step.writes.length)

@@ -10,6 +10,7 @@ import { Listener } from "../fsm/index.js";
 import { logEvent } from "../log/index.js";
 import { Reconciler, Reflector } from "../reflector/index.js";
 import { Assigner } from "./assigner.js";
+import { Coalescer } from "./coalesce.js";
 import type { Config } from "./config.js";
 import { levelOfSeverity } from "./log.js";
 import { LogLimit } from "./log-limit.js";
@@ -84,11 +85,18 @@ export class Daemon {
   /** at most one line a second about them; routereflector_connections_refused_total counts each */
   private readonly refusedLog = new LogLimit(1000);
 
+  /** the peerings computed again after changes: once per burst, one at a time */
+  private readonly updates = new Coalescer(
+    () => this.update(),
+    100,
+    (e) => this.fatal(e),
+  );
+
   /** the reflector assignment, on a datastore with leases */
   assigner: Assigner | undefined;
 
   async start(): Promise<void> {
-    this.store.on("change", () => void this.update().catch((e: unknown) => this.fatal(e)));
+    this.store.on("change", () => this.updates.request());
     this.source = await this.makeSource(this.store);
     const a = this.config.assignment;
     const self = a.perNode !== undefined ? this.config.nodeName : undefined;
@@ -203,7 +211,6 @@ export class Daemon {
         // Established and leaving it are news; the Connect/Active retry cycle is debug detail.
         stateChange: (peer, from, to, reason) => {
           this.since.set(peer.address, Date.now());
-          if (from === "Established" || to === "Established") this.assigner?.poke();
           if (from === "Established") this.flaps.set(peer.address, (this.flaps.get(peer.address) ?? 0) + 1);
           logEvent(
             log,
@@ -299,6 +306,7 @@ export class Daemon {
    */
   async stop(message: string, retain = false): Promise<void> {
     this.stopping = true;
+    this.updates.cancel();
     await this.assigner?.stop();
     await this.source?.stop();
     await this.stopBgp(message, retain);

@@ -355,12 +355,13 @@ export function assignmentStep(
   // A node's session with the reflector a label of ours names: up or down when the reflector,
   // live and seeing the same labels, says so; down when it is not live; otherwise unknown (a
   // status from before the last change, or none yet).
+  const pending = new Map([...members].map(([r, st]) => [r, new Set(st?.pending ?? [])] as const));
   const session = (node: string, label: string): "up" | "down" | "unknown" => {
     const r = byLabel.get(label);
     const status = r === undefined ? undefined : members.get(r);
     if (r === undefined || status === undefined) return "down";
     if (status.digest !== digests.get(r) || snap.nodes.get(node)?.labels[label] !== "true") return "unknown";
-    return status.pending.includes(node) ? "down" : "up";
+    return pending.get(r)?.has(node) ? "down" : "up";
   };
   // a label some node still carries: its BGPPeer, and its reflector's label, stay meanwhile
   const carried = new Set<string>();

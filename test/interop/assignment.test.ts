@@ -138,7 +138,7 @@ describe.each([
   it("every node peers with its two assigned reflectors; a reflector killed or added keeps every route at every node", async (ctx) => {
     const measured = reliability(ctx, {
       scenario: `assigned reflectors on ${_}: one killed, one added`,
-      load: `${N} simulated Calico nodes peering as calico/node computes from etcd, ${K} routes each; four reflectors with ASSIGN_REFLECTORS=2`,
+      load: `${N} simulated Calico nodes peering as calico/node computes from ${_}, ${K} routes each; four reflectors with ASSIGN_REFLECTORS=2`,
       fault: `a reflector killed (SIGKILL; lease ${LEASE} s, grace ${GRACE} s), then a fifth one started`,
       checked:
         "each node's sessions are its planned reflectors; no node held fewer than every route at any moment",

@@ -29,7 +29,7 @@ import {
   WRITER_LEASE,
   withLabels,
 } from "./coordination.js";
-import { type ListResult, ListWatch } from "./kubernetes.js";
+import { type ListResult, ListWatch } from "./list-watch.js";
 
 /** the annotation on a member's Lease that carries its status */
 const STATUS_ANNOTATION = "routereflector.projectcalico.org/status";

@@ -5,7 +5,7 @@
 // again, the routes missing at any moment (the fewest any node held, against all), and what the
 // writer wrote. No other route reflector does this, so there is nothing to run beside it.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Etcd3 } from "etcd3";
@@ -194,5 +194,6 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
     await nodes?.stop();
     for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
     execFileSync(script, ["stop", dir], { stdio: "ignore" });
+    rmSync(dir, { recursive: true, force: true });
   }
 }

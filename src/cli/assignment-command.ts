@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { configOrError } from "../daemon/index.js";
 import { type Plan, planAssignment, planMoves, type ReflectorMember } from "../datastore/assignment.js";
+import { parseWhole } from "../datastore/index.js";
 import { UsageError } from "./codec-commands.js";
 import { readOnce, table } from "./control-commands.js";
 
@@ -28,8 +29,8 @@ const OWN = {
 
 const count = (flag: string, text: string | undefined, fallback: number, min: number): number => {
   if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min)
+  const n = parseWhole(text, min);
+  if (n === undefined)
     throw new UsageError(`--${flag}: not a whole number from ${min}: ${JSON.stringify(text)}`);
   return n;
 };

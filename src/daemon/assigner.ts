@@ -11,6 +11,7 @@ import {
   type AssignmentWrite,
   assignedLabel,
   assignmentStep,
+  carriedLabels,
   MESH_PEER,
   type MemberStatus,
   memberStatus,
@@ -251,8 +252,7 @@ export class Assigner {
 
 /** The reflectors our labels name on some Node. */
 function labelled(snap: Snapshot): Set<string> {
-  const carried = new Set<string>();
-  for (const n of snap.nodes.values()) for (const k of Object.keys(ownLabels(n.labels))) carried.add(k);
+  const carried = carriedLabels(snap.nodes);
   return new Set(
     [...snap.nodes.values()]
       .filter((n) => n.clusterId !== undefined && carried.has(assignedLabel(n.name)))

@@ -11,6 +11,7 @@ import {
   type KubernetesOverrides,
   parseAddress,
   parseCount,
+  parseWhole,
 } from "../datastore/index.js";
 
 export type DatastoreType = "file" | "etcdv3" | "kubernetes";
@@ -232,9 +233,8 @@ export function readVariables(env: NodeJS.ProcessEnv, argv: readonly string[]): 
 function whole(values: Map<VariableName, string>, name: VariableName, fallback: number, min: number): number {
   const text = values.get(name);
   if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < min)
-    throw new ConfigError(name, `not a whole number from ${min}: ${JSON.stringify(text)}`);
+  const n = parseWhole(text, min);
+  if (n === undefined) throw new ConfigError(name, `not a whole number from ${min}: ${JSON.stringify(text)}`);
   return n;
 }
 

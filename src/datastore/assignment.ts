@@ -221,6 +221,14 @@ export function publication(plan: Plan): Publication {
   return { labels, peers };
 }
 
+/** The assignment labels of ours ("true": a reflector given) that some Node carries. */
+export function carriedLabels(nodes: Snapshot["nodes"]): Set<string> {
+  const carried = new Set<string>();
+  for (const n of nodes.values())
+    for (const [k, v] of Object.entries(ownLabels(n.labels))) if (v === "true") carried.add(k);
+  return carried;
+}
+
 /** Our labels among a Node's (those with ASSIGNMENT_LABEL_PREFIX). */
 export function ownLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith(ASSIGNMENT_LABEL_PREFIX)));
@@ -364,9 +372,7 @@ export function assignmentStep(
     return pending.get(r)?.has(node) ? "down" : "up";
   };
   // a label some node still carries: its BGPPeer, and its reflector's label, stay meanwhile
-  const carried = new Set<string>();
-  for (const n of snap.nodes.values())
-    for (const [k, v] of Object.entries(ownLabels(n.labels))) if (v === "true") carried.add(k);
+  const carried = carriedLabels(snap.nodes);
 
   const peers: AssignmentWrite[] = [];
   const labels: AssignmentWrite[] = [];

@@ -23,6 +23,7 @@ export {
   parseAddress,
   parseCidr,
   parseCount,
+  parseWhole,
   ResourceError,
 } from "./resources.js";
 export { parseSelector, type Selector, SelectorError } from "./selector.js";

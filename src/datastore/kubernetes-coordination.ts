@@ -169,19 +169,54 @@ export class KubernetesCoordination extends EventEmitter<{ change: [] }> impleme
   private async renewMember(): Promise<void> {
     if (this.self === undefined || this.stopped) return;
     const name = this.memberLease;
-    const spec = {
+    const now = new Date();
+    const lease = await this.readLease(name);
+    await this.putLease(
+      name,
+      lease,
+      {
+        holderIdentity: this.self,
+        leaseDurationSeconds: this.ttl,
+        renewTime: now,
+        ...(lease ? {} : { acquireTime: now }),
+      },
+      this.status ? { [STATUS_ANNOTATION]: JSON.stringify(this.status) } : {},
+    );
+  }
+
+  /** client-go's tryAcquireOrRenew: take the writer's Lease when absent or expired, renew it when ours. */
+  private async stand(): Promise<void> {
+    const now = new Date();
+    const lease = await this.readLease(WRITER_LEASE);
+    const holder = lease?.spec?.holderIdentity;
+    const ours = lease !== undefined && holder === this.self;
+    if (lease && !ours && holder && live(lease, now.getTime())) {
+      this.heldAt = 0;
+      return;
+    }
+    await this.putLease(WRITER_LEASE, lease, {
       holderIdentity: this.self,
       leaseDurationSeconds: this.ttl,
-      renewTime: new Date(),
-    };
-    const annotations: Record<string, string> = this.status
-      ? { [STATUS_ANNOTATION]: JSON.stringify(this.status) }
-      : {};
-    const lease = await this.readLease(name);
+      renewTime: now,
+      // taken (not renewed): a new holder since now
+      ...(ours
+        ? {}
+        : { acquireTime: now, leaseTransitions: lease ? (lease.spec?.leaseTransitions ?? 0) + 1 : 0 }),
+    });
+    this.heldAt = now.getTime();
+  }
+
+  /** Makes the Lease, or replaces the one read (on its resourceVersion) with this spec and annotations over its own. */
+  private async putLease(
+    name: string,
+    lease: V1Lease | undefined,
+    spec: NonNullable<V1Lease["spec"]>,
+    annotations: Record<string, string> = {},
+  ): Promise<void> {
     if (!lease) {
       await this.leasesApi.createNamespacedLease({
         namespace: this.namespace,
-        body: { metadata: { name, annotations }, spec: { ...spec, acquireTime: new Date() } },
+        body: { metadata: { name, annotations }, spec },
       });
       return;
     }
@@ -194,43 +229,6 @@ export class KubernetesCoordination extends EventEmitter<{ change: [] }> impleme
         spec: { ...lease.spec, ...spec },
       },
     });
-  }
-
-  /** client-go's tryAcquireOrRenew: take the writer's Lease when absent or expired, renew it when ours. */
-  private async stand(): Promise<void> {
-    const now = new Date();
-    const lease = await this.readLease(WRITER_LEASE);
-    const spec = { holderIdentity: this.self, leaseDurationSeconds: this.ttl, renewTime: now };
-    if (!lease) {
-      await this.leasesApi.createNamespacedLease({
-        namespace: this.namespace,
-        body: { metadata: { name: WRITER_LEASE }, spec: { ...spec, acquireTime: now, leaseTransitions: 0 } },
-      });
-    } else if (lease.spec?.holderIdentity === this.self) {
-      await this.leasesApi.replaceNamespacedLease({
-        name: WRITER_LEASE,
-        namespace: this.namespace,
-        body: { ...lease, spec: { ...lease.spec, ...spec } },
-      });
-    } else if (!lease.spec?.holderIdentity || !live(lease, now.getTime())) {
-      await this.leasesApi.replaceNamespacedLease({
-        name: WRITER_LEASE,
-        namespace: this.namespace,
-        body: {
-          ...lease,
-          spec: {
-            ...lease.spec,
-            ...spec,
-            acquireTime: now,
-            leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + 1,
-          },
-        },
-      });
-    } else {
-      this.heldAt = 0;
-      return;
-    }
-    this.heldAt = now.getTime();
   }
 
   private async readLease(name: string): Promise<V1Lease | undefined> {
@@ -258,12 +256,8 @@ export class KubernetesCoordination extends EventEmitter<{ change: [] }> impleme
 
   private async release(): Promise<void> {
     const l = await this.readLease(WRITER_LEASE);
-    if (!l || l.spec?.holderIdentity !== this.self) return;
-    await this.leasesApi.replaceNamespacedLease({
-      name: WRITER_LEASE,
-      namespace: this.namespace,
-      body: { ...l, spec: { ...l.spec, holderIdentity: "", leaseDurationSeconds: 1 } },
-    });
+    if (l?.spec?.holderIdentity === this.self)
+      await this.putLease(WRITER_LEASE, l, { holderIdentity: "", leaseDurationSeconds: 1 });
   }
 
   async write(w: AssignmentWrite): Promise<Result> {

@@ -15,7 +15,11 @@ import { peerDetail, type RouteEntry, routes, status } from "./snapshot.js";
 
 /** /routes answers streamed at once; more wait for a 503's Retry-After. */
 export const MAX_ROUTE_STREAMS = 4;
-/** open HTTP connections answered; past this a request gets 503, and past HARD_MAX the connection is closed */
+/**
+ * open HTTP connections answered: a connection accepted while this many are open gets 503 to
+ * every request, and past HARD_MAX it is closed. Decided at accept, so a flood of new connections
+ * cannot starve those that came before it.
+ */
 export const MAX_CONNECTIONS = 64;
 const HARD_MAX_CONNECTIONS = 256;
 /** characters of JSON per write */
@@ -50,6 +54,7 @@ function refresh(d: Daemon, url: URL): { code: number; body: unknown } {
 export function startHttp(d: Daemon, metrics: Registry, host: string, port: number): Promise<Server> {
   let streams = 0;
   let connections = 0;
+  const refused = new WeakSet<object>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const head = req.method === "HEAD";
@@ -61,7 +66,7 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
       send(code, "application/json", `${JSON.stringify(body, jsonReplacer)}\n`);
     const busy = (why: string) =>
       send(503, "application/json", `${JSON.stringify({ error: `busy: ${why}` })}\n`, { "retry-after": "1" });
-    if (connections > MAX_CONNECTIONS) {
+    if (refused.has(req.socket)) {
       res.shouldKeepAlive = false;
       return busy("too many connections");
     }
@@ -118,6 +123,7 @@ export function startHttp(d: Daemon, metrics: Registry, host: string, port: numb
     }
   });
   server.on("connection", (socket) => {
+    if (connections >= MAX_CONNECTIONS) refused.add(socket);
     connections++;
     socket.once("close", () => connections--);
   });
@@ -142,8 +148,9 @@ function notReady(d: Daemon): string {
 
 /**
  * Writes the entries as one JSON array in pieces of about WRITE_SIZE, for at most SLICE_MS per
- * turn of the event loop, and waits for the socket to drain whenever it holds more than its
- * buffer. Small pieces die young: the garbage collector reclaims them before they are promoted.
+ * turn of the event loop, and waits for the socket to drain (and the next turn) whenever it holds
+ * more than its buffer. Small pieces die young: the garbage collector reclaims them before they
+ * are promoted.
  */
 function streamArray(res: ServerResponse, entries: Iterator<RouteEntry>): void {
   let first = true;
@@ -163,7 +170,9 @@ function streamArray(res: ServerResponse, entries: Iterator<RouteEntry>): void {
       const more = res.write(text);
       text = "";
       if (!more) {
-        res.once("drain", slice);
+        // 'drain' comes on the tick queue when the kernel took the bytes at once (loopback):
+        // resuming there would chain every answer without ever letting the event loop turn.
+        res.once("drain", () => setImmediate(slice));
         return;
       }
       if (performance.now() - start > SLICE_MS) {

@@ -8,6 +8,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { rootCertificates } from "node:tls";
 import { ExponentialBackoff } from "cockatiel";
 import { Etcd3, type IKeyValue, type IOptions, type IWatchResponse, type Watcher } from "etcd3";
+import { WatchManager } from "etcd3/lib/watch.js";
 import type { Logger } from "pino";
 import { logEvent } from "../log/index.js";
 import type { Coordination } from "./coordination.js";
@@ -106,6 +107,33 @@ function parseKv(key: string, value: string): Resource {
   if (r.name !== id.name)
     throw new ResourceError(key, "metadata.name", `${JSON.stringify(r.name)} differs from the key`);
   return r;
+}
+
+/**
+ * etcd answers a cancel for a watch it has just canceled itself (its start revision compacted
+ * away) with a second canceled response, for an ID etcd3 (1.1.2) no longer holds. etcd3 throws on
+ * it inside the gRPC stream's handler, where nothing can catch it: an unhandled rejection, which
+ * ends the process. Such a response ends the cancel that asked for it; one that no cancel asked
+ * for concerns no watch of ours and is dropped.
+ */
+interface WatchManagerInternals {
+  watchers: Watcher[];
+  expectedClosers: Set<Watcher>;
+  handleResponse(res: IWatchResponse): void;
+}
+{
+  const manager = WatchManager.prototype as unknown as WatchManagerInternals;
+  const handleResponse = manager.handleResponse;
+  if (typeof handleResponse !== "function") throw new Error("etcd3's WatchManager has no handleResponse");
+  manager.handleResponse = function (this: WatchManagerInternals, res: IWatchResponse): void {
+    if (this.watchers.some((w) => w.id === res.watch_id)) return handleResponse.call(this, res);
+    for (const w of this.expectedClosers) {
+      if (w.id !== res.watch_id) continue;
+      this.expectedClosers.delete(w);
+      w.emit("end");
+      return;
+    }
+  };
 }
 
 /**

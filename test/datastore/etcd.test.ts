@@ -1,6 +1,8 @@
 // The etcd v3 source against a real etcd 3.4 on loopback (127.0.40.x), plain and with TLS client
 // certificates. Resources are written with etcdctl the way calicoctl writes them.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { setTimeout as delay } from "node:timers/promises";
+import { Etcd3 } from "etcd3";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { EtcdSource } from "../../src/datastore/etcd.js";
@@ -154,6 +156,28 @@ describe("etcd v3 source", () => {
     // and it watches again from the new list
     etcd.putResource("nodes", node("d", "100.64.1.4"));
     await waitFor(() => store.snapshot().nodes.has("d"), 5000, "watch after relist");
+  });
+
+  it("canceling a watch etcd has just canceled (compaction) ends it, and nothing is thrown", async () => {
+    // etcd answers a cancel for a watch it canceled itself a moment before: a second response for
+    // an ID the client no longer holds. etcd3 1.1.2 threw on it inside the gRPC stream's handler,
+    // an unhandled rejection that ends the process (seen in the compaction test above, when the
+    // source retired its other watches while etcd was canceling them too).
+    const etcd = startEtcd("127.0.40.10");
+    etcd.ctl("put", "/x", "1");
+    etcd.ctl("put", "/x", "2");
+    etcd.ctl("compact", String(etcd.revision()));
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      // another watch keeps the stream open
+      await client.watch().prefix("/live/").create();
+      const w = client.watch().key("/x").startRevision("1").watcher();
+      await new Promise((resolve) => w.once("error", resolve));
+      const ended = await Promise.race([w.cancel().then(() => true), delay(5000, false)]);
+      expect(ended).toBe(true);
+    } finally {
+      client.close();
+    }
   });
 
   it("TLS with client certificates; without them etcd refuses and the source keeps retrying", async () => {

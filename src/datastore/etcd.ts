@@ -126,7 +126,10 @@ interface WatchManagerInternals {
   const handleResponse = manager.handleResponse;
   if (typeof handleResponse !== "function") throw new Error("etcd3's WatchManager has no handleResponse");
   manager.handleResponse = function (this: WatchManagerInternals, res: IWatchResponse): void {
-    if (this.watchers.some((w) => w.id === res.watch_id)) return handleResponse.call(this, res);
+    if (this.watchers.some((w) => w.id === res.watch_id)) {
+      handleResponse.call(this, res);
+      return;
+    }
     for (const w of this.expectedClosers) {
       if (w.id !== res.watch_id) continue;
       this.expectedClosers.delete(w);

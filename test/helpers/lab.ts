@@ -15,14 +15,18 @@ export function workdir(name: string): string {
   return mkdtempSync(join(tmpdir(), `rr-${name}-`));
 }
 
+/** `what` names the condition in the timeout's error; a function, to tell the state at that moment. */
 export async function waitFor(
   cond: () => boolean | Promise<boolean>,
   timeoutMs: number,
-  what: string,
+  what: string | (() => string),
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }

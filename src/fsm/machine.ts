@@ -56,6 +56,19 @@ export function nextDeadline(s: FsmState): number | undefined {
   return t;
 }
 
+/** The ConnectRetry wait, seconds. */
+const connectRetry = (s: FsmState, cfg: SessionConfig) => s.connectRetry ?? cfg.connectRetryTime;
+
+/**
+ * One of our connects failed: the next waits twice as long, up to maxConnectRetryTime (RFC 4271
+ * §10 suggests 120 s for ConnectRetryTime; we start lower so that a peer that starts late is
+ * reached soon, and back off so that hundreds of peers that are down cost little).
+ */
+function connectFailed(s: FsmState, cfg: SessionConfig): void {
+  const max = Math.max(cfg.connectRetryTime, cfg.maxConnectRetryTime ?? 0);
+  s.connectRetry = Math.min(max, connectRetry(s, cfg) * 2);
+}
+
 function clearTimers(s: FsmState): void {
   s.connectRetryAt = undefined;
   s.holdAt = undefined;
@@ -153,7 +166,7 @@ function grOnNotification(s: FsmState, n: NotificationMessage): boolean {
 
 function start(s: FsmState, cfg: SessionConfig, now: number, out: FsmAction[]): void {
   s.idleHoldAt = undefined;
-  s.connectRetryAt = now + secs(cfg.connectRetryTime);
+  s.connectRetryAt = now + secs(connectRetry(s, cfg));
   if (cfg.passive) {
     s.state = "Active";
   } else {
@@ -164,6 +177,7 @@ function start(s: FsmState, cfg: SessionConfig, now: number, out: FsmAction[]): 
 
 function connectionUp(s: FsmState, cfg: SessionConfig, now: number, out: FsmAction[]): void {
   s.connectRetryAt = undefined;
+  s.connectRetry = undefined;
   out.push({ type: "Send", message: buildOpen(cfg) });
   s.holdAt = now + secs(LARGE_HOLD_TIME);
   s.state = "OpenSent";
@@ -225,7 +239,8 @@ function tick(s: FsmState, cfg: SessionConfig, now: number, out: FsmAction[]): v
     s.keepaliveAt = now + secs(s.negotiated!.keepaliveTime);
   }
   if (s.connectRetryAt !== undefined && s.connectRetryAt <= now) {
-    s.connectRetryAt = now + secs(cfg.connectRetryTime);
+    if (s.state === "Connect") connectFailed(s, cfg);
+    s.connectRetryAt = now + secs(connectRetry(s, cfg));
     if (s.state === "Connect" || (s.state === "Active" && !cfg.passive)) {
       // A connect that has not completed is abandoned and tried again.
       if (s.state === "Connect") out.push({ type: "Disconnect" });
@@ -279,6 +294,7 @@ export function step(s: FsmState, cfg: SessionConfig, input: FsmInput, now: numb
     case "TcpFailed":
       if (s.state === "Connect") {
         s.state = "Active"; // wait for the ConnectRetry timer, or for the peer to connect
+        connectFailed(s, cfg);
       } else if (s.state === "OpenSent") {
         // RFC 4271 §8.2.2: back to Active, ConnectRetry restarted.
         out.push({ type: "Disconnect" });

@@ -21,6 +21,12 @@ export interface SessionConfig {
   /** proposed Hold Time: 0, or 3 and more (RFC 4271 §4.2) */
   holdTime: number;
   connectRetryTime: number;
+  /**
+   * while our connects keep failing (refused, or not answered within ConnectRetry), the wait
+   * doubles from connectRetryTime up to this; a connection that comes up starts it over.
+   * Unset: always connectRetryTime.
+   */
+  maxConnectRetryTime?: number;
   /** never connect out; wait for the peer */
   passive: boolean;
   /** damping of flapping peers: first IdleHold wait after a failure, doubled per failure up to the max */
@@ -93,6 +99,8 @@ export interface FsmState {
   state: FsmStateName;
   connectRetryCounter: number;
   connectRetryAt?: number;
+  /** the current ConnectRetry wait, seconds, while our connects fail (unset: connectRetryTime) */
+  connectRetry?: number;
   holdAt?: number;
   keepaliveAt?: number;
   /** RFC 9687: when nothing we queued has reached the peer for this long, the session goes */

@@ -8,6 +8,8 @@ export const PEER_DEFAULTS = {
   /** RFC 4271 §10 suggests 90 s */
   holdTime: 90,
   connectRetryTime: 5,
+  /** while connects to a peer fail, ConnectRetry doubles up to this (RFC 4271 §10's suggestion) */
+  maxConnectRetryTime: 120,
   passive: false,
   /** first IdleHold wait after a failure; doubled per failure up to the maximum */
   idleHoldTime: 1,

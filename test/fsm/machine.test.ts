@@ -388,6 +388,39 @@ describe("timers", () => {
     expect(h.s.idleHold).toBe(CFG.idleHoldTime);
   });
 
+  it("ConnectRetry doubles while our connects fail, up to the maximum, and starts over once one succeeds", () => {
+    // A node that is down (refusing, or not answering) is tried again ever more slowly; it can
+    // connect to us meanwhile at any time (Active), and a node that comes back does so itself.
+    const cfg = { ...CFG, maxConnectRetryTime: 60 };
+    const h = Harness.in("Connect", cfg);
+    const connects: number[] = [h.at];
+    for (let i = 0; i < 16 && connects.length < 9; i++) {
+      if (i % 2 === 0) h.feed({ type: "TcpFailed" }); // refused at once; every other one times out
+      const wait = nextDeadline(h.s)! - h.at;
+      h.at += wait;
+      if (kinds(h.feed({ type: "Tick" })).includes("Connect")) connects.push(h.at);
+    }
+    const gaps = connects.slice(1).map((t, i) => (t - connects[i]!) / 1000);
+    expect(gaps).toEqual([5, 10, 20, 40, 60, 60, 60, 60]);
+    // the peer connects while we wait: the session comes up at once, and the next failure is
+    // retried after ConnectRetryTime again
+    h.feed({ type: "TcpFailed" });
+    h.feed({ type: "TcpUp" });
+    expect(h.s.state).toBe("OpenSent");
+    h.feed({ type: "TcpFailed" });
+    expect(h.s.state).toBe("Active");
+    expect((nextDeadline(h.s)! - h.at) / 1000).toBe(5);
+  });
+
+  it("without a maximum ConnectRetry stays at ConnectRetryTime", () => {
+    const h = Harness.in("Connect");
+    for (let i = 0; i < 4; i++) {
+      h.feed({ type: "TcpFailed" });
+      expect((nextDeadline(h.s)! - h.at) / 1000).toBe(5);
+      h.advance(5);
+    }
+  });
+
   it("a stopped machine does not restart itself", () => {
     const h = Harness.in("Established");
     h.feed({ type: "Stop" });

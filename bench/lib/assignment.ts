@@ -38,8 +38,10 @@ export interface AssignmentRun {
   routesPerNode: number;
   /** nodes whose reflectors the kill changed */
   movedByKill: number;
-  /** the writer's writes by result, from its metrics */
-  writes: Record<string, number>;
+  /** the writes by result (every reflector's metrics summed) until every node had its two */
+  writesToAssign: Record<string, number>;
+  /** and from the kill until every node had two live ones */
+  writesToReplace: Record<string, number>;
   /** CPU time and peak memory of each reflector process, and of the simulated nodes */
   reflectorCpuMs: number[];
   reflectorPeakRssKiB: number[];
@@ -142,9 +144,13 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
       );
       return async () => {
         last = await (nodes as ClientProcess).report();
-        const wrong = names.filter((c) => `${last?.peersOf[c]}` !== want.get(c)).length;
-        process.stderr.write(`assignment: ${last.complete}/${n} complete, ${wrong} not on their plan\n`);
-        return last.complete === n && wrong === 0;
+        const wrong = names.filter((c) => `${last?.peersOf[c]}` !== want.get(c));
+        const more = wrong.filter((c) => (last?.peersOf[c]?.length ?? 0) > 2).length;
+        const fewer = wrong.filter((c) => (last?.peersOf[c]?.length ?? 0) < 2).length;
+        process.stderr.write(
+          `assignment: ${last.complete}/${n} complete, ${wrong.length} not on their plan (${more} with more than two reflectors, ${fewer} with fewer)\n`,
+        );
+        return last.complete === n && wrong.length === 0;
       };
     };
     await until("every node with its two planned reflectors", 600_000, settled(reflectors));
@@ -160,18 +166,27 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
     for (const r of reflectors)
       if (/^routereflector_assignment_writer 1$/m.test(await metrics(r))) writer = r;
     const victim = reflectors.find((r) => r !== writer) as (typeof reflectors)[number];
+    // the writes by result, summed over these reflectors (the writer may change during a run)
+    const writesOf = async (rs: typeof reflectors) => {
+      const sum: Record<string, number> = {};
+      for (const r of rs)
+        for (const m of (await metrics(r)).matchAll(
+          /^routereflector_assignment_writes_total\{result="(\w+)"\} (\S+)$/gm,
+        ))
+          sum[m[1] as string] = (sum[m[1] as string] ?? 0) + Number(m[2]);
+      return sum;
+    };
+    const writesToAssign = await writesOf(reflectors);
+    const liveBefore = await writesOf(reflectors.filter((r) => r !== victim));
     const killedAt = Date.now();
     process.kill(pids.get(victim.name) as number, "SIGKILL");
     const live = reflectors.filter((r) => r !== victim);
     await until("every node with two live reflectors", 600_000, settled(live));
     const replacedMs = Date.now() - killedAt;
     const after = last as Report;
-    const text = await metrics(writer);
-    const writes = Object.fromEntries(
-      [...text.matchAll(/^routereflector_assignment_writes_total\{result="(\w+)"\} (\S+)$/gm)].map((m) => [
-        m[1] as string,
-        Number(m[2]),
-      ]),
+    const liveAfter = await writesOf(live);
+    const writesToReplace = Object.fromEntries(
+      Object.entries(liveAfter).map(([k, v]) => [k, v - (liveBefore[k] ?? 0)]),
     );
     const use = live.map((r) => usage(pids.get(r.name) as number));
     return {
@@ -185,7 +200,8 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
       fewestHeld: after.lowWater,
       routesPerNode: n - 1,
       movedByKill: names.filter((c) => `${after.peersOf[c]}` !== `${before.peersOf[c]}`).length,
-      writes,
+      writesToAssign,
+      writesToReplace,
       reflectorCpuMs: use.map((u) => u.cpuMs),
       reflectorPeakRssKiB: use.map((u) => u.peakRssKiB),
       simulatorPeakRssKiB: usage(nodes.proc.pid as number).peakRssKiB,

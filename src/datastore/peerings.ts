@@ -13,6 +13,7 @@
 //
 // In both modes a peering from a BGPPeer carries the rules of the BGPFilters it names, in order,
 // for its family (bgp_processor.go buildImportFilter / buildExportFilter).
+import { MESH_PEER } from "./assignment.js";
 import type {
   BgpConfigResource,
   BgpFilterResource,
@@ -461,7 +462,11 @@ function peerSpec(
   const p = cand.from;
   const localAs = p.localAsNumber ?? ourAs;
   const iBgp = cand.asNumber === localAs;
-  const rrClient = iBgp && reflector && cand.clusterId !== (clusterId ?? "");
+  // The assignment's mesh of reflectors (its own BGPPeer, between our instances only) is one of
+  // non-clients, as RFC 4456 §5 meshes reflectors: a client's route crosses one reflector-to-
+  // reflector hop. As clients of each other (the rule below, for reflectors of other cluster
+  // IDs), each would pass every route on to the others, through every order of them.
+  const rrClient = iBgp && reflector && cand.clusterId !== (clusterId ?? "") && p.name !== MESH_PEER;
   return {
     name: protocolName(kind, cand.address, cand.port),
     type: !cand.calicoNode ? "external" : kind === "Global" ? "global" : "node specific",

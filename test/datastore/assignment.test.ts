@@ -191,6 +191,30 @@ describe("the plan published for calico/node", () => {
     });
   });
 
+  // RFC 4456 §5: reflectors fully meshed as non-clients. A client's route crosses one
+  // reflector-to-reflector hop, and no more: as clients of each other (calico/node's rule for
+  // reflectors of different cluster IDs), five reflectors with ADD-PATH passed every route on
+  // through every order of them, some 22 paths per prefix at each and 85 in its Adj-RIBs-In.
+  it("reflectors peer with each other as non-clients, and with their nodes as clients", () => {
+    const plan = planAssignment(
+      rrs,
+      clients.map((c) => c.name),
+      { perNode: 2, slack: 1 },
+    );
+    const pub = publication(plan);
+    const store = datastore(pub.labels, pub.peers);
+    const reflectorIps = new Set(rrs.map((r) => r.ip));
+    for (const r of rrs) {
+      const peers = computePeerings(store.snapshot(), { nodeName: r.name }).peers;
+      expect(peers.filter((p) => reflectorIps.has(p.address)).map((p) => p.rrClient)).toEqual(
+        Array(rrs.length - 1).fill(false),
+      );
+      const own = peers.filter((p) => !reflectorIps.has(p.address));
+      expect(own.length).toBeGreaterThan(0);
+      expect(own.every((p) => p.rrClient)).toBe(true);
+    }
+  });
+
   // A session not up yet is no reflector: a node keeps every reflector it had that is still
   // alive until the caller has seen the new ones established.
   it.each([

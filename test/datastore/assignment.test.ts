@@ -168,15 +168,19 @@ describe("the plan published for calico/node", () => {
       .peers.map((p) => p.address)
       .sort();
   const addresses = (names: readonly string[]) => names.map((n) => ipOf.get(n)).sort();
-
-  it("every client peers with exactly its reflectors, and each reflector with exactly its clients and the other reflectors", () => {
+  /** The plan for every reflector and client, and the datastore with it published. */
+  const published = () => {
     const plan = planAssignment(
       rrs,
       clients.map((c) => c.name),
       { perNode: 2, slack: 1 },
     );
     const pub = publication(plan);
-    const store = datastore(pub.labels, pub.peers);
+    return { plan, store: datastore(pub.labels, pub.peers) };
+  };
+
+  it("every client peers with exactly its reflectors, and each reflector with exactly its clients and the other reflectors", () => {
+    const { plan, store } = published();
     for (const c of clients)
       expect(peeringsOf(store, c.name), c.name).toEqual(addresses(plan.nodes.get(c.name) ?? []));
     for (const r of rrs) {
@@ -196,13 +200,7 @@ describe("the plan published for calico/node", () => {
   // reflectors of different cluster IDs), five reflectors with ADD-PATH passed every route on
   // through every order of them, some 22 paths per prefix at each and 85 in its Adj-RIBs-In.
   it("reflectors peer with each other as non-clients, and with their nodes as clients", () => {
-    const plan = planAssignment(
-      rrs,
-      clients.map((c) => c.name),
-      { perNode: 2, slack: 1 },
-    );
-    const pub = publication(plan);
-    const store = datastore(pub.labels, pub.peers);
+    const { store } = published();
     const reflectorIps = new Set(rrs.map((r) => r.ip));
     for (const r of rrs) {
       const peers = computePeerings(store.snapshot(), { nodeName: r.name }).peers;

@@ -4,7 +4,7 @@
 // loses. A node's R reflectors are in different zones where the zones allow, and no reflector
 // takes more than ceil(clients × R / reflectors) + slack nodes. Pure: no time, no I/O.
 import { createHash } from "node:crypto";
-import type { Snapshot } from "./peerings.js";
+import { MESH_PEER, type Snapshot } from "./peerings.js";
 import type { NodeResource } from "./resources.js";
 
 export interface ReflectorMember {
@@ -197,12 +197,8 @@ export interface Publication {
   peers: AssignmentPeer[];
 }
 
-/**
- * The BGPPeer that meshes the reflectors: a node's reflectors are R of M, so the routes of nodes
- * with none in common go from reflector to reflector (RFC 4456 §8: a client's routes are
- * reflected to non-clients). Its name cannot be a reflector's (those begin routereflector-).
- */
-export const MESH_PEER = "routereflectors";
+// The BGPPeer that meshes the reflectors: peerings.ts names it (it makes them non-clients there)
+export { MESH_PEER } from "./peerings.js";
 
 /** The labels and BGPPeers that make calico/node peer each client with its assigned reflectors. */
 export function publication(plan: Plan): Publication {

@@ -13,7 +13,6 @@
 //
 // In both modes a peering from a BGPPeer carries the rules of the BGPFilters it names, in order,
 // for its family (bgp_processor.go buildImportFilter / buildExportFilter).
-import { MESH_PEER } from "./assignment.js";
 import type {
   BgpConfigResource,
   BgpFilterResource,
@@ -444,6 +443,14 @@ function peeringsIn(c: Cluster, id: Identity): Peerings {
   }
   return peerings;
 }
+
+/**
+ * The BGPPeer the reflector assignment writes to mesh the reflectors (assignment.ts): a node's
+ * reflectors are R of M, so the routes of nodes with none in common go from reflector to
+ * reflector (RFC 4456 §8: a client's routes are reflected to non-clients). Its name cannot be a
+ * reflector's (those begin routereflector-).
+ */
+export const MESH_PEER = "routereflectors";
 
 /**
  * A peering from a BGPPeer, by BIRD's per-peer rules (bgp_processor.go buildPeerFromData). We are a

@@ -252,8 +252,9 @@ export function labelStep(
  * What a reflector instance says of itself beside its lease: the client nodes that carry its
  * label in its own view of the datastore (how many, and a digest of their names), and those of
  * them whose session with it is not up (Established, and given its whole table and End-of-RIB:
- * a reflector just started sends nothing during its selection deferral). The writer trusts a session as up only when the
- * digest is the one it computes from its own view: the member has seen the same labels.
+ * a reflector just started sends nothing during its selection deferral). The writer trusts a
+ * session as up only when the digest is the one it computes from its own view: the member has
+ * seen the same labels.
  */
 export interface MemberStatus {
   assigned: number;

@@ -414,13 +414,13 @@ function metadata(
  */
 export const MAX_PREFIXES_ANNOTATION = "routereflector/max-prefixes";
 
-/** A count written as a decimal string (annotations and variables are strings): 1 or more. */
 /** A whole number in decimal digits, from `min`; undefined when it is not one. */
 export function parseWhole(text: string, min: number): number | undefined {
   const n = Number(text);
   return /^[0-9]+$/.test(text) && Number.isSafeInteger(n) && n >= min ? n : undefined;
 }
 
+/** A count written as a decimal string (annotations and variables are strings): 1 or more. */
 export function parseCount(text: string): number | undefined {
   return /^[1-9]\d{0,9}$/.test(text) && Number(text) <= 0xffffffff ? Number(text) : undefined;
 }

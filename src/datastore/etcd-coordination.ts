@@ -102,11 +102,19 @@ export class EtcdCoordination extends EventEmitter<{ change: [] }> implements Co
       .campaign(this.self as string);
     this.campaign = campaign;
     campaign.on("elected", () => {
+      // etcd3 says elected once its wait ends, even for a campaign given up meanwhile (its lease
+      // lost): only the one we stand with now counts, or two instances would both write
+      if (campaign !== this.campaign || this.stopped) return;
       this.writer = true;
       logEvent(this.log, "assignmentWriter", { elected: true });
       this.emit("change");
     });
     campaign.on("error", (e) => {
+      if (campaign !== this.campaign) return;
+      // etcd3's campaign goes on waiting (a watch on the candidate before it) after its lease is
+      // lost: resigned, it stops, and the new campaign is the only one
+      this.campaign = undefined;
+      void campaign.resign().catch(() => undefined);
       if (this.stopped) return;
       if (this.writer) logEvent(this.log, "assignmentWriter", { elected: false, err: e.message });
       this.writer = false;

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fatal } from "../../src/cli/run.js";
 import { ConfigError, EMBEDDED_DEFAULT, loadConfig } from "../../src/daemon/index.js";
+import { workdir } from "../helpers/workdir.js";
 
 function errorOf(env: NodeJS.ProcessEnv, argv: string[] = []): string {
   try {
@@ -90,7 +90,7 @@ describe("configuration contract", () => {
   });
 
   it("NAMESPACE: given, else the pod's own namespace (an operator install's calico-system), else kube-system", () => {
-    const dir = mkdtempSync(join(tmpdir(), "rr-sa-"));
+    const dir = workdir("sa");
     writeFileSync(join(dir, "namespace"), "calico-system\n");
     const inPod = { IP: "100.64.0.1", KUBERNETES_SERVICE_HOST: "100.64.0.10" };
     expect(loadConfig(inPod, [], dir).namespace).toBe("calico-system");
@@ -118,7 +118,7 @@ describe("configuration contract", () => {
   });
 
   it("certificates are read once; cert and key go together", () => {
-    const dir = mkdtempSync(join(tmpdir(), "rr-cfg-"));
+    const dir = workdir("cfg");
     writeFileSync(join(dir, "ca.pem"), "CA");
     const c = loadConfig(
       { IP: "100.64.0.1", ETCD_ENDPOINTS: "https://127.0.0.1:2379", ETCD_CA_CERT_FILE: join(dir, "ca.pem") },

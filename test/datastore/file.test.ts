@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
@@ -9,6 +8,7 @@ import { computePeerings } from "../../src/datastore/peerings.js";
 import { Store } from "../../src/datastore/store.js";
 import { waitFor } from "../helpers/lab.js";
 import { reliability } from "../helpers/reliability.js";
+import { workdir } from "../helpers/workdir.js";
 
 const YAML = `
 apiVersion: projectcalico.org/v3
@@ -149,7 +149,7 @@ describe("parseFile", () => {
 
 describe("FileSource", () => {
   it("reloads when the file is replaced; bad YAML keeps the last good state; an invalid object keeps its last version", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rr-file-"));
+    const dir = workdir("file");
     const path = join(dir, "calico.yaml");
     const node = (name: string, ip: string) =>
       `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: ${name}}\nspec: {bgp: {ipv4Address: ${ip}}}\n`;
@@ -191,7 +191,7 @@ describe("FileSource", () => {
   it("reloads when a ConfigMap volume swaps its ..data symlink (the file's own name sees no event)", async () => {
     // the kubelet's layout: NAME -> ..data/NAME, ..data -> ..<timestamp>/; an update writes a
     // new timestamped directory and renames a new ..data symlink over the old one
-    const dir = mkdtempSync(join(tmpdir(), "rr-configmap-"));
+    const dir = workdir("configmap");
     const node = (name: string) =>
       `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: ${name}}\nspec: {bgp: {ipv4Address: 100.64.0.1}}\n`;
     const version = (stamp: string, text: string) => {

@@ -8,12 +8,12 @@
 // over TLS.
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, request, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { workdir } from "./workdir.js";
 
 type Obj = {
   apiVersion?: string;
@@ -132,7 +132,7 @@ export class KubeApiServer {
     filters = true,
   ) {
     this.kinds = kinds(calicoGroup, filters);
-    const dir = mkdtempSync(join(tmpdir(), "rr-apiserver-"));
+    const dir = workdir("apiserver");
     execFileSync(
       "openssl",
       ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]

@@ -2,18 +2,16 @@
 // PID. BIRD configs are generated here (for options the lab scripts do not take); GoBGP, FRR and
 // ExaBGP go through ../shared/lab's start scripts.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Listener } from "../../src/fsm/index.js";
 import { PEER_DEFAULTS } from "../../src/reflector/defaults.js";
 import type { NeighborConfig } from "../../src/reflector/neighbor.js";
 import { type Peer, Reflector, type ReflectorObserver } from "../../src/reflector/reflector.js";
 import { REPO_ROOT, sharedPath } from "./shared.js";
+import { workdir } from "./workdir.js";
 
-export function workdir(name: string): string {
-  return mkdtempSync(join(tmpdir(), `rr-${name}-`));
-}
+export { workdir };
 
 /** `what` names the condition in the timeout's error; a function, to tell the state at that moment. */
 export async function waitFor(

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Etcd3 } from "etcd3";
-import { planAssignment } from "../../src/datastore/assignment.js";
+import { ASSIGNED, assignedLabel, LEAVING } from "../../src/datastore/assignment.js";
 import { ClientProcess } from "./client-process.js";
 import type { Report } from "./clients.js";
 import { clientAddress } from "./plan.js";
@@ -38,6 +38,8 @@ export interface AssignmentRun {
   routesPerNode: number;
   /** nodes whose reflectors the kill changed */
   movedByKill: number;
+  /** of them, those the killed reflector had (the others moved for the zones or the bounds) */
+  victimHad: number;
   /** the writes by result (every reflector's metrics summed) until every node had its two */
   writesToAssign: Record<string, number>;
   /** and from the kill until every node had two live ones */
@@ -63,6 +65,7 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
   const endpoint = `http://${ETCD}:2379`;
   const procs: ChildProcess[] = [];
   let nodes: ClientProcess | undefined;
+  let reader: Etcd3 | undefined;
   try {
     const reflectors = ZONES.map((zone, i) => ({ name: `rr-${i}`, ip: `127.0.51.${i + 1}`, zone }));
     const clients = Array.from({ length: n }, (_, i) => ({
@@ -137,25 +140,47 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
     const names = clients.map((c) => c.name);
     const ipOf = new Map([...reflectors, ...clients].map((x) => [x.name, x.ip]));
     let last: Report | undefined;
-    const settled = (live: typeof reflectors) => {
-      const plan = planAssignment(live, names, { perNode: 2, slack: 2 });
-      const want = new Map(
-        names.map((c) => [c, `${(plan.nodes.get(c) ?? []).map((r) => ipOf.get(r)).sort()}`]),
+    // every Node's labels, as the writer left them
+    reader = new Etcd3({ hosts: endpoint });
+    const etcdReader = reader;
+    const labelsNow = async () => {
+      const all = await etcdReader.getAll().prefix(`${V3}nodes/`).strings();
+      return new Map(
+        Object.values(all).map((v) => {
+          const o = JSON.parse(v) as { metadata: { name: string; labels?: Record<string, string> } };
+          return [o.metadata.name, o.metadata.labels ?? {}] as const;
+        }),
       );
-      return async () => {
-        last = await (nodes as ClientProcess).report();
-        const wrong = names.filter((c) => `${last?.peersOf[c]}` !== want.get(c));
-        const more = wrong.filter((c) => (last?.peersOf[c]?.length ?? 0) > 2).length;
-        const fewer = wrong.filter((c) => (last?.peersOf[c]?.length ?? 0) < 2).length;
-        process.stderr.write(
-          `assignment: ${last.complete}/${n} complete, ${wrong.length} not on their plan (${more} with more than two reflectors, ${fewer} with fewer)\n`,
-        );
-        return last.complete === n && wrong.length === 0;
-      };
+    };
+    let given = new Map<string, string[]>();
+    /** Settled on these live reflectors: every node given two of them (none leaving), its sessions those, every route. */
+    const settled = (live: typeof reflectors) => async () => {
+      const labels = await labelsNow();
+      given = new Map(
+        names.map((c) => [
+          c,
+          reflectors.filter((r) => labels.get(c)?.[assignedLabel(r.name)] === ASSIGNED).map((r) => r.name),
+        ]),
+      );
+      const leaving = names.filter((c) => Object.values(labels.get(c) ?? {}).includes(LEAVING)).length;
+      last = await (nodes as ClientProcess).report();
+      const want = (c: string) => `${(given.get(c) ?? []).map((r) => ipOf.get(r)).sort()}`;
+      const wrong = names.filter(
+        (c) =>
+          (given.get(c) ?? []).filter((r) => live.some((x) => x.name === r)).length !== 2 ||
+          `${last?.peersOf[c]}` !== want(c),
+      );
+      const more = names.filter((c) => (last?.peersOf[c]?.length ?? 0) > 2).length;
+      const fewer = names.filter((c) => (last?.peersOf[c]?.length ?? 0) < 2).length;
+      process.stderr.write(
+        `assignment: ${last.complete}/${n} complete, ${wrong.length} not on two live assigned reflectors, ${leaving} leaving one (${more} with more than two sessions, ${fewer} with fewer)\n`,
+      );
+      return last.complete === n && wrong.length === 0 && leaving === 0;
     };
     await until("every node with its two planned reflectors", 600_000, settled(reflectors));
     const assignedMs = Date.now() - started;
     const before = last as Report;
+    const givenBefore = given;
 
     // the writer: the one whose metrics say so
     const metrics = async (r: (typeof reflectors)[number]) =>
@@ -200,6 +225,7 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
       fewestHeld: after.lowWater,
       routesPerNode: n - 1,
       movedByKill: names.filter((c) => `${after.peersOf[c]}` !== `${before.peersOf[c]}`).length,
+      victimHad: names.filter((c) => givenBefore.get(c)?.includes(victim.name)).length,
       writesToAssign,
       writesToReplace,
       reflectorCpuMs: use.map((u) => u.cpuMs),
@@ -207,6 +233,7 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
       simulatorPeakRssKiB: usage(nodes.proc.pid as number).peakRssKiB,
     };
   } finally {
+    reader?.close();
     await nodes?.stop();
     for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
     execFileSync(script, ["stop", dir], { stdio: "ignore" });

@@ -4,7 +4,13 @@
 // routeReflectorClusterID; their zone is a label of theirs.
 import { parseArgs } from "node:util";
 import { configOrError } from "../daemon/index.js";
-import { type Plan, planAssignment, planMoves, type ReflectorMember } from "../datastore/assignment.js";
+import {
+  currentAssignment,
+  type Plan,
+  planAssignment,
+  planMoves,
+  type ReflectorMember,
+} from "../datastore/assignment.js";
 import { parseWhole } from "../datastore/index.js";
 import { UsageError } from "./codec-commands.js";
 import { readOnce, table } from "./control-commands.js";
@@ -13,9 +19,10 @@ type Print = (line: string) => void;
 
 export const ASSIGNMENT_USAGE = `usage: routereflector assignment [--per-node R] [--slack N] [--zone-label LABEL]
            [--with NAME:ZONE]... [--without NAME]... [--json] [the run flags...]
-  the reflectors each client node is given (R each, 2 unless set; one per zone first; none
-  above ceil(nodes x R / reflectors) + slack), from the datastore the run flags name;
-  --with and --without show what adding or removing a reflector would move`;
+  the reflectors each client node is given, from the assignment its labels carry now and the
+  datastore the run flags name: R each (ASSIGN_REFLECTORS, else 2), one per zone first, each
+  reflector within its even share of nodes +- slack (ASSIGN_SLACK, else 2); --with and
+  --without show what adding or removing a reflector would move`;
 
 const OWN = {
   "per-node": { type: "string" },
@@ -60,17 +67,18 @@ export async function assignmentCommand(argv: string[], print: Print, printError
     print(ASSIGNMENT_USAGE);
     return 0;
   }
-  const perNode = count("per-node", values["per-node"], 2, 1);
-  const slack = count("slack", values.slack, 0, 0);
-  const zoneLabel = values["zone-label"] ?? "topology.kubernetes.io/zone";
+  const config = configOrError(run, printError);
+  if (!config) return 2;
+  // the run's own settings (ASSIGN_REFLECTORS, ASSIGN_SLACK, ASSIGN_ZONE_LABEL) unless told
+  const perNode = count("per-node", values["per-node"], config.assignment.perNode ?? 2, 1);
+  const slack = count("slack", values.slack, config.assignment.slack, 0);
+  const zoneLabel = values["zone-label"] ?? config.assignment.zoneLabel;
   const added = (values.with ?? []).map((w) => {
     const [name, zone] = w.split(":");
     if (!name) throw new UsageError(`--with: NAME or NAME:ZONE, not ${JSON.stringify(w)}`);
     return { name, ...(zone ? { zone } : {}) };
   });
   const removed = new Set(values.without ?? []);
-  const config = configOrError(run, printError);
-  if (!config) return 2;
   const read = await readOnce(config, printError);
   if (typeof read === "number") return read;
   const snap = read.store.snapshot();
@@ -84,7 +92,12 @@ export async function assignmentCommand(argv: string[], print: Print, printError
     if (!reflectors.some((r) => r.name === name))
       throw new UsageError(`--without: ${name} is not a reflector`);
   const options = { perNode, slack };
-  const now = planAssignment(reflectors, clients, options);
+  // from the assignment the labels give now, as the writer plans
+  const given = currentAssignment(
+    snap.nodes,
+    reflectors.map((r) => r.name),
+  );
+  const now = planAssignment(reflectors, clients, options, given);
   const changed = added.length || removed.size;
   const members = [...reflectors.filter((r) => !removed.has(r.name)), ...added];
   const next = changed
@@ -92,6 +105,7 @@ export async function assignmentCommand(argv: string[], print: Print, printError
         members,
         clients.filter((c) => !added.some((a) => a.name === c)),
         options,
+        now.nodes,
       )
     : now;
   if (values.json) {
@@ -99,6 +113,7 @@ export async function assignmentCommand(argv: string[], print: Print, printError
       JSON.stringify(
         {
           perNode,
+          floor: next.floor,
           capacity: next.capacity,
           reflectors: members.map((r) => ({ ...r, nodes: next.load.get(r.name) ?? 0 })),
           nodes: Object.fromEntries(next.nodes),
@@ -128,7 +143,7 @@ function describe(plan: Plan, members: readonly ReflectorMember[], perNode: numb
     ["NODE", "REFLECTORS"],
     [...plan.nodes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, rs]) => [n, rs.join(", ")]),
   );
-  return `${members.length} reflectors, ${perNode} per node, at most ${plan.capacity} nodes each\n${reflectors}\n${plan.nodes.size} client nodes\n${nodes}`;
+  return `${members.length} reflectors, ${perNode} per node, ${plan.floor} to ${plan.capacity} nodes each\n${reflectors}\n${plan.nodes.size} client nodes\n${nodes}`;
 }
 
 function moves(before: Plan, after: Plan): string {

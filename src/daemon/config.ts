@@ -166,7 +166,7 @@ export const VARIABLES = [
     "ASSIGN_SLACK",
     "--assign-slack",
     "2",
-    "nodes a reflector may take beyond its even share, ceil(nodes x R / reflectors)",
+    "how far a reflector's load may be from its even share (nodes x R / reflectors), either way, before nodes move",
   ],
   [
     "ASSIGN_GRACE_PERIOD",

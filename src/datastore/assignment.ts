@@ -1,8 +1,11 @@
-// Which reflectors each client node peers with (ASSIGN_REFLECTORS=R): rendezvous, or highest-
-// random-weight, hashing over (node, reflector), so that every instance computes the same plan
-// from the same membership and adding or removing one reflector moves only the nodes it gains or
-// loses. A node's R reflectors are in different zones where the zones allow, and no reflector
-// takes more than ceil(clients × R / reflectors) + slack nodes. Pure: no time, no I/O.
+// Which reflectors each client node peers with (ASSIGN_REFLECTORS=R). A node keeps the reflectors
+// it has while they stay members, the load bound holds and its zones are spread; only what breaks
+// one of those moves: a reflector's arrival takes its share from the others, a departure's nodes
+// go to those with room. New nodes and the places that free up are filled by rendezvous, or
+// highest-random-weight, hashing over (node, reflector), so every instance computes the same plan
+// from the same membership and the same assignment. A node's R reflectors are in different zones
+// where the zones allow, and each reflector takes between floor(even share) - slack and
+// ceil(even share) + slack nodes. Pure: no time, no I/O.
 import { createHash } from "node:crypto";
 import { MESH_PEER, type Snapshot } from "./peerings.js";
 import type { NodeResource } from "./resources.js";
@@ -17,7 +20,7 @@ export interface ReflectorMember {
 export interface PlanOptions {
   /** reflectors per node (R) */
   perNode: number;
-  /** how many nodes a reflector may take beyond its even share */
+  /** how far a reflector's load may be from its even share, either way */
   slack: number;
 }
 
@@ -26,8 +29,10 @@ export interface Plan {
   nodes: Map<string, string[]>;
   /** each reflector's client nodes */
   load: Map<string, number>;
-  /** the most nodes a reflector takes */
+  /** the most nodes a reflector takes: ceil(even share) + slack */
   capacity: number;
+  /** the fewest a reflector is given where the zones allow: floor(even share) - slack */
+  floor: number;
 }
 
 /** FNV-1a over the text, then murmur3's finaliser: 32 well-mixed bits. */
@@ -48,102 +53,343 @@ function hash32(text: string): number {
 /** The weight of a reflector for a node: the higher, the more that node prefers it. */
 const weight = (node: string, reflector: string): number => hash32(`${node}\u0000${reflector}`);
 
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /**
- * The plan for these reflectors and client nodes. The order of either list does not matter:
- * the same members give the same plan.
+ * The plan for these reflectors and client nodes, starting from `current` (each node's
+ * reflectors now; none: a plan from nothing). The order of any of them does not matter: the same
+ * members and the same current assignment give the same plan, and a plan is its own next one.
  */
 export function planAssignment(
   reflectors: readonly ReflectorMember[],
   clients: readonly string[],
   options: PlanOptions,
+  current: ReadonlyMap<string, readonly string[]> = new Map(),
 ): Plan {
   const members = [...new Map(reflectors.map((r) => [r.name, r])).values()].sort((a, b) =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    byName(a.name, b.name),
   );
-  const nodes = [...new Set(clients)].filter((n) => !members.some((m) => m.name === n));
+  const member = new Map(members.map((m) => [m.name, m]));
   const perNode = Math.min(options.perNode, members.length);
-  const capacity = members.length ? Math.ceil((nodes.length * perNode) / members.length) + options.slack : 0;
-  const zoneOf = (m: ReflectorMember) => m.zone ?? `\u0000${m.name}`;
-  const load = new Map(members.map((m) => [m.name, 0]));
-  const plan = new Map<string, string[]>();
-  // Each node in an order of its own hash, so no name sorts first for the capacity; each takes
-  // its reflectors by weight: first one per zone, then any, within the capacity.
-  const order = nodes
+  // each node in an order of its own hash, so that no name sorts first for the room left
+  const order = [...new Set(clients)]
+    .filter((n) => !member.has(n))
     .map((n) => ({ n, h: hash32(n) }))
-    .sort((a, b) => a.h - b.h || (a.n < b.n ? -1 : 1))
+    .sort((a, b) => a.h - b.h || byName(a.n, b.n))
     .map((x) => x.n);
+  const total = order.length * perNode;
+  const even = members.length ? total / members.length : 0;
+  const capacity = members.length ? Math.ceil(even) + options.slack : 0;
+  const floor = Math.max(0, Math.floor(even) - options.slack);
+  const zoneOf = (r: string) => member.get(r)?.zone ?? `\u0000${r}`;
+  // the most zones a node's reflectors can be in
+  const spread = Math.min(perNode, new Set(members.map((m) => zoneOf(m.name))).size);
+  const zonesOf = (rs: readonly string[]) => new Set(rs.map(zoneOf)).size;
+  const ranked = (node: string, rs: readonly string[]) =>
+    rs
+      .map((r) => ({ r, w: weight(node, r) }))
+      .sort((a, b) => b.w - a.w || byName(a.r, b.r))
+      .map((x) => x.r);
+
+  const plan = new Map<string, string[]>();
+  const holders = new Map(members.map((m) => [m.name, new Set<string>()]));
+  const load = (r: string) => holders.get(r)?.size ?? 0;
+  let changes = 0;
+  const give = (node: string, r: string) => {
+    changes++;
+    plan.get(node)?.push(r);
+    holders.get(r)?.add(node);
+  };
+  const swap = (node: string, from: string, to: string) => {
+    changes++;
+    const rs = plan.get(node) as string[];
+    rs[rs.indexOf(from)] = to;
+    holders.get(from)?.delete(node);
+    holders.get(to)?.add(node);
+  };
+  // What each node has and keeps: its reflectors that are still members, at most R, of as
+  // many zones as it can, those it weighs most.
   for (const node of order) {
-    const ranked = members
-      .map((m) => ({ m, w: weight(node, m.name) }))
-      .sort((a, b) => b.w - a.w || (a.m.name < b.m.name ? -1 : 1))
-      .map((x) => x.m);
-    const chosen: ReflectorMember[] = [];
-    const zones = new Set<string>();
-    const take = (m: ReflectorMember) => {
-      chosen.push(m);
-      zones.add(zoneOf(m));
-      load.set(m.name, (load.get(m.name) ?? 0) + 1);
+    plan.set(node, []);
+    const kept = ranked(
+      node,
+      [...new Set(current.get(node) ?? [])].filter((r) => member.has(r)),
+    );
+    for (const zoned of [true, false])
+      for (const r of kept) {
+        const rs = plan.get(node) as string[];
+        if (rs.length < perNode && !rs.includes(r) && !(zoned && rs.some((x) => zoneOf(x) === zoneOf(r))))
+          give(node, r);
+      }
+  }
+  // Until a round changes nothing. Only the first fills (every node has R after it) or goes
+  // beyond the capacity; respreading widens a node's zones each time and nothing narrows one;
+  // rebalancing moves nodes into the bounds. The bound on rounds is a guard.
+  for (let round = 0; round <= order.length * perNode; round++) {
+    const before = changes;
+    fill();
+    rebalance(targets());
+    repair();
+    respread();
+    if (changes === before) break;
+  }
+  return { nodes: plan, load: new Map(members.map((m) => [m.name, load(m.name)])), capacity, floor };
+
+  /**
+   * The nodes short of R (new ones, and those a reflector left) take the reflectors they weigh
+   * most, in passes: of a zone they lack up to the floor, then up to the capacity, then of any
+   * zone, then beyond the capacity (repaired later). Where every reflector a node may take is
+   * full, a node given one before it in this fill moves on to another to make room (an
+   * augmenting path, as in bipartite matching): only the nodes being filled move.
+   */
+  function fill(): void {
+    const short = order.filter((n) => (plan.get(n) as string[]).length < perNode);
+    if (!short.length) return;
+    const all = members.map((m) => m.name);
+    // Each reflector's nodes given it in this fill (those may move on), grouped by the other
+    // reflectors each has: whether one may move on to a reflector is a question per group.
+    const groups = new Map(all.map((r) => [r, new Map<string, Set<string>>()]));
+    const keys = new Map<string, Map<string, string>>();
+    const enter = (node: string, r: string) => {
+      const key = (plan.get(node) as string[])
+        .filter((x) => x !== r)
+        .sort(byName)
+        .join("\n");
+      const g = groups.get(r) as Map<string, Set<string>>;
+      g.set(key, (g.get(key) ?? new Set()).add(node));
+      keys.set(node, (keys.get(node) ?? new Map()).set(r, key));
     };
-    for (const pass of ["zones", "capacity", "any"] as const) {
-      for (const m of ranked) {
-        if (chosen.length === perNode) break;
-        if (chosen.includes(m)) continue;
-        if (pass !== "any" && (load.get(m.name) ?? 0) >= capacity) continue;
-        if (pass === "zones" && zones.has(zoneOf(m))) continue;
-        take(m);
+    const leave = (node: string, r: string) => {
+      const g = groups.get(r) as Map<string, Set<string>>;
+      const key = keys.get(node)?.get(r) as string;
+      g.get(key)?.delete(node);
+      if (!g.get(key)?.size) g.delete(key);
+      keys.get(node)?.delete(r);
+    };
+    /** After a node's reflectors changed: its groups, by its other reflectors, change too. */
+    const regroup = (node: string) => {
+      for (const r of [...(keys.get(node)?.keys() ?? [])]) {
+        leave(node, r);
+        enter(node, r);
+      }
+    };
+    const may = (others: readonly string[], to: string, zoned: boolean) =>
+      !others.includes(to) && !(zoned && others.some((x) => zoneOf(x) === zoneOf(to)));
+    /**
+     * Gives a node a reflector with room, or else finds, breadth first over the full reflectors
+     * it may take, a chain of nodes given one in this fill that each move on to the next, the
+     * last to one with room. Reflectors in `dead` lead nowhere; a failed search adds those it saw.
+     */
+    const place = (node: string, room: number, zoned: boolean, dead: Set<string>): boolean => {
+      const candidates = ranked(node, all).filter(
+        (r) => !dead.has(r) && may(plan.get(node) as string[], r, zoned),
+      );
+      const take = (r: string) => {
+        give(node, r);
+        regroup(node);
+        enter(node, r);
+        return true;
+      };
+      const direct = candidates.find((r) => load(r) < room);
+      if (direct !== undefined) return take(direct);
+      // how each reflector reached was reached: from which, by which node moving on
+      const via = new Map<string, { from: string; mover: string } | undefined>(
+        candidates.map((r) => [r, undefined]),
+      );
+      const onPath = (r: string, mover: string) => {
+        for (let at = via.get(r); at; at = via.get(at.from)) if (at.mover === mover) return true;
+        return false;
+      };
+      const moverFor = (r: string, next: string) => {
+        for (const [key, nodes] of groups.get(r) as Map<string, Set<string>>)
+          if (may(key ? key.split("\n") : [], next, zoned))
+            for (const m of nodes) if (!onPath(r, m)) return m;
+        return undefined;
+      };
+      for (const r of via.keys())
+        for (const next of all) {
+          if (via.has(next) || dead.has(next)) continue;
+          const mover = moverFor(r, next);
+          if (mover === undefined) continue;
+          via.set(next, { from: r, mover });
+          if (load(next) >= room) continue;
+          // room at the end of the chain: each node on it moves on, and the node takes the first
+          let at = next;
+          for (let step = via.get(at); step; step = via.get(at)) {
+            leave(step.mover, step.from);
+            swap(step.mover, step.from, at);
+            regroup(step.mover);
+            enter(step.mover, at);
+            at = step.from;
+          }
+          return take(at);
+        }
+      for (const r of via.keys()) dead.add(r);
+      return false;
+    };
+    for (const zoned of [true, false])
+      for (const room of [floor, capacity, Number.POSITIVE_INFINITY]) {
+        // the reflectors a search found no way on from stay so until one succeeds (room only
+        // shrinks; as in Kuhn's matching, a failed search changes nothing)
+        let dead = new Set<string>();
+        for (const node of short)
+          while ((plan.get(node) as string[]).length < perNode) {
+            if (!place(node, room, zoned, dead)) break;
+            dead = new Set();
+          }
+      }
+  }
+
+  /**
+   * What each reflector should hold, every node having R: its load, brought within [floor,
+   * capacity], then raised or lowered as the sum needs, first where that moves fewer nodes.
+   */
+  function targets(): Map<string, number> {
+    const t = new Map(members.map((m) => [m.name, Math.min(capacity, Math.max(floor, load(m.name)))]));
+    let sum = [...t.values()].reduce((a, b) => a + b, 0);
+    const gap = (r: string) => (t.get(r) as number) - load(r);
+    // the first member (by name) with the least key among those that may change
+    const pick = (ok: (v: number) => boolean, key: (r: string, v: number) => [number, number]) => {
+      let best: { r: string; k: [number, number] } | undefined;
+      for (const { name: r } of members) {
+        const v = t.get(r) as number;
+        if (!ok(v)) continue;
+        const k = key(r, v);
+        if (!best || k[0] < best.k[0] || (k[0] === best.k[0] && k[1] < best.k[1])) best = { r, k };
+      }
+      return (best as { r: string }).r;
+    };
+    for (; sum > total; sum--) {
+      // lower one that would receive nodes, else the highest
+      const r = pick(
+        (v) => v > floor,
+        (r, v) => [gap(r) > 0 ? 0 : 1, -v],
+      );
+      t.set(r, (t.get(r) as number) - 1);
+    }
+    for (; sum < total; sum++) {
+      // raise one that would give nodes away, else the lowest
+      const r = pick(
+        (v) => v < capacity,
+        (r, v) => [gap(r) < 0 ? 0 : 1, v],
+      );
+      t.set(r, (t.get(r) as number) + 1);
+    }
+    return t;
+  }
+
+  /**
+   * Nodes move from the reflectors above their targets to those below: each receiver takes, from
+   * the supplier with the most to give, the nodes it can take without narrowing their zones,
+   * those it spreads wider first, then those that weigh it most. A receiver still below the
+   * floor then takes from any reflector above it: the same number of moves, from elsewhere.
+   */
+  function rebalance(target: ReadonlyMap<string, number>): void {
+    const all = members.map((m) => m.name);
+    const surplus = (r: string) => load(r) - (target.get(r) as number);
+    const receivers = all
+      .filter((r) => surplus(r) < 0)
+      .sort((a, b) => surplus(a) - surplus(b) || byName(a, b));
+    for (const x of receivers) {
+      transfer(x, () => -surplus(x), surplus);
+      transfer(
+        x,
+        () => floor - load(x),
+        (r) => load(r) - floor,
+      );
+    }
+  }
+
+  /** Moves nodes to x while it needs them, from the reflectors with any to spare, most first. */
+  function transfer(x: string, need: () => number, spare: (r: string) => number): void {
+    for (let moved = true; moved && need() > 0; ) {
+      moved = false;
+      const suppliers = members
+        .map((m) => m.name)
+        .filter((r) => r !== x && spare(r) > 0)
+        .sort((a, b) => spare(b) - spare(a) || byName(a, b));
+      for (const y of suppliers) {
+        const nodes = movable(y, x).slice(0, Math.min(need(), spare(y)));
+        for (const n of nodes) swap(n, y, x);
+        moved = nodes.length > 0;
+        if (moved) break;
       }
     }
-    plan.set(
-      node,
-      chosen.map((m) => m.name),
-    );
   }
-  repair(members, plan, load, capacity, zoneOf);
-  return { nodes: plan, load, capacity };
-}
 
-/**
- * The last nodes may find fewer than R reflectors with room (those with room are already
- * theirs) and take one beyond the capacity. Each such excess moves a node of that reflector, the
- * one that weighs it least, to a reflector with room that it does not have yet, in another zone
- * where one has room. Such a node always exists: a reflector with room that every node of a full
- * one also had would hold more than the full one. A move frees a slot and fills none beyond.
- */
-function repair(
-  members: readonly ReflectorMember[],
-  plan: Map<string, string[]>,
-  load: Map<string, number>,
-  capacity: number,
-  zoneOf: (m: ReflectorMember) => string,
-): void {
-  const byName = new Map(members.map((m) => [m.name, m]));
-  for (const x of members) {
-    while ((load.get(x.name) ?? 0) > capacity) {
-      const holders = [...plan]
-        .filter(([, rs]) => rs.includes(x.name))
-        .sort(([a], [b]) => weight(a, x.name) - weight(b, x.name) || (a < b ? -1 : 1));
-      let moved = false;
-      for (const [node, rs] of holders) {
-        const zones = new Set(
-          rs.filter((r) => r !== x.name).map((r) => zoneOf(byName.get(r) as ReflectorMember)),
+  /** The nodes of y that may take x instead without narrowing their zones, best first. */
+  function movable(y: string, x: string): string[] {
+    const wider = (node: string) => {
+      const rs = plan.get(node) as string[];
+      return zonesOf(rs.map((r) => (r === y ? x : r))) - zonesOf(rs);
+    };
+    return [...(holders.get(y) as Set<string>)]
+      .filter((n) => !(plan.get(n) as string[]).includes(x) && wider(n) >= 0)
+      .map((n) => ({ n, wider: wider(n), w: weight(n, x) }))
+      .sort((a, b) => b.wider - a.wider || b.w - a.w || byName(a.n, b.n))
+      .map((c) => c.n);
+  }
+
+  /**
+   * What is still beyond the capacity (the last nodes of a fill found no room among reflectors
+   * they lacked, or rebalancing found no node to move without narrowing its zones) moves to
+   * reflectors with room: nodes it weighs least first, without narrowing their zones where any
+   * can. Such a node always exists: a reflector with room that every node of a full one also had
+   * would hold more than the full one. A move frees a slot and fills none beyond.
+   */
+  function repair(): void {
+    for (const { name: x } of members)
+      for (const narrowing of [false, true]) {
+        if (load(x) <= capacity) break;
+        const nodes = [...(holders.get(x) as Set<string>)].sort(
+          (a, b) => weight(a, x) - weight(b, x) || byName(a, b),
         );
-        const room = members
-          .filter((m) => !rs.includes(m.name) && (load.get(m.name) ?? 0) < capacity)
-          .sort(
-            (a, b) =>
-              Number(zones.has(zoneOf(a))) - Number(zones.has(zoneOf(b))) ||
-              weight(node, b.name) - weight(node, a.name) ||
-              (a.name < b.name ? -1 : 1),
+        for (const node of nodes) {
+          if (load(x) <= capacity) break;
+          const rs = plan.get(node) as string[];
+          const to = ranked(
+            node,
+            members.map((m) => m.name),
+          ).find(
+            (r) =>
+              !rs.includes(r) &&
+              load(r) < capacity &&
+              (narrowing || zonesOf(rs.map((y) => (y === x ? r : y))) >= zonesOf(rs)),
           );
-        const y = room[0];
-        if (!y) continue;
-        rs[rs.indexOf(x.name)] = y.name;
-        load.set(x.name, (load.get(x.name) ?? 0) - 1);
-        load.set(y.name, (load.get(y.name) ?? 0) + 1);
-        moved = true;
+          if (to !== undefined) swap(node, x, to);
+        }
+      }
+  }
+
+  /**
+   * A node whose reflectors share a zone takes, for the one of them it weighs least, a reflector
+   * of a zone it lacks: one with room, or else one full, from a node of it that takes the shared
+   * one back without narrowing its own zones (an exchange: no load changes).
+   */
+  function respread(): void {
+    for (const node of order) {
+      const rs = plan.get(node) as string[];
+      if (zonesOf(rs) >= spread) continue;
+      const zones = rs.map(zoneOf);
+      const from = ranked(node, rs)
+        .filter((r) => zones.filter((z) => z === zoneOf(r)).length > 1)
+        .at(-1) as string;
+      const lacking = ranked(
+        node,
+        members.map((m) => m.name),
+      ).filter((r) => !zones.includes(zoneOf(r)));
+      const to = lacking.find((r) => load(r) < capacity);
+      if (to !== undefined) {
+        swap(node, from, to);
+        continue;
+      }
+      for (const r of lacking) {
+        const other = movable(r, from)[0];
+        if (other === undefined) continue;
+        swap(node, from, r);
+        swap(other, r, from);
         break;
       }
-      if (!moved) return; // no reflector has room: the capacity covers every slot, so never
     }
   }
 }
@@ -184,6 +430,16 @@ export function labelText(name: string): string {
 export const assignedLabel = (reflector: string): string =>
   `${ASSIGNMENT_LABEL_PREFIX}${labelText(reflector)}`;
 
+/** An assigned label's value: the node is given that reflector. */
+export const ASSIGNED = "true";
+/**
+ * An assigned label's value while the node moves off that reflector: it still peers with it
+ * (the BGPPeers select the label whatever its value), but the plan no longer gives it.
+ */
+export const LEAVING = "leaving";
+/** Whether a label value of ours makes the node peer with that reflector. */
+const peered = (value: string | undefined): boolean => value === ASSIGNED || value === LEAVING;
+
 export interface AssignmentPeer {
   name: string;
   nodeSelector: string;
@@ -200,29 +456,50 @@ export interface Publication {
 // The BGPPeer that meshes the reflectors: peerings.ts names it (it makes them non-clients there)
 export { MESH_PEER } from "./peerings.js";
 
-/** The labels and BGPPeers that make calico/node peer each client with its assigned reflectors. */
+/**
+ * The labels and BGPPeers that make calico/node peer each client with its assigned reflectors.
+ * A BGPPeer selects a node by the presence of the reflector's label, so that a node moving off
+ * it (LEAVING) keeps the session until its new ones are up.
+ */
 export function publication(plan: Plan): Publication {
   const reflectors = [...plan.load.keys()];
   const labels = new Map<string, Record<string, string>>();
   for (const r of reflectors) labels.set(r, { [REFLECTOR_LABEL]: labelText(r) });
   for (const [node, rs] of plan.nodes)
-    labels.set(node, Object.fromEntries(rs.map((r) => [assignedLabel(r), "true"])));
-  const peers = [...reflectors].sort().map((r) => ({
+    labels.set(node, Object.fromEntries(rs.map((r) => [assignedLabel(r), ASSIGNED])));
+  const bgpPeers = [...reflectors].sort().map((r) => ({
     name: `${ASSIGNMENT_PEER_PREFIX}${labelText(r)}`,
-    nodeSelector: `${assignedLabel(r)} == 'true'`,
+    nodeSelector: `has(${assignedLabel(r)})`,
     peerSelector: `${REFLECTOR_LABEL} == '${labelText(r)}'`,
   }));
   const mesh = `has(${REFLECTOR_LABEL})`;
-  if (reflectors.length > 1) peers.push({ name: MESH_PEER, nodeSelector: mesh, peerSelector: mesh });
-  return { labels, peers };
+  if (reflectors.length > 1) bgpPeers.push({ name: MESH_PEER, nodeSelector: mesh, peerSelector: mesh });
+  return { labels, peers: bgpPeers };
 }
 
-/** The assignment labels of ours ("true": a reflector given) that some Node carries. */
+/** The assignment labels of ours (given or leaving) that some Node carries. */
 export function carriedLabels(nodes: Snapshot["nodes"]): Set<string> {
   const carried = new Set<string>();
   for (const n of nodes.values())
-    for (const [k, v] of Object.entries(ownLabels(n.labels))) if (v === "true") carried.add(k);
+    for (const [k, v] of Object.entries(ownLabels(n.labels)))
+      if (k !== REFLECTOR_LABEL && peered(v)) carried.add(k);
   return carried;
+}
+
+/**
+ * Each client node's reflectors as its labels give them (ASSIGNED; LEAVING is on its way off),
+ * among these reflectors: what the next plan starts from.
+ */
+export function currentAssignment(
+  nodes: Snapshot["nodes"],
+  reflectors: readonly string[],
+): Map<string, string[]> {
+  const current = new Map<string, string[]>();
+  for (const n of nodes.values()) {
+    const given = reflectors.filter((r) => n.labels[assignedLabel(r)] === ASSIGNED);
+    if (given.length) current.set(n.name, given);
+  }
+  return current;
 }
 
 /** Our labels among a Node's (those with ASSIGNMENT_LABEL_PREFIX). */
@@ -232,9 +509,10 @@ export function ownLabels(labels: Readonly<Record<string, string>>): Record<stri
 
 /**
  * One step of a Node's labels of ours (ownLabels) from `current` to `desired` that never leaves
- * it with fewer reflectors than it had: every desired label is set beside the old ones; the old
- * ones are removed only when `established` (the caller saw each desired reflector's session with
- * the node up). Labels not ours are not in either and never touched.
+ * it with fewer reflectors than it had: every desired label is set, and in the same write the old
+ * ones become LEAVING (still peered with, no longer given); they are removed only when
+ * `established` (the caller saw each desired reflector's session with the node up). Labels not
+ * ours are not in either and never touched.
  */
 export function labelStep(
   current: Readonly<Record<string, string>>,
@@ -243,7 +521,9 @@ export function labelStep(
 ): { set: Record<string, string>; remove: string[] } {
   const set = Object.fromEntries(Object.entries(desired).filter(([k, v]) => current[k] !== v));
   const extra = Object.keys(current).filter((k) => !(k in desired));
-  return { set, remove: established ? extra : [] };
+  if (established) return { set, remove: extra };
+  for (const k of extra) if (current[k] === ASSIGNED) set[k] = LEAVING;
+  return { set, remove: [] };
 }
 
 // --- the writer's step: from the datastore as it is towards the plan ---------------------------
@@ -276,10 +556,10 @@ export function namesDigest(names: Iterable<string>): string {
     .slice(0, 16);
 }
 
-/** The client Nodes that carry this reflector's label in this view. */
+/** The client Nodes that carry this reflector's label in this view (given or leaving). */
 function labelledFor(nodes: Snapshot["nodes"], reflector: string): string[] {
   const label = assignedLabel(reflector);
-  return [...nodes.values()].filter((n) => n.labels[label] === "true").map((n) => n.name);
+  return [...nodes.values()].filter((n) => peered(n.labels[label])).map((n) => n.name);
 }
 
 /**
@@ -350,7 +630,11 @@ export function assignmentStep(
       ...(n.labels[options.zoneLabel] ? { zone: n.labels[options.zoneLabel] } : {}),
     }));
   const clients = [...snap.nodes.values()].filter((n) => n.clusterId === undefined).map((n) => n.name);
-  const plan = planAssignment(planned, clients, options);
+  const given = currentAssignment(
+    snap.nodes,
+    planned.map((r) => r.name),
+  );
+  const plan = planAssignment(planned, clients, options, given);
   const pub = publication(plan);
   // Every reflector a label of ours may name: the label's key back to the reflector.
   const byLabel = new Map(reflectorNodes.map((n) => [assignedLabel(n.name), n.name]));
@@ -365,7 +649,7 @@ export function assignmentStep(
     const r = byLabel.get(label);
     const status = r === undefined ? undefined : members.get(r);
     if (r === undefined || status === undefined) return "down";
-    if (status.digest !== digests.get(r) || snap.nodes.get(node)?.labels[label] !== "true") return "unknown";
+    if (status.digest !== digests.get(r) || !peered(snap.nodes.get(node)?.labels[label])) return "unknown";
     return pending.get(r)?.has(node) ? "down" : "up";
   };
   // a label some node still carries: its BGPPeer, and its reflector's label, stay meanwhile
@@ -389,7 +673,7 @@ export function assignmentStep(
     if (own !== undefined && !pub.labels.has(n.name) && carried.has(assignedLabel(n.name)))
       desired = { [REFLECTOR_LABEL]: own };
     const assigned = Object.keys(desired).filter((k) => k !== REFLECTOR_LABEL);
-    const have = Object.keys(current).filter((k) => k !== REFLECTOR_LABEL && current[k] === "true");
+    const have = Object.keys(current).filter((k) => k !== REFLECTOR_LABEL && peered(current[k]));
     const established =
       n.clusterId !== undefined ||
       assigned.every((k) => session(n.name, k) === "up") ||

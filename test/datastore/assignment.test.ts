@@ -98,25 +98,149 @@ describe("the assignment plan", () => {
       }),
     );
   });
+});
 
-  // Rendezvous hashing itself, with room to spare: a reflector's departure moves exactly the
-  // nodes it had, an arrival exactly the nodes that now rank it among their R.
-  it("with room to spare, one reflector added or removed moves only the nodes it gains or loses", () => {
+/** How many zones a node's reflectors are in, and the most they can be in. */
+const zonesOf = (rs: readonly ReflectorMember[], names: readonly string[]) =>
+  new Set(names.map((n) => zoneOf(rs, n))).size;
+const spreadOf = (rs: readonly ReflectorMember[], perNode: number) =>
+  Math.min(perNode, new Set(rs.map((r) => zoneOf(rs, r.name))).size);
+
+// The plan starts from the assignment the datastore has: a change moves only what it must.
+describe("the plan through change", () => {
+  const withCurrent = fc.record({
+    m: membership,
+    // some nodes' current reflectors, any names, some not members, some more than R
+    current: fc.array(fc.tuple(fc.nat(), fc.array(fc.nat(), { maxLength: 4 })), { maxLength: 60 }),
+    seed: fc.integer(),
+  });
+  const currentOf = (
+    { reflectors, nodes }: { reflectors: readonly ReflectorMember[]; nodes: readonly string[] },
+    pairs: readonly [number, number[]][],
+  ) => {
+    const names = [...reflectors.map((r) => r.name), "rr-gone"];
+    return new Map(
+      nodes.length
+        ? pairs.map(([n, rs]) => [
+            nodes[n % nodes.length] as string,
+            rs.map((r) => names[r % names.length] as string),
+          ])
+        : [],
+    );
+  };
+
+  it("from any current assignment, a valid plan, the same whatever the order, and its own next plan", () => {
     fc.assert(
-      fc.property(membership, fc.nat(), ({ reflectors, nodes, perNode }, pick) => {
-        const plain = reflectors.map((r) => ({ name: r.name }));
-        const room = { perNode, slack: nodes.length };
-        const before = planAssignment(plain, nodes, room);
-        const gone = plain[pick % plain.length]!.name;
-        const after = planAssignment(
-          plain.filter((r) => r.name !== gone),
-          nodes,
-          room,
+      fc.property(withCurrent, ({ m: { reflectors, nodes, perNode, slack }, current, seed }) => {
+        const now = currentOf({ reflectors, nodes }, current);
+        const p = planAssignment(reflectors, nodes, { perNode, slack }, now);
+        const r = Math.min(perNode, reflectors.length);
+        for (const n of nodes) expect(new Set(p.nodes.get(n)).size).toBe(r);
+        for (const [, load] of p.load) expect(load).toBeLessThanOrEqual(p.capacity);
+        const shuffledNow = new Map(shuffled([...now], seed));
+        const q = planAssignment(
+          shuffled(reflectors, seed),
+          shuffled(nodes, seed + 1),
+          { perNode, slack },
+          shuffledNow,
         );
-        if (plain.length > perNode) {
-          const had = [...before.nodes].filter(([, rs]) => rs.includes(gone)).map(([n]) => n);
-          expect(planMoves(before, after).nodes).toEqual(had.sort());
-          expect(planMoves(after, before).nodes).toEqual(had.sort());
+        expect([...q.nodes].sort()).toEqual([...p.nodes].sort());
+        expect(planMoves(p, planAssignment(reflectors, nodes, { perNode, slack }, p.nodes)).nodes).toEqual(
+          [],
+        );
+      }),
+    );
+  });
+
+  it("without zones, every reflector holds between the floor and the capacity", () => {
+    fc.assert(
+      fc.property(withCurrent, ({ m: { reflectors, nodes, perNode, slack }, current }) => {
+        const plain = reflectors.map((r) => ({ name: r.name }));
+        const p = planAssignment(plain, nodes, { perNode, slack }, currentOf({ reflectors, nodes }, current));
+        const even = (nodes.length * Math.min(perNode, plain.length)) / plain.length;
+        expect(p.floor).toBe(Math.max(0, Math.floor(even) - slack));
+        for (const [, load] of p.load) expect(load).toBeGreaterThanOrEqual(p.floor);
+      }),
+    );
+  });
+
+  /** The sets of k of these, in order. */
+  const subsets = <T>(xs: readonly T[], k: number): T[][] =>
+    k === 0
+      ? [[]]
+      : xs.length < k
+        ? []
+        : [...subsets(xs.slice(1), k - 1).map((s) => [xs[0] as T, ...s]), ...subsets(xs.slice(1), k)];
+
+  /**
+   * By search over every assignment: the fewest reflector sessions that must change from
+   * `before` for every reflector to hold between the plan's floor and capacity, every node R
+   * reflectors in as many zones as they allow. Undefined: no assignment is within the bounds.
+   */
+  const fewestMoves = (
+    rs: readonly ReflectorMember[],
+    nodes: readonly string[],
+    plan: Plan,
+    before: Plan,
+  ) => {
+    const perNode = Math.min(...[...plan.nodes.values()].map((x) => x.length));
+    const spread = spreadOf(rs, perNode);
+    const choices = subsets(
+      rs.map((r) => r.name),
+      perNode,
+    ).filter((s) => zonesOf(rs, s) === spread);
+    const load = new Map(rs.map((r) => [r.name, 0]));
+    let best: number | undefined;
+    const search = (i: number, cost: number) => {
+      if (best !== undefined && cost >= best) return;
+      if (i === nodes.length) {
+        if ([...load.values()].every((l) => l >= plan.floor)) best = cost;
+        return;
+      }
+      const was = new Set(before.nodes.get(nodes[i] as string));
+      for (const s of choices) {
+        if (s.some((r) => (load.get(r) as number) >= plan.capacity)) continue;
+        for (const r of s) load.set(r, (load.get(r) as number) + 1);
+        search(i + 1, cost + s.filter((r) => !was.has(r)).length);
+        for (const r of s) load.set(r, (load.get(r) as number) - 1);
+      }
+    };
+    search(0, 0);
+    return best;
+  };
+
+  // Small enough to search every assignment: five reflectors, five nodes.
+  const small = fc.record({
+    reflectors: fc.integer({ min: 2, max: 5 }),
+    nodes: fc.integer({ min: 1, max: 5 }),
+    perNode: fc.integer({ min: 1, max: 3 }),
+    slack: fc.integer({ min: 0, max: 2 }),
+    added: fc.boolean(),
+    pick: fc.nat(),
+    salt: fc.string({ maxLength: 3 }),
+  });
+
+  // Without zones, a change moves exactly as few sessions as the new bounds need: as few as any
+  // assignment within them.
+  it("one reflector added or removed: exactly the fewest sessions any assignment within the bounds moves", () => {
+    fc.assert(
+      fc.property(small, ({ reflectors, nodes, perNode, slack, added, pick, salt }) => {
+        const rs = Array.from({ length: reflectors }, (_, i) => ({ name: `rr-${i}${salt}` }));
+        const names = Array.from({ length: nodes }, (_, i) => `node-${i}${salt}`);
+        const changed = added
+          ? [...rs, { name: `rr-new${salt}` }]
+          : rs.filter((_, i) => i !== pick % rs.length);
+        // the same R before and after: with fewer reflectors than R every node has them all
+        fc.pre(Math.min(rs.length, changed.length) >= perNode);
+        const options = { perNode, slack };
+        const before = planAssignment(rs, names, options);
+        const after = planAssignment(changed, names, options, before.nodes);
+        const fewest = fewestMoves(changed, names, after, before);
+        expect(fewest).toBeDefined();
+        expect(planMoves(before, after).slots).toBe(fewest);
+        for (const load of after.load.values()) {
+          expect(load).toBeGreaterThanOrEqual(after.floor);
+          expect(load).toBeLessThanOrEqual(after.capacity);
         }
       }),
     );
@@ -130,24 +254,42 @@ function cluster(reflectors: number): { rs: ReflectorMember[]; nodes: string[]; 
     zone: `zone-${"abc"[i % 3]}`,
   }));
   const nodes = Array.from({ length: 5000 }, (_, i) => `node-${i}`);
-  return { rs, nodes, plan: planAssignment(rs, nodes, { perNode: 2, slack: 50 }) };
+  return { rs, nodes, plan: planAssignment(rs, nodes, { perNode: 2, slack: 2 }) };
 }
 
-describe("5,000 nodes, R = 2, reflectors over three zones", () => {
-  it("balanced within the slack, every node in two zones, and a reflector's loss moves few more than its nodes", () => {
+describe("5,000 nodes, R = 2, reflectors over three zones, slack 2", () => {
+  const options = { perNode: 2, slack: 2 };
+  it("balanced within the slack either way, every node in two zones", () => {
     const { rs, nodes, plan } = cluster(6);
-    expect(Math.max(...plan.load.values())).toBeLessThanOrEqual(Math.ceil((5000 * 2) / 6) + 50);
+    for (const load of plan.load.values()) {
+      expect(load).toBeLessThanOrEqual(Math.ceil((5000 * 2) / 6) + 2);
+      expect(load).toBeGreaterThanOrEqual(Math.floor((5000 * 2) / 6) - 2);
+    }
     for (const n of nodes) expect(new Set(plan.nodes.get(n)?.map((r) => zoneOf(rs, r))).size).toBe(2);
+  });
+
+  it("a reflector's loss moves exactly its nodes, one session each", () => {
+    const { rs, nodes, plan } = cluster(6);
     const without = planAssignment(
       rs.filter((r) => r.name !== "rr-1"),
       nodes,
-      { perNode: 2, slack: 50 },
+      options,
+      plan.nodes,
     );
-    const lost = [...plan.nodes.values()].filter((r) => r.includes("rr-1")).length;
-    const moved = planMoves(plan, without).slots;
-    // zones and the load bound move some more than the lost slots: measured, and bounded here
-    expect(moved).toBeGreaterThanOrEqual(lost);
-    expect(moved).toBeLessThanOrEqual(lost * 1.25);
+    const had = [...plan.nodes].filter(([, r]) => r.includes("rr-1")).map(([n]) => n);
+    expect(planMoves(plan, without)).toEqual({ nodes: had.sort(), slots: had.length });
+    for (const n of nodes) expect(new Set(without.nodes.get(n)?.map((r) => zoneOf(rs, r))).size).toBe(2);
+  });
+
+  it("an arrival moves exactly the nodes it takes, its even share, one session each", () => {
+    const { rs, nodes, plan } = cluster(5);
+    const all = [...rs, { name: "rr-5", zone: "zone-c" }];
+    const after = planAssignment(all, nodes, options, plan.nodes);
+    const taken = [...after.nodes].filter(([, r]) => r.includes("rr-5")).map(([n]) => n);
+    expect(planMoves(plan, after)).toEqual({ nodes: taken.sort(), slots: taken.length });
+    expect(taken.length).toBeGreaterThanOrEqual(Math.floor((5000 * 2) / 6) - 2);
+    expect(taken.length).toBeLessThanOrEqual(Math.ceil((5000 * 2) / 6) + 2);
+    for (const n of nodes) expect(new Set(after.nodes.get(n)?.map((r) => zoneOf(all, r))).size).toBe(2);
   });
 });
 
@@ -221,7 +363,7 @@ describe("the plan published for calico/node", () => {
   ])("a reflector %s: each node keeps its old reflectors beside the new until they are up, then has exactly the new", (kind, was, now) => {
     const names = clients.map((c) => c.name);
     const before = planAssignment(was, names, { perNode: 2, slack: 1 });
-    const after = planAssignment(now, names, { perNode: 2, slack: 1 });
+    const after = planAssignment(now, names, { perNode: 2, slack: 1 }, before.nodes);
     const from = publication(before);
     const to = publication(after);
     let labels = new Map(from.labels);

@@ -312,6 +312,8 @@ describe.each([
     const taken = [...added.values()].filter((rs) => rs.includes("rr-4")).length;
     expect(took.length).toBe(taken);
     expect(taken).toBeGreaterThanOrEqual(Math.floor((N * 2) / 4) - 1);
+    // at most the new one's share (N x R / M nodes) and the slack
+    expect(moved.length).toBeLessThanOrEqual(Math.ceil((N * 2) / 4) + 1);
     expect(afterAdd.lowWater, afterAdd.lowWaterAt).toBe(expected);
     // the writer's metrics say the same
     const writer = reflectors.find((r) => daemons.get(r.name) === writers[0]) as (typeof reflectors)[number];

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Etcd3 } from "etcd3";
-import { ASSIGNED, assignedLabel, LEAVING } from "../../src/datastore/assignment.js";
+import { currentAssignment, LEAVING } from "../../src/datastore/assignment.js";
 import { ClientProcess } from "./client-process.js";
 import type { Report } from "./clients.js";
 import { clientAddress } from "./plan.js";
@@ -65,7 +65,8 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
   const endpoint = `http://${ETCD}:2379`;
   const procs: ChildProcess[] = [];
   let nodes: ClientProcess | undefined;
-  let reader: Etcd3 | undefined;
+  // writes the Calico objects, then reads the labels the writer puts on them
+  const etcd = new Etcd3({ hosts: endpoint });
   try {
     const reflectors = ZONES.map((zone, i) => ({ name: `rr-${i}`, ip: `127.0.51.${i + 1}`, zone }));
     const clients = Array.from({ length: n }, (_, i) => ({
@@ -73,7 +74,6 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
       ip: clientAddress(i, SECOND_OCTET),
     }));
     // the Calico objects, as calicoctl writes them
-    const etcd = new Etcd3({ hosts: endpoint });
     const V3 = "/calico/resources/v3/projectcalico.org/";
     const put = (plural: string, name: string, spec: object, labels: Record<string, string> = {}) =>
       etcd.put(`${V3}${plural}/${name}`).value(
@@ -96,7 +96,6 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
       await Promise.all(
         clients.slice(i, i + 200).map((c) => put("nodes", c.name, { bgp: { ipv4Address: `${c.ip}/32` } })),
       );
-    etcd.close();
 
     const started = Date.now();
     const pids = new Map<string, number>();
@@ -141,10 +140,8 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
     const ipOf = new Map([...reflectors, ...clients].map((x) => [x.name, x.ip]));
     let last: Report | undefined;
     // every Node's labels, as the writer left them
-    reader = new Etcd3({ hosts: endpoint });
-    const etcdReader = reader;
     const labelsNow = async () => {
-      const all = await etcdReader.getAll().prefix(`${V3}nodes/`).strings();
+      const all = await etcd.getAll().prefix(`${V3}nodes/`).strings();
       return new Map(
         Object.values(all).map((v) => {
           const o = JSON.parse(v) as { metadata: { name: string; labels?: Record<string, string> } };
@@ -156,11 +153,9 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
     /** Settled on these live reflectors: every node given two of them (none leaving), its sessions those, every route. */
     const settled = (live: typeof reflectors) => async () => {
       const labels = await labelsNow();
-      given = new Map(
-        names.map((c) => [
-          c,
-          reflectors.filter((r) => labels.get(c)?.[assignedLabel(r.name)] === ASSIGNED).map((r) => r.name),
-        ]),
+      given = currentAssignment(
+        [...labels].map(([name, l]) => ({ name, labels: l })),
+        reflectors.map((r) => r.name),
       );
       const leaving = names.filter((c) => Object.values(labels.get(c) ?? {}).includes(LEAVING)).length;
       last = await (nodes as ClientProcess).report();
@@ -233,7 +228,7 @@ export async function assignment(n = 5000): Promise<AssignmentRun> {
       simulatorPeakRssKiB: usage(nodes.proc.pid as number).peakRssKiB,
     };
   } finally {
-    reader?.close();
+    etcd.close();
     await nodes?.stop();
     for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
     execFileSync(script, ["stop", dir], { stdio: "ignore" });

@@ -94,7 +94,7 @@ export async function assignmentCommand(argv: string[], print: Print, printError
   const options = { perNode, slack };
   // from the assignment the labels give now, as the writer plans
   const given = currentAssignment(
-    snap.nodes,
+    snap.nodes.values(),
     reflectors.map((r) => r.name),
   );
   const now = planAssignment(reflectors, clients, options, given);

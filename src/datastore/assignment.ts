@@ -70,6 +70,7 @@ export function planAssignment(
     byName(a.name, b.name),
   );
   const member = new Map(members.map((m) => [m.name, m]));
+  const names = members.map((m) => m.name);
   const perNode = Math.min(options.perNode, members.length);
   // each node in an order of its own hash, so that no name sorts first for the room left
   const order = [...new Set(clients)]
@@ -85,11 +86,26 @@ export function planAssignment(
   // the most zones a node's reflectors can be in
   const spread = Math.min(perNode, new Set(members.map((m) => zoneOf(m.name))).size);
   const zonesOf = (rs: readonly string[]) => new Set(rs.map(zoneOf)).size;
+  /** How many more zones a node's reflectors are in with `to` in place of `from` (below 0: fewer). */
+  const widens = (rs: readonly string[], from: string, to: string) =>
+    zonesOf(rs.map((r) => (r === from ? to : r))) - zonesOf(rs);
+  /** Whether a node with these (other) reflectors may take r: not twice, and of a zone it lacks if `zoned`. */
+  const fits = (others: readonly string[], r: string, zoned: boolean) =>
+    !others.includes(r) && !(zoned && others.some((x) => zoneOf(x) === zoneOf(r)));
   const ranked = (node: string, rs: readonly string[]) =>
     rs
       .map((r) => ({ r, w: weight(node, r) }))
       .sort((a, b) => b.w - a.w || byName(a.r, b.r))
       .map((x) => x.r);
+  // every member, in the order a node prefers them: hashed once per node
+  const preferences = new Map<string, string[]>();
+  const preference = (node: string) => {
+    const known = preferences.get(node);
+    if (known) return known;
+    const p = ranked(node, names);
+    preferences.set(node, p);
+    return p;
+  };
 
   const plan = new Map<string, string[]>();
   const holders = new Map(members.map((m) => [m.name, new Set<string>()]));
@@ -118,8 +134,7 @@ export function planAssignment(
     for (const zoned of [true, false])
       for (const r of kept) {
         const rs = plan.get(node) as string[];
-        if (rs.length < perNode && !rs.includes(r) && !(zoned && rs.some((x) => zoneOf(x) === zoneOf(r))))
-          give(node, r);
+        if (rs.length < perNode && fits(rs, r, zoned)) give(node, r);
       }
   }
   // Until a round changes nothing. Only the first fills (every node has R after it) or goes
@@ -145,10 +160,9 @@ export function planAssignment(
   function fill(): void {
     const short = order.filter((n) => (plan.get(n) as string[]).length < perNode);
     if (!short.length) return;
-    const all = members.map((m) => m.name);
     // Each reflector's nodes given it in this fill (those may move on), grouped by the other
     // reflectors each has: whether one may move on to a reflector is a question per group.
-    const groups = new Map(all.map((r) => [r, new Map<string, Set<string>>()]));
+    const groups = new Map(names.map((r) => [r, new Map<string, Set<string>>()]));
     const keys = new Map<string, Map<string, string>>();
     const enter = (node: string, r: string) => {
       const key = (plan.get(node) as string[])
@@ -173,16 +187,14 @@ export function planAssignment(
         enter(node, r);
       }
     };
-    const may = (others: readonly string[], to: string, zoned: boolean) =>
-      !others.includes(to) && !(zoned && others.some((x) => zoneOf(x) === zoneOf(to)));
     /**
      * Gives a node a reflector with room, or else finds, breadth first over the full reflectors
      * it may take, a chain of nodes given one in this fill that each move on to the next, the
      * last to one with room. Reflectors in `dead` lead nowhere; a failed search adds those it saw.
      */
     const place = (node: string, room: number, zoned: boolean, dead: Set<string>): boolean => {
-      const candidates = ranked(node, all).filter(
-        (r) => !dead.has(r) && may(plan.get(node) as string[], r, zoned),
+      const candidates = preference(node).filter(
+        (r) => !dead.has(r) && fits(plan.get(node) as string[], r, zoned),
       );
       const take = (r: string) => {
         give(node, r);
@@ -202,12 +214,12 @@ export function planAssignment(
       };
       const moverFor = (r: string, next: string) => {
         for (const [key, nodes] of groups.get(r) as Map<string, Set<string>>)
-          if (may(key ? key.split("\n") : [], next, zoned))
+          if (fits(key ? key.split("\n") : [], next, zoned))
             for (const m of nodes) if (!onPath(r, m)) return m;
         return undefined;
       };
       for (const r of via.keys())
-        for (const next of all) {
+        for (const next of names) {
           if (via.has(next) || dead.has(next)) continue;
           const mover = moverFor(r, next);
           if (mover === undefined) continue;
@@ -285,9 +297,8 @@ export function planAssignment(
    * floor then takes from any reflector above it: the same number of moves, from elsewhere.
    */
   function rebalance(target: ReadonlyMap<string, number>): void {
-    const all = members.map((m) => m.name);
     const surplus = (r: string) => load(r) - (target.get(r) as number);
-    const receivers = all
+    const receivers = names
       .filter((r) => surplus(r) < 0)
       .sort((a, b) => surplus(a) - surplus(b) || byName(a, b));
     for (const x of receivers) {
@@ -304,8 +315,7 @@ export function planAssignment(
   function transfer(x: string, need: () => number, spare: (r: string) => number): void {
     for (let moved = true; moved && need() > 0; ) {
       moved = false;
-      const suppliers = members
-        .map((m) => m.name)
+      const suppliers = names
         .filter((r) => r !== x && spare(r) > 0)
         .sort((a, b) => spare(b) - spare(a) || byName(a, b));
       for (const y of suppliers) {
@@ -319,10 +329,7 @@ export function planAssignment(
 
   /** The nodes of y that may take x instead without narrowing their zones, best first. */
   function movable(y: string, x: string): string[] {
-    const wider = (node: string) => {
-      const rs = plan.get(node) as string[];
-      return zonesOf(rs.map((r) => (r === y ? x : r))) - zonesOf(rs);
-    };
+    const wider = (node: string) => widens(plan.get(node) as string[], y, x);
     return [...(holders.get(y) as Set<string>)]
       .filter((n) => !(plan.get(n) as string[]).includes(x) && wider(n) >= 0)
       .map((n) => ({ n, wider: wider(n), w: weight(n, x) }))
@@ -347,14 +354,8 @@ export function planAssignment(
         for (const node of nodes) {
           if (load(x) <= capacity) break;
           const rs = plan.get(node) as string[];
-          const to = ranked(
-            node,
-            members.map((m) => m.name),
-          ).find(
-            (r) =>
-              !rs.includes(r) &&
-              load(r) < capacity &&
-              (narrowing || zonesOf(rs.map((y) => (y === x ? r : y))) >= zonesOf(rs)),
+          const to = preference(node).find(
+            (r) => !rs.includes(r) && load(r) < capacity && (narrowing || widens(rs, x, r) >= 0),
           );
           if (to !== undefined) swap(node, x, to);
         }
@@ -374,10 +375,7 @@ export function planAssignment(
       const from = ranked(node, rs)
         .filter((r) => zones.filter((z) => z === zoneOf(r)).length > 1)
         .at(-1) as string;
-      const lacking = ranked(
-        node,
-        members.map((m) => m.name),
-      ).filter((r) => !zones.includes(zoneOf(r)));
+      const lacking = preference(node).filter((r) => !zones.includes(zoneOf(r)));
       const to = lacking.find((r) => load(r) < capacity);
       if (to !== undefined) {
         swap(node, from, to);
@@ -491,12 +489,13 @@ export function carriedLabels(nodes: Snapshot["nodes"]): Set<string> {
  * among these reflectors: what the next plan starts from.
  */
 export function currentAssignment(
-  nodes: Snapshot["nodes"],
+  nodes: Iterable<{ name: string; labels: Readonly<Record<string, string>> }>,
   reflectors: readonly string[],
 ): Map<string, string[]> {
+  const labels = reflectors.map((r) => [r, assignedLabel(r)] as const);
   const current = new Map<string, string[]>();
-  for (const n of nodes.values()) {
-    const given = reflectors.filter((r) => n.labels[assignedLabel(r)] === ASSIGNED);
+  for (const n of nodes) {
+    const given = labels.filter(([, l]) => n.labels[l] === ASSIGNED).map(([r]) => r);
     if (given.length) current.set(n.name, given);
   }
   return current;
@@ -631,7 +630,7 @@ export function assignmentStep(
     }));
   const clients = [...snap.nodes.values()].filter((n) => n.clusterId === undefined).map((n) => n.name);
   const given = currentAssignment(
-    snap.nodes,
+    snap.nodes.values(),
     planned.map((r) => r.name),
   );
   const plan = planAssignment(planned, clients, options, given);

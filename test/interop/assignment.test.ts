@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ClientProcess } from "../../bench/lib/client-process.js";
 import type { Report } from "../../bench/lib/clients.js";
 import { clientAddress } from "../../bench/lib/plan.js";
-import { ASSIGNED, ASSIGNMENT_LABEL_PREFIX, LEAVING } from "../../src/datastore/assignment.js";
+import { ASSIGNMENT_LABEL_PREFIX, currentAssignment, LEAVING } from "../../src/datastore/assignment.js";
 import {
   type WorldNode,
   worldKubernetesObjects,
@@ -204,9 +204,8 @@ describe.each([
 
     /**
      * The assignment settled on these live reflectors: every node's labels give it two of them
-     * (the one, while there is one)
-     * (none leaving), within the load bound, and its sessions up are exactly those, each with
-     * every route. Returns the last report and each node's reflectors.
+     * (the one, while there is one) and none leaving, within the load bound, and its sessions up
+     * are exactly those, each with every route. Returns the last report and each node's reflectors.
      */
     const settled = async (live: typeof reflectors) => {
       const names = new Set(live.map((r) => r.name));
@@ -236,13 +235,9 @@ describe.each([
         async () => {
           const labels = await store.allLabels();
           if (clients.some((c) => Object.values(labels.get(c.name) ?? {}).includes(LEAVING))) return false;
-          given = new Map(
-            clients.map((c) => [
-              c.name,
-              reflectors
-                .filter((r) => labels.get(c.name)?.[`${ASSIGNMENT_LABEL_PREFIX}${r.name}`] === ASSIGNED)
-                .map((r) => r.name),
-            ]),
+          given = currentAssignment(
+            [...labels].map(([name, l]) => ({ name, labels: l })),
+            reflectors.map((r) => r.name),
           );
           last = await nodes.report();
           return why() === undefined;

@@ -28,13 +28,32 @@ export {
 export { decodeNlri, encodeNlri, type Nlri, nlriPrefix, scanIpv4Nlri } from "./nlri.js";
 export { describeError, type NotificationMessage, shutdownData } from "./notification.js";
 export type { OpenMessage } from "./open.js";
+export {
+  destKey,
+  formatKey,
+  ipv4Address,
+  ipv4Key,
+  keyBits,
+  keyFamily,
+  keyOctet,
+  keyPathId,
+  nlriSize,
+  type PrefixKey,
+  prefixKey,
+  wireKey,
+  withPathId,
+  writeNlri,
+} from "./prefix-key.js";
 export type { RouteRefreshMessage } from "./route-refresh.js";
 export {
   attributeKey,
   decodeUpdate,
   endOfRib,
   layoutUpdate,
+  type NlriRun,
+  scanUpdate,
   type UpdateLayout,
   type UpdateMessage,
+  type UpdateScan,
 } from "./update.js";
-export { UpdateBatch } from "./update-builder.js";
+export { blockOctets, type OutboundBlock, type Prefixes, UpdateBatch } from "./update-builder.js";

@@ -7,6 +7,7 @@
 //   |   Network Layer Reachability Information (variable) |
 //   +-----------------------------------------------------+
 import { decodeAttributes, encodeAttributes } from "./attributes/block.js";
+import { isUnicast } from "./attributes/mp.js";
 import type { PathAttributes } from "./attributes/types.js";
 import { Afi, ErrorCode, Safi, UpdateSubcode } from "./constants.js";
 import type { CodecContext } from "./context.js";
@@ -134,6 +135,103 @@ export function endOfRib(afi: number, safi: number): UpdateMessage {
   return { type: "UPDATE", withdrawn: [], attributes: { mpUnreach: { afi, safi, withdrawn: [] } }, nlri: [] };
 }
 
+/** A run of NLRI of one family inside an UPDATE body: body[start, end). */
+export interface NlriRun {
+  afi: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * An UPDATE located without decoding it (the hot path): where its prefixes are, per family, and
+ * the key of its attributes. Undefined where anything needs the decoder's judgement: a framing
+ * error, malformed or other-family NLRI, an MP attribute too short, an End-of-RIB marker.
+ */
+export interface UpdateScan {
+  /** IPv4 withdrawn, then MP_UNREACH_NLRI's */
+  withdrawn: NlriRun[];
+  /** IPv4 NLRI, then MP_REACH_NLRI's */
+  reach: NlriRun[];
+  /** attributeKey() of the message */
+  key: string;
+  /** the message carries a Path Attributes field other than MP_UNREACH_NLRI alone */
+  attributes: boolean;
+  /** its own NLRI field is not empty (NEXT_HOP is then mandatory, RFC 4760 §3) */
+  nlriField: boolean;
+}
+
+/** Locates an UPDATE's parts (see UpdateScan); `addPath` as negotiated for receiving. */
+export function scanUpdate(body: Buffer, addPath: CodecContext["addPath"]): UpdateScan | undefined {
+  const layout = layoutUpdate(body);
+  if (!("nlriEnd" in layout)) return undefined;
+  const { attributesStart: start, attributesEnd: end } = layout;
+  const withdrawn: NlriRun[] = [];
+  const reach: NlriRun[] = [];
+  const run = (list: NlriRun[], afi: number, from: number, to: number): boolean => {
+    if (from === to) return true;
+    if (checkNlri(body, from, to, afi, afi === Afi.IPV4 ? addPath.ipv4 : addPath.ipv6)) return false;
+    list.push({ afi, start: from, end: to });
+    return true;
+  };
+  if (!run(withdrawn, Afi.IPV4, layout.withdrawnStart, layout.withdrawnEnd)) return undefined;
+  let key = "";
+  let from = start;
+  let off = start;
+  let others = false;
+  let mpReach = false;
+  let unreach = false;
+  while (off < end) {
+    if (off + 3 > end) return undefined;
+    const flags = body[off]!;
+    const code = body[off + 1]!;
+    const header = flags & 0x10 ? 4 : 3;
+    if (off + header > end) return undefined;
+    const length = header === 4 ? body.readUInt16BE(off + 2) : body[off + 2]!;
+    const value = off + header;
+    const next = value + length;
+    if (next > end) return undefined;
+    if (code === 15) {
+      // MP_UNREACH_NLRI: AFI, SAFI, withdrawn routes; not part of the key
+      if (length < 3 || unreach) return undefined;
+      unreach = true;
+      const afi = body.readUInt16BE(value);
+      if (isUnicast(afi, body[value + 2]!) && !run(withdrawn, afi, value + 3, next)) return undefined;
+      key += body.toString("latin1", from, off);
+      from = next;
+    } else if (code === 14) {
+      // MP_REACH_NLRI up to its NLRI: flags without the extended-length bit, the code, then AFI,
+      // SAFI and next hop, but not the length, which grows with the NLRI.
+      // (a second one is the decoder's to judge: RFC 7606 §3(g))
+      if (length < 5 || mpReach) return undefined;
+      mpReach = true;
+      others = true;
+      const afi = body.readUInt16BE(value);
+      const nlri = value + 4 + body[value + 3]! + 1;
+      if (nlri > next) return undefined;
+      // (other families' NLRI are not ours to read: the decoder keeps them as octets)
+      if (isUnicast(afi, body[value + 2]!) && !run(reach, afi, nlri, next)) return undefined;
+      key += body.toString("latin1", from, off);
+      key += String.fromCharCode(flags & ~0x10, code);
+      key += body.toString("latin1", value, nlri);
+      from = next;
+    } else others = true;
+    off = next;
+  }
+  const ipv4 = reach.length;
+  if (!run(reach, Afi.IPV4, layout.nlriStart, layout.nlriEnd)) return undefined;
+  // IPv4 NLRI first: the order the decoder applies them in
+  if (reach.length > ipv4) reach.unshift(reach.pop()!);
+  // RFC 4724 §2: End-of-RIB, for the decoder
+  if (withdrawn.length === 0 && reach.length === 0) return undefined;
+  return {
+    withdrawn,
+    reach,
+    key: key + body.toString("latin1", from, end),
+    attributes: others,
+    nlriField: layout.nlriEnd > layout.nlriStart,
+  };
+}
+
 /**
  * The octets that identify a path's attributes for interning: the Path Attributes field of an
  * UPDATE (whole message), without MP_UNREACH_NLRI and without the NLRI inside MP_REACH_NLRI
@@ -141,35 +239,8 @@ export function endOfRib(afi: number, safi: number): UpdateMessage {
  * the path). Equal attributes make one key whatever NLRI came with them. Latin-1 text, so it
  * can key a Map.
  */
-export function attributeKey(frame: Buffer): string {
-  const body = frame.subarray(19);
-  const layout = layoutUpdate(body);
-  if (!("nlriEnd" in layout)) return "";
-  const { attributesStart: start, attributesEnd: end } = layout;
-  let key = "";
-  let from = start;
-  let off = start;
-  while (off + 3 <= end) {
-    const flags = body[off]!;
-    const code = body[off + 1]!;
-    const header = flags & 0x10 ? 4 : 3;
-    if (off + header > end) break;
-    const length = header === 4 ? body.readUInt16BE(off + 2) : body[off + 2]!;
-    const next = off + header + length;
-    if (next > end) break;
-    if (code === 15) {
-      key += body.toString("latin1", from, off);
-      from = next;
-    } else if (code === 14 && length >= 5) {
-      // MP_REACH_NLRI up to its NLRI: flags without the extended-length bit, the code, then AFI,
-      // SAFI and next hop, but not the length, which grows with the NLRI.
-      const nlri = off + header + 4 + body[off + header + 3]! + 1;
-      key += body.toString("latin1", from, off);
-      key += String.fromCharCode(flags & ~0x10, code);
-      key += body.toString("latin1", off + header, Math.min(nlri, next));
-      from = next;
-    }
-    off = next;
-  }
-  return key + body.toString("latin1", from, end);
+export function attributeKey(frame: Buffer, addPath: CodecContext["addPath"] = NO_ADD_PATH): string {
+  return scanUpdate(frame.subarray(19), addPath)?.key ?? "";
 }
+
+const NO_ADD_PATH = { ipv4: false, ipv6: false } as const;

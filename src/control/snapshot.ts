@@ -1,6 +1,6 @@
 // What the control API serves: the reflector's state as plain JSON, read when asked, never kept.
 
-import type { Family } from "../bgp/index.js";
+import { type Family, formatKey, withPathId } from "../bgp/index.js";
 import type { Daemon } from "../daemon/index.js";
 import type { PeerSpec, PeerType } from "../datastore/index.js";
 import { candidateOf, type Dest, explain } from "../rib/index.js";
@@ -202,7 +202,7 @@ export function* routes(d: Daemon, filter: { prefix?: string; peer?: string }): 
     const paths = dest.paths.filter((p) => !filter.peer || p.peer.address === filter.peer);
     if (!paths.length) continue;
     yield {
-      prefix: dest.prefix,
+      prefix: formatKey(dest.key),
       family: dest.family,
       paths: paths.map((p) => ({
         peer: p.peer.address,
@@ -210,7 +210,7 @@ export function* routes(d: Daemon, filter: { prefix?: string; peer?: string }): 
         pathId: p.pathId,
         best: p === dest.best,
         ...(p === dest.best ? {} : { lostAt: explain(dest.paths, p, candidateOf) }),
-        stale: d.reflector?.peer(p.peer.address)?.rib.get(dest.family, dest.prefix, p.pathId)?.stale ?? false,
+        stale: d.reflector?.peer(p.peer.address)?.rib.isStale(withPathId(dest.key, p.pathId)) ?? false,
         learnedAt: new Date(rib.time(p.since)).toISOString(),
         attributes: p.attrs.attributes,
       })),

@@ -12,11 +12,13 @@ import {
   encodeMessage,
   type Family,
   familyOf,
+  formatKey,
   type NotificationMessage,
+  withPathId,
 } from "../bgp/index.js";
 import type { PeerFilters } from "../datastore/peerings.js";
 import type { FsmStateName, GracefulRestartInfo, Negotiated } from "../fsm/index.js";
-import { AttrTable, type Dest, LocRib, type PeerRef, type RibChange } from "../rib/index.js";
+import { AttrTable, type Dest, LocRib, type PeerRef, type RibSink } from "../rib/index.js";
 import { Deferral, type DeferralEnd } from "./deferral.js";
 import { Group, type GroupOutputs, type Member, type Transport } from "./groups.js";
 import { Neighbor, type NeighborConfig } from "./neighbor.js";
@@ -197,7 +199,8 @@ export class Engine {
         this.refresh(n, input.afi, input.safi, input.subtype);
         return;
       case "down":
-        this.apply(n, n.down(input.gracefulRestart, this.now));
+        n.down(input.gracefulRestart, this.now, this.sink(n));
+        this.changed(n);
         this.leave(n);
         return;
       case "drained": {
@@ -241,7 +244,8 @@ export class Engine {
       ...(subcode !== undefined ? { subcode } : {}),
       retain: false,
     });
-    this.apply(n, n.clear());
+    n.clear(this.sink(n));
+    this.changed(n);
     this.leave(n);
     this.neighbors.delete(n.address);
     this.deferral.forget(n);
@@ -257,7 +261,8 @@ export class Engine {
     this.stopped = true;
     for (const n of this.neighbors.values()) {
       this.out.push({ type: "stop", peer: n.address, ...(message !== undefined ? { message } : {}), retain });
-      this.apply(n, n.clear());
+      n.clear(this.sink(n));
+      this.changed(n);
       this.leave(n);
     }
     this.neighbors.clear();
@@ -274,7 +279,10 @@ export class Engine {
       }
     }
     this.pumped = false;
-    for (const n of [...this.stale]) this.apply(n, n.expire(this.now));
+    for (const n of [...this.stale]) {
+      n.expire(this.now, this.sink(n));
+      this.changed(n);
+    }
     this.checkDeferral();
     if (this.flushAt !== undefined && this.now >= this.flushAt) this.flush();
     for (const g of [...this.groups.values()]) {
@@ -284,25 +292,37 @@ export class Engine {
     }
   }
 
-  /** A change of a peer's Adj-RIB-In into the Loc-RIB. */
-  private apply(n: Neighbor, change: RibChange): void {
+  /** Where a peer's Adj-RIB-In changes go: into the Loc-RIB, one route at a time. */
+  private readonly sinks = new WeakMap<Neighbor, RibSink>();
+
+  private sink(n: Neighbor): RibSink {
+    let sink = this.sinks.get(n);
+    if (!sink) {
+      sink = {
+        announce: (key, set) => {
+          // RFC 4456 §8, RFC 4271 §9.1.2: a looped path is ineligible, as if withdrawn; so is
+          // one an import rule rejects.
+          const attrs = isLooped(set.attributes, n.self) ? undefined : n.imported(key, set);
+          if (attrs) this.rib.upsert(n.ref, key, attrs, this.now);
+          else this.rib.remove(n.ref, key);
+        },
+        withdraw: (key) => this.rib.remove(n.ref, key),
+      };
+      this.sinks.set(n, sink);
+    }
+    return sink;
+  }
+
+  /** After a peer's Adj-RIB-In changed: its stale deadline, and a flush for what changed. */
+  private changed(n: Neighbor): void {
     if (n.staleUntil === undefined) this.stale.delete(n);
     else this.stale.add(n);
-    if (!change.announced.length && !change.withdrawn.length) return;
-    for (const w of change.withdrawn) this.rib.remove(n.ref, w.family, w.prefix, w.pathId);
-    for (const r of change.announced) {
-      // RFC 4456 §8, RFC 4271 §9.1.2: a looped path is ineligible, as if withdrawn; so is one
-      // an import rule rejects.
-      const attrs = isLooped(r.attrs.attributes, n.self) ? undefined : n.imported(r);
-      if (attrs) this.rib.upsert(n.ref, r.family, r.prefix, r.pathId, attrs, this.now);
-      else this.rib.remove(n.ref, r.family, r.prefix, r.pathId);
-    }
-    this.scheduleFlush();
+    if (this.rib.dirty.size) this.scheduleFlush();
   }
 
   private update(n: Neighbor, frame: Buffer): void {
-    const r = n.update(frame);
-    this.apply(n, r.change);
+    const r = n.update(frame, this.sink(n));
+    this.changed(n);
     if (r.error) this.out.push({ type: "reset", peer: n.address, error: r.error });
     if (r.endOfRib) this.checkDeferral();
   }
@@ -311,7 +331,10 @@ export class Engine {
     const family = familyOf(afi, safi);
     if (!family) return;
     if (subtype === 0) this.routeRefresh(n, family);
-    else this.apply(n, n.refreshMarker(family, subtype));
+    else {
+      n.refreshMarker(family, subtype, this.sink(n));
+      this.changed(n);
+    }
   }
 
   /** RFC 4724 §4.1: the deferral ends when no peer is left to wait for, or when its time runs out. */
@@ -381,7 +404,7 @@ export class Engine {
       if (out.length >= limit) break;
       if (!group.families.includes(d.family)) continue;
       // (a route of its own comes back with the group's stream; it drops it, so it is not counted)
-      if (group.paths(d).some((p) => p.peer !== n.ref)) out.push(d.prefix);
+      if (group.paths(d).some((p) => p.peer !== n.ref)) out.push(formatKey(d.key));
     }
     return out;
   }
@@ -423,7 +446,7 @@ export class Engine {
           : m.group.pending
             ? "sent: in the group's writes still being written"
             : `sent at ${new Date(this.rib.time(Math.max(d.flushedAt, m.sentAllAt ?? 0))).toISOString()}`;
-      const stale = this.neighbors.get(p.peer.address)?.rib.get(family, prefix, p.pathId)?.stale;
+      const stale = this.neighbors.get(p.peer.address)?.rib.isStale(withPathId(d.key, p.pathId));
       lines.push(`${what}: ${where}${stale ? " (stale: kept from its session that went down)" : ""}`);
     }
     return lines;
@@ -453,7 +476,8 @@ export class Engine {
   };
 
   private up(n: Neighbor, negotiated: Negotiated, transport: Transport): void {
-    this.apply(n, n.up(negotiated, this.now));
+    n.up(negotiated, this.now, this.sink(n));
+    this.changed(n);
     this.leave(n);
     const group = this.groupFor(n, negotiated);
     const member: Member = {
@@ -528,7 +552,11 @@ export class Engine {
    */
   private setFilters(n: Neighbor, filters: PeerFilters | undefined): void {
     const exportsBefore = chainKey(n.filters?.export, n.filters?.defaultExport);
-    if (n.setFilters(filters)) this.apply(n, { announced: [...n.rib.entries()], withdrawn: [] });
+    if (n.setFilters(filters)) {
+      const sink = this.sink(n);
+      for (const [key, attrs] of n.rib.entries()) sink.announce(key, attrs);
+      this.changed(n);
+    }
     const m = n.member;
     if (!m || !n.negotiated || chainKey(filters?.export, filters?.defaultExport) === exportsBefore) return;
     // Everything before goes out under the old rules first, so the old group's view is what was sent.

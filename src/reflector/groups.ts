@@ -6,6 +6,7 @@
 // reset a session, a route left out) goes out through GroupOutputs.
 import {
   AFI,
+  blockOctets,
   CeaseSubcode,
   type CodecContext,
   EncodeError,
@@ -14,17 +15,19 @@ import {
   encodeMessage,
   endOfRib,
   type Family,
-  HEADER_LENGTH,
-  MAX_EXTENDED_MESSAGE_LENGTH,
+  formatKey,
+  MP_REACH_NLRI,
   maxLengthFor,
-  type Nlri,
   type NotificationMessage,
+  nlriSize,
+  type OutboundBlock,
   type PathAttributes,
+  type PrefixKey,
   UpdateBatch,
   WellKnownCommunity,
 } from "../bgp/index.js";
 import { notification } from "../fsm/index.js";
-import { candidateOf, type Dest, type Outbound6, type Path, type PeerRef, selectBest } from "../rib/index.js";
+import { candidateOf, type Dest, type Path, type PeerRef, selectBest } from "../rib/index.js";
 import { applyOperations, type ExportPolicy, type ExportVerdict, type RouteView, SENT } from "./policy.js";
 import { mayAdvertise, outboundAttributes, type Receiver, type Role } from "./rules.js";
 
@@ -66,8 +69,8 @@ export interface Member {
   missed: Map<Dest, number[]>;
 }
 
-/** The cached IPv4 attribute block of a path whose attributes cannot be encoded for a group. */
-const UNENCODABLE = Buffer.alloc(0);
+/** The cached outbound form of a path whose attributes cannot be encoded for a group. */
+const UNENCODABLE: OutboundBlock = Object.freeze({ attrs: Buffer.alloc(0), reach: Buffer.alloc(0) });
 
 /** In a step's budget (see Group.pump), each write to a member counts this many octets more. */
 const DELIVERY_COST = 2048;
@@ -92,12 +95,9 @@ interface Job {
  */
 export type EncodeMode = "change" | "table" | "catch-up";
 
-/** The outbound form of a path: the IPv4 attribute block, or the IPv6 attributes (both cached). */
-type Outbound = Buffer | Outbound6;
-
-/** Whether two outbound forms are the same: the same cached form, or IPv4 octets equal. */
-const same = (a: Outbound | undefined, b: Outbound): boolean =>
-  a === b || (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b));
+/** Whether two outbound forms are the same: the same cached form, or equal octets. */
+const same = (a: OutboundBlock | undefined, b: OutboundBlock): boolean =>
+  a === b || (a?.attrs.equals(b.attrs) === true && a.reach.equals(b.reach));
 
 /** Encoded UPDATEs, and the ADD-PATH identifiers they withdrew per prefix. */
 export interface Encoded {
@@ -229,7 +229,7 @@ export class Group {
   }
 
   /** Without ADD-PATH: the outbound form of the best path as last flushed, when this group was sent it. */
-  private flushed(d: Dest): Outbound | undefined {
+  private flushed(d: Dest): OutboundBlock | undefined {
     return d.flushed && this.eligible(d.flushed, d) ? this.outbound(d.flushed, d) : undefined;
   }
 
@@ -258,7 +258,7 @@ export class Group {
   /** The path of the prefix as the export policy looks at it. */
   private view(p: Path, d: Dest): RouteView {
     return {
-      prefix: d.prefix,
+      prefix: d.key,
       key: d,
       attributes: p.attrs.attributes,
       internal: this.receiver.role !== "ebgp",
@@ -273,34 +273,19 @@ export class Group {
    * this peer: it is not advertised, and withdrawn where it was. The outbound form of the path,
    * or undefined when it does not fit.
    */
-  private outbound(p: Path, d: Dest): Outbound | undefined {
+  private outbound(p: Path, d: Dest): OutboundBlock | undefined {
     // what the export policy changes in it (BGPFilter operations, prefix advertisements)
-    const v = this.verdict(p, d);
-    if (d.family === "ipv4") {
-      const block = this.outbound4(p, v);
-      return this.fits4(block, d.bits) ? block : undefined;
-    }
-    const out = this.outbound6(p, v);
-    return this.fits6(out, d) ? out : undefined;
-  }
-
-  private fits4(block: Buffer, bits: number): boolean {
-    const prefix = (this.tx.addPath.ipv4 ? 5 : 1) + ((bits + 7) >> 3);
-    return block !== UNENCODABLE && HEADER_LENGTH + 4 + block.length + prefix <= this.maxLength;
-  }
-
-  private fits6(out: Outbound6, d: Dest): boolean {
-    if (out.longest <= this.maxLength) return true;
-    if (out.longest === Number.POSITIVE_INFINITY) return false;
-    // Near the limit: a shorter prefix than /128 may still fit; encode it to know.
-    const nlri = this.tx.addPath.ipv6 ? { pathId: 0xffffffff, prefix: d.prefix } : d.prefix;
-    return updateLength(out.attributes, [nlri], this.tx) <= this.maxLength;
+    const block = this.block(p, this.verdict(p, d), d.family);
+    const fits =
+      block !== UNENCODABLE &&
+      blockOctets(block) + nlriSize(d.key, this.tx.addPath[d.family]) <= this.maxLength;
+    return fits ? block : undefined;
   }
 
   /** Notes whether a prefix's route is left out, collecting the prefixes newly left out. */
   private noteLeftOut(d: Dest, left: boolean, newly: string[]): void {
     if (left) {
-      if (!this.leftOut.has(d)) newly.push(d.prefix);
+      if (!this.leftOut.has(d)) newly.push(formatKey(d.key));
       this.leftOut.add(d);
     } else if (this.leftOut.size) {
       this.leftOut.delete(d);
@@ -330,10 +315,10 @@ export class Group {
     const withdrawals = change || mode === "catch-up";
     const withdrawn = new Map<Dest, number[]>();
     const batch = new UpdateBatch(this.maxLength);
-    const v4 = new Map<Buffer, number[]>();
-    const v4Withdrawn: number[] = [];
-    const v6 = new Map<PathAttributes, Nlri[]>();
-    const v6Withdrawn: Nlri[] = [];
+    /** (Path Identifier, prefix) pairs: announced per outbound form, withdrawn per family */
+    const announced = new Map<OutboundBlock, (number | PrefixKey)[]>();
+    const gone4: (number | PrefixKey)[] = [];
+    const gone6: (number | PrefixKey)[] = [];
     const newlyLeftOut: string[] = [];
     for (const d of dests) {
       if (!this.families.includes(d.family)) continue;
@@ -347,11 +332,8 @@ export class Group {
           const was = this.flushed(d);
           if (out ? same(was, out) : was === undefined) continue;
         }
-        if (Buffer.isBuffer(out)) push(v4, out, 0, d.addr, d.bits);
-        else if (out) pushList(v6, out.attributes, d.prefix);
-        else if (!withdrawals) continue;
-        else if (d.family === "ipv4") v4Withdrawn.push(0, d.addr, d.bits);
-        else v6Withdrawn.push(d.prefix);
+        if (out) push(announced, out, 0, d.key);
+        else if (withdrawals) (d.family === "ipv4" ? gone4 : gone6).push(0, d.key);
         continue;
       }
       const { paths, leftOut } = this.addPaths(d, d.paths);
@@ -362,22 +344,19 @@ export class Group {
         const out = this.outbound(p, d)!;
         const was = before.find((b) => b.id === p.id);
         if (was && same(this.outbound(was, d), out)) continue;
-        if (Buffer.isBuffer(out)) push(v4, out, p.id, d.addr, d.bits);
-        else pushList(v6, out.attributes, { pathId: p.id, prefix: d.prefix });
+        push(announced, out, p.id, d.key);
       }
       const ids = change ? before.map((b) => b.id) : (behind?.get(d) ?? []);
       const gone = ids.filter((id) => !paths.some((p) => p.id === id));
       if (change && gone.length) withdrawn.set(d, gone);
       if (!withdrawals) continue;
-      for (const id of gone) {
-        if (d.family === "ipv4") v4Withdrawn.push(id, d.addr, d.bits);
-        else v6Withdrawn.push({ pathId: id, prefix: d.prefix });
-      }
+      for (const id of gone) (d.family === "ipv4" ? gone4 : gone6).push(id, d.key);
     }
-    if (v4Withdrawn.length) batch.withdrawIpv4(v4Withdrawn, this.tx.addPath.ipv4);
-    for (const [attrs, triples] of v4) batch.announceIpv4(attrs, triples, this.tx.addPath.ipv4);
-    if (v6Withdrawn.length) this.withdraw6(batch, v6Withdrawn);
-    for (const [attrs, nlri] of v6) this.announce6(batch, attrs, nlri);
+    const { addPath } = this.tx;
+    if (gone4.length) batch.withdraw(AFI.ipv4, gone4, addPath.ipv4);
+    if (gone6.length) batch.withdraw(AFI.ipv6, gone6, addPath.ipv6);
+    for (const [block, prefixes] of announced)
+      batch.announce(block, prefixes, block.reach.length ? addPath.ipv6 : addPath.ipv4);
     const chunks = batch.finish();
     for (const c of chunks) this.bytesEncoded += c.length;
     if (newlyLeftOut.length) this.outputs?.leftOut(this, newlyLeftOut);
@@ -400,32 +379,26 @@ export class Group {
   }
 
   /**
-   * The encoded attribute block of a path for this group, cached on its attribute set;
-   * UNENCODABLE when an attribute outgrows its 2-octet length.
+   * The outbound form of a path for this group and family, encoded once and cached on its
+   * attribute set: the attributes, and for IPv6 MP_REACH_NLRI up to its NLRI. UNENCODABLE when an
+   * attribute outgrows its 2-octet length, or an IPv6 path has no next hop.
    */
-  private outbound4(p: Path, v: ExportVerdict): Buffer {
+  private block(p: Path, v: ExportVerdict, family: Family): OutboundBlock {
+    // (no string is built per call unless the export rules changed the path)
     const key = v.key ? `${this.outboundKey(p)}${v.key}` : this.outboundKey(p);
-    let block = p.attrs.outbound4.get(key);
+    const cache = family === "ipv4" ? p.attrs.outbound4 : p.attrs.outbound6;
+    let block = cache.get(key);
     if (!block) {
       const { mpReach, mpUnreach, ...rest } = this.transform(p, v);
-      block = tryEncode(() => encodeAttributes(rest, this.tx)) ?? UNENCODABLE;
-      p.attrs.outbound4.set(key, block);
+      const attrs = tryEncode(() => encodeAttributes(rest, this.tx));
+      const reach =
+        family === "ipv4"
+          ? Buffer.alloc(0)
+          : mpReach && tryEncode(() => MP_REACH_NLRI.encode({ ...mpReach, nlri: [] }, this.tx));
+      block = attrs && reach ? { attrs, reach } : UNENCODABLE;
+      cache.set(key, block);
     }
     return block;
-  }
-
-  /** IPv6: the outbound attributes, encoded with each message's NLRI inside MP_REACH_NLRI. */
-  private outbound6(p: Path, v: ExportVerdict): Outbound6 {
-    const key = v.key ? `${this.outboundKey(p)}${v.key}` : this.outboundKey(p);
-    let out = p.attrs.outbound6.get(key);
-    if (!out) {
-      const attributes = this.transform(p, v);
-      const slash128 = "2001:db8::/128";
-      const longest = this.tx.addPath.ipv6 ? { pathId: 0xffffffff, prefix: slash128 } : slash128;
-      out = { attributes, longest: updateLength(attributes, [longest], this.tx) };
-      p.attrs.outbound6.set(key, out);
-    }
-    return out;
   }
 
   /**
@@ -450,55 +423,21 @@ export class Group {
     );
   }
 
-  private announce6(batch: UpdateBatch, attrs: PathAttributes, nlri: Nlri[]): void {
-    const mp = attrs.mpReach;
-    if (!mp) return; // an IPv6 path without a next hop cannot be sent
-    this.chunked(batch, nlri, (part) => ({
-      type: "UPDATE",
-      withdrawn: [],
-      attributes: { ...attrs, mpReach: { afi: 2, safi: 1, nextHop: mp.nextHop, nlri: part } },
-      nlri: [],
-    }));
-  }
-
-  private withdraw6(batch: UpdateBatch, nlri: Nlri[]): void {
-    this.chunked(batch, nlri, (part) => ({
-      type: "UPDATE",
-      withdrawn: [],
-      attributes: { mpUnreach: { afi: 2, safi: 1, withdrawn: part } },
-      nlri: [],
-    }));
-  }
-
-  /** Encodes `nlri` in as many messages as the size limit needs, halving a part that is too big. */
-  private chunked(
-    batch: UpdateBatch,
-    nlri: Nlri[],
-    message: (part: Nlri[]) => Parameters<typeof encodeMessage>[0],
-  ): void {
-    let size = 200;
-    for (let i = 0; i < nlri.length; ) {
-      const part = nlri.slice(i, i + size);
-      try {
-        batch.append(encodeMessage(message(part), this.tx));
-        i += part.length;
-      } catch (e) {
-        if (!(e instanceof EncodeError) || size === 1) throw e;
-        size = Math.max(1, size >> 1);
-      }
-    }
-  }
-
   /** Writes to every synced member that keeps up; the others note what they missed. */
   send({ chunks, withdrawn }: Encoded, changed: readonly Dest[]): void {
     const targets = [...this.members].filter((m) => m.synced);
     this.enqueue({ chunks, targets, next: 0, changed, withdrawn });
     const s = this.snapshot;
     if (!s) return;
+    // Encoded anew once a quarter of its prefixes changed (or may have: a flush of a whole table
+    // is not noted first).
+    if (s.since.size + changed.length > s.prefixes / 4) {
+      this.snapshot = undefined;
+      return;
+    }
     // Before the flush settles, a prefix's flushed state is still what it was when the table was made.
     for (const d of changed) if (!s.since.has(d) && !this.hadAtFlush(d)) s.notInTable.add(d);
     note(s.since, changed, withdrawn);
-    if (s.since.size > s.prefixes / 4) this.snapshot = undefined;
   }
 
   /** Writes to one member (its full table, a refresh, a catch-up), after what is queued for it. */
@@ -604,10 +543,15 @@ export class Group {
 /** Adds changed prefixes to a catch-up list, with the ADD-PATH identifiers they withdrew. */
 function note(list: Map<Dest, number[]>, changed: readonly Dest[], withdrawn?: Map<Dest, number[]>): void {
   for (const d of changed) {
-    const ids = list.get(d) ?? [];
-    list.set(d, [...ids, ...(withdrawn?.get(d) ?? [])]);
+    const gone = withdrawn?.get(d);
+    const ids = list.get(d);
+    // (no array per prefix unless identifiers were withdrawn: the lists are read, never changed)
+    if (gone?.length) list.set(d, ids ? [...ids, ...gone] : gone.slice());
+    else if (!ids) list.set(d, NO_IDS);
   }
 }
+
+const NO_IDS: number[] = Object.freeze([]) as unknown as number[];
 
 /** Paths in the order of the decision process: the best, then the best of the rest, ... */
 function rank(paths: Path[]): Path[] {
@@ -631,39 +575,16 @@ function tryEncode(encode: () => Buffer): Buffer | undefined {
   }
 }
 
-/** Octets of one IPv6 UPDATE with these NLRI (up to 65,535; Infinity past that, or when unencodable). */
-function updateLength(attrs: PathAttributes, nlri: Nlri[], tx: CodecContext): number {
-  const mp = attrs.mpReach;
-  if (!mp) return Number.POSITIVE_INFINITY; // an IPv6 path without a next hop cannot be sent
-  const wide = { ...tx, extendedMessage: true };
-  const message = tryEncode(() =>
-    encodeMessage(
-      {
-        type: "UPDATE",
-        withdrawn: [],
-        attributes: { ...attrs, mpReach: { afi: 2, safi: 1, nextHop: mp.nextHop, nlri } },
-        nlri: [],
-      },
-      wide,
-    ),
-  );
-  return message && message.length <= MAX_EXTENDED_MESSAGE_LENGTH ? message.length : Number.POSITIVE_INFINITY;
-}
-
-function push(map: Map<Buffer, number[]>, key: Buffer, id: number, addr: number, bits: number): void {
-  let list = map.get(key);
+function push(
+  map: Map<OutboundBlock, (number | PrefixKey)[]>,
+  block: OutboundBlock,
+  id: number,
+  key: PrefixKey,
+): void {
+  let list = map.get(block);
   if (!list) {
     list = [];
-    map.set(key, list);
+    map.set(block, list);
   }
-  list.push(id, addr, bits);
-}
-
-function pushList<K>(map: Map<K, Nlri[]>, key: K, n: Nlri): void {
-  let list = map.get(key);
-  if (!list) {
-    list = [];
-    map.set(key, list);
-  }
-  list.push(n);
+  list.push(id, key);
 }

@@ -5,15 +5,20 @@
 // routes of a restart) goes out as data.
 import {
   AFI,
-  attributeKey,
+  Afi,
   type BgpError,
   CeaseSubcode,
   decodeMessage,
   ErrorCode,
   type Family,
   familyOf,
+  type Nlri,
+  type PrefixKey,
+  prefixKey,
+  scanUpdate,
   sessionReset,
   type UpdateMessage,
+  type UpdateScan,
   WellKnownCommunity,
 } from "../bgp/index.js";
 import type { PeerFilters } from "../datastore/peerings.js";
@@ -24,8 +29,7 @@ import {
   type AttrTable,
   addressKey,
   type PeerRef,
-  type RibChange,
-  type Route,
+  type RibSink,
 } from "../rib/index.js";
 import type { Member } from "./groups.js";
 import { applyOperations, chainKey, FilterChain } from "./policy.js";
@@ -58,20 +62,14 @@ export interface NeighborConfig extends PeerConfig {
   filters?: PeerFilters;
 }
 
-/** What an UPDATE did: the RIB change, and an error for the session to act on (RFC 7606, RFC 4486). */
+/** What an UPDATE did besides its routes: an error for the session to act on (RFC 7606, RFC 4486). */
 export interface Received {
-  change: RibChange;
   /** the End-of-RIB marker of this family */
   endOfRib?: Family;
   error?: BgpError;
 }
 
-const NONE: RibChange = { announced: [], withdrawn: [] };
-
-/** Adds the withdrawals of `from` to `into`, one by one: a table of 200,000 is no argument list. */
-function addWithdrawn(into: RibChange, from: RibChange): void {
-  for (const w of from.withdrawn) into.withdrawn.push(w);
-}
+const NOTHING: Received = Object.freeze({});
 
 /** RFC 4724 §4.2's selection of how long stale routes wait once the peer is back (seconds). */
 const STALE_TIME = 360;
@@ -153,20 +151,19 @@ export class Neighbor {
    * A route as the decision process takes it, after the import rules: its attribute set, the one
    * an Accept rule's operations make of it, or undefined when a rule rejects it.
    */
-  imported(r: Route): AttrSet | undefined {
+  imported(key: PrefixKey, attrs: AttrSet): AttrSet | undefined {
     const chain = this.importChain;
-    if (!chain) return r.attrs;
+    if (!chain) return attrs;
     const v = chain.decide({
-      prefix: r.prefix,
-      key: r,
-      attributes: r.attrs.attributes,
+      prefix: key,
+      attributes: attrs.attributes,
       internal: this.config.role !== "ebgp",
     });
     if (!v.accept) return undefined;
     const ops = chain.operations(v.rule);
-    if (!ops.length) return r.attrs;
-    return this.attrTable.derive(r.attrs, `${this.importKey}#${v.rule}`, () =>
-      applyOperations(r.attrs.attributes, ops),
+    if (!ops.length) return attrs;
+    return this.attrTable.derive(attrs, `${this.importKey}#${v.rule}`, () =>
+      applyOperations(attrs.attributes, ops),
     );
   }
 
@@ -174,34 +171,95 @@ export class Neighbor {
     return this.config.peerAddress;
   }
 
-  /** Decodes an UPDATE into the Adj-RIB-In. */
-  update(frame: Buffer): Received {
+  /**
+   * An UPDATE into the Adj-RIB-In, its routes to `sink`. A message whose attributes were seen
+   * before (and found well formed) is not decoded: its prefixes are read from its octets as keys.
+   * The decoder judges the rest (RFC 7606), once per new attribute block.
+   */
+  update(frame: Buffer, sink: RibSink): Received {
     this.updatesIn++;
     const n = this.negotiated;
-    if (!n) return { change: NONE };
+    if (!n) return NOTHING;
+    const body = frame.subarray(19);
+    const scan = scanUpdate(body, n.rx.addPath);
+    if (scan) {
+      // The key names what the checks of the attributes depend on besides their octets: the
+      // AS number size, the peer's AS (RFC 6793; first-AS check) and whether the UPDATE has
+      // IPv4 NLRI (NEXT_HOP is mandatory then, RFC 4760 §3).
+      const key = `${n.rx.asn4 ? 4 : 2}${n.rx.ebgp ? `e${n.rx.peerAs}` : "i"}${scan.nlriField ? "n" : ""}${scan.key}`;
+      const known = scan.reach.length > 0 ? this.attrTable.find(key) : undefined;
+      if (known || (scan.reach.length === 0 && !scan.attributes)) {
+        this.apply(body, scan, known, sink);
+        return this.checkMaximum();
+      }
+      return this.decoded(frame, sink, scan, key);
+    }
+    return this.decoded(frame, sink, undefined, "");
+  }
+
+  /** The routes of a located UPDATE: withdrawn, then announced with `attrs` (withdrawn without). */
+  private apply(body: Buffer, scan: UpdateScan, attrs: AttrSet | undefined, sink: RibSink): void {
+    const rx = this.negotiated!.rx.addPath;
+    for (const r of scan.withdrawn)
+      this.rib.nlri(body, r.start, r.end, r.afi, r.afi === Afi.IPV4 ? rx.ipv4 : rx.ipv6, undefined, sink);
+    for (const r of scan.reach)
+      this.rib.nlri(body, r.start, r.end, r.afi, r.afi === Afi.IPV4 ? rx.ipv4 : rx.ipv6, attrs, sink);
+  }
+
+  /** An UPDATE through the decoder: what it finds wrong decides (RFC 7606), and new attributes are interned. */
+  private decoded(frame: Buffer, sink: RibSink, scan: UpdateScan | undefined, key: string): Received {
+    const n = this.negotiated!;
     const { message, error } = decodeMessage(frame, n.rx);
-    if (error?.action === "session-reset" || error?.action === "afi-safi-disable")
-      return { change: NONE, error };
+    if (error?.action === "session-reset" || error?.action === "afi-safi-disable") return { error };
     const m = message as UpdateMessage;
     const eor = m.endOfRib && familyOf(m.endOfRib.afi, m.endOfRib.safi);
     if (eor) {
       this.endOfRib[eor]++;
-      const change = this.restarting.delete(eor) ? this.rib.sweep(eor) : NONE;
-      return { change, endOfRib: eor };
+      if (this.restarting.delete(eor)) this.rib.sweep(eor, sink);
+      return { endOfRib: eor };
     }
     const withdraw = error?.action === "treat-as-withdraw";
     const reaches = m.nlri.length > 0 || (m.attributes.mpReach?.nlri.length ?? 0) > 0;
+    // A block the decoder found fault with (RFC 7606 attribute discard) is kept apart from the
+    // clean ones the scan looks up: each UPDATE that carries it is judged, and reported, again.
     const attrs =
-      reaches && !withdraw
-        ? this.attrTable.intern(`${n.rx.asn4 ? 4 : 2}${n.rx.ebgp ? "e" : "i"}${attributeKey(frame)}`, () => {
+      reaches && !withdraw && scan
+        ? this.attrTable.intern(error ? `!${key}` : key, () => {
             const a = inboundAttributes(m.attributes, n.rx.asn4);
             return a.mpReach ? { ...a, mpReach: { ...a.mpReach, nlri: [] } } : a;
           })
         : undefined;
-    const change = this.rib.apply(m, attrs, withdraw);
+    if (scan) this.apply(frame.subarray(19), scan, attrs, sink);
+    else this.applyDecoded(m, sink);
+    const max = this.checkMaximum();
+    return error && !max.error ? { error } : max;
+  }
+
+  /**
+   * The routes of an UPDATE the scan could not locate (an attribute framing error, RFC 7606 §4:
+   * treat-as-withdraw): what the decoder read of it is withdrawn.
+   */
+  private applyDecoded(m: UpdateMessage, sink: RibSink): void {
+    const { mpReach, mpUnreach } = m.attributes;
+    const withdraw = (family: Family, list: readonly Nlri[]) => {
+      for (const x of list) {
+        const [prefix, pathId] = typeof x === "string" ? [x, 0] : [x.prefix, x.pathId];
+        this.rib.withdraw(prefixKey(family, prefix, pathId), sink);
+      }
+    };
+    withdraw("ipv4", m.withdrawn);
+    withdraw("ipv4", m.nlri);
+    for (const mp of [mpUnreach && { ...mpUnreach, nlri: mpUnreach.withdrawn }, mpReach]) {
+      const family = mp && familyOf(mp.afi, mp.safi);
+      if (family) withdraw(family, mp.nlri);
+    }
+  }
+
+  /** RFC 4486 §4: more prefixes of a family than allowed reset the session. */
+  private checkMaximum(): Received {
     const max = this.config.maxPrefixes;
-    if (max === undefined) return { change };
-    for (const family of n.families) {
+    if (max === undefined) return NOTHING;
+    for (const family of this.negotiated!.families) {
       if (this.rib.count(family) <= max) continue;
       // RFC 4486 §4: data is AFI (2), SAFI (1), the limit (4).
       const data = Buffer.alloc(7);
@@ -209,48 +267,42 @@ export class Neighbor {
       data[2] = 1;
       data.writeUInt32BE(max, 3);
       const reason = `more than ${max} ${family} prefixes`;
-      return {
-        change,
-        error: sessionReset(ErrorCode.CEASE, CeaseSubcode.MAXIMUM_PREFIXES_REACHED, reason, data),
-      };
+      return { error: sessionReset(ErrorCode.CEASE, CeaseSubcode.MAXIMUM_PREFIXES_REACHED, reason, data) };
     }
-    return { change };
+    return NOTHING;
   }
 
   /** The session came up; families the peer no longer keeps forwarding state for lose their stale routes. */
-  up(n: Negotiated, now: number): RibChange {
+  up(n: Negotiated, now: number, sink: RibSink): void {
     this.negotiated = n;
     this.state = "Established";
     this.ref.routerId = n.peerId;
     this.upAt = now;
     this.eorAtUp = { ...this.endOfRib };
-    const change: RibChange = { announced: [], withdrawn: [] };
     // RFC 4724 §4.2, RFC 9494 §4.2: without forwarding state kept, the family's stale routes go
     const gr = n.gracefulRestart;
     for (const [family, s] of [...this.restarting]) {
       const caps = s.phase === "gr" ? gr?.families : gr?.longLived;
       if (!caps?.find((f) => f.family === family)?.forwarding) {
         this.restarting.delete(family);
-        addWithdrawn(change, this.rib.sweep(family));
+        this.rib.sweep(family, sink);
       }
     }
     const until = now + (this.config.staleTime ?? STALE_TIME) * 1000;
     for (const s of this.restarting.values()) s.until = until;
-    return change;
   }
 
   /**
    * The session went down: with graceful restart, the routes of its families are kept as stale
    * for the restart time, then (RFC 9494) for the long-lived stale time where the peer offered it.
    */
-  down(gr: GracefulRestartInfo | undefined, now: number): RibChange {
+  down(gr: GracefulRestartInfo | undefined, now: number, sink: RibSink): void {
     this.negotiated = undefined;
     const max = this.config.maxLongLivedStaleTime ?? MAX_LONG_LIVED_STALE_TIME;
     this.longLived =
       gr?.longLived
         .filter((f) => f.staleTime > 0)
         .map((f) => ({ ...f, staleTime: Math.min(f.staleTime, max) })) ?? [];
-    const change: RibChange = { announced: [], withdrawn: [] };
     const restartTime = Math.min(
       gr?.restartTime ?? 0,
       this.config.maxRestartTime ?? Number.POSITIVE_INFINITY,
@@ -260,32 +312,33 @@ export class Neighbor {
       const inLlgr = this.longLived.some((f) => f.family === family);
       if (!inGr && !inLlgr) {
         this.restarting.delete(family);
-        addWithdrawn(change, this.rib.clear(family));
+        this.rib.clear(family, sink);
         continue;
       }
       this.rib.markStale(family);
       this.restarting.set(family, { phase: "gr", until: now + restartTime * 1000 });
       // RFC 9494 §4.2: no restart time for the family (or no GR for it): long-lived at once
-      if (inLlgr && (!inGr || restartTime === 0)) this.toLongLived(family, now, change);
+      if (inLlgr && (!inGr || restartTime === 0)) this.toLongLived(family, now, sink);
     }
-    return change;
   }
 
   /** RFC 9494 §4.2: the family's stale routes are kept long-lived, marked LLGR_STALE; NO_LLGR ones go. */
-  private toLongLived(family: Family, now: number, change: RibChange): void {
+  private toLongLived(family: Family, now: number, sink: RibSink): void {
     const staleTime = this.longLived.find((f) => f.family === family)?.staleTime ?? 0;
     this.restarting.set(family, { phase: "llgr", until: now + staleTime * 1000 });
-    const c = this.rib.longLived(family, (attrs) => {
-      const communities = attrs.attributes.communities ?? [];
-      if (communities.includes(NO_LLGR)) return undefined;
-      if (communities.includes(LLGR_STALE)) return attrs;
-      return this.attrTable.derive(attrs, "llgr", () => ({
-        ...attrs.attributes,
-        communities: [...communities, LLGR_STALE],
-      }));
-    });
-    for (const r of c.announced) change.announced.push(r);
-    addWithdrawn(change, c);
+    this.rib.longLived(
+      family,
+      (attrs) => {
+        const communities = attrs.attributes.communities ?? [];
+        if (communities.includes(NO_LLGR)) return undefined;
+        if (communities.includes(LLGR_STALE)) return attrs;
+        return this.attrTable.derive(attrs, "llgr", () => ({
+          ...attrs.attributes,
+          communities: [...communities, LLGR_STALE],
+        }));
+      },
+      sink,
+    );
   }
 
   /** When the stale routes still kept go (ms), while some are: the earliest family's time. */
@@ -304,33 +357,30 @@ export class Neighbor {
    * The stale routes whose time is up: at the end of the restart time they become long-lived
    * stale where the peer offered it (RFC 9494 §4.2), otherwise they go.
    */
-  expire(now: number): RibChange {
-    if (this.staleUntil === undefined || now < this.staleUntil) return NONE;
-    const change: RibChange = { announced: [], withdrawn: [] };
+  expire(now: number, sink: RibSink): void {
+    if (this.staleUntil === undefined || now < this.staleUntil) return;
     for (const [family, s] of [...this.restarting]) {
       if (now < s.until) continue;
       // still down, restart time over: long-lived, if offered
       if (s.phase === "gr" && !this.negotiated && this.longLived.some((f) => f.family === family)) {
-        this.toLongLived(family, now, change);
+        this.toLongLived(family, now, sink);
         continue;
       }
-      addWithdrawn(change, this.rib.sweep(family));
+      this.rib.sweep(family, sink);
       this.restarting.delete(family);
     }
-    return change;
   }
 
   /** RFC 7313 §4: BoRR marks the family stale, EoRR removes what was not sent again. */
-  refreshMarker(family: Family, subtype: number): RibChange {
+  refreshMarker(family: Family, subtype: number, sink: RibSink): void {
     if (subtype === 1) this.rib.markStale(family);
-    else if (subtype === 2) return this.rib.sweep(family);
-    return NONE;
+    else if (subtype === 2) this.rib.sweep(family, sink);
   }
 
   /** The peer is removed: all its routes go. */
-  clear(): RibChange {
+  clear(sink: RibSink): void {
     this.restarting.clear();
     this.negotiated = undefined;
-    return this.rib.clear();
+    this.rib.clear(undefined, sink);
   }
 }

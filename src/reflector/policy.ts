@@ -5,7 +5,14 @@
 // hold decides, across the filters; when none does, an import is accepted and an export goes on
 // to the default export policy. Pure.
 import ipaddr from "ipaddr.js";
-import type { AsSegment, PathAttributes } from "../bgp/index.js";
+import {
+  type AsSegment,
+  keyBits,
+  keyFamily,
+  keyOctet,
+  type PathAttributes,
+  type PrefixKey,
+} from "../bgp/index.js";
 import type { DefaultExport } from "../datastore/peerings.js";
 import type { FilterOperation, FilterRule } from "../datastore/resources.js";
 import { DEFAULT_LOCAL_PREF, prepend } from "./rules.js";
@@ -19,6 +26,7 @@ interface Net {
   bits: number;
 }
 
+/** A prefix written as text (a rule's CIDR). */
 function netOf(prefix: string): Net {
   const slash = prefix.indexOf("/");
   const address = prefix.slice(0, slash);
@@ -30,12 +38,19 @@ function netOf(prefix: string): Net {
 /** The prefixes of routes read so far, by the route's stable object: each is parsed once. */
 const nets = new WeakMap<object, Net>();
 
+/** A prefix key (keys.ts) as octets and length. */
+function netOfKey(k: PrefixKey): Net {
+  const octets: number[] = [];
+  for (let i = 0, n = keyFamily(k) === "ipv4" ? 4 : 16; i < n; i++) octets.push(keyOctet(k, i));
+  return { octets, bits: keyBits(k) };
+}
+
 /** A route's prefix as octets and length. */
 function netFor(route: RouteView): Net {
-  if (!route.key) return netOf(route.prefix);
+  if (!route.key) return netOfKey(route.prefix);
   let net = nets.get(route.key);
   if (!net) {
-    net = netOf(route.prefix);
+    net = netOfKey(route.prefix);
     nets.set(route.key, net);
   }
   return net;
@@ -62,7 +77,7 @@ interface Compiled {
 
 /** What a rule is asked about: the route (prefix, attributes) and the peering. */
 export interface RouteView {
-  prefix: string;
+  prefix: PrefixKey;
   /** an object that stands for the route while it lasts (its Dest, its Adj-RIB-In entry): its prefix is read once */
   key?: object;
   attributes: PathAttributes;

@@ -1,35 +1,31 @@
 // Adj-RIB-In: the routes one peer announced, with implicit withdraw (RFC 4271 §3.1) and stale
 // marking for graceful restart (RFC 4724 §4.2) and enhanced route refresh (RFC 7313 §4).
-// Routes point at interned attribute sets (attr-table.ts).
-import { type Family, familyOf, type Nlri, type UpdateMessage } from "../bgp/index.js";
+// A route is its prefix key (keys.ts) and the interned attribute set it points at
+// (attr-table.ts): no object per route. Prefixes are read from the UPDATE's octets as keys,
+// and every change goes to a RibSink as it happens.
+import { type Family, formatKey, keyFamily, keyPathId, type PrefixKey, wireKey } from "../bgp/index.js";
 import type { AttrSet, AttrTable } from "./attr-table.js";
-import { type PrefixKey, prefixKey } from "./keys.js";
 
-export interface Route {
-  family: Family;
+/** Where a peer's route changes go (the engine: the Loc-RIB). */
+export interface RibSink {
+  /** the route now carries these attributes (new, or in place of what it carried) */
+  announce(key: PrefixKey, attrs: AttrSet): void;
+  /** the route is gone */
+  withdraw(key: PrefixKey): void;
+}
+
+/** A route as a person reads it (views()). */
+export interface RouteView {
   prefix: string;
   pathId: number;
   attrs: AttrSet;
   stale: boolean;
 }
 
-export interface Withdrawal {
-  family: Family;
-  prefix: string;
-  pathId: number;
-}
-
-export interface RibChange {
-  announced: Route[];
-  withdrawn: Withdrawal[];
-}
-
-function split(n: Nlri): [string, number] {
-  return typeof n === "string" ? [n, 0] : [n.prefix, n.pathId];
-}
-
 export class AdjRibIn {
-  private readonly routes = new Map<PrefixKey, Route>();
+  private readonly routes = new Map<PrefixKey, AttrSet>();
+  /** routes marked stale (graceful restart, enhanced route refresh), until announced again */
+  private readonly stale = new Set<PrefixKey>();
   private readonly counts: Record<Family, number> = { ipv4: 0, ipv6: 0 };
 
   constructor(private readonly table: AttrTable) {}
@@ -42,71 +38,83 @@ export class AdjRibIn {
     return this.routes.size;
   }
 
-  /** The route the peer sent for this prefix and Path Identifier, if it holds one. */
-  get(family: Family, prefix: string, pathId = 0): Route | undefined {
-    return this.routes.get(prefixKey(family, prefix, pathId));
+  /** The attributes of the route the peer sent under this key, if it holds one. */
+  get(key: PrefixKey): AttrSet | undefined {
+    return this.routes.get(key);
   }
 
-  *entries(family?: Family): IterableIterator<Route> {
-    for (const r of this.routes.values()) if (!family || r.family === family) yield r;
+  isStale(key: PrefixKey): boolean {
+    return this.stale.has(key);
+  }
+
+  *entries(family?: Family): IterableIterator<[PrefixKey, AttrSet]> {
+    for (const e of this.routes) if (!family || keyFamily(e[0]) === family) yield e;
+  }
+
+  /** The routes as text, for status and tests (not the hot path). */
+  *views(family?: Family): IterableIterator<RouteView> {
+    for (const [key, attrs] of this.entries(family))
+      yield { prefix: formatKey(key), pathId: keyPathId(key), attrs, stale: this.stale.has(key) };
+  }
+
+  /** The route `key` carries `attrs` from now on (RFC 4271 §3.1: an implicit withdraw of what it had). */
+  announce(key: PrefixKey, attrs: AttrSet, sink: RibSink): void {
+    const old = this.routes.get(key);
+    if (old) this.table.release(old);
+    else this.counts[keyFamily(key)]++;
+    this.table.retain(attrs);
+    this.routes.set(key, attrs);
+    if (this.stale.size) this.stale.delete(key);
+    sink.announce(key, attrs);
+  }
+
+  withdraw(key: PrefixKey, sink: RibSink): void {
+    const attrs = this.routes.get(key);
+    if (attrs) this.drop(key, attrs, sink);
   }
 
   /**
-   * Applies a decoded UPDATE whose announcements carry `attrs`. With `treatAsWithdraw`
-   * (RFC 7606), what it announces is withdrawn instead.
+   * The prefixes of a well-formed run of NLRI (checkNlri) at buf[start, end): announced with
+   * `attrs`, or withdrawn when it is undefined.
    */
-  apply(m: UpdateMessage, attrs: AttrSet | undefined, treatAsWithdraw = false): RibChange {
-    const change: RibChange = { announced: [], withdrawn: [] };
-    const { mpReach, mpUnreach } = m.attributes;
-    for (const n of m.withdrawn) this.remove("ipv4", n, change);
-    const unreach = mpUnreach && familyOf(mpUnreach.afi, mpUnreach.safi);
-    if (unreach) for (const n of mpUnreach!.withdrawn) this.remove(unreach, n, change);
-    const reach = mpReach && familyOf(mpReach.afi, mpReach.safi);
-    const announce = (family: Family, list: Nlri[]) => {
-      for (const n of list) {
-        if (treatAsWithdraw || !attrs) this.remove(family, n, change);
-        else this.add(family, n, attrs, change);
+  nlri(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    afi: number,
+    addPath: boolean,
+    attrs: AttrSet | undefined,
+    sink: RibSink,
+  ): void {
+    let off = start;
+    while (off < end) {
+      let pathId = 0;
+      if (addPath) {
+        pathId = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+        off += 4;
       }
-    };
-    announce("ipv4", m.nlri);
-    if (reach) announce(reach, mpReach!.nlri);
-    return change;
+      const bits = buf[off]!;
+      const key = wireKey(buf, off + 1, afi, bits, pathId);
+      off += 1 + ((bits + 7) >> 3);
+      if (attrs) this.announce(key, attrs, sink);
+      else this.withdraw(key, sink);
+    }
   }
 
-  private add(family: Family, n: Nlri, attrs: AttrSet, change: RibChange): void {
-    const [prefix, pathId] = split(n);
-    const k = prefixKey(family, prefix, pathId);
-    const old = this.routes.get(k);
-    if (old)
-      this.table.release(old.attrs); // implicit withdraw
-    else this.counts[family]++;
-    this.table.retain(attrs);
-    const route: Route = { family, prefix, pathId, attrs, stale: false };
-    this.routes.set(k, route);
-    change.announced.push(route);
-  }
-
-  private remove(family: Family, n: Nlri, change: RibChange): void {
-    const [prefix, pathId] = split(n);
-    const k = prefixKey(family, prefix, pathId);
-    const r = this.routes.get(k);
-    if (r) this.drop(k, r, change);
-  }
-
-  private drop(k: PrefixKey, r: Route, change: RibChange): void {
-    this.routes.delete(k);
-    this.counts[r.family]--;
-    this.table.release(r.attrs);
-    change.withdrawn.push({ family: r.family, prefix: r.prefix, pathId: r.pathId });
+  private drop(key: PrefixKey, attrs: AttrSet, sink: RibSink): void {
+    this.routes.delete(key);
+    this.stale.delete(key);
+    this.counts[keyFamily(key)]--;
+    this.table.release(attrs);
+    sink.withdraw(key);
   }
 
   markStale(family: Family): number {
     let n = 0;
-    for (const r of this.routes.values()) {
-      if (r.family === family) {
-        r.stale = true;
-        n++;
-      }
+    for (const key of this.routes.keys()) {
+      if (keyFamily(key) !== family) continue;
+      this.stale.add(key);
+      n++;
     }
     return n;
   }
@@ -115,34 +123,34 @@ export class AdjRibIn {
    * RFC 9494 §4.2: the family's stale routes become long-lived stale. `keep` gives the attribute
    * set a route keeps them with (LLGR_STALE added), or undefined for a route that goes (NO_LLGR).
    */
-  longLived(family: Family, keep: (attrs: AttrSet) => AttrSet | undefined): RibChange {
-    const change: RibChange = { announced: [], withdrawn: [] };
-    for (const [k, r] of this.routes) {
-      if (r.family !== family || !r.stale) continue;
-      const attrs = keep(r.attrs);
-      if (!attrs) {
-        this.drop(k, r, change);
-        continue;
+  longLived(family: Family, keep: (attrs: AttrSet) => AttrSet | undefined, sink: RibSink): void {
+    for (const key of this.stale) {
+      const attrs = this.routes.get(key);
+      if (!attrs || keyFamily(key) !== family) continue;
+      const kept = keep(attrs);
+      if (!kept) this.drop(key, attrs, sink);
+      else if (kept !== attrs) {
+        this.table.retain(kept);
+        this.table.release(attrs);
+        this.routes.set(key, kept);
+        sink.announce(key, kept);
       }
-      if (attrs === r.attrs) continue;
-      this.table.retain(attrs);
-      this.table.release(r.attrs);
-      r.attrs = attrs;
-      change.announced.push(r);
     }
-    return change;
   }
 
   /** Removes the family's routes still marked stale. */
-  sweep(family: Family): RibChange {
-    const change: RibChange = { announced: [], withdrawn: [] };
-    for (const [k, r] of this.routes) if (r.family === family && r.stale) this.drop(k, r, change);
-    return change;
+  sweep(family: Family, sink: RibSink): void {
+    // (deleting the entry being visited is safe: a Set's iteration goes on with the next)
+    for (const key of this.stale) {
+      const attrs = this.routes.get(key);
+      if (attrs && keyFamily(key) === family) this.drop(key, attrs, sink);
+    }
   }
 
-  clear(family?: Family): RibChange {
-    const change: RibChange = { announced: [], withdrawn: [] };
-    for (const [k, r] of this.routes) if (!family || r.family === family) this.drop(k, r, change);
-    return change;
+  clear(family: Family | undefined, sink: RibSink): void {
+    // forEach makes no entry array per route; deleting the entry being visited is safe
+    this.routes.forEach((attrs, key) => {
+      if (!family || keyFamily(key) === family) this.drop(key, attrs, sink);
+    });
   }
 }

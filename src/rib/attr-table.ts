@@ -1,25 +1,18 @@
 // Interned attribute sets (after BIRD's rta cache and OpenBGPD's rde_attr): one object per
 // distinct attribute block, keyed by its octets, shared by every route that carries it, freed
 // when the last route lets go. The reflector caches encoded outbound forms on it.
-import type { PathAttributes } from "../bgp/index.js";
+import type { OutboundBlock, PathAttributes } from "../bgp/index.js";
 
 export interface AttrSet {
   readonly key: string;
   /** decoded once; RFC 6793 reconciled; MP_REACH_NLRI kept for its next hop, without NLRI */
   readonly attributes: PathAttributes;
   refs: number;
-  /** outbound forms, by receiver kind (filled by the reflector): IPv4 encoded, IPv6 decoded */
-  readonly outbound4: Map<string, Buffer>;
-  readonly outbound6: Map<string, Outbound6>;
+  /** outbound forms, encoded, by receiver kind (filled by the reflector): IPv4, IPv6 */
+  readonly outbound4: Map<string, OutboundBlock>;
+  readonly outbound6: Map<string, OutboundBlock>;
   /** sets made from this one by import filters' operations, by filter and rule (see derive) */
   derived?: Map<string, AttrSet>;
-}
-
-/** The outbound attributes of an IPv6 path, and the size of an UPDATE with its longest prefix. */
-export interface Outbound6 {
-  readonly attributes: PathAttributes;
-  /** octets of one UPDATE carrying a /128 (Infinity when it cannot be encoded at all) */
-  readonly longest: number;
 }
 
 export class AttrTable {
@@ -27,6 +20,11 @@ export class AttrTable {
 
   get size(): number {
     return this.sets.size;
+  }
+
+  /** The shared set for these octets, if a route holds it. */
+  find(key: string): AttrSet | undefined {
+    return this.sets.get(key);
   }
 
   /** The shared set for these octets; `decode` runs only when the octets are new. */

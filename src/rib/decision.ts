@@ -86,6 +86,7 @@ const STEPS: readonly [Step, Pick<unknown>][] = [
 
 /** The best of a set of paths, or undefined for an empty set. */
 export function selectBest<T>(paths: readonly T[], key: (p: T) => Candidate): T | undefined {
+  if (paths.length <= 1) return paths[0];
   let left = paths as T[];
   for (const [, pick] of STEPS) {
     if (left.length <= 1) break;

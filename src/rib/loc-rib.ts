@@ -3,10 +3,22 @@
 // what it was at the last batch (as BIRD keeps the old best for its exports), so the outbound
 // side sends a group a prefix only when what the group would be sent changed.
 import ipaddr from "ipaddr.js";
-import { asPathLength, type Family, ipv4Number, WellKnownCommunity } from "../bgp/index.js";
+import {
+  asPathLength,
+  destKey,
+  type Family,
+  formatKey,
+  ipv4Address,
+  ipv4Number,
+  keyBits,
+  keyFamily,
+  keyPathId,
+  type PrefixKey,
+  prefixKey,
+  WellKnownCommunity,
+} from "../bgp/index.js";
 import type { AttrSet } from "./attr-table.js";
 import { type Candidate, selectBest } from "./decision.js";
-import { type PrefixKey, prefixKey } from "./keys.js";
 
 /** What the decision process needs to know of the peer a path came from. */
 export interface PeerRef {
@@ -34,8 +46,9 @@ export interface Path {
 
 export interface Dest {
   family: Family;
-  prefix: string;
-  /** IPv4 prefixes as numbers, for the packed UPDATE writer */
+  /** the prefix (keys.ts; formatKey for its text) */
+  key: PrefixKey;
+  /** IPv4: the address as a number */
   addr: number;
   bits: number;
   paths: Path[];
@@ -94,10 +107,16 @@ export class LocRib {
     return this.dests.size;
   }
 
-  /** The prefix written as the Loc-RIB writes it ("198.18.0.0/15"); other text finds nothing. */
+  /** The prefix written as formatKey writes it ("198.18.0.0/15"); other text finds nothing. */
   get(family: Family, prefix: string): Dest | undefined {
+    if (family === "ipv6" && !ipaddr.IPv6.isValid(prefix.slice(0, prefix.indexOf("/")))) return undefined;
     const d = this.dests.get(prefixKey(family, prefix));
-    return d?.prefix === prefix ? d : undefined;
+    return d && formatKey(d.key) === prefix ? d : undefined;
+  }
+
+  /** The destination of a prefix key (its Path Identifier, if any, left aside). */
+  dest(key: PrefixKey): Dest | undefined {
+    return this.dests.get(typeof key === "number" ? key : destKey(key));
   }
 
   /**
@@ -130,36 +149,35 @@ export class LocRib {
   }
 
   /**
-   * Adds a path, or replaces the one the peer had under the same Path Identifier; `now` is when
-   * (the same attributes again keep the time they first came).
+   * Adds a path (`key`: its prefix and the peer's Path Identifier), or replaces the one the peer
+   * had under the same Path Identifier; `now` is when (the same attributes again keep the time
+   * they first came).
    */
-  upsert(peer: PeerRef, family: Family, prefix: string, pathId: number, attrs: AttrSet, now: number): void {
-    const key = prefixKey(family, prefix);
-    let d = this.dests.get(key);
+  upsert(peer: PeerRef, key: PrefixKey, attrs: AttrSet, now: number): void {
+    const pathId = typeof key === "number" ? 0 : keyPathId(key);
+    const dk = pathId === 0 ? key : destKey(key);
+    let d = this.dests.get(dk);
     if (!d) {
       // The paths array starts at its one path: pushing onto [] would reserve 17 slots.
       const since = this.stamp(now);
       const path: Path = { peer, pathId, attrs, id: this.nextId++, routerId: peer.routerId, since };
-      // An IPv4 key is address x 64 + length (keys.ts): no need to read the text again.
-      const v4 = typeof key === "number";
-      const addr = v4 ? Math.floor(key / 64) : 0;
-      const bits = v4 ? key % 64 : Number(prefix.slice(prefix.indexOf("/") + 1));
+      const family = keyFamily(dk);
       d = {
         family,
-        prefix,
-        addr,
-        bits,
+        key: dk,
+        addr: family === "ipv4" ? ipv4Address(dk) : 0,
+        bits: keyBits(dk),
         paths: [path],
         best: undefined,
         flushed: undefined,
         flushedPaths: NO_PATHS,
         flushedAt: since,
       };
-      this.dests.set(key, d);
+      this.dests.set(dk, d);
       this.reselect(d);
       return;
     }
-    const i = d.paths.findIndex((p) => p.peer === peer && p.pathId === pathId);
+    const i = indexOf(d.paths, peer, pathId);
     const old = i >= 0 ? d.paths[i] : undefined;
     const id = old ? old.id : this.nextId++;
     const since = old?.attrs === attrs ? old.since : this.stamp(now);
@@ -171,10 +189,12 @@ export class LocRib {
     this.reselect(d);
   }
 
-  remove(peer: PeerRef, family: Family, prefix: string, pathId: number): void {
-    const d = this.dests.get(prefixKey(family, prefix));
+  /** Removes the peer's path of `key` (its prefix and the peer's Path Identifier). */
+  remove(peer: PeerRef, key: PrefixKey): void {
+    const pathId = typeof key === "number" ? 0 : keyPathId(key);
+    const d = this.dests.get(pathId === 0 ? key : destKey(key));
     if (!d) return;
-    const i = d.paths.findIndex((p) => p.peer === peer && p.pathId === pathId);
+    const i = indexOf(d.paths, peer, pathId);
     if (i < 0) return;
     if (d.paths === d.flushedPaths) {
       d.paths = d.paths.filter((_, j) => j !== i);
@@ -190,11 +210,20 @@ export class LocRib {
     d.flushed = d.best;
     d.flushedPaths = d.paths;
     d.flushedAt = this.stamp(now);
-    if (d.paths.length === 0) this.dests.delete(prefixKey(d.family, d.prefix));
+    if (d.paths.length === 0) this.dests.delete(d.key);
   }
 
   private reselect(d: Dest): void {
     d.best = selectBest(d.paths, candidateOf);
     this.dirty.add(d);
   }
+}
+
+/** Where the peer's path under this Path Identifier is (-1: none). */
+function indexOf(paths: readonly Path[], peer: PeerRef, pathId: number): number {
+  for (let i = 0; i < paths.length; i++) {
+    const p = paths[i]!;
+    if (p.peer === peer && p.pathId === pathId) return i;
+  }
+  return -1;
 }

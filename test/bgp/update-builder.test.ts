@@ -6,10 +6,15 @@ import {
   encodeAttributes,
   encodeMessage,
   Framer,
+  formatKey,
   formatPrefix,
+  MP_REACH_NLRI,
   makeContext,
+  nlriSize,
+  prefixKey,
   UpdateBatch,
   type UpdateMessage,
+  wireKey,
 } from "../../src/bgp/index.js";
 
 const triple = fc.record({
@@ -125,5 +130,104 @@ describe("UpdateBatch", () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  describe("IPv6, in MP_REACH_NLRI and MP_UNREACH_NLRI (one writer with IPv4)", () => {
+    const v6 = fc.record({
+      pathId: fc.integer({ min: 0, max: 0xffffffff }),
+      bits: fc.integer({ min: 0, max: 128 }),
+      bytes: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    });
+    const keyOf = (p: { pathId: number; bits: number; bytes: Uint8Array }) =>
+      wireKey(p.bytes, 0, 2, p.bits, 0);
+    const shown = (p: { pathId: number; bits: number; bytes: Uint8Array }, addPath: boolean) =>
+      addPath ? { pathId: p.pathId, prefix: formatKey(keyOf(p)) } : formatKey(keyOf(p));
+    const mpReach = { afi: 2, safi: 1, nextHop: ["2001:db8:ffff::9"], nlri: [] };
+    const rest = { origin: "igp" as const, asPath: [], localPref: 100, communities: ["64512:1"] };
+
+    it("announcements decode to the same prefixes and attributes; each message is as full as the limit allows", () => {
+      fc.assert(
+        fc.property(
+          fc.array(v6, { maxLength: 3000 }),
+          fc.boolean(),
+          fc.constantFrom(4096, 65535),
+          (ps, addPath, maxLength) => {
+            const ctx = makeContext({
+              addPath: { ipv4: false, ipv6: addPath },
+              extendedMessage: maxLength > 4096,
+            });
+            const block = { attrs: encodeAttributes(rest, ctx), reach: MP_REACH_NLRI.encode(mpReach, ctx) };
+            const batch = new UpdateBatch(maxLength);
+            batch.announce(
+              block,
+              ps.flatMap((p) => [p.pathId, keyOf(p)]),
+              addPath,
+            );
+            const msgs = messages(batch.finish(), maxLength);
+            let at = 0;
+            for (const m of msgs) {
+              const { message, error } = decodeMessage(m, ctx);
+              expect(error).toBeUndefined();
+              const { mpReach: reach, flags, ...others } = (message as UpdateMessage).attributes;
+              // MP_REACH_NLRI always with a 2-octet length: it is written before its NLRI are counted
+              expect(flags).toEqual({ mpReach: 0x90 });
+              expect(others).toEqual(rest);
+              expect(reach?.nextHop).toEqual(mpReach.nextHop);
+              const nlri = reach?.nlri ?? [];
+              expect(nlri).toEqual(ps.slice(at, at + nlri.length).map((p) => shown(p, addPath)));
+              at += nlri.length;
+              // the next prefix would not have fitted
+              const next = ps[at];
+              if (next && m !== msgs.at(-1))
+                expect(m.length + nlriSize(keyOf(next), addPath)).toBeGreaterThan(maxLength);
+            }
+            expect(at).toBe(ps.length);
+          },
+        ),
+        { numRuns: 100 },
+      );
+    });
+
+    it("withdrawals decode to the same prefixes, MP_UNREACH_NLRI the only attribute", () => {
+      fc.assert(
+        fc.property(fc.array(v6, { maxLength: 3000 }), fc.boolean(), (ps, addPath) => {
+          const ctx = makeContext({ addPath: { ipv4: false, ipv6: addPath } });
+          const batch = new UpdateBatch(4096, 1000);
+          batch.withdraw(
+            2,
+            ps.flatMap((p) => [p.pathId, keyOf(p)]),
+            addPath,
+          );
+          const withdrawn = messages(batch.finish()).flatMap((m) => {
+            const { message, error } = decodeMessage(m, ctx);
+            expect(error).toBeUndefined();
+            const a = (message as UpdateMessage).attributes;
+            expect(Object.keys(a).filter((k) => k !== "flags")).toEqual(["mpUnreach"]);
+            return a.mpUnreach?.withdrawn ?? [];
+          });
+          expect(withdrawn).toEqual(ps.map((p) => shown(p, addPath)));
+        }),
+        { numRuns: 100 },
+      );
+    });
+
+    it("a message is byte-identical to the general encoder's, MP_REACH_NLRI first (RFC 7606 §5.1)", () => {
+      const ctx = makeContext();
+      const nlri = ["2001:db8:1::/122", "2001:db8:1::40/122"];
+      const m: UpdateMessage = {
+        type: "UPDATE",
+        withdrawn: [],
+        attributes: { mpReach: { ...mpReach, nlri }, ...rest, flags: { mpReach: 0x90 } },
+        nlri: [],
+      };
+      const batch = new UpdateBatch(4096);
+      const block = { attrs: encodeAttributes(rest, ctx), reach: MP_REACH_NLRI.encode(mpReach, ctx) };
+      batch.announce(
+        block,
+        nlri.flatMap((p) => [0, prefixKey("ipv6", p)]),
+        false,
+      );
+      expect(Buffer.concat(batch.finish())).toEqual(encodeMessage(m, ctx));
+    });
   });
 });

@@ -37,7 +37,7 @@ describe("BIRD 2", () => {
       asn4: true,
       routeRefresh: true,
     });
-    const r = [...peer.rib.entries("ipv4")].find((x) => x.prefix === "198.18.11.0/24")!;
+    const r = [...peer.rib.views("ipv4")].find((x) => x.prefix === "198.18.11.0/24")!;
     expect(r.attrs.attributes).toMatchObject({ origin: "igp", nextHop: "203.0.113.11", asPath: [] });
     expect(birds[0]!.birdc("show", "protocols", "all", "ours")).toMatch(/Established/);
   });
@@ -103,7 +103,7 @@ describe("BIRD 2", () => {
     await waitFor(() => downs.length === 1, 10_000, "the session to drop");
     expect(downs).toEqual([true]);
     expect(peer.rib.count("ipv4")).toBe(2); // kept, stale
-    expect([...peer.rib.entries()].every((r) => r.stale)).toBe(true);
+    expect([...peer.rib.views()].every((r) => r.stale)).toBe(true);
     bird = await startBird("gr-back", { ...opts, routes: ["198.18.15.0/24"] });
     birds.push(bird);
     await waitFor(() => peer.session.state === "Established", 30_000, "BIRD to come back");
@@ -113,7 +113,7 @@ describe("BIRD 2", () => {
       { family: "ipv4", forwarding: false },
     ]);
     await waitFor(() => peer.rib.count("ipv4") === 1, 20_000, "the stale route to be swept");
-    expect([...peer.rib.entries()].map((r) => [r.prefix, r.stale])).toEqual([["198.18.15.0/24", false]]);
+    expect([...peer.rib.views()].map((r) => [r.prefix, r.stale])).toEqual([["198.18.15.0/24", false]]);
     await waitFor(() => peer.endOfRib.ipv4 === 2, 10_000, "BIRD's second End-of-RIB");
   });
 
@@ -138,7 +138,7 @@ describe("BIRD 2", () => {
       }),
     );
     await waitFor(() => peer.rib.count("ipv6") === 1, 20_000, "an IPv6 route from BIRD");
-    const r = [...peer.rib.entries("ipv6")][0]!;
+    const r = [...peer.rib.views("ipv6")][0]!;
     expect(r.prefix).toBe("2001:db8:16::/48");
     expect(r.attrs.attributes.mpReach?.nextHop[0]).toBe("2001:db8:ffff::16");
   });

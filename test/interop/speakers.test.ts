@@ -58,7 +58,7 @@ for (const kind of KINDS) {
         });
         await waitFor(() => peer.rib.count("ipv4") === 1, 30_000, `a route from ${kind.name}`);
         expect(peer.session.negotiated).toMatchObject({ holdTime: 9, asn4: true });
-        const route = [...peer.rib.entries("ipv4")][0]!;
+        const route = [...peer.rib.views("ipv4")][0]!;
         expect(route.prefix).toBe("198.18.21.0/24");
         expect(route.attrs.attributes.nextHop).toBe(`203.0.113.${kind.addr.split(".")[3]}`);
       });

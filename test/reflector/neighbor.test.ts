@@ -7,12 +7,15 @@ import { clientOf } from "../../src/reflector/defaults.js";
 import { Neighbor } from "../../src/reflector/neighbor.js";
 import { AttrTable } from "../../src/rib/index.js";
 import { peerOpen } from "../fsm/helpers.js";
+import { recorder } from "../helpers/rib-sink.js";
+
+const sink = recorder();
 
 const config = { ...clientOf({ routerId: "203.0.113.1", localAs: 64512 }), peerAddress: "127.0.0.2" };
 
 function up(n: Neighbor): Negotiated {
   const negotiated = negotiate(config, peerOpen({ bgpId: "203.0.113.2" })) as Negotiated;
-  n.up(negotiated, 0);
+  n.up(negotiated, 0, sink);
   return negotiated;
 }
 
@@ -32,16 +35,18 @@ function fill(n: Neighbor, negotiated: Negotiated): void {
       },
       negotiated.rx,
     );
-    expect(n.update(frame).error).toBeUndefined();
+    expect(n.update(frame, sink).error).toBeUndefined();
   }
   expect(n.rib.count("ipv4")).toBe(200_000);
+  sink.take();
 }
 
 describe("Neighbor", () => {
   it("a session with 200,000 routes goes down without graceful restart: all withdrawn in one change", () => {
     const n = new Neighbor({ ...config, gracefulRestart: undefined }, new AttrTable());
     fill(n, up(n));
-    expect(n.down(undefined, 1000).withdrawn).toHaveLength(200_000);
+    n.down(undefined, 1000, sink);
+    expect(sink.take().withdrawn).toHaveLength(200_000);
     expect(n.rib.count("ipv4")).toBe(0);
   });
 
@@ -56,16 +61,20 @@ describe("Neighbor", () => {
       restarting: false,
       longLived: [],
     };
-    expect(n.down(gr, 1000).withdrawn).toHaveLength(0);
+    n.down(gr, 1000, sink);
+    expect(sink.take().withdrawn).toHaveLength(0);
     expect(n.staleUntil).toBe(6000);
-    expect(n.expire(5999).withdrawn).toHaveLength(0);
-    expect(n.expire(6000).withdrawn).toHaveLength(200_000);
+    n.expire(5999, sink);
+    expect(sink.take().withdrawn).toHaveLength(0);
+    n.expire(6000, sink);
+    expect(sink.take().withdrawn).toHaveLength(200_000);
     fill(n, up(n));
-    n.down(gr, 7000);
+    n.down(gr, 7000, sink);
     const back = {
       ...negotiated,
       gracefulRestart: { ...gr, families: [{ family: "ipv4" as const, forwarding: false }] },
     };
-    expect(n.up(back, 8000).withdrawn).toHaveLength(200_000);
+    n.up(back, 8000, sink);
+    expect(sink.take().withdrawn).toHaveLength(200_000);
   });
 });

@@ -1,13 +1,16 @@
 // BGPFilter rules on single routes: what each condition means as BIRD evaluates confd's
 // rendering of it (test/interop/bgpfilter.test.ts compares whole tables with BIRD for IPv4).
 import { describe, expect, it } from "vitest";
-import type { PathAttributes } from "../../src/bgp/index.js";
+import { type PathAttributes, prefixKey } from "../../src/bgp/index.js";
 import type { FilterRule } from "../../src/datastore/resources.js";
 import { applyOperations, ExportPolicy, FilterChain } from "../../src/reflector/policy.js";
 
+/** A route's prefix as the reflector holds it (rib/keys.ts). */
+const keyOf = (prefix: string) => prefixKey(prefix.includes(":") ? "ipv6" : "ipv4", prefix);
+
 const rule = (r: Partial<FilterRule>): FilterRule => ({ action: "Accept", operations: [], ...r });
 const decide = (rules: FilterRule[], prefix: string, attributes: PathAttributes = {}, internal = true) =>
-  new FilterChain(rules).decide({ prefix, attributes, internal });
+  new FilterChain(rules).decide({ prefix: keyOf(prefix), attributes, internal });
 
 describe("BGPFilter rules", () => {
   it("compare prefixes as BIRD's ~, =, !~ and != do, IPv4 and IPv6", () => {
@@ -124,7 +127,7 @@ describe("the default export (calico/node's calico_export_to_bgp_peers)", () => 
     ],
   };
   const decide = (prefix: string, rules: FilterRule[] = []) =>
-    new ExportPolicy(rules, tail).decide({ prefix, attributes: {}, internal: true });
+    new ExportPolicy(rules, tail).decide({ prefix: keyOf(prefix), attributes: {}, internal: true });
 
   it("rejects in a pool with disableBGPExport, accepts in a service range or pool, rejects the rest", () => {
     expect(decide("198.19.88.0/26").accept).toBe(false);

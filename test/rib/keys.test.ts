@@ -2,9 +2,23 @@
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { describe, expect, it } from "vitest";
-import { formatPrefix, ipv4Number } from "../../src/bgp/index.js";
+import {
+  destKey,
+  encodeNlri,
+  formatKey,
+  formatPrefix,
+  ipv4Key,
+  ipv4Number,
+  keyBits,
+  keyFamily,
+  keyPathId,
+  nlriSize,
+  prefixKey,
+  wireKey,
+  withPathId,
+  writeNlri,
+} from "../../src/bgp/index.js";
 import { AttrTable, LocRib, type PeerRef } from "../../src/rib/index.js";
-import { prefixKey } from "../../src/rib/keys.js";
 
 const reference = (bytes: number[], bits: number) => {
   const [addr, len] = ipaddr.parseCIDR(`${ipaddr.fromByteArray(bytes).toString()}/${bits}`);
@@ -41,17 +55,51 @@ describe("prefix keys", () => {
       fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 0, max: 32 }), (n, bits) => {
         const text = ipaddr.fromByteArray([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]).toString();
         expect(ipv4Number(text)).toBe(n);
-        expect(prefixKey("ipv4", `${text}/${bits}`)).toBe(n * 64 + bits);
+        // host bits are not part of the prefix
+        const net = bits === 0 ? 0 : (n & (0xffffffff << (32 - bits))) >>> 0;
+        expect(prefixKey("ipv4", `${text}/${bits}`)).toBe(net * 64 + bits);
       }),
     );
     // the same address with another length is another prefix
     expect(prefixKey("ipv4", "198.18.0.0/15")).not.toBe(prefixKey("ipv4", "198.18.0.0/16"));
   });
 
-  it("key everything else by text, so no two families or Path Identifiers collide", () => {
-    expect(prefixKey("ipv4", "198.18.0.0/15", 7)).toBe("ipv4 198.18.0.0/15 7");
-    expect(prefixKey("ipv6", "2001:db8::/32")).toBe("ipv6 2001:db8::/32 0");
+  it("key everything else by octets, so no two families or Path Identifiers collide", () => {
     expect(prefixKey("ipv4", "198.18.0.0/15", 7)).not.toBe(prefixKey("ipv4", "198.18.0.0/15"));
+    expect(prefixKey("ipv6", "2001:db8::/32")).not.toBe(prefixKey("ipv6", "2001:db8::/32", 1));
+    expect(prefixKey("ipv6", "::/0")).not.toBe(prefixKey("ipv4", "0.0.0.0/0", 1));
+    expect(prefixKey("ipv4", "198.18.0.0/15", 7)).toBe(ipv4Key(ipv4Number("198.18.0.0"), 15, 7));
+  });
+
+  it("read from NLRI octets, written back as the same octets, and shown as ipaddr.js shows them", () => {
+    const octets = (n: number) => fc.array(fc.integer({ min: 0, max: 255 }), { minLength: n, maxLength: n });
+    const prefix = fc.oneof(
+      fc.record({ afi: fc.constant(1), bytes: octets(4), bits: fc.integer({ min: 0, max: 32 }) }),
+      fc.record({ afi: fc.constant(2), bytes: octets(16), bits: fc.integer({ min: 0, max: 128 }) }),
+    );
+    const pathId = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 32 - 1 }));
+    fc.assert(
+      fc.property(prefix, pathId, fc.boolean(), ({ afi, bytes, bits }, id, addPath) => {
+        const family = afi === 1 ? "ipv4" : "ipv6";
+        const n = (bits + 7) >> 3;
+        // host bits set on the wire: they are not part of the prefix
+        const wire = Uint8Array.from([0xaa, ...bytes.slice(0, n), 0xff]);
+        const k = wireKey(wire, 1, afi, bits, id);
+        const text = formatPrefix(afi, wire, 1, bits);
+        expect(formatKey(k)).toBe(text);
+        expect(prefixKey(family, text, id)).toBe(k);
+        expect(keyFamily(k)).toBe(family);
+        expect(keyBits(k)).toBe(bits);
+        expect(keyPathId(k)).toBe(id);
+        expect(destKey(k)).toBe(prefixKey(family, text));
+        expect(withPathId(destKey(k), id)).toBe(k);
+        // written as encodeNlri writes the prefix
+        const out = Buffer.alloc(nlriSize(k, addPath));
+        expect(writeNlri(k, out, 0, addPath, id)).toBe(out.length);
+        const nlri = addPath ? { pathId: id, prefix: text } : text;
+        expect(out).toEqual(encodeNlri([nlri], afi, addPath));
+      }),
+    );
   });
 });
 
@@ -72,8 +120,8 @@ describe("Loc-RIB lookup by text (/routes?prefix=)", () => {
   it("finds a prefix written as the Loc-RIB writes it, and nothing for other text", () => {
     const { rib, peer, attrs } = ribWithOnePeer();
     for (const prefix of ["0.0.0.0/0", "198.18.0.0/15", "100.64.0.1/32"])
-      rib.upsert(peer, "ipv4", prefix, 0, attrs, 0);
-    rib.upsert(peer, "ipv6", "2001:db8::/32", 0, attrs, 0);
+      rib.upsert(peer, prefixKey("ipv4", prefix), attrs, 0);
+    rib.upsert(peer, prefixKey("ipv6", "2001:db8::/32"), attrs, 0);
     expect(rib.get("ipv4", "198.18.0.0/15")?.addr).toBe(ipv4Number("198.18.0.0"));
     expect(rib.get("ipv6", "2001:db8::/32")?.bits).toBe(32);
     // Text that parses to the same number as a stored key is still not that prefix.
@@ -84,10 +132,13 @@ describe("Loc-RIB lookup by text (/routes?prefix=)", () => {
   it("an address finds the longest prefix that covers it (routes ADDRESS)", () => {
     const { rib, peer, attrs } = ribWithOnePeer();
     for (const prefix of ["198.18.0.0/15", "198.18.5.0/24", "198.18.5.128/25", "100.64.0.1/32"])
-      rib.upsert(peer, "ipv4", prefix, 0, attrs, 0);
+      rib.upsert(peer, prefixKey("ipv4", prefix), attrs, 0);
     for (const prefix of ["2001:db8::/32", "2001:db8:0:12::/63", "2001:db8:ffff:1::/64"])
-      rib.upsert(peer, "ipv6", prefix, 0, attrs, 0);
-    const lpm = (family: "ipv4" | "ipv6", a: string) => rib.lookup(family, a)?.prefix;
+      rib.upsert(peer, prefixKey("ipv6", prefix), attrs, 0);
+    const lpm = (family: "ipv4" | "ipv6", a: string) => {
+      const d = rib.lookup(family, a);
+      return d && formatKey(d.key);
+    };
     expect(lpm("ipv4", "198.18.5.200")).toBe("198.18.5.128/25");
     expect(lpm("ipv4", "198.18.5.7")).toBe("198.18.5.0/24");
     expect(lpm("ipv4", "198.19.255.255")).toBe("198.18.0.0/15");
@@ -97,7 +148,7 @@ describe("Loc-RIB lookup by text (/routes?prefix=)", () => {
     expect(lpm("ipv6", "2001:db8:0:14::1")).toBe("2001:db8::/32");
     expect(lpm("ipv6", "2001:db8:ffff:1:ffff::")).toBe("2001:db8:ffff:1::/64");
     expect(lpm("ipv6", "2001:db9::1")).toBeUndefined();
-    rib.upsert(peer, "ipv4", "0.0.0.0/0", 0, attrs, 0);
+    rib.upsert(peer, prefixKey("ipv4", "0.0.0.0/0"), attrs, 0);
     expect(lpm("ipv4", "100.64.0.2")).toBe("0.0.0.0/0");
   });
 });

@@ -1,6 +1,6 @@
 export { asPathLength, type Reconciled, reconcileAs4 } from "./as4.js";
 export { type AttributesDecode, attributeHeader, decodeAttributes, encodeAttributes } from "./block.js";
-export { addPathFor, isUnicast } from "./mp.js";
+export { addPathFor, isUnicast, MP_REACH_NLRI } from "./mp.js";
 export { attributeName, BY_CODE, BY_KEY } from "./table.js";
 export type {
   Aggregator,

@@ -39,6 +39,7 @@ export {
   keyPathId,
   nlriSize,
   type PrefixKey,
+  PrefixMap,
   prefixKey,
   wireKey,
   withPathId,

@@ -147,3 +147,69 @@ export function prefixKey(family: Family, prefix: string, pathId = 0): PrefixKey
   const octets = ipaddr.IPv6.parse(prefix.slice(0, slash)).toByteArray();
   return wireKey(Uint8Array.from(octets), 0, Afi.IPV6, bits, pathId);
 }
+
+/**
+ * A Map keyed by prefix keys that holds an IPv4 key as its address, a small integer, in a Map
+ * per length: V8 then keeps no heap number per key (a number key above 2^31 is one), and hashes
+ * integers faster. Other keys are strings in a Map of their own. Iteration goes by family and
+ * length, then in insertion order.
+ */
+export class PrefixMap<V> {
+  /** IPv4 without a Path Identifier, by length, keyed by the address as an int32 */
+  private readonly ipv4: (Map<number, V> | undefined)[] = [];
+  private readonly other = new Map<string, V>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(k: PrefixKey): V | undefined {
+    if (typeof k !== "number") return this.other.get(k);
+    return this.ipv4[k % 64]?.get(Math.floor(k / 64) | 0);
+  }
+
+  has(k: PrefixKey): boolean {
+    return this.get(k) !== undefined;
+  }
+
+  set(k: PrefixKey, v: V): void {
+    const map = typeof k === "number" ? (this.ipv4[k % 64] ??= new Map()) : this.other;
+    const before = map.size;
+    if (typeof k === "number") (map as Map<number, V>).set(Math.floor(k / 64) | 0, v);
+    else (map as Map<string, V>).set(k, v);
+    this.count += map.size - before;
+  }
+
+  delete(k: PrefixKey): boolean {
+    const gone =
+      typeof k === "number"
+        ? (this.ipv4[k % 64]?.delete(Math.floor(k / 64) | 0) ?? false)
+        : this.other.delete(k);
+    if (gone) this.count--;
+    return gone;
+  }
+
+  /** Every entry; deleting the entry being visited is safe. */
+  forEach(visit: (v: V, k: PrefixKey) => void): void {
+    this.ipv4.forEach((map, bits) => map?.forEach((v, a) => visit(v, (a >>> 0) * 64 + bits)));
+    this.other.forEach(visit);
+  }
+
+  *entries(): IterableIterator<[PrefixKey, V]> {
+    for (let bits = 0; bits < this.ipv4.length; bits++) {
+      const map = this.ipv4[bits];
+      if (map) for (const [a, v] of map) yield [(a >>> 0) * 64 + bits, v];
+    }
+    yield* this.other;
+  }
+
+  *keys(): IterableIterator<PrefixKey> {
+    for (const [k] of this.entries()) yield k;
+  }
+
+  *values(): IterableIterator<V> {
+    for (const map of this.ipv4) if (map) yield* map.values();
+    yield* this.other.values();
+  }
+}

@@ -3,7 +3,15 @@
 // A route is its prefix key (keys.ts) and the interned attribute set it points at
 // (attr-table.ts): no object per route. Prefixes are read from the UPDATE's octets as keys,
 // and every change goes to a RibSink as it happens.
-import { type Family, formatKey, keyFamily, keyPathId, type PrefixKey, wireKey } from "../bgp/index.js";
+import {
+  type Family,
+  formatKey,
+  keyFamily,
+  keyPathId,
+  type PrefixKey,
+  PrefixMap,
+  wireKey,
+} from "../bgp/index.js";
 import type { AttrSet, AttrTable } from "./attr-table.js";
 
 /** Where a peer's route changes go (the engine: the Loc-RIB). */
@@ -23,9 +31,9 @@ export interface RouteView {
 }
 
 export class AdjRibIn {
-  private readonly routes = new Map<PrefixKey, AttrSet>();
+  private readonly routes = new PrefixMap<AttrSet>();
   /** routes marked stale (graceful restart, enhanced route refresh), until announced again */
-  private readonly stale = new Set<PrefixKey>();
+  private readonly stale = new PrefixMap<true>();
   private readonly counts: Record<Family, number> = { ipv4: 0, ipv6: 0 };
 
   constructor(private readonly table: AttrTable) {}
@@ -48,7 +56,7 @@ export class AdjRibIn {
   }
 
   *entries(family?: Family): IterableIterator<[PrefixKey, AttrSet]> {
-    for (const e of this.routes) if (!family || keyFamily(e[0]) === family) yield e;
+    for (const e of this.routes.entries()) if (!family || keyFamily(e[0]) === family) yield e;
   }
 
   /** The routes as text, for status and tests (not the hot path). */
@@ -113,7 +121,7 @@ export class AdjRibIn {
     let n = 0;
     for (const key of this.routes.keys()) {
       if (keyFamily(key) !== family) continue;
-      this.stale.add(key);
+      this.stale.set(key, true);
       n++;
     }
     return n;
@@ -124,7 +132,7 @@ export class AdjRibIn {
    * set a route keeps them with (LLGR_STALE added), or undefined for a route that goes (NO_LLGR).
    */
   longLived(family: Family, keep: (attrs: AttrSet) => AttrSet | undefined, sink: RibSink): void {
-    for (const key of this.stale) {
+    for (const key of this.stale.keys()) {
       const attrs = this.routes.get(key);
       if (!attrs || keyFamily(key) !== family) continue;
       const kept = keep(attrs);
@@ -140,8 +148,8 @@ export class AdjRibIn {
 
   /** Removes the family's routes still marked stale. */
   sweep(family: Family, sink: RibSink): void {
-    // (deleting the entry being visited is safe: a Set's iteration goes on with the next)
-    for (const key of this.stale) {
+    // (deleting the entry being visited is safe: a Map's iteration goes on with the next)
+    for (const key of this.stale.keys()) {
       const attrs = this.routes.get(key);
       if (attrs && keyFamily(key) === family) this.drop(key, attrs, sink);
     }

@@ -8,12 +8,12 @@ import {
   destKey,
   type Family,
   formatKey,
-  ipv4Address,
   ipv4Number,
   keyBits,
   keyFamily,
   keyPathId,
   type PrefixKey,
+  PrefixMap,
   prefixKey,
   WellKnownCommunity,
 } from "../bgp/index.js";
@@ -48,8 +48,6 @@ export interface Dest {
   family: Family;
   /** the prefix (keys.ts; formatKey for its text) */
   key: PrefixKey;
-  /** IPv4: the address as a number */
-  addr: number;
   bits: number;
   paths: Path[];
   best: Path | undefined;
@@ -82,7 +80,7 @@ export function candidateOf(p: Path): Candidate {
 }
 
 export class LocRib {
-  private readonly dests = new Map<PrefixKey, Dest>();
+  private readonly dests = new PrefixMap<Dest>();
   readonly dirty = new Set<Dest>();
   private nextId = 1;
 
@@ -161,11 +159,9 @@ export class LocRib {
       // The paths array starts at its one path: pushing onto [] would reserve 17 slots.
       const since = this.stamp(now);
       const path: Path = { peer, pathId, attrs, id: this.nextId++, routerId: peer.routerId, since };
-      const family = keyFamily(dk);
       d = {
-        family,
+        family: keyFamily(dk),
         key: dk,
-        addr: family === "ipv4" ? ipv4Address(dk) : 0,
         bits: keyBits(dk),
         paths: [path],
         best: undefined,
@@ -183,9 +179,12 @@ export class LocRib {
     const since = old?.attrs === attrs ? old.since : this.stamp(now);
     const path: Path = { peer, pathId, attrs, id, routerId: peer.routerId, since };
     // The paths as last flushed are kept as they were: a change works on a copy.
-    if (d.paths === d.flushedPaths) d.paths = d.paths.slice();
-    if (i >= 0) d.paths[i] = path;
-    else d.paths.push(path);
+    if (d.paths.length === 0) d.paths = [path];
+    else {
+      if (d.paths === d.flushedPaths) d.paths = d.paths.slice();
+      if (i >= 0) d.paths[i] = path;
+      else d.paths.push(path);
+    }
     this.reselect(d);
   }
 
@@ -196,7 +195,9 @@ export class LocRib {
     if (!d) return;
     const i = indexOf(d.paths, peer, pathId);
     if (i < 0) return;
-    if (d.paths === d.flushedPaths) {
+    // (the last path going, as when a peer's table is withdrawn, makes no array)
+    if (d.paths.length === 1) d.paths = NO_PATHS as Path[];
+    else if (d.paths === d.flushedPaths) {
       d.paths = d.paths.filter((_, j) => j !== i);
     } else {
       d.paths.copyWithin(i, i + 1); // splice would allocate an array of the removed path

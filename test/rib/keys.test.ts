@@ -122,7 +122,7 @@ describe("Loc-RIB lookup by text (/routes?prefix=)", () => {
     for (const prefix of ["0.0.0.0/0", "198.18.0.0/15", "100.64.0.1/32"])
       rib.upsert(peer, prefixKey("ipv4", prefix), attrs, 0);
     rib.upsert(peer, prefixKey("ipv6", "2001:db8::/32"), attrs, 0);
-    expect(rib.get("ipv4", "198.18.0.0/15")?.addr).toBe(ipv4Number("198.18.0.0"));
+    expect(rib.get("ipv4", "198.18.0.0/15")?.key).toBe(ipv4Key(ipv4Number("198.18.0.0"), 15));
     expect(rib.get("ipv6", "2001:db8::/32")?.bits).toBe(32);
     // Text that parses to the same number as a stored key is still not that prefix.
     for (const text of ["0", "", "198.18.0.0", "198.18.0.0/015", "100.64.0.01/32"])

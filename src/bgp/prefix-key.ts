@@ -174,11 +174,18 @@ export class PrefixMap<V> {
   }
 
   set(k: PrefixKey, v: V): void {
-    const map = typeof k === "number" ? (this.ipv4[k % 64] ??= new Map()) : this.other;
+    if (typeof k !== "number") {
+      const before = this.other.size;
+      this.count += this.other.set(k, v).size - before;
+      return;
+    }
+    let map = this.ipv4[k % 64];
+    if (!map) {
+      map = new Map();
+      this.ipv4[k % 64] = map;
+    }
     const before = map.size;
-    if (typeof k === "number") (map as Map<number, V>).set(Math.floor(k / 64) | 0, v);
-    else (map as Map<string, V>).set(k, v);
-    this.count += map.size - before;
+    this.count += map.set(Math.floor(k / 64) | 0, v).size - before;
   }
 
   delete(k: PrefixKey): boolean {
@@ -192,7 +199,11 @@ export class PrefixMap<V> {
 
   /** Every entry; deleting the entry being visited is safe. */
   forEach(visit: (v: V, k: PrefixKey) => void): void {
-    this.ipv4.forEach((map, bits) => map?.forEach((v, a) => visit(v, (a >>> 0) * 64 + bits)));
+    this.ipv4.forEach((map, bits) => {
+      map?.forEach((v, a) => {
+        visit(v, (a >>> 0) * 64 + bits);
+      });
+    });
     this.other.forEach(visit);
   }
 

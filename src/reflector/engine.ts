@@ -584,14 +584,16 @@ export class Engine {
   }
 
   private sendTable(member: Member): void {
-    // Changes not yet flushed go out first, so the table below is the current one and nothing
-    // the member needs comes after its End-of-RIB.
-    this.flush();
-    // RFC 4724 §2: the whole table, then End-of-RIB for each family.
+    // RFC 4724 §2: the whole table as it is now, unflushed changes included, so that nothing the
+    // member needs comes after its End-of-RIB; then End-of-RIB for each family (Group.fullTable).
+    // A table is made as of a flush: a group without a usable one flushes first. Otherwise
+    // nothing is flushed for it: in a burst of sessions coming up, each would write a flush to
+    // every member.
+    if (!member.group.tableUsable(this.rib.dirty.size)) this.flush();
     this.guarded(member.group, () => {
       member.group.write(
         member,
-        member.group.fullTable(() => this.rib.all()),
+        member.group.fullTable(() => this.rib.all(), this.rib.dirty),
       );
       member.synced = true;
       member.sentAllAt = this.rib.stamp(this.now);

@@ -292,8 +292,26 @@ export class Group {
     }
   }
 
-  /** The table of these families, then End-of-RIB for each (RFC 4724 §2). */
-  fullTable(dests: () => Iterable<Dest>): Buffer[] {
+  /**
+   * Whether the table as of the last flush is encoded and near enough to the current one, with
+   * `dirty` prefixes changed since that flush: fullTable then needs no flush first. One that has
+   * fallen a quarter of its prefixes behind is dropped (as a flush would drop it).
+   */
+  tableUsable(dirty: number): boolean {
+    const s = this.snapshot;
+    if (s && s.since.size + dirty > s.prefixes / 4) this.snapshot = undefined;
+    return this.snapshot !== undefined;
+  }
+
+  /**
+   * The table of these families, then End-of-RIB for each (RFC 4724 §2), as of now: the table as
+   * of the last flush, then the current state of what changed since, `dirty` (the prefixes not
+   * flushed yet) included. The next flush may send a joiner some of it again, which changes
+   * nothing at the peer. Without a usable table (tableUsable) the caller flushes first: a table
+   * is made as of a flush, and a session that comes up while there is one need not make every
+   * member be written a flush.
+   */
+  fullTable(dests: () => Iterable<Dest>, dirty: ReadonlySet<Dest>): Buffer[] {
     if (!this.snapshot) {
       const all = [...dests()].filter((d) => this.families.includes(d.family));
       const table = this.encode(all, "table").chunks;
@@ -302,8 +320,25 @@ export class Group {
     const { table, since, notInTable } = this.snapshot;
     // what changed since, but for prefixes the table did not have and nothing has now
     const catchUp = [...since.keys()].filter((d) => !notInTable.has(d) || this.paths(d).length > 0);
-    const changed = catchUp.length ? this.encode(catchUp, "catch-up", since).chunks : [];
+    let behind = since;
+    if (dirty.size) {
+      // and what changed since the last flush: ADD-PATH withdraws what the last flush had of it
+      behind = new Map(since);
+      for (const d of dirty) {
+        if (!this.families.includes(d.family)) continue;
+        // (one the table did not have, as of the last flush, and nothing has now: not sent)
+        if (!since.has(d) && (this.hadAtFlush(d) || this.paths(d).length > 0)) catchUp.push(d);
+        const flushed = this.sentIds(d, d.flushedPaths);
+        if (flushed.length) behind.set(d, [...(since.get(d) ?? []), ...flushed]);
+      }
+    }
+    const changed = catchUp.length ? this.encode(catchUp, "catch-up", behind).chunks : [];
     return [...table, ...changed, ...this.families.map((f) => encodeMessage(endOfRib(AFI[f], 1), this.tx))];
+  }
+
+  /** With ADD-PATH, the identifiers of these paths of a prefix this group is sent (else none). */
+  private sentIds(d: Dest, paths: readonly Path[]): number[] {
+    return this.tx.addPath[d.family] ? this.addPaths(d, paths).paths.map((p) => p.id) : NO_IDS;
   }
 
   /**

@@ -39,6 +39,8 @@ export interface Target {
   pid: number;
   /** SIGKILL: a crash; SIGTERM: as Kubernetes stops a pod (the lab scripts always TERM) */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** ours: the end of what it has written to stdout (its log lines at warning level and above) */
+  output?(): string;
 }
 
 /** The YAML our reflector runs on: node mode as the Calico Node "rr", every client a global peer. */
@@ -111,6 +113,7 @@ export async function startOurs(
     addr,
     port: 179,
     pid: proc.pid as number,
+    output: () => out,
     stop: async (signal: NodeJS.Signals = "SIGKILL") => {
       // SIGTERM lets a profile be written
       if (proc.exitCode === null) proc.kill(prof.length ? "SIGTERM" : signal);

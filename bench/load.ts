@@ -4,23 +4,95 @@
 //   node dist-bench/bench/load.js [--short] [--scenarios calico-mesh,churn,soak,...] [--targets ours,bird]
 //                                 [--n 100,1000] [--k 1,4] [--soak-minutes 60] [--out name]
 //   node dist-bench/bench/load.js --render part1,part2 --out load     (merge saved results)
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { assignment } from "./lib/assignment.js";
 import { ClientProcess, type Progress } from "./lib/client-process.js";
 import type { Plan, Report } from "./lib/clients.js";
-import { MAX_ROUTES } from "./lib/plan.js";
+import { clientAddress6, MAX_ROUTES } from "./lib/plan.js";
 import { machine, RESULTS_DIR, writeResult } from "./lib/report.js";
 import { chart, type Run, ratioTable, writeRuns, writeTable } from "./lib/results.js";
 import { scale } from "./lib/scale.js";
 import { sharedDir } from "./lib/shared.js";
-import { KINDS, type Kind, startOurs, startTarget, type Target, usage, versions } from "./lib/targets.js";
+import {
+  KINDS,
+  type Kind,
+  startOurs,
+  startTarget,
+  type Target,
+  type Usage,
+  usage,
+  versions,
+} from "./lib/targets.js";
 
 const RR = "127.0.50.1";
 /** the second reflector of the two-reflector scenarios */
 const RR2 = "127.0.50.2";
+/** calico-mesh-v6's reflector, in the namespace the run makes (its nodes: clientAddress6) */
+const RR6 = "fd42:4242:50::1";
+
+/**
+ * Runs a scenario in a network namespace made for it, where the reflector and the nodes have
+ * IPv6 addresses of their own on lo (nothing leaves the namespace): this program again, inside,
+ * handing back what it measured. The namespace goes when it is done.
+ */
+function inNamespace(
+  scenario: string,
+  o: { n: number[]; k: number[]; targets: Kind[] },
+): { runs: Run[]; failures: string[] } {
+  const netns = `rr-bench6-${process.pid}`;
+  const dir = mkdtempSync(join(tmpdir(), "rr-bench-netns-"));
+  const file = join(dir, "runs.json");
+  const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["pipe", "ignore", "inherit"] });
+  ip("netns", "add", netns);
+  try {
+    ip("-n", netns, "link", "set", "lo", "up");
+    const nodes = Math.max(...o.n);
+    const addresses = [RR6, ...Array.from({ length: nodes }, (_, i) => clientAddress6(i))];
+    execFileSync("ip", ["-n", netns, "-batch", "-"], {
+      input: addresses.map((a) => `address add ${a}/128 dev lo nodad`).join("\n"),
+    });
+    const args = [
+      "--scenarios",
+      scenario,
+      "--n",
+      o.n.join(","),
+      "--k",
+      o.k.join(","),
+      "--targets",
+      o.targets.join(","),
+    ];
+    const r = spawnSync(
+      "ip",
+      [
+        "netns",
+        "exec",
+        netns,
+        process.execPath,
+        ...process.execArgv,
+        fileURLToPath(import.meta.url),
+        ...args,
+      ],
+      {
+        stdio: "inherit",
+        env: { ...process.env, RR_BENCH_INSIDE: file },
+      },
+    );
+    if (!existsSync(file))
+      return {
+        runs: [],
+        failures: [`${scenario}: the run in its namespace ended (${r.status ?? r.signal}) without results`],
+      };
+    return JSON.parse(readFileSync(file, "utf8")) as { runs: Run[]; failures: string[] };
+  } finally {
+    ip("netns", "del", netns);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 const HOLD = 9;
 
 /** Two counts by key, added. */
@@ -86,6 +158,12 @@ class Clients {
     };
   }
 
+  /** CPU both processes have used, and of it in the kernel: the simulator's cost, to set beside the reflector's */
+  cpu(): { cpuMs: number; systemMs: number } {
+    const [a, b] = [this.bulk, this.observers].map((c) => usage(c.proc.pid as number)) as [Usage, Usage];
+    return { cpuMs: a.cpuMs + b.cpuMs, systemMs: a.systemMs + b.systemMs };
+  }
+
   async stop(): Promise<void> {
     await Promise.all([this.bulk.stop(), this.observers.stop()]);
   }
@@ -130,10 +208,15 @@ const pct = (sorted: number[], p: number) =>
 type RestartScenario = "restart" | "rolling" | "both";
 const RESTARTS: readonly string[] = ["restart", "rolling", "both"];
 
+/** fanout: one source announces this many /32s to the reflector, and every other node receives them */
+const FANOUT_ROUTES = 100_000;
+
 interface MeshOptions {
-  scenario: "calico-mesh" | "churn" | "soak" | RestartScenario;
+  scenario: "calico-mesh" | "calico-mesh-v6" | "churn" | "soak" | "fanout" | RestartScenario;
   kind: Kind;
+  /** nodes; in fanout, the nodes receiving (the source is one more) */
   n: number;
+  /** routes per node; in fanout, the source's */
   k: number;
   /** soak: how long the flapping goes on */
   soakMs?: number;
@@ -176,22 +259,29 @@ async function soak(label: string, pid: number, ms: number, line: () => string) 
 async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): Promise<Run> {
   const label = `${scenario} ${kind} N=${n} k=${k}`;
   const gr = RESTARTS.includes(scenario);
-  const addrs = scenario === "rolling" || scenario === "both" ? [RR, RR2] : [RR];
+  const v6 = scenario === "calico-mesh-v6";
+  const addrs = v6 ? [RR6] : scenario === "rolling" || scenario === "both" ? [RR, RR2] : [RR];
+  const fanout = scenario === "fanout";
+  // fanout: node 0 is the source; the others each receive its whole table
+  const nodes = fanout ? n + 1 : n;
   const targets: Target[] = [];
-  for (const a of addrs) targets.push(await startTarget(kind, a, n, gr));
+  for (const a of addrs) targets.push(await startTarget(kind, a, nodes, gr));
   const target = () => targets[0] as Target;
   const idle = usage(target().pid);
   const plan: Plan = {
     targets: addrs,
     port: 179,
     first: 0,
-    count: n,
-    total: n,
+    count: nodes,
+    total: nodes,
     k,
+    ...(fanout ? { sourceRoutes: k } : {}),
+    ...(v6 ? { family: 6 as const } : {}),
     holdTime: HOLD,
     asn: 64512,
     gracefulRestart: gr,
-    sampleEvery: Math.max(1, Math.floor(n / 20)),
+    // a fanout sample holds and checks the whole table: ten of them
+    sampleEvery: Math.max(1, Math.floor(n / (fanout ? 10 : 20))),
     connectBurst: 200,
   };
   const clients = new Clients(plan);
@@ -199,20 +289,30 @@ async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): 
   try {
     const establishMs = await until(
       label,
-      () => p().established === n,
+      () => p().established === nodes,
       600_000,
-      () => `established ${p().established}/${n}`,
+      () => `established ${p().established}/${nodes}`,
     );
     const established = usage(target().pid);
+    const simulatorBefore = clients.cpu();
     clients.send({ type: "announce" });
     await until(
       label,
-      () => p().converged === n,
+      () => p().converged === nodes,
       900_000,
-      () => `converged ${p().converged}/${n}`,
+      () => `converged ${p().converged}/${nodes}`,
     );
+    const converged = usage(target().pid);
+    const simulator = clients.cpu();
     let report = await clients.report();
-    const extra: Record<string, unknown> = {};
+    // From the announcement to convergence: the reflector's CPU and the simulated nodes'
+    // (encoding, the wire, decoding); the simulator must cost less, or it is what is measured.
+    const extra: Record<string, unknown> = {
+      convergeCpuMs: converged.cpuMs - established.cpuMs,
+      convergeSystemMs: converged.systemMs - established.systemMs,
+      simulatorConvergeCpuMs: simulator.cpuMs - simulatorBefore.cpuMs,
+      simulatorConvergeSystemMs: simulator.systemMs - simulatorBefore.systemMs,
+    };
     if (scenario === "churn" || scenario === "soak") {
       const flapMs = scenario === "soak" ? soakMs : 60_000;
       const bytesBefore = report.bytesIn;
@@ -288,7 +388,10 @@ async function mesh({ scenario, kind, n, k, soakMs = 3_600_000 }: MeshOptions): 
       bulkMaxGapMs: report.bulkMaxGapMs,
       tableCheck: {
         sampled: report.sampleChecked + report.sampleErrors.length,
-        exact: report.sampleErrors.length === 0 && report.unexpected === 0 && report.minHeld === (n - 1) * k,
+        exact:
+          report.sampleErrors.length === 0 &&
+          report.unexpected === 0 &&
+          report.minHeld === (fanout ? k : (n - 1) * k),
         errors: report.sampleErrors,
         lowestHeldDuringRun: report.lowWater,
         lowestHeldAt: report.lowWaterAt,
@@ -415,7 +518,8 @@ const USAGE = `usage: node dist-bench/bench/load.js [options]
 The load benchmark: simulated Calico nodes against this reflector and against BIRD 2, GoBGP and
 FRR in the same run; results in bench/results/ (bench/README.md).
   --short                 the short run (calico-mesh, full-table, scale; N 100,1000; ours and BIRD)
-  --scenarios a,b         calico-mesh, full-table, churn, scale, restart, rolling, both, soak,
+  --scenarios a,b         calico-mesh, calico-mesh-v6, full-table, fanout, churn, scale, restart,
+                          rolling, both, soak,
                           assignment (5 reflectors placing 5,000 nodes on etcd; --n sets the nodes)
   --targets a,b           ${KINDS.join(", ")}
   --n 100,1000            simulated nodes per run
@@ -470,7 +574,7 @@ async function run(values: ReturnType<typeof parseOptions>["values"]): Promise<v
     values.scenarios,
     short
       ? "calico-mesh,full-table,scale"
-      : "calico-mesh,full-table,churn,scale,restart,rolling,both,assignment",
+      : "calico-mesh,calico-mesh-v6,full-table,fanout,churn,scale,restart,rolling,both,assignment",
   );
   const targets = list(values.targets, short ? "ours,bird" : KINDS.join(",")) as Kind[];
   const ns = list(values.n, short ? "100,1000" : "100,1000,5000,15000").map(Number);
@@ -493,7 +597,16 @@ async function run(values: ReturnType<typeof parseOptions>["values"]): Promise<v
     }
   };
   for (const scenario of scenarios) {
-    if (scenario === "calico-mesh") {
+    if (scenario === "calico-mesh-v6" && !process.env.RR_BENCH_INSIDE) {
+      // IPv6 sessions need an address per node: the run goes on in a namespace of its own
+      const inside = inNamespace(scenario, {
+        n: ns.filter((n) => n <= 5000),
+        k: ks,
+        targets,
+      });
+      runs.push(...inside.runs);
+      failures.push(...inside.failures);
+    } else if (scenario === "calico-mesh" || scenario === "calico-mesh-v6") {
       // A reflector that did not converge at some N and k is not run at larger ones (each would
       // spend the whole time limit); that is recorded with the failures.
       const gaveUp = new Map<Kind, string>();
@@ -503,7 +616,7 @@ async function run(values: ReturnType<typeof parseOptions>["values"]): Promise<v
           for (const kind of targets) {
             // The lab scripts take the client list in one environment variable: 128 KiB at most.
             if (kind !== "ours" && n > 5000) continue;
-            const what = `calico-mesh ${kind} N=${n} k=${k}`;
+            const what = `${scenario} ${kind} N=${n} k=${k}`;
             const failed = gaveUp.get(kind);
             if (failed) {
               failures.push(`${what}: not run, as ${failed} did not converge`);
@@ -525,6 +638,9 @@ async function run(values: ReturnType<typeof parseOptions>["values"]): Promise<v
         await attempt(`${scenario} ${kind}`, () =>
           mesh({ scenario: scenario as RestartScenario, kind, n: 1000, k: 1 }),
         );
+    } else if (scenario === "fanout") {
+      for (const kind of targets)
+        await attempt(`fanout ${kind}`, () => mesh({ scenario, kind, n: 1000, k: FANOUT_ROUTES }));
     } else if (scenario === "full-table") {
       for (const kind of targets) await attempt(`full-table ${kind}`, () => fullTable(kind, 100_000));
     } else if (scenario === "scale") {
@@ -539,6 +655,11 @@ async function run(values: ReturnType<typeof parseOptions>["values"]): Promise<v
         failures.push(`assignment: ${(e as Error).message}`);
       }
     }
+  }
+  // in a namespace for the run that started it: what was measured goes back to it
+  if (process.env.RR_BENCH_INSIDE) {
+    writeFileSync(process.env.RR_BENCH_INSIDE, JSON.stringify({ runs, failures }));
+    return;
   }
   const name = values.out ?? (short ? "load-short" : "load");
   const nodeArgs = process.env.RR_NODE_ARGS;

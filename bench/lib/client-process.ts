@@ -22,9 +22,11 @@ export class ClientProcess {
   private reply: ((r: Report) => void) | undefined;
 
   constructor(plan: Plan) {
+    // SIM_CPU_PROF=dir: profile the simulated nodes (node --cpu-prof), written when they stop
+    const prof = process.env.SIM_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.SIM_CPU_PROF] : [];
     this.proc = fork(CLIENTS, [], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
-      ...(CLIENTS.endsWith(".ts") ? { execArgv: ["--import", "tsx"] } : {}),
+      execArgv: [...(CLIENTS.endsWith(".ts") ? ["--import", "tsx"] : []), ...prof],
     });
     this.proc.on("message", (m: { type: string } & Progress & Report) => {
       if (m.type === "progress") this.progress = m;

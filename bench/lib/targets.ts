@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { clientAddress } from "./plan.js";
+import { clientAddress, clientAddress6 } from "./plan.js";
 import { repoRoot } from "./report.js";
 import { sharedDir } from "./shared.js";
 
@@ -17,7 +17,10 @@ const ROOT = repoRoot();
 const LAB = resolve(sharedDir(), "lab");
 
 export interface Usage {
+  /** user and system time */
   cpuMs: number;
+  /** of which in the kernel (socket reads and writes, mostly) */
+  systemMs: number;
   peakRssKiB: number;
   rssKiB: number;
 }
@@ -29,7 +32,12 @@ export function usage(pid: number): Usage {
   const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
-  return { cpuMs: ticks * 10, peakRssKiB: kib("VmHWM"), rssKiB: kib("VmRSS") };
+  return {
+    cpuMs: ticks * 10,
+    systemMs: Number(fields[12]) * 10,
+    peakRssKiB: kib("VmHWM"),
+    rssKiB: kib("VmRSS"),
+  };
 }
 
 export interface Target {
@@ -43,17 +51,33 @@ export interface Target {
   output?(): string;
 }
 
+/**
+ * The IPv4 address of a reflector on an IPv6 address: 127.254.X.Y from its last hextet, as the lab
+ * scripts take their router ID (inside the run's network namespace, where 127.0.0.0/8 is on lo).
+ */
+function routerIdOf(addr: string): string {
+  if (!addr.includes(":")) return addr;
+  const last = Number.parseInt(addr.slice(addr.lastIndexOf(":") + 1) || "0", 16);
+  return `127.254.${last >> 8}.${last & 255}`;
+}
+
+/** A reflector's Calico Node addresses: IPv4, or for IPv6 its router ID and the IPv6 address. */
+function nodeAddresses(addr: string): string {
+  const v4 = `ipv4Address: ${routerIdOf(addr)}/32`;
+  return addr.includes(":") ? `${v4}, ipv6Address: ${addr}/128` : v4;
+}
+
 /** The YAML our reflector runs on: node mode as the Calico Node "rr", every client a global peer. */
 function oursYaml(addr: string, clients: readonly string[], gracefulRestart: boolean): string {
   const docs = [
     "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {asNumber: 64512, nodeToNodeMeshEnabled: false, logSeverityScreen: Warning}",
-    `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: rr, labels: {route-reflector: "true"}}\nspec: {bgp: {ipv4Address: ${addr}/32, routeReflectorClusterID: 224.0.0.1}}`,
+    `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: rr, labels: {route-reflector: "true"}}\nspec: {bgp: {${nodeAddresses(addr)}, routeReflectorClusterID: 224.0.0.1}}`,
     // Global (no nodeSelector): towards a Calico node with a higher address we are passive.
     `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: clients}\nspec: {peerSelector: has(client)${gracefulRestart ? ", maxRestartTime: 120s" : ""}}`,
   ];
   clients.forEach((a, i) => {
     docs.push(
-      `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: c${i}, labels: {client: ""}}\nspec: {bgp: {ipv4Address: ${a}/32}}`,
+      `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: c${i}, labels: {client: ""}}\nspec: {bgp: {${a.includes(":") ? `ipv6Address: ${a}/128` : `ipv4Address: ${a}/32`}}}`,
     );
   });
   return docs.join("\n---\n");
@@ -62,7 +86,8 @@ function oursYaml(addr: string, clients: readonly string[], gracefulRestart: boo
 /** Whether something accepts connections at addr:port (from an address no peer uses). */
 function portOpen(addr: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect({ host: addr, port, localAddress: "127.0.50.250" });
+    // (IPv6, in the run's namespace: from the reflector's own address, which is no peer either)
+    const s = net.connect({ host: addr, port, localAddress: addr.includes(":") ? addr : "127.0.50.250" });
     s.once("connect", () => {
       s.destroy();
       resolve(true);
@@ -88,7 +113,8 @@ export async function startOurs(
     env: {
       PATH: process.env.PATH ?? "",
       NODENAME: "rr",
-      IP: addr,
+      IP: routerIdOf(addr),
+      ...(addr.includes(":") ? { IP6: addr } : {}),
       DATASTORE_FILE: file,
       HTTP_LISTEN: "off",
       LOG_LEVEL: "warn",
@@ -162,7 +188,9 @@ export async function startLab(
 }
 
 export function startTarget(kind: Kind, addr: string, n: number, gracefulRestart = false): Promise<Target> {
-  const clients = Array.from({ length: n }, (_, i) => clientAddress(i));
+  const clients = Array.from({ length: n }, (_, i) =>
+    addr.includes(":") ? clientAddress6(i) : clientAddress(i),
+  );
   return kind === "ours" ? startOurs(addr, clients, gracefulRestart) : startLab(kind, addr, clients);
 }
 

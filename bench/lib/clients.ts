@@ -14,6 +14,7 @@
 import net from "node:net";
 import { pino } from "pino";
 import {
+  attributeKey,
   DEFAULT_CONTEXT,
   decodeMessage,
   encodeMessage,
@@ -31,13 +32,19 @@ import {
   clientAddress6,
   clientNextHop,
   clientNextHop6,
-  FANOUT_BASE,
   fanoutPrefixOf,
-  PREFIX_BASE,
-  PREFIX6_HEAD,
   prefix6Of,
   prefixOf,
 } from "./plan.js";
+import {
+  type Located,
+  locateRoutes,
+  POP,
+  type RouteLayout,
+  routeLayout,
+  runOfEight,
+  startsWith,
+} from "./wire.js";
 
 export interface Plan {
   /** the reflectors: every node has a session with each (unless `etcd` is given) */
@@ -261,23 +268,6 @@ function routePrefix(index: number): string {
   return plan.sourceRoutes !== undefined ? fanoutPrefixOf(index) : prefixOf(index);
 }
 
-/**
- * Where a received prefix is in the bitmaps: its octets before the last four must be `head`,
- * and route index = (last four octets - base) >> shift, for prefixes of `bits` (the /26s of
- * calico-mesh, the /32s of fanout, the /122s of calico-mesh-v6), in int32 arithmetic: the hot
- * loop of a fanout run reads 100 million prefixes.
- */
-const layout = { head: [] as number[], base: 0, bits: 26, shift: 6, routes: 0 };
-
-function setLayout(p: Plan): void {
-  const fanout = p.sourceRoutes !== undefined;
-  layout.head = p.family === 6 ? PREFIX6_HEAD : [];
-  layout.base = (p.family === 6 ? 0 : fanout ? FANOUT_BASE : PREFIX_BASE) | 0;
-  layout.bits = p.family === 6 ? 122 : fanout ? 32 : 26;
-  layout.shift = layout.head.length * 8 + 32 - layout.bits;
-  layout.routes = routeCount(p);
-}
-
 /** Marks one route of the session held (on) or not; index is in range. */
 function set(s: Session, index: number, on: boolean): void {
   const n = s.node;
@@ -302,7 +292,7 @@ function set(s: Session, index: number, on: boolean): void {
  * session also notes each one's attributes (`value`), or forgets them when withdrawn.
  */
 function scan(s: Session, buf: Buffer, off: number, end: number, on: boolean, value?: string): void {
-  const { head, base, bits: want, shift, routes } = layout;
+  const { head, base, bits: want, shift, routes } = layout as RouteLayout;
   const mask = (1 << shift) - 1;
   const n = s.node;
   // a plain announcement of /32s (fanout): runs of eight are marked a bitmap byte at once
@@ -351,99 +341,48 @@ function scan(s: Session, buf: Buffer, off: number, end: number, on: boolean, va
   }
 }
 
-/** sampled: next hop and originator by attribute block (the bytes), decoded once per distinct block */
-const seen = new Map<string, string>();
-
-/** buf[at...] begins with these octets */
-function startsWith(buf: Buffer, at: number, head: readonly number[]): boolean {
-  for (let i = 0; i < head.length; i++) if (buf[at + i] !== head[i]) return false;
-  return true;
-}
-
-/** bits set in each byte value */
-const POP = Uint8Array.from({ length: 256 }, (_, b) => b.toString(2).replaceAll("0", "").length);
-
-/** The seven prefixes at buf[off...] are the /32s after addr (whose last octet is a multiple of 8). */
-function runOfEight(buf: Buffer, off: number, addr: number): boolean {
-  const a = (addr >>> 24) & 255;
-  const b = (addr >>> 16) & 255;
-  const c = (addr >>> 8) & 255;
-  const d = addr & 255;
-  for (let k = 1; k < 8; k++, off += 5) {
-    if (
-      buf[off] !== 32 ||
-      buf[off + 1] !== a ||
-      buf[off + 2] !== b ||
-      buf[off + 3] !== c ||
-      buf[off + 4] !== d + k
-    )
-      return false;
-  }
-  return true;
-}
-
 /**
  * An UPDATE at buf[off, off + len), read in place: this is the simulator's hot loop (a thousand
  * nodes receive a million UPDATEs in calico-mesh), so it allocates nothing unless sampled.
  */
 function onUpdate(s: Session, buf: Buffer, off: number, len: number): void {
   const n = s.node;
-  const end = off + len;
-  const attrsAt = off + 21 + buf.readUInt16BE(off + 19);
-  const nlriAt = attrsAt + 2 + buf.readUInt16BE(attrsAt);
-  // The routes withdrawn and announced: the IPv4 fields (RFC 4271 §4.3), or for IPv6 the
-  // prefixes in MP_UNREACH_NLRI and MP_REACH_NLRI (RFC 4760 §4, §3).
-  let gone = off + 21;
-  let goneEnd = attrsAt;
-  let added = nlriAt;
-  let addedEnd = end;
-  if (plan.family === 6) {
-    gone = goneEnd = added = addedEnd = 0;
-    for (let at = attrsAt + 2; at < nlriAt; ) {
-      const extended = ((buf[at] as number) & 0x10) !== 0;
-      const length = extended ? buf.readUInt16BE(at + 2) : (buf[at + 2] as number);
-      const value = at + (extended ? 4 : 3);
-      const type = buf[at + 1];
-      // after AFI and SAFI; MP_REACH_NLRI also has the next hop and a reserved octet
-      if (type === 15) {
-        gone = value + 3;
-        goneEnd = value + length;
-      } else if (type === 14) {
-        added = value + 5 + (buf[value + 3] as number);
-        addedEnd = value + length;
-      }
-      at = value + length;
-    }
-  }
-  // RFC 4724 §2: End-of-RIB is an empty UPDATE (IPv4), or one with only an empty MP_UNREACH_NLRI
-  const endOfRib = plan.family === 6 ? nlriAt - attrsAt === 8 && gone === goneEnd && gone > 0 : len === 23;
-  if (endOfRib && s.fresh) {
+  const at = located;
+  locateRoutes(buf, off, len, plan.family ?? 4, at);
+  if (at.endOfRib && s.fresh) {
     sweep(s); // stale routes go
     return;
   }
-  // a sampled session checks next hops and originators: the attributes decoded, once per UPDATE
+  // a sampled session checks next hops and originators: the attributes decoded once per
+  // distinct attribute block (attributeKey: the block without its prefixes)
   let value: string | undefined;
-  if (s.table && added < addedEnd) {
-    // the attribute bytes but the prefixes (IPv6: they are inside MP_REACH_NLRI)
-    const block =
-      plan.family === 6
-        ? buf.toString("latin1", attrsAt + 2, added) + buf.toString("latin1", addedEnd, nlriAt)
-        : buf.toString("latin1", attrsAt + 2, nlriAt);
-    value = seen.get(block);
+  if (s.table && at.added < at.addedEnd) {
+    const frame = buf.subarray(off, off + len);
+    const key = attributeKey(frame);
+    value = seen.get(key);
     if (value === undefined) {
-      const { message } = decodeMessage(buf.subarray(off, end), DEFAULT_CONTEXT);
+      const { message } = decodeMessage(frame, DEFAULT_CONTEXT);
       if (message?.type === "UPDATE") {
         const a = message.attributes;
         value = `${plan.family === 6 ? a.mpReach?.nextHop[0] : a.nextHop} ${a.originatorId ?? "-"}`;
-        seen.set(block, value);
+        if (key) seen.set(key, value);
       }
     }
   }
-  scan(s, buf, gone, goneEnd, false);
-  scan(s, buf, added, addedEnd, true, value);
+  scan(s, buf, at.gone, at.goneEnd, false);
+  scan(s, buf, at.added, at.addedEnd, true, value);
   if (announced && n.convergedAt === null && n.held === n.expected) n.convergedAt = performance.now();
   noteLow(n);
 }
+
+/** sampled: next hop and originator by attribute key */
+const seen = new Map<string, string>();
+
+/** where the UPDATE being read has its routes (one, reused) */
+const located: Located = { gone: 0, goneEnd: 0, added: 0, addedEnd: 0, endOfRib: false };
+
+/** the route layout of the run (set at start) */
+let layout: RouteLayout | undefined;
 
 /** After convergence: the fewest routes held, and how the node's sessions stood at that moment. */
 function noteLow(n: Node): void {
@@ -682,7 +621,7 @@ let peerings = 0;
 
 async function start(p: Plan): Promise<void> {
   plan = p;
-  setLayout(p);
+  layout = routeLayout(p.family ?? 4, p.sourceRoutes !== undefined, routeCount(p));
   nodes = [];
   for (let i = 0; i < p.count; i++) nodes.push(new Node(p.first + i, p, (p.first + i) % p.sampleEvery === 0));
   if (p.etcd || p.kubeconfig) {

@@ -5,8 +5,6 @@
 // routes are /32s from 198.18.0.0/15.
 export const PREFIX_BASE = ((100 << 24) | (64 << 16)) >>> 0;
 export const FANOUT_BASE = ((198 << 24) | (18 << 16)) >>> 0;
-/** 198.18.0.0/15 holds 131,072 /32s */
-export const MAX_FANOUT_ROUTES = 131_072;
 const NEXT_HOP_BASE = ((100 << 24) | (127 << 16)) >>> 0;
 export const MAX_ROUTES = 61_000;
 

@@ -56,7 +56,7 @@ export interface Target {
  * scripts take their router ID (inside the run's network namespace, where 127.0.0.0/8 is on lo).
  */
 function routerIdOf(addr: string): string {
-  if (!addr.includes(":")) return addr;
+  if (!net.isIPv6(addr)) return addr;
   const last = Number.parseInt(addr.slice(addr.lastIndexOf(":") + 1) || "0", 16);
   return `127.254.${last >> 8}.${last & 255}`;
 }
@@ -64,7 +64,7 @@ function routerIdOf(addr: string): string {
 /** A reflector's Calico Node addresses: IPv4, or for IPv6 its router ID and the IPv6 address. */
 function nodeAddresses(addr: string): string {
   const v4 = `ipv4Address: ${routerIdOf(addr)}/32`;
-  return addr.includes(":") ? `${v4}, ipv6Address: ${addr}/128` : v4;
+  return net.isIPv6(addr) ? `${v4}, ipv6Address: ${addr}/128` : v4;
 }
 
 /** The YAML our reflector runs on: node mode as the Calico Node "rr", every client a global peer. */
@@ -77,7 +77,7 @@ function oursYaml(addr: string, clients: readonly string[], gracefulRestart: boo
   ];
   clients.forEach((a, i) => {
     docs.push(
-      `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: c${i}, labels: {client: ""}}\nspec: {bgp: {${a.includes(":") ? `ipv6Address: ${a}/128` : `ipv4Address: ${a}/32`}}}`,
+      `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: c${i}, labels: {client: ""}}\nspec: {bgp: {${net.isIPv6(a) ? `ipv6Address: ${a}/128` : `ipv4Address: ${a}/32`}}}`,
     );
   });
   return docs.join("\n---\n");
@@ -87,7 +87,7 @@ function oursYaml(addr: string, clients: readonly string[], gracefulRestart: boo
 function portOpen(addr: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     // (IPv6, in the run's namespace: from the reflector's own address, which is no peer either)
-    const s = net.connect({ host: addr, port, localAddress: addr.includes(":") ? addr : "127.0.50.250" });
+    const s = net.connect({ host: addr, port, localAddress: net.isIPv6(addr) ? addr : "127.0.50.250" });
     s.once("connect", () => {
       s.destroy();
       resolve(true);
@@ -114,7 +114,7 @@ export async function startOurs(
       PATH: process.env.PATH ?? "",
       NODENAME: "rr",
       IP: routerIdOf(addr),
-      ...(addr.includes(":") ? { IP6: addr } : {}),
+      ...(net.isIPv6(addr) ? { IP6: addr } : {}),
       DATASTORE_FILE: file,
       HTTP_LISTEN: "off",
       LOG_LEVEL: "warn",
@@ -189,7 +189,7 @@ export async function startLab(
 
 export function startTarget(kind: Kind, addr: string, n: number, gracefulRestart = false): Promise<Target> {
   const clients = Array.from({ length: n }, (_, i) =>
-    addr.includes(":") ? clientAddress6(i) : clientAddress(i),
+    net.isIPv6(addr) ? clientAddress6(i) : clientAddress(i),
   );
   return kind === "ours" ? startOurs(addr, clients, gracefulRestart) : startLab(kind, addr, clients);
 }

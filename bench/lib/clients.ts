@@ -126,8 +126,8 @@ class Session {
   pending: Buffer | undefined;
   /** RFC 4724 receiving speaker: after the session dropped, the routes kept until End-of-RIB */
   fresh: Uint8Array | undefined;
-  /** the reflector's graceful restart capability on this session: IPv4 listed, and its F bit */
-  peerGr: { ipv4: boolean; forwarding: boolean } | undefined;
+  /** the reflector's graceful restart capability on this session: the run's family listed, and its F bit */
+  peerGr: { listed: boolean; forwarding: boolean } | undefined;
   /** the reflector sent a NOTIFICATION on this session (without the N bit, GR does not apply) */
   notified = false;
   /** sampled: by route index, next hop and originator from the decoded attributes (an array: a Map cost more than the scan) */
@@ -514,7 +514,7 @@ function connect(s: Session): void {
     // back and says End-of-RIB, only for a family its capability listed, and only when the
     // session ended without a NOTIFICATION (we do not set the RFC 8538 N bit, as BIRD does not).
     if (!hadSession || s.removed || stopping) return;
-    const retain = plan.gracefulRestart && n.convergedAt !== null && s.peerGr?.ipv4 && !s.notified;
+    const retain = plan.gracefulRestart && n.convergedAt !== null && s.peerGr?.listed && !s.notified;
     s.peerGr = undefined;
     s.notified = false;
     if (retain) {
@@ -525,14 +525,18 @@ function connect(s: Session): void {
   });
 }
 
-/** The reflector's OPEN: its graceful restart capability; without F for IPv4 the stale routes go (§4.2). */
+/** The reflector's OPEN: its graceful restart capability; without F for the family the stale routes go (§4.2). */
 function onOpen(s: Session, frame: Buffer): void {
   const { message } = decodeMessage(frame, DEFAULT_CONTEXT);
   if (message?.type !== "OPEN") return;
   const gr = message.capabilities.find((c) => c.name === "graceful-restart");
-  const ipv4 =
-    gr?.name === "graceful-restart" ? gr.families.find((f) => f.afi === 1 && f.safi === 1) : undefined;
-  s.peerGr = { ipv4: ipv4 !== undefined, forwarding: ipv4 !== undefined && (ipv4.flags & 0x80) !== 0 };
+  const afi = plan.family === 6 ? 2 : 1;
+  const family =
+    gr?.name === "graceful-restart" ? gr.families.find((f) => f.afi === afi && f.safi === 1) : undefined;
+  s.peerGr = {
+    listed: family !== undefined,
+    forwarding: family !== undefined && (family.flags & 0x80) !== 0,
+  };
   if (s.fresh && !s.peerGr.forwarding) drop(s);
 }
 

@@ -18,16 +18,7 @@ import { machine, RESULTS_DIR, writeResult } from "./lib/report.js";
 import { chart, type Run, ratioTable, writeRuns, writeTable } from "./lib/results.js";
 import { scale } from "./lib/scale.js";
 import { sharedDir } from "./lib/shared.js";
-import {
-  KINDS,
-  type Kind,
-  startOurs,
-  startTarget,
-  type Target,
-  type Usage,
-  usage,
-  versions,
-} from "./lib/targets.js";
+import { KINDS, type Kind, startOurs, startTarget, type Target, usage, versions } from "./lib/targets.js";
 
 const RR = "127.0.50.1";
 /** the second reflector of the two-reflector scenarios */
@@ -101,71 +92,96 @@ const sum = (a: Record<string, number>, b: Record<string, number>): Record<strin
     [...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, (a[k] ?? 0) + (b[k] ?? 0)]),
   );
 
+/** Two processes' reports as one (maxGapMs the longer). */
+function merge(a: Report, b: Report): Report {
+  return {
+    established: a.established + b.established,
+    convergedMs: [...a.convergedMs, ...b.convergedMs],
+    maxGapMs: Math.max(a.maxGapMs, b.maxGapMs),
+    bytesIn: a.bytesIn + b.bytesIn,
+    notifications: [...a.notifications, ...b.notifications].slice(0, 20),
+    notificationCounts: sum(a.notificationCounts, b.notificationCounts),
+    sampleChecked: a.sampleChecked + b.sampleChecked,
+    sampleErrors: [...a.sampleErrors, ...b.sampleErrors].slice(0, 10),
+    minHeld: Math.min(a.minHeld, b.minHeld),
+    maxHeld: Math.max(a.maxHeld, b.maxHeld),
+    unexpected: a.unexpected + b.unexpected,
+    lowWater: Math.min(a.lowWater, b.lowWater),
+    lowWaterAt: a.lowWater <= b.lowWater ? a.lowWaterAt : b.lowWaterAt,
+    flaps: a.flaps + b.flaps,
+    complete: a.complete + b.complete,
+    sessionsUp: sum(a.sessionsUp, b.sessionsUp),
+    peersOf: { ...a.peersOf, ...b.peersOf },
+    peeringRuns: a.peeringRuns + b.peeringRuns,
+  };
+}
+
+/** nodes per bulk process: each reads its sockets in turn, and a pass over 5,000 took seconds */
+const BULK_NODES = 2500;
+
 /**
- * The simulated nodes: most in one process, and 1% (at most 50) in a second one, the observers.
- * At N = 15,000 the first process parses some 15 GB and reaches each socket seconds apart, so
- * the silences it sees are its own. The observers read promptly: the longest keepalive gap they
- * see is the reflector's.
+ * The simulated nodes: most in bulk processes of at most BULK_NODES each, and 1% (at most 50) in
+ * one more, the observers. At N = 15,000 the bulk parse some 15 GB and reach each socket seconds
+ * apart, so the silences they see are their own. The observers read promptly: the longest
+ * keepalive gap they see is the reflector's.
  */
 class Clients {
-  private readonly bulk: ClientProcess;
+  private readonly bulk: ClientProcess[] = [];
   private readonly observers: ClientProcess;
 
   constructor(plan: Plan) {
     const count = Math.min(50, Math.ceil(plan.count / 100));
-    this.bulk = new ClientProcess({ ...plan, count: plan.count - count });
-    this.observers = new ClientProcess({ ...plan, first: plan.first + plan.count - count, count });
+    const rest = plan.count - count;
+    const parts = Math.max(1, Math.ceil(rest / BULK_NODES));
+    for (let i = 0, first = plan.first; i < parts; i++) {
+      const n = Math.floor((rest * (i + 1)) / parts) - Math.floor((rest * i) / parts);
+      // together they connect at the plan's rate
+      const connectBurst = Math.max(1, Math.round(plan.connectBurst / parts));
+      this.bulk.push(new ClientProcess({ ...plan, first, count: n, connectBurst }));
+      first += n;
+    }
+    this.observers = new ClientProcess({ ...plan, first: plan.first + rest, count });
+  }
+
+  private get all(): ClientProcess[] {
+    return [...this.bulk, this.observers];
   }
 
   get progress(): Progress {
-    const a = this.bulk.progress;
-    const b = this.observers.progress;
+    const all = this.all.map((c) => c.progress);
     return {
-      established: a.established + b.established,
-      converged: a.converged + b.converged,
-      complete: a.complete + b.complete,
+      established: all.reduce((n, p) => n + p.established, 0),
+      converged: all.reduce((n, p) => n + p.converged, 0),
+      complete: all.reduce((n, p) => n + p.complete, 0),
     };
   }
 
   send(m: object): void {
-    this.bulk.send(m);
-    this.observers.send(m);
+    for (const c of this.all) c.send(m);
   }
 
-  /** Both processes' reports as one; maxGapMs is the observers', bulkMaxGapMs the other's. */
+  /** Every process's report as one; maxGapMs is the observers', bulkMaxGapMs the others' longest. */
   async report(): Promise<Report & { bulkMaxGapMs: number }> {
-    const [a, b] = await Promise.all([this.bulk.report(), this.observers.report()]);
+    const [watch, ...bulk] = await Promise.all([this.observers, ...this.bulk].map((c) => c.report()));
+    const all = bulk.reduce(merge, watch as Report);
     return {
-      established: a.established + b.established,
-      convergedMs: [...a.convergedMs, ...b.convergedMs],
-      maxGapMs: b.maxGapMs,
-      bulkMaxGapMs: a.maxGapMs,
-      bytesIn: a.bytesIn + b.bytesIn,
-      notifications: [...a.notifications, ...b.notifications].slice(0, 20),
-      notificationCounts: sum(a.notificationCounts, b.notificationCounts),
-      sampleChecked: a.sampleChecked + b.sampleChecked,
-      sampleErrors: [...a.sampleErrors, ...b.sampleErrors].slice(0, 10),
-      minHeld: Math.min(a.minHeld, b.minHeld),
-      maxHeld: Math.max(a.maxHeld, b.maxHeld),
-      unexpected: a.unexpected + b.unexpected,
-      lowWater: Math.min(a.lowWater, b.lowWater),
-      lowWaterAt: a.lowWater <= b.lowWater ? `${a.lowWaterAt}` : `${b.lowWaterAt}`,
-      flaps: a.flaps + b.flaps,
-      complete: a.complete + b.complete,
-      sessionsUp: sum(a.sessionsUp, b.sessionsUp),
-      peersOf: { ...a.peersOf, ...b.peersOf },
-      peeringRuns: a.peeringRuns + b.peeringRuns,
+      ...all,
+      maxGapMs: (watch as Report).maxGapMs,
+      bulkMaxGapMs: Math.max(...bulk.map((r) => r.maxGapMs)),
     };
   }
 
-  /** CPU both processes have used, and of it in the kernel: the simulator's cost, to set beside the reflector's */
+  /** CPU the processes have used, and of it in the kernel: the simulator's cost, to set beside the reflector's */
   cpu(): { cpuMs: number; systemMs: number } {
-    const [a, b] = [this.bulk, this.observers].map((c) => usage(c.proc.pid as number)) as [Usage, Usage];
-    return { cpuMs: a.cpuMs + b.cpuMs, systemMs: a.systemMs + b.systemMs };
+    const all = this.all.map((c) => usage(c.proc.pid as number));
+    return {
+      cpuMs: all.reduce((n, u) => n + u.cpuMs, 0),
+      systemMs: all.reduce((n, u) => n + u.systemMs, 0),
+    };
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.bulk.stop(), this.observers.stop()]);
+    await Promise.all(this.all.map((c) => c.stop()));
   }
 }
 

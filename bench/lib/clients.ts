@@ -39,10 +39,12 @@ import {
 import {
   type Located,
   locateRoutes,
+  matchedRun,
+  nlriImage,
   POP,
   type RouteLayout,
   routeLayout,
-  runOfEight,
+  routeOctets,
   startsWith,
 } from "./wire.js";
 
@@ -120,7 +122,7 @@ class Session {
   /** when it last sent a KEEPALIVE */
   lastKeepalive = 0;
   /** others' prefixes this reflector gave: one bit per prefix index */
-  readonly bits: Uint8Array;
+  readonly bits: Buffer;
   held = 0;
   /** the start of a message that has not fully arrived */
   pending: Buffer | undefined;
@@ -144,7 +146,7 @@ class Session {
     size: number,
     sampled: boolean,
   ) {
-    this.bits = new Uint8Array(size);
+    this.bits = Buffer.alloc(size);
     if (sampled) this.table = new Array<string | undefined>(size * 8).fill(undefined);
   }
 }
@@ -288,21 +290,24 @@ function set(s: Session, index: number, on: boolean): void {
 }
 
 /**
- * Marks the IPv4 prefixes of an NLRI field (RFC 4271 §4.3) in the session's bitmap; a sampled
- * session also notes each one's attributes (`value`), or forgets them when withdrawn.
+ * Marks the prefixes of an NLRI field (RFC 4271 §4.3; RFC 4760's fields hold the same form) in
+ * the session's bitmap; a sampled session also notes each one's attributes (`value`), or forgets
+ * them when withdrawn. A prefix is read, then the run of the table's next routes after it is
+ * matched against the table's own encoding (matchedRun) and marked at once.
  */
 function scan(s: Session, buf: Buffer, off: number, end: number, on: boolean, value?: string): void {
-  const { head, base, bits: want, shift, routes } = layout as RouteLayout;
+  const lay = layout as RouteLayout;
+  const { head, base, bits: want, shift, routes } = lay;
   const mask = (1 << shift) - 1;
+  const per = routeOctets(lay);
   const n = s.node;
-  // a plain announcement of /32s (fanout): runs of eight are marked a bitmap byte at once
-  const runs = on && want === 32 && !s.fresh && !s.table && !n.holders;
   while (off < end) {
     const bits = buf[off] as number;
     const at = off + 1 + head.length;
-    off += 1 + ((bits + 7) >> 3);
-    if (bits !== want || off > end || !startsWith(buf, off - ((bits + 7) >> 3), head)) {
+    const next = off + 1 + ((bits + 7) >> 3);
+    if (bits !== want || next > end || !startsWith(buf, off + 1, head)) {
       if (on) n.unexpected++;
+      off = next;
       continue;
     }
     // (the four octets by hand: in this loop, twice as fast as readInt32BE)
@@ -315,28 +320,39 @@ function scan(s: Session, buf: Buffer, off: number, end: number, on: boolean, va
     const index = rel >>> shift;
     if (rel < 0 || (rel & mask) !== 0 || index >= routes) {
       if (on) n.unexpected++;
+      off = next;
       continue;
     }
-    if (
-      runs &&
-      (index & 7) === 0 &&
-      index + 8 <= routes &&
-      off + 35 <= end &&
-      (index + 8 <= n.ownFrom || index >= n.ownTo) &&
-      runOfEight(buf, off, addr)
-    ) {
-      const byte = index >> 3;
-      const added = POP[~(s.bits[byte] as number) & 255] as number;
-      s.bits[byte] = 255;
+    const run = matchedRun(buf, off, end, image as Buffer, lay, index);
+    mark(s, index, index + run, on, value);
+    off += run * per;
+  }
+}
+
+/** Marks routes [from, to) of the session held (on) or not: a plain announcement a bitmap byte at a time. */
+function mark(s: Session, from: number, to: number, on: boolean, value: string | undefined): void {
+  const n = s.node;
+  let i = from;
+  if (on && !s.fresh && !s.table && !n.holders && (to <= n.ownFrom || from >= n.ownTo)) {
+    for (; i < to && (i & 7) !== 0; i++) set(s, i, true);
+    const from8 = i >> 3;
+    const to8 = to >> 3;
+    if (to8 > from8) {
+      // whole bytes: all new (one memcmp against zeros, the first time) or counted
+      let added = 8 * (to8 - from8);
+      if (ZEROS.compare(s.bits, from8, to8, 0, to8 - from8) !== 0)
+        for (let b = from8; b < to8; b++) added -= POP[s.bits[b] as number] as number;
+      s.bits.fill(255, from8, to8);
       s.held += added;
       n.held += added;
-      off += 35;
-      continue;
+      i = to8 * 8;
     }
-    set(s, index, on);
+  }
+  for (; i < to; i++) {
+    set(s, i, on);
     if (s.table) {
-      if (!on) s.table[index] = undefined;
-      else if (value !== undefined) s.table[index] = value;
+      if (!on) s.table[i] = undefined;
+      else if (value !== undefined) s.table[i] = value;
     }
   }
 }
@@ -381,8 +397,11 @@ const seen = new Map<string, string>();
 /** where the UPDATE being read has its routes (one, reused) */
 const located: Located = { gone: 0, goneEnd: 0, added: 0, addedEnd: 0, endOfRib: false };
 
-/** the route layout of the run (set at start) */
+/** the route layout of the run, and every route's prefix as encoded (set at start) */
 let layout: RouteLayout | undefined;
+let image: Buffer | undefined;
+/** a bitmap's worth of zeros */
+let ZEROS = Buffer.alloc(0);
 
 /** After convergence: the fewest routes held, and how the node's sessions stood at that moment. */
 function noteLow(n: Node): void {
@@ -470,29 +489,20 @@ function connect(s: Session): void {
     s.lastIn = now;
     keepalive(s, now);
     n.bytesIn += chunk.length;
-    const buf = s.pending ? Buffer.concat([s.pending, chunk]) : chunk;
+    let buf = chunk;
     let off = 0;
-    while (buf.length - off >= 19) {
-      const len = buf.readUInt16BE(off + 16);
-      if (len < 19) throw new Error(`${n.address}: bad message length ${len} from ${s.target}`);
-      if (buf.length - off < len) break;
-      const type = buf[off + 18];
-      if (type === 2) onUpdate(s, buf, off, len);
-      else if (type === 1) {
-        clearTimeout(s.openWait);
-        onOpen(s, buf.subarray(off, off + len));
-        socket.write(KEEPALIVE);
-      } else if (type === 4 && !s.established) {
-        s.established = true;
-        if (announced) announce(s);
-      } else if (type === 3) {
-        const { message } = decodeMessage(buf.subarray(off, off + len), DEFAULT_CONTEXT);
-        if (message?.type === "NOTIFICATION")
-          notifications.push(`${n.address} from ${s.target}: ${message.code}/${message.subcode}`);
-        s.notified = true;
+    const p = s.pending;
+    if (p) {
+      // only the message begun in the last chunk is copied, once its length is known
+      const need = p.length >= 18 ? p.readUInt16BE(16) - p.length : chunk.length;
+      buf = Buffer.concat([p, chunk.subarray(0, need)]);
+      if (need < chunk.length) {
+        read(s, buf, 0);
+        buf = chunk;
+        off = need;
       }
-      off += len;
     }
+    off = read(s, buf, off);
     s.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
   });
   socket.on("error", (e) => notifications.push(`${n.address} to ${s.target}: ${e.message}`));
@@ -523,6 +533,33 @@ function connect(s: Session): void {
     }
     drop(s);
   });
+}
+
+/** Reads the whole messages in buf from off on; returns where the first incomplete one begins. */
+function read(s: Session, buf: Buffer, off: number): number {
+  const n = s.node;
+  while (buf.length - off >= 19) {
+    const len = buf.readUInt16BE(off + 16);
+    if (len < 19) throw new Error(`${n.address}: bad message length ${len} from ${s.target}`);
+    if (buf.length - off < len) break;
+    const type = buf[off + 18];
+    if (type === 2) onUpdate(s, buf, off, len);
+    else if (type === 1) {
+      clearTimeout(s.openWait);
+      onOpen(s, buf.subarray(off, off + len));
+      s.socket?.write(KEEPALIVE);
+    } else if (type === 4 && !s.established) {
+      s.established = true;
+      if (announced) announce(s);
+    } else if (type === 3) {
+      const { message } = decodeMessage(buf.subarray(off, off + len), DEFAULT_CONTEXT);
+      if (message?.type === "NOTIFICATION")
+        notifications.push(`${n.address} from ${s.target}: ${message.code}/${message.subcode}`);
+      s.notified = true;
+    }
+    off += len;
+  }
+  return off;
 }
 
 /** The reflector's OPEN: its graceful restart capability; without F for the family the stale routes go (§4.2). */
@@ -626,8 +663,12 @@ let peerings = 0;
 async function start(p: Plan): Promise<void> {
   plan = p;
   layout = routeLayout(p.family ?? 4, p.sourceRoutes !== undefined, routeCount(p));
+  image = nlriImage(layout);
+  ZEROS = Buffer.alloc(Math.ceil(routeCount(p) / 8));
   nodes = [];
   for (let i = 0; i < p.count; i++) nodes.push(new Node(p.first + i, p, (p.first + i) % p.sampleEvery === 0));
+  // encoded now, not in the measured run: a real node has its routes before it announces them
+  for (const n of nodes) n.routeUpdates();
   if (p.etcd || p.kubeconfig) {
     const store = new Store();
     follow(store);

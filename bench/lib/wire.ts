@@ -80,21 +80,61 @@ export function startsWith(buf: Buffer, at: number, head: readonly number[]): bo
 /** bits set in each byte value */
 export const POP = Uint8Array.from({ length: 256 }, (_, b) => b.toString(2).replaceAll("0", "").length);
 
-/** The seven prefixes at buf[off...] are the /32s after addr (whose last octet is a multiple of 8). */
-export function runOfEight(buf: Buffer, off: number, addr: number): boolean {
-  const a = (addr >>> 24) & 255;
-  const b = (addr >>> 16) & 255;
-  const c = (addr >>> 8) & 255;
-  const d = addr & 255;
-  for (let k = 1; k < 8; k++, off += 5) {
-    if (
-      buf[off] !== 32 ||
-      buf[off + 1] !== a ||
-      buf[off + 2] !== b ||
-      buf[off + 3] !== c ||
-      buf[off + 4] !== d + k
-    )
-      return false;
+/** Octets of one route's prefix in an NLRI field: its length octet, `head`, four address octets. */
+export function routeOctets(layout: RouteLayout): number {
+  return 1 + layout.head.length + 4;
+}
+
+/**
+ * Every route of the run as it appears in an NLRI field (RFC 4271 §4.3), route i at
+ * i * routeOctets: what a prefix run received is compared with, byte for byte.
+ */
+export function nlriImage(layout: RouteLayout): Buffer {
+  const per = routeOctets(layout);
+  const image = Buffer.alloc(layout.routes * per);
+  for (let i = 0; i < layout.routes; i++) {
+    const at = i * per;
+    image[at] = layout.bits;
+    for (let h = 0; h < layout.head.length; h++) image[at + 1 + h] = layout.head[h] as number;
+    image.writeInt32BE((layout.base + (i << layout.shift)) | 0, at + 1 + layout.head.length);
   }
+  return image;
+}
+
+/**
+ * How many prefixes from buf[off] on, up to `end`, are routes index, index + 1, ... of the run
+ * (the first is known to be `index`): the whole field in one memcmp against the image when it is
+ * one run (a packed table), else by doubling, so a run costs a few compares, not a decode per prefix. It may stop
+ * short of the longest run (at most by half); the caller goes on from where it stops.
+ */
+export function matchedRun(
+  buf: Buffer,
+  off: number,
+  end: number,
+  image: Buffer,
+  layout: RouteLayout,
+  index: number,
+): number {
+  const per = routeOctets(layout);
+  const most = Math.min(Math.floor((end - off) / per), layout.routes - index);
+  // a packed table's field is one run: one compare
+  if (most <= 1 || same(buf, off, image, index, per, 1, most)) return Math.max(most, 1);
+  let run = 1;
+  while (run < most) {
+    const next = Math.min(run * 2, most);
+    if (!same(buf, off, image, index, per, run, next)) break;
+    run = next;
+  }
+  return run;
+}
+
+/** The prefixes [from, to) after buf[off] are routes index + from ... index + to - 1 of the image. */
+function same(buf: Buffer, off: number, image: Buffer, index: number, per: number, from: number, to: number) {
+  const a = off + from * per;
+  const b = (index + from) * per;
+  const length = (to - from) * per;
+  // a native compare costs a call of about 100 ns: a calico-mesh UPDATE's few prefixes compare faster here
+  if (length >= 256) return buf.compare(image, b, b + length, a, a + length) === 0;
+  for (let i = 0; i < length; i++) if (buf[a + i] !== image[b + i]) return false;
   return true;
 }

@@ -1,8 +1,8 @@
 // The simulated nodes' wire reader (bench/lib/wire.ts): where an UPDATE's routes are, End-of-RIB,
-// the route index of a prefix, and the run-of-eight shortcut, against messages our encoder makes.
+// the route index of a prefix, and runs of the table's routes, against messages our encoder makes.
 import { describe, expect, it } from "vitest";
 import { fanoutPrefixOf, prefix6Of, prefixOf } from "../../bench/lib/plan.js";
-import { type Located, locateRoutes, routeLayout, runOfEight } from "../../bench/lib/wire.js";
+import { type Located, locateRoutes, matchedRun, nlriImage, routeLayout } from "../../bench/lib/wire.js";
 import { DEFAULT_CONTEXT, encodeMessage, endOfRib, type UpdateMessage } from "../../src/bgp/index.js";
 
 const frame = (m: UpdateMessage) => encodeMessage(m, DEFAULT_CONTEXT);
@@ -91,40 +91,57 @@ describe("locateRoutes", () => {
   });
 });
 
-describe("runOfEight", () => {
-  const packed = (from: number, count: number) =>
-    frame({
-      type: "UPDATE",
-      withdrawn: [],
-      attributes: { ...base, nextHop: "203.0.113.1" },
-      nlri: Array.from({ length: count }, (_, i) => fanoutPrefixOf(from + i)),
-    });
+describe("nlriImage and matchedRun", () => {
+  const packed = (nlri: string[]) =>
+    frame({ type: "UPDATE", withdrawn: [], attributes: { ...base, nextHop: "203.0.113.1" }, nlri });
+  /** the NLRI field of an UPDATE our encoder makes */
+  const field = (buf: Buffer) => {
+    const r = at();
+    locateRoutes(buf, 0, buf.length, 4, r);
+    return buf.subarray(r.added, r.addedEnd);
+  };
 
-  it("is true for eight consecutive /32s and false when one is missing or out of order", () => {
+  it("holds every route's prefix as the encoder writes it, in each layout", () => {
+    const cases = [
+      { layout: routeLayout(4, false, 300), prefix: prefixOf },
+      { layout: routeLayout(4, true, 300), prefix: fanoutPrefixOf },
+    ];
+    for (const { layout, prefix } of cases) {
+      const all = Array.from({ length: 300 }, (_, i) => prefix(i));
+      expect(nlriImage(layout).equals(field(packed(all)))).toBe(true);
+    }
+    const v6 = Array.from({ length: 200 }, (_, i) => prefix6Of(i));
+    const buf = frame({
+      type: "UPDATE",
+      withdrawn: [],
+      attributes: { ...base, mpReach: { afi: 2, safi: 1, nextHop: ["2001:db8:ffff::1"], nlri: v6 } },
+      nlri: [],
+    });
+    const r = at();
+    locateRoutes(buf, 0, buf.length, 6, r);
+    expect(nlriImage(routeLayout(6, false, 200)).equals(buf.subarray(r.added, r.addedEnd))).toBe(true);
+  });
+
+  it("counts the consecutive routes from the first, and stops where the order breaks", () => {
     const layout = routeLayout(4, true, 1000);
-    const check = (buf: Buffer) => {
-      const r = at();
-      locateRoutes(buf, 0, buf.length, 4, r);
-      const a = r.added + 1;
-      const addr = (buf[a]! << 24) | (buf[a + 1]! << 16) | (buf[a + 2]! << 8) | buf[a + 3]!;
-      expect(indexAt(buf, r.added, layout) % 8).toBe(0);
-      return runOfEight(buf, r.added + 5, addr);
+    const image = nlriImage(layout);
+    const runFrom = (indices: number[]) => {
+      const f = field(packed(indices.map(fanoutPrefixOf)));
+      return matchedRun(f, 0, f.length, image, layout, indices[0]!);
     };
-    expect(check(packed(16, 8))).toBe(true);
-    // seven, then the next run's first
-    const gap = frame({
-      type: "UPDATE",
-      withdrawn: [],
-      attributes: { ...base, nextHop: "203.0.113.1" },
-      nlri: [...Array.from({ length: 7 }, (_, i) => fanoutPrefixOf(16 + i)), fanoutPrefixOf(25)],
-    });
-    expect(check(gap)).toBe(false);
-    const swapped = frame({
-      type: "UPDATE",
-      withdrawn: [],
-      attributes: { ...base, nextHop: "203.0.113.1" },
-      nlri: [16, 17, 18, 19, 21, 20, 22, 23].map(fanoutPrefixOf),
-    });
-    expect(check(swapped)).toBe(false);
+    const from = (first: number, count: number) => Array.from({ length: count }, (_, i) => first + i);
+    expect(runFrom(from(16, 700))).toBe(700);
+    expect(runFrom([7])).toBe(1);
+    // the table's end bounds the run
+    expect(runFrom(from(990, 10))).toBe(10);
+    // a gap after 5: the run ends there (doubling finds 4 of the 5, the caller goes on from there)
+    const gap = runFrom([...from(16, 5), 40, 41]);
+    expect(gap).toBeGreaterThanOrEqual(4);
+    expect(gap).toBeLessThanOrEqual(5);
+    // two swapped: never counted past them
+    expect(runFrom([16, 17, 18, 20, 19, 21])).toBeLessThanOrEqual(3);
+    // a run that does not start at a whole field is bounded by the field's end
+    const f = field(packed(from(16, 8).map(fanoutPrefixOf)));
+    expect(matchedRun(f, 5, 20, image, layout, 17)).toBe(3);
   });
 });

@@ -2,7 +2,7 @@
 // BIRD 2, GoBGP and FRR through ../shared/lab's start scripts with generated client lists. Every
 // one is passive, iBGP AS 64512, cluster ID 224.0.0.1, on one loopback address; stopped by PID.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -144,6 +144,7 @@ export async function startOurs(
       // SIGTERM lets a profile be written
       if (proc.exitCode === null) proc.kill(prof.length ? "SIGTERM" : signal);
       await exited;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -183,6 +184,7 @@ export async function startLab(
     pid,
     stop: async () => {
       execFileSync(script, ["stop", dir], { stdio: "ignore" });
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

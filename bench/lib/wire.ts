@@ -103,9 +103,10 @@ export function nlriImage(layout: RouteLayout): Buffer {
 
 /**
  * How many prefixes from buf[off] on, up to `end`, are routes index, index + 1, ... of the run
- * (the first is known to be `index`): the whole field in one memcmp against the image when it is
- * one run (a packed table), else by doubling, so a run costs a few compares, not a decode per prefix. It may stop
- * short of the longest run (at most by half); the caller goes on from where it stops.
+ * (the first is known to be `index`): the next one compared by hand, then the whole field in one
+ * memcmp against the image when it is one run (a packed table), else by doubling. A run costs a
+ * few compares, not a decode per prefix, and prefixes in another order one short compare each.
+ * It may stop short of the longest run (at most by half); the caller goes on from where it stops.
  */
 export function matchedRun(
   buf: Buffer,
@@ -117,9 +118,11 @@ export function matchedRun(
 ): number {
   const per = routeOctets(layout);
   const most = Math.min(Math.floor((end - off) / per), layout.routes - index);
+  // the next prefix first, by hand: a table sent in another order (FRR's) costs that alone
+  if (most <= 1 || !same(buf, off, image, index, per, 1, 2)) return 1;
   // a packed table's field is one run: one compare
-  if (most <= 1 || same(buf, off, image, index, per, 1, most)) return Math.max(most, 1);
-  let run = 1;
+  if (same(buf, off, image, index, per, 2, most)) return most;
+  let run = 2;
   while (run < most) {
     const next = Math.min(run * 2, most);
     if (!same(buf, off, image, index, per, run, next)) break;

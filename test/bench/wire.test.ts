@@ -140,6 +140,9 @@ describe("nlriImage and matchedRun", () => {
     expect(gap).toBeLessThanOrEqual(5);
     // two swapped: never counted past them
     expect(runFrom([16, 17, 18, 20, 19, 21])).toBeLessThanOrEqual(3);
+    // a table in another order: each prefix a run of one
+    expect(runFrom([16, 18, 20, 22])).toBe(1);
+    expect(runFrom([20, 19, 18])).toBe(1);
     // a run that does not start at a whole field is bounded by the field's end
     const f = field(packed(from(16, 8).map(fanoutPrefixOf)));
     expect(matchedRun(f, 5, 20, image, layout, 17)).toBe(3);
